@@ -1,0 +1,70 @@
+# Every target does its own set-up: a brand-new machine needs only python3, npm and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEPS_STAMP := $(VENV)/.deps-installed
+ASSETS_STAMP := node_modules/.assets-installed
+CHROMIUM ?= /usr/bin/chromium
+
+export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cryptomonitor
+export TEST_REDIS_URL ?= redis://127.0.0.1:6379/13
+
+.PHONY: run test lint bench fuzz deps assets browser migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Pinned versions come from requirements.lock (regenerate with `make lock`).
+$(DEPS_STAMP): pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
+	touch $@
+
+deps: $(DEPS_STAMP)
+
+$(ASSETS_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+assets: $(ASSETS_STAMP) deps
+	$(BIN)/python manage.py collectstatic --noinput -v 0
+
+migrate: deps
+	mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+
+# Starts daphne, a Celery worker and Celery beat (and a private Redis when
+# REDIS_URL is unset); Ctrl-C stops them all.
+run: assets migrate
+	$(BIN)/python -m cryptomonitor.local_stack
+
+# Debian's Chromium for the browser tests; installed when missing and we may.
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; browser tests will fail"; \
+	  else echo "warning: $(CHROMIUM) missing; run: sudo apt-get install chromium"; fi; \
+	fi
+
+test: assets browser
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py makemigrations --check --dry-run -v 0
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: assets
+	$(BIN)/python bench/ingest.py
+	@for b in alerts fanout api; do [ ! -f bench/$$b.py ] || $(BIN)/python bench/$$b.py || exit 1; done
+
+fuzz: assets
+	$(BIN)/pytest -m fuzz --fuzz-examples=5000 $(PYTEST_ARGS)
+
+lock: $(BIN)/python
+	$(BIN)/pip freeze --exclude-editable > requirements.lock
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles var

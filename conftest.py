@@ -1,0 +1,50 @@
+"""Suite-wide set-up: fail at once, in one line, when a server the tests need is down."""
+
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+
+START_HINTS = {
+    "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    "Redis": "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no",
+}
+
+
+def _unreachable(url: str, default_port: int) -> str | None:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or default_port
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError as exc:
+        return f"{host}:{port} ({exc.strerror or exc})"
+    return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    db = settings.DATABASES["default"]
+    checks = [
+        ("PostgreSQL", f"pg://{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}", 5432),
+        ("Redis", settings.REDIS_URL, 6379),
+    ]
+    for name, url, port in checks:
+        problem = _unreachable(url, port)
+        if problem:
+            pytest.exit(
+                f"{name} is unreachable at {problem}: start it (e.g. `{START_HINTS[name]}`) "
+                f"or point TEST_{'DATABASE' if name == 'PostgreSQL' else 'REDIS'}_URL at one.",
+                returncode=3,
+            )
+
+
+@pytest.fixture
+def owner(django_user_model):
+    """The user whose objects a test is about."""
+    return django_user_model.objects.create_user("alice", "alice@example.com", "pw-alice-123")
+
+
+@pytest.fixture
+def stranger(django_user_model):
+    """Another user, who must never see the owner's objects."""
+    return django_user_model.objects.create_user("mallory", "mallory@example.com", "pw-mal-123")

@@ -1,0 +1,296 @@
+"""CryptoMonitor settings: every value a user sets comes from the environment here.
+
+Defaults are safe for local use (`make run`): SQLite under var/, the console mail
+backend, DEBUG on. Production sets DEBUG=False, which makes SECRET_KEY mandatory.
+The full list, with defaults, is in README.md ("Configuration").
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+# A .env file is read when present (docker-compose and local use); the real
+# environment always wins over it.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=True)
+if DEBUG:
+    SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-development-key-change-me")
+else:
+    # No default in production: a missing key must fail at start, not sign
+    # sessions with a published value.
+    SECRET_KEY = env.str("SECRET_KEY")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "channels",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "allauth",
+    "allauth.account",
+    "cryptomonitor",
+    "accounts",
+    "prices",
+    "alerts",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "cryptomonitor.urls"
+ASGI_APPLICATION = "cryptomonitor.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+# No DATABASE_URL: an embedded SQLite file under var/ so `make run` needs nothing.
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'cryptomonitor.sqlite3'}")
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # daphne, the worker and beat write at once: WAL plus IMMEDIATE transactions
+    # make SQLite wait for the write lock instead of failing with "locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: Celery broker, channel layer, cache --------------------------------
+# `make run` starts a private Redis and sets REDIS_URL itself when it is unset.
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "cm",
+    }
+}
+
+CHANNEL_LAYER_BACKEND = env.str(
+    "CHANNEL_LAYER_BACKEND", default="channels_redis.core.RedisChannelLayer"
+)
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": CHANNEL_LAYER_BACKEND,
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "cm:channels"},
+    }
+}
+if CHANNEL_LAYER_BACKEND == "channels_redis.core.RedisChannelLayer":
+    # The default capacity of 100 drops messages silently under a burst; one
+    # slow tab must not lose price batches or alert popups.
+    CHANNEL_LAYERS["default"]["CONFIG"].update({"capacity": 1000, "expiry": 60})
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+# --- Prices ----------------------------------------------------------------------
+COINGECKO_API_PLAN = env.str("COINGECKO_API_PLAN", default="public")
+if COINGECKO_API_PLAN not in ("public", "demo", "pro"):
+    raise environ.ImproperlyConfigured(
+        f"COINGECKO_API_PLAN must be public, demo or pro, not {COINGECKO_API_PLAN!r}"
+    )
+_COINGECKO_PLAN_URLS = {
+    "public": "https://api.coingecko.com/api/v3",
+    "demo": "https://api.coingecko.com/api/v3",
+    "pro": "https://pro-api.coingecko.com/api/v3",
+}
+COINGECKO_BASE_URL = env.str(
+    "COINGECKO_BASE_URL", default=_COINGECKO_PLAN_URLS[COINGECKO_API_PLAN]
+).rstrip("/")
+COINGECKO_API_KEY = env.str("COINGECKO_API_KEY", default="")
+COINGECKO_TIMEOUT_SECONDS = env.float("COINGECKO_TIMEOUT_SECONDS", default=5.0)
+COINGECKO_MAX_RETRIES = env.int("COINGECKO_MAX_RETRIES", default=2)
+COINGECKO_BACKOFF_CAP_SECONDS = env.float("COINGECKO_BACKOFF_CAP_SECONDS", default=300.0)
+
+PRICE_POLL_SECONDS = env.int("PRICE_POLL_SECONDS", default=10)
+PRICE_SOURCE = env.str("PRICE_SOURCE", default="coingecko")
+if PRICE_SOURCE not in ("coingecko", "simulated"):
+    raise environ.ImproperlyConfigured(
+        f"PRICE_SOURCE must be coingecko or simulated, not {PRICE_SOURCE!r}"
+    )
+PRICE_SIMULATION_SEED = env.int("PRICE_SIMULATION_SEED", default=0)
+TRACKED_COINS = env.list(
+    "TRACKED_COINS",
+    default=[
+        "bitcoin",
+        "ethereum",
+        "cardano",
+        "solana",
+        "polkadot",
+        "avalanche-2",
+        "chainlink",
+        "polygon-ecosystem-token",
+        "uniswap",
+        "cosmos",
+    ],
+)
+VS_CURRENCY = env.str("VS_CURRENCY", default="usd").lower()
+# Raw ticks older than this are deleted; the minute and hour rollups stay.
+PRICE_TICK_RETENTION_DAYS = env.int("PRICE_TICK_RETENTION_DAYS", default=30)
+PRICE_MINUTE_ROLLUP_RETENTION_DAYS = env.int("PRICE_MINUTE_ROLLUP_RETENTION_DAYS", default=90)
+# The feed counts as stale after this many poll intervals without a good poll.
+PRICE_STALE_AFTER_POLLS = env.int("PRICE_STALE_AFTER_POLLS", default=3)
+
+# --- Alerts and notifications ------------------------------------------------------
+ALERTS_MAX_ACTIVE_PER_USER = env.int("ALERTS_MAX_ACTIVE_PER_USER", default=100)
+NOTIFICATIONS_EMAIL_GROUP_WINDOW_SECONDS = env.int(
+    "NOTIFICATIONS_EMAIL_GROUP_WINDOW_SECONDS", default=60
+)
+NOTIFICATIONS_EMAIL_GROUP_THRESHOLD = env.int("NOTIFICATIONS_EMAIL_GROUP_THRESHOLD", default=3)
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6)
+NOTIFICATIONS_SENDING_LEASE_SECONDS = env.int("NOTIFICATIONS_SENDING_LEASE_SECONDS", default=120)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# --- Email -------------------------------------------------------------------------
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CryptoMonitor <alerts@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+# --- Accounts (django-allauth) ---------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_REDIRECT_URL = "/"
+LOGIN_URL = "account_login"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key"),
+    "login": "30/m/ip",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- REST API -------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="120/min"),
+        "user": env.str("API_THROTTLE_USER", default="600/min"),
+        "token_obtain": env.str("API_THROTTLE_TOKEN_OBTAIN", default="10/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CryptoMonitor API",
+    "DESCRIPTION": "Prices, history, alerts and notifications of a CryptoMonitor instance.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Internationalisation, static files ---------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Front-end packages come from npm (package.json) and are served by the app
+# itself: no CDN.
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/lightweight-charts", BASE_DIR / "node_modules" / "lightweight-charts" / "dist"),
+    ("vendor/pico", BASE_DIR / "node_modules" / "@picocss" / "pico" / "css"),
+]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,25 @@
+"""Test settings: the real settings pointed at TEST_DATABASE_URL and TEST_REDIS_URL.
+
+Tests talk to real PostgreSQL and Redis (see `make test`); only what makes the
+suite fast and hermetic is changed here.
+"""
+
+import os
+
+os.environ.setdefault("DEBUG", "True")
+os.environ["DATABASE_URL"] = os.environ.get(
+    "TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cryptomonitor"
+)
+# A Redis db number of its own so tests never touch a running instance's data.
+os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+os.environ.setdefault("EMAIL_URL", "consolemail://")
+
+from cryptomonitor.settings import *  # noqa: E402,F403
+from cryptomonitor.settings import CACHES  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CACHES["default"]["KEY_PREFIX"] = f"cm-test-{os.getpid()}"
+# Tests drive sleeps of the HTTP client themselves; keep backoff short.
+COINGECKO_TIMEOUT_SECONDS = 1.0
+COINGECKO_BACKOFF_CAP_SECONDS = 2.0
