@@ -1,0 +1,93 @@
+"""The live price WebSocket, /ws/prices/ (message schema: docs/websocket.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from prices import live
+
+# RFC 6455: "message too big to process".
+CLOSE_TOO_BIG = 1009
+
+
+class PriceConsumer(AsyncWebsocketConsumer):
+    """Pushes price batches to every browser and alert popups to their owner."""
+
+    groups = [live.PRICES_GROUP]
+
+    async def connect(self) -> None:
+        # None means every tracked coin; a subscribe message narrows it.
+        self.coin_ids: frozenset[str] | None = None
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            group = live.user_group(user.pk)
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups = [*self.groups, group]
+        await self.accept()
+        await self.send_message(await database_sync_to_async(live.snapshot_message)())
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        text = message.get("text")
+        if text is None:
+            await self.send_error("binary frames are not accepted; send JSON text")
+        elif len(text) > live.MAX_CLIENT_FRAME_BYTES // 4 and (
+            len(text.encode()) > live.MAX_CLIENT_FRAME_BYTES
+        ):
+            await self.send_error(f"message larger than {live.MAX_CLIENT_FRAME_BYTES} bytes")
+            await self.close(code=CLOSE_TOO_BIG)
+        else:
+            await self.receive_text(text)
+
+    async def receive_text(self, text: str) -> None:
+        try:
+            content = json.loads(text)
+        except ValueError:
+            await self.send_error("not valid JSON")
+            return
+        kind = content.get("type") if isinstance(content, dict) else None
+        try:
+            if kind == "ping":
+                await self.send_message({"type": "pong"})
+            elif kind == "subscribe":
+                await self.subscribe(live.parse_subscription(content.get("coins")))
+            else:
+                raise live.BadMessage(
+                    "expected a JSON object with type 'subscribe' or 'ping'"
+                    if kind is None
+                    else f"unknown message type: {str(kind)[:50]!r}"
+                )
+        except live.BadMessage as exc:
+            await self.send_error(str(exc))
+
+    async def subscribe(self, coin_ids: list[str]) -> None:
+        known = await database_sync_to_async(live.known_coin_ids)(coin_ids)
+        self.coin_ids = frozenset(coin_ids)
+        await self.send_message(
+            {
+                "type": "subscribed",
+                "coins": [coin_id for coin_id in coin_ids if coin_id in known],
+                "unknown": [coin_id for coin_id in coin_ids if coin_id not in known],
+            }
+        )
+        await self.send_message(await database_sync_to_async(live.snapshot_message)(self.coin_ids))
+
+    async def prices_update(self, event: dict[str, Any]) -> None:
+        if self.coin_ids is None:
+            await self.send(text_data=live.batch_texts.text_for(event))
+            return
+        message = live.prices_message(event, self.coin_ids)
+        if message is not None:
+            await self.send_message(message)
+
+    async def user_alert(self, event: dict[str, Any]) -> None:
+        await self.send_message({**event["alert"], "type": "alert"})
+
+    async def send_message(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=live.encode(message))
+
+    async def send_error(self, text: str) -> None:
+        await self.send_message({"type": "error", "message": text})

@@ -1,0 +1,110 @@
+"""What the live price WebSocket says: snapshots, subscriptions and batch texts.
+
+The consumer (prices.consumers) only moves messages; the rules live here so
+they can be tested and reused without a socket.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection
+from typing import Any
+
+from django.conf import settings
+
+from prices.models import Coin, FeedState, PriceSource
+
+PRICES_GROUP = "prices"
+# The largest frame a browser may send us; every valid message is far smaller.
+MAX_CLIENT_FRAME_BYTES = 4096
+MAX_SUBSCRIBED_COINS = 500
+# CoinGecko ids: lower-case words joined by hyphens, sometimes dots or underscores.
+COIN_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+
+
+class BadMessage(ValueError):
+    """A client message we cannot act on; its text is sent back to the client."""
+
+
+def user_group(user_id: int) -> str:
+    """The group carrying one user's own events (alert popups)."""
+    return f"user.{user_id}"
+
+
+def parse_subscription(coins: Any) -> list[str]:
+    """Validate the `coins` of a subscribe message; return the ids, deduplicated, in order."""
+    if not isinstance(coins, list):
+        raise BadMessage("subscribe needs 'coins': a list of CoinGecko ids")
+    if not coins:
+        raise BadMessage("subscribe needs at least one coin id")
+    if len(coins) > MAX_SUBSCRIBED_COINS:
+        raise BadMessage(f"subscribe accepts at most {MAX_SUBSCRIBED_COINS} coin ids")
+    for coin_id in coins:
+        if not isinstance(coin_id, str) or not COIN_ID_PATTERN.fullmatch(coin_id):
+            raise BadMessage(f"not a CoinGecko id: {str(coin_id)[:100]!r}")
+    return list(dict.fromkeys(coins))
+
+
+def feed_status() -> dict[str, bool]:
+    """Whether the feed is stale and whether the prices shown are simulated."""
+    state = FeedState.objects.filter(name=settings.PRICE_SOURCE).first()
+    simulated = settings.PRICE_SOURCE == PriceSource.SIMULATED or (
+        Coin.objects.filter(is_tracked=True, price_source=PriceSource.SIMULATED).exists()
+    )
+    return {"stale": state is None or state.is_stale(), "simulated": simulated}
+
+
+def snapshot_message(coin_ids: Collection[str] | None = None) -> dict[str, Any]:
+    """The `snapshot` message: every tracked coin, or only the subscribed ones."""
+    if coin_ids is None:
+        coins = Coin.objects.filter(is_tracked=True)
+    else:
+        coins = Coin.objects.filter(coingecko_id__in=coin_ids)
+    return {
+        "type": "snapshot",
+        "coins": [coin.snapshot() for coin in coins],
+        "feed": feed_status(),
+    }
+
+
+def known_coin_ids(coin_ids: Collection[str]) -> set[str]:
+    found = Coin.objects.filter(coingecko_id__in=coin_ids).values_list("coingecko_id", flat=True)
+    return set(found)
+
+
+def prices_message(event: dict[str, Any], coin_ids: Collection[str] | None) -> dict | None:
+    """The `prices` message for one client, or None when none of its coins changed."""
+    coins = event["coins"]
+    if coin_ids is not None:
+        coins = [coin for coin in coins if coin.get("id") in coin_ids]
+        if not coins:
+            return None
+    return {"type": "prices", "coins": coins, "polled_at": event.get("polled_at")}
+
+
+def encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"))
+
+
+class BatchTexts:
+    """The JSON text of the latest unfiltered price batch, made once per process.
+
+    Every consumer in a daphne process receives its own copy of each batch;
+    encoding it once instead of once per client is what keeps thousands of
+    sockets cheap. A batch is identified by its `polled_at` and size.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, int] | None = None
+        self._text = ""
+
+    def text_for(self, event: dict[str, Any]) -> str:
+        key = (event.get("polled_at"), len(event["coins"]))
+        if key != self._key or key[0] is None:
+            self._text = encode(prices_message(event, None))
+            self._key = key
+        return self._text
+
+
+batch_texts = BatchTexts()

@@ -1,0 +1,360 @@
+"""The /ws/prices/ consumer against the real Redis channel layer (TEST_REDIS_URL).
+
+Each test body is a coroutine run through async_to_sync, so the consumer's
+database_sync_to_async calls run on the test's thread and see the test's
+uncommitted rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.utils import timezone
+
+from prices.consumers import PriceConsumer
+from prices.models import Coin, FeedState, PriceSource
+
+pytestmark = pytest.mark.django_db
+
+ALERT = {
+    "id": 7,
+    "event_id": 70,
+    "coin": "bitcoin",
+    "symbol": "btc",
+    "condition": "above",
+    "message": "Bitcoin rose above 30,000 USD",
+    "price": "30001.5",
+    "triggered_at": "2026-11-21T05:00:00+00:00",
+    "url": "/alerts/7/",
+}
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    async_to_sync(scenario)()
+
+
+@pytest.fixture(autouse=True)
+def clean_channel_layer() -> None:
+    # Groups live in Redis and outlive a test; start each one with none.
+    async_to_sync(get_channel_layer().flush)()
+
+
+@pytest.fixture
+def coins() -> list[Coin]:
+    now = timezone.now()
+    return [
+        Coin.objects.create(
+            coingecko_id=coingecko_id,
+            symbol=symbol,
+            name=name,
+            market_cap_rank=rank,
+            is_tracked=tracked,
+            price=Decimal(price),
+            price_updated_at=now,
+            price_source=PriceSource.COINGECKO,
+        )
+        for rank, (coingecko_id, symbol, name, price, tracked) in enumerate(
+            [
+                ("bitcoin", "btc", "Bitcoin", "27123.45", True),
+                ("ethereum", "eth", "Ethereum", "1650.1", True),
+                ("dogecoin", "doge", "Dogecoin", "0.0612", False),
+            ],
+            start=1,
+        )
+    ]
+
+
+async def connected(user=None, path: str = "/ws/prices/") -> WebsocketCommunicator:
+    """A communicator past its handshake, with the connect snapshot consumed."""
+    communicator = WebsocketCommunicator(PriceConsumer.as_asgi(), path)
+    if user is not None:
+        communicator.scope["user"] = user
+    accepted, _ = await communicator.connect()
+    assert accepted
+    snapshot = await communicator.receive_json_from()
+    assert snapshot["type"] == "snapshot"
+    return communicator
+
+
+def batch(polled_at: str, *coins: tuple[str, str]) -> dict:
+    return {
+        "type": "prices.update",
+        "coins": [{"id": coin_id, "price": price} for coin_id, price in coins],
+        "polled_at": polled_at,
+    }
+
+
+def test_it_sends_a_snapshot_of_tracked_coins_on_connect(coins):
+    async def scenario():
+        communicator = WebsocketCommunicator(PriceConsumer.as_asgi(), "/ws/prices/")
+        accepted, _ = await communicator.connect()
+        assert accepted
+        message = await communicator.receive_json_from()
+        await communicator.disconnect()
+        assert message["type"] == "snapshot"
+        assert [coin["id"] for coin in message["coins"]] == ["bitcoin", "ethereum"]
+        assert message["coins"][0] == coins[0].snapshot()
+
+    run(scenario)
+
+
+def test_its_snapshot_says_the_feed_is_stale_when_no_poll_succeeded(coins):
+    async def scenario():
+        communicator = WebsocketCommunicator(PriceConsumer.as_asgi(), "/ws/prices/")
+        await communicator.connect()
+        message = await communicator.receive_json_from()
+        await communicator.disconnect()
+        assert message["feed"] == {"stale": True, "simulated": False}
+
+    run(scenario)
+
+
+def test_its_snapshot_says_fresh_and_simulated_when_so(coins, settings):
+    settings.PRICE_SOURCE = "simulated"
+    FeedState.objects.create(name="simulated", last_success_at=timezone.now())
+
+    async def scenario():
+        communicator = WebsocketCommunicator(PriceConsumer.as_asgi(), "/ws/prices/")
+        await communicator.connect()
+        message = await communicator.receive_json_from()
+        await communicator.disconnect()
+        assert message["feed"] == {"stale": False, "simulated": True}
+
+    run(scenario)
+
+
+def test_it_forwards_every_price_batch(coins):
+    async def scenario():
+        communicator = await connected()
+        await get_channel_layer().group_send(
+            "prices", batch("2026-11-21T05:00:00+00:00", ("bitcoin", "27200"))
+        )
+        message = await communicator.receive_json_from()
+        await communicator.disconnect()
+        assert message == {
+            "type": "prices",
+            "coins": [{"id": "bitcoin", "price": "27200"}],
+            "polled_at": "2026-11-21T05:00:00+00:00",
+        }
+
+    run(scenario)
+
+
+def test_it_answers_ping_with_pong(coins):
+    async def scenario():
+        communicator = await connected()
+        await communicator.send_json_to({"type": "ping"})
+        message = await communicator.receive_json_from()
+        await communicator.disconnect()
+        assert message == {"type": "pong"}
+
+    run(scenario)
+
+
+def test_subscribe_narrows_the_snapshot_and_names_unknown_ids(coins):
+    async def scenario():
+        communicator = await connected()
+        await communicator.send_json_to(
+            {"type": "subscribe", "coins": ["dogecoin", "bitcoin", "no-such-coin", "bitcoin"]}
+        )
+        subscribed = await communicator.receive_json_from()
+        snapshot = await communicator.receive_json_from()
+        await communicator.disconnect()
+        assert subscribed == {
+            "type": "subscribed",
+            "coins": ["dogecoin", "bitcoin"],
+            "unknown": ["no-such-coin"],
+        }
+        assert snapshot["type"] == "snapshot"
+        assert sorted(coin["id"] for coin in snapshot["coins"]) == ["bitcoin", "dogecoin"]
+
+    run(scenario)
+
+
+def test_subscribe_narrows_later_price_batches(coins):
+    async def scenario():
+        communicator = await connected()
+        await communicator.send_json_to({"type": "subscribe", "coins": ["bitcoin"]})
+        await communicator.receive_json_from()
+        await communicator.receive_json_from()
+        layer = get_channel_layer()
+        await layer.group_send("prices", batch("t1", ("ethereum", "1700")))
+        await layer.group_send("prices", batch("t2", ("ethereum", "1701"), ("bitcoin", "27300")))
+        message = await communicator.receive_json_from()
+        nothing_more = await communicator.receive_nothing(timeout=0.2)
+        await communicator.disconnect()
+        assert message == {
+            "type": "prices",
+            "coins": [{"id": "bitcoin", "price": "27300"}],
+            "polled_at": "t2",
+        }
+        assert nothing_more
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("sent", "complaint"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('"ping"', "expected a JSON object"),
+        ('{"kind": "ping"}', "expected a JSON object"),
+        ('{"type": "launch"}', "unknown message type"),
+        ('{"type": ["ping"]}', "unknown message type"),
+        ('{"type": "subscribe"}', "a list of CoinGecko ids"),
+        ('{"type": "subscribe", "coins": "bitcoin"}', "a list of CoinGecko ids"),
+        ('{"type": "subscribe", "coins": []}', "at least one"),
+        ('{"type": "subscribe", "coins": [42]}', "not a CoinGecko id"),
+        ('{"type": "subscribe", "coins": ["Bitcoin!"]}', "not a CoinGecko id"),
+    ],
+)
+def test_it_answers_malformed_messages_with_an_error_and_keeps_running(coins, sent, complaint):
+    async def scenario():
+        communicator = await connected()
+        await communicator.send_to(text_data=sent)
+        error = await communicator.receive_json_from()
+        await communicator.send_json_to({"type": "ping"})
+        pong = await communicator.receive_json_from()
+        await communicator.disconnect()
+        assert error["type"] == "error"
+        assert complaint in error["message"]
+        assert pong == {"type": "pong"}
+
+    run(scenario)
+
+
+def test_it_rejects_subscribing_to_more_than_500_coins(coins):
+    async def scenario():
+        communicator = await connected()
+        # Short ids, so the frame itself stays under the 4 KiB limit.
+        await communicator.send_json_to(
+            {"type": "subscribe", "coins": [f"c{n}" for n in range(501)]}
+        )
+        error = await communicator.receive_json_from()
+        await communicator.disconnect()
+        assert error == {"type": "error", "message": "subscribe accepts at most 500 coin ids"}
+
+    run(scenario)
+
+
+def test_it_refuses_binary_frames_and_keeps_running(coins):
+    async def scenario():
+        communicator = await connected()
+        await communicator.send_to(bytes_data=b'{"type": "ping"}')
+        error = await communicator.receive_json_from()
+        await communicator.send_json_to({"type": "ping"})
+        pong = await communicator.receive_json_from()
+        await communicator.disconnect()
+        assert error["type"] == "error"
+        assert pong == {"type": "pong"}
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("padding", ["x" * 4100, "\u20ac" * 1400], ids=["ascii", "multibyte"])
+def test_it_refuses_frames_over_4_kib_and_closes_with_1009(coins, padding):
+    async def scenario():
+        communicator = await connected()
+        await communicator.send_to(text_data=f'{{"type": "ping", "pad": "{padding}"}}')
+        error = await communicator.receive_json_from()
+        closing = await communicator.receive_output()
+        await communicator.disconnect()
+        assert error == {"type": "error", "message": "message larger than 4096 bytes"}
+        assert closing == {"type": "websocket.close", "code": 1009}
+
+    run(scenario)
+
+
+def test_it_delivers_a_users_alert_only_to_that_user(coins, owner, stranger):
+    async def scenario():
+        alice = await connected(owner)
+        mallory = await connected(stranger)
+        await get_channel_layer().group_send(
+            f"user.{owner.pk}", {"type": "user.alert", "alert": ALERT}
+        )
+        popup = await alice.receive_json_from()
+        stranger_got_nothing = await mallory.receive_nothing(timeout=0.3)
+        await alice.disconnect()
+        await mallory.disconnect()
+        assert popup == {"type": "alert", **ALERT}
+        assert stranger_got_nothing
+
+    run(scenario)
+
+
+def test_anonymous_visitors_get_prices_but_no_user_events(coins, owner):
+    async def scenario():
+        visitor = await connected()
+        alice = await connected(owner)
+        layer = get_channel_layer()
+        for group in (f"user.{owner.pk}", "user.None", "user."):
+            await layer.group_send(group, {"type": "user.alert", "alert": ALERT})
+        await layer.group_send("prices", batch("t3", ("bitcoin", "1")))
+        visitor_first = await visitor.receive_json_from()
+        alice_first = await alice.receive_json_from()
+        await visitor.disconnect()
+        await alice.disconnect()
+        assert visitor_first["type"] == "prices"
+        assert alice_first["type"] == "alert"
+
+    run(scenario)
+
+
+def test_an_alert_cannot_change_the_message_type(coins, owner):
+    async def scenario():
+        alice = await connected(owner)
+        await get_channel_layer().group_send(
+            f"user.{owner.pk}", {"type": "user.alert", "alert": {**ALERT, "type": "prices"}}
+        )
+        popup = await alice.receive_json_from()
+        await alice.disconnect()
+        assert popup["type"] == "alert"
+
+    run(scenario)
+
+
+class TestOrigins:
+    """The full ASGI application refuses pages served from other sites."""
+
+    @staticmethod
+    async def handshake(origin: bytes) -> bool:
+        from cryptomonitor.asgi import application
+
+        communicator = WebsocketCommunicator(
+            application, "/ws/prices/", headers=[(b"origin", origin), (b"host", b"localhost")]
+        )
+        accepted, _ = await communicator.connect()
+        if accepted:
+            await communicator.receive_json_from()
+        await communicator.disconnect()
+        return accepted
+
+    def test_it_refuses_a_foreign_origin(self, coins):
+        assert not async_to_sync(self.handshake)(b"https://evil.example")
+
+    def test_it_accepts_its_own_origin(self, coins):
+        assert async_to_sync(self.handshake)(b"http://localhost:8000")
+
+
+def test_feed_state_older_than_three_polls_is_stale(coins, settings):
+    settings.PRICE_SOURCE = "coingecko"
+    FeedState.objects.create(
+        name="coingecko",
+        last_success_at=timezone.now() - timedelta(seconds=settings.PRICE_POLL_SECONDS * 4),
+    )
+
+    async def scenario():
+        communicator = WebsocketCommunicator(PriceConsumer.as_asgi(), "/ws/prices/")
+        await communicator.connect()
+        message = await communicator.receive_json_from()
+        await communicator.disconnect()
+        assert message["feed"]["stale"] is True
+
+    run(scenario)
