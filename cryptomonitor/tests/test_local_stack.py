@@ -1,0 +1,214 @@
+"""`make run`'s process runner, started for real: private Redis, daphne, worker, beat.
+
+Each test runs `python -m cryptomonitor.local_stack` as a subprocess on a
+migrated SQLite copy, with simulated prices and no REDIS_URL, so the private
+Redis path is exercised exactly as on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cryptomonitor.local_stack import BASE_DIR, MACHINE_REDIS_PORT, free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
+
+PRIVATE_REDIS_LINE = re.compile(r"Redis\s+redis://127\.0\.0\.1:(\d+)/0 \(private")
+STARTED_LINE = re.compile(r"system \| (\w+) started \(pid=(\d+)\)")
+
+
+def base_environment(database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="cryptomonitor.settings",
+        DATABASE_URL=database_url,
+        # Empty counts as unset: the private Redis must start even if a
+        # developer's .env names one.
+        REDIS_URL="",
+        PRICE_SOURCE="simulated",
+        PRICE_POLL_SECONDS="2",
+        DEBUG="True",
+        EMAIL_URL="consolemail://",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("stack-template") / "db.sqlite3"
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        env=base_environment(f"sqlite:///{path}"),
+        cwd=BASE_DIR,
+        check=True,
+        timeout=60,
+    )
+    return path
+
+
+class RunningStack:
+    """One `python -m cryptomonitor.local_stack` and its combined output."""
+
+    def __init__(self, workdir: Path, database: Path, procfile: Path | None = None) -> None:
+        self.port = free_port()
+        self.log_path = workdir / "stack.log"
+        db_copy = workdir / "db.sqlite3"
+        shutil.copy(database, db_copy)
+        env = base_environment(f"sqlite:///{db_copy}") | {"PORT": str(self.port)}
+        argv = [sys.executable, "-m", "cryptomonitor.local_stack"]
+        if procfile is not None:
+            argv += ["--procfile", str(procfile)]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                argv, env=env, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_output(self, pattern: re.Pattern[str], timeout: float = 20) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = pattern.search(self.output())
+            if match:
+                return match
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"{pattern.pattern!r} never appeared:\n{self.output()[-3000:]}")
+
+    def redis_port(self) -> int:
+        return int(self.wait_for_output(PRIVATE_REDIS_LINE).group(1))
+
+    def child_pids(self) -> dict[str, int]:
+        return {name: int(pid) for name, pid in STARTED_LINE.findall(self.output())}
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 20) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=timeout)
+
+    def kill_leftovers(self) -> None:
+        # Only when a test failed half-way: never leave servers behind.
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for pid in self.child_pids().values():
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def wait_for_good_feed(stack: RunningStack, timeout: float = 45) -> dict:
+    """The /healthz body once it answers 200: database, Redis and a fresh poll."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline and stack.process.poll() is None:
+        try:
+            status, body = get(f"{stack.url}/healthz")
+        except OSError as error:
+            last = str(error)
+        else:
+            last = f"{status} {body[:500]!r}"
+            if status == 200:
+                return json.loads(body)
+        time.sleep(0.5)
+    raise AssertionError(f"/healthz never became healthy (last: {last}):\n{stack.output()[-3000:]}")
+
+
+def accepts_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def stack(tmp_path: Path, migrated_database: Path) -> Iterator[RunningStack]:
+    running = RunningStack(tmp_path, migrated_database)
+    yield running
+    running.kill_leftovers()
+
+
+def test_it_serves_live_simulated_prices_from_all_three_processes(stack: RunningStack) -> None:
+    health = wait_for_good_feed(stack)
+
+    assert health["status"] == "ok"
+    assert set(stack.child_pids()) == {"web", "worker", "beat"}
+    stack.wait_for_output(re.compile(r"worker\s+\| .*celery@\S+ ready\."))
+    stack.wait_for_output(re.compile(r"beat\s+\| .*beat: Starting"))
+    stack.wait_for_output(re.compile(r"web\s+\| .*Listening on TCP address 127\.0\.0\.1"))
+    status, page = get(f"{stack.url}/")
+    assert status == 200
+    assert b"SIMULATED" in page.upper()
+
+
+def test_it_announces_the_url_and_the_simulated_source(stack: RunningStack) -> None:
+    stack.wait_for_output(re.compile(r"Ctrl-C stops everything"))
+
+    output = stack.output()
+    assert f"Open      {stack.url}/" in output
+    assert "PRICE_SOURCE=simulated: every price shown is SIMULATED" in output
+
+
+def test_its_private_redis_is_not_the_machines_and_stops_with_it(stack: RunningStack) -> None:
+    redis_port = stack.redis_port()
+    stack.wait_for_output(re.compile(r"worker\s+\| .*celery@\S+ ready\."))
+    assert redis_port != MACHINE_REDIS_PORT
+    assert accepts_connections(redis_port)
+
+    returncode = stack.stop(signal.SIGINT)
+
+    assert returncode == 130
+    assert not accepts_connections(redis_port)
+    assert not accepts_connections(stack.port)
+    for name in ("web", "worker", "beat"):
+        assert re.search(rf"system \| {name} stopped", stack.output())
+
+
+def test_a_crashing_process_stops_the_others_and_redis(
+    tmp_path: Path, migrated_database: Path
+) -> None:
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(
+        f"sleeper: {sys.executable} -c 'import time; time.sleep(60)'\ncrasher: sleep 1; exit 3\n"
+    )
+    stack = RunningStack(tmp_path, migrated_database, procfile)
+    try:
+        redis_port = stack.redis_port()
+        returncode = stack.process.wait(timeout=30)
+
+        assert returncode == 3
+        assert "sleeper stopped" in stack.output()
+        assert not accepts_connections(redis_port)
+    finally:
+        stack.kill_leftovers()
