@@ -6,6 +6,9 @@ from urllib.parse import urlsplit
 import pytest
 from django.conf import settings
 
+# Shared fixtures: `live_daphne` (a real daphne serving the app on the test db).
+pytest_plugins = ["cryptomonitor.testing.live_server"]
+
 START_HINTS = {
     "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
     "Redis": "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no",

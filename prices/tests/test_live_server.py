@@ -1,0 +1,107 @@
+"""Real daphne, real Redis channel layer, real WebSocket client: ticks reach browsers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import websockets
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.test import Client
+
+from cryptomonitor.testing.live_server import LiveServer
+from prices.ingest import store_quotes
+from prices.models import PriceSource
+from prices.tests.pipeline import alert_batches, quote  # noqa: F401 (fixture)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    # Record alert batches instead of leaving them on the broker.
+    pytest.mark.usefixtures("alert_batches"),
+]
+
+RECEIVE_TIMEOUT_SECONDS = 10.0
+
+
+async def next_message(socket, of_type: str) -> dict:
+    """The next message of a type; a live socket may see others first (pongs, batches)."""
+    async with asyncio.timeout(RECEIVE_TIMEOUT_SECONDS):
+        while True:
+            message = json.loads(await socket.recv())
+            if message["type"] == of_type:
+                return message
+
+
+def connect(server: LiveServer, **headers: str):
+    return websockets.connect(
+        f"{server.ws_url}/ws/prices/",
+        origin=f"http://127.0.0.1:{server.port}",
+        additional_headers=headers or None,
+        open_timeout=RECEIVE_TIMEOUT_SECONDS,
+    )
+
+
+def test_a_stored_poll_reaches_a_connected_browser(live_daphne):
+    store_quotes([quote("bitcoin", "27000.5")], PriceSource.COINGECKO)
+
+    async def scenario() -> tuple[dict, dict]:
+        async with connect(live_daphne) as socket:
+            snapshot = await next_message(socket, "snapshot")
+            await sync_to_async(store_quotes)(
+                [quote("bitcoin", "27111.25", seconds=10)], PriceSource.COINGECKO
+            )
+            return snapshot, await next_message(socket, "prices")
+
+    snapshot, update = async_to_sync(scenario)()
+    assert [(c["id"], c["price"]) for c in snapshot["coins"]] == [("bitcoin", "27000.5")]
+    assert [(c["id"], c["price"]) for c in update["coins"]] == [("bitcoin", "27111.25")]
+    assert update["polled_at"]
+
+
+def test_a_logged_in_browser_gets_its_own_alerts_over_daphne(live_daphne, owner, stranger):
+    def session_cookie(user) -> str:
+        client = Client()
+        client.force_login(user)
+        return (
+            f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+        )
+
+    alice_cookie, mallory_cookie = session_cookie(owner), session_cookie(stranger)
+    alert = {"id": 1, "event_id": 2, "coin": "bitcoin", "message": "Bitcoin above 30,000"}
+
+    async def scenario() -> tuple[dict, bool]:
+        async with (
+            connect(live_daphne, Cookie=alice_cookie) as alice,
+            connect(live_daphne, Cookie=mallory_cookie) as mallory,
+        ):
+            await next_message(alice, "snapshot")
+            await next_message(mallory, "snapshot")
+            await get_channel_layer().group_send(
+                f"user.{owner.pk}", {"type": "user.alert", "alert": alert}
+            )
+            popup = await next_message(alice, "alert")
+            # A ping round trip after the alert proves nothing was queued for mallory.
+            await mallory.send(json.dumps({"type": "ping"}))
+            async with asyncio.timeout(RECEIVE_TIMEOUT_SECONDS):
+                return popup, json.loads(await mallory.recv()) == {"type": "pong"}
+
+    popup, stranger_saw_only_pong = async_to_sync(scenario)()
+    assert popup == {"type": "alert", **alert}
+    assert stranger_saw_only_pong
+
+
+def test_a_foreign_page_cannot_open_the_socket(live_daphne):
+    async def scenario() -> int:
+        try:
+            async with websockets.connect(
+                f"{live_daphne.ws_url}/ws/prices/", origin="https://evil.example"
+            ):
+                return 101
+        except websockets.InvalidStatus as exc:
+            return exc.response.status_code
+
+    assert async_to_sync(scenario)() == 403
