@@ -1,0 +1,256 @@
+"""REST API of alerts: CRUD scoped to the caller, pause/resume, and firing history.
+
+Validation is the model's (Alert.clean() and its field validators, the same
+code the web form runs): the serializer builds the Alert and calls
+full_clean(), so the API and the form can never disagree.
+"""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from django.db.models import QuerySet
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from alerts.models import Alert, AlertEvent, Channel, Status
+from cryptomonitor.api_errors import Conflict, ErrorSerializer, validation_error_from_django
+from prices.models import Coin
+
+ALERT_REQUEST_EXAMPLE = {
+    "coin": "bitcoin",
+    "condition": "above",
+    "target": "70000",
+    "frequency": "once",
+    "channels": ["email", "in_app"],
+    "note": "Take profit",
+}
+MOVEMENT_REQUEST_EXAMPLE = {
+    "coin": "ethereum",
+    "condition": "pct_down",
+    "percent": "5",
+    "window": "1h",
+    "frequency": "every_time",
+    "cooldown_seconds": 3600,
+    "channels": ["in_app"],
+}
+ALERT_EXAMPLE = {
+    "id": 42,
+    **ALERT_REQUEST_EXAMPLE,
+    "percent": None,
+    "window": "",
+    "cooldown_seconds": 3600,
+    "expires_at": None,
+    "status": "active",
+    "description": "price is at or above 70000",
+    "last_triggered_at": None,
+    "created_at": "2026-11-21T06:00:00Z",
+}
+
+
+class PlainDecimalField(serializers.DecimalField):
+    """Decimals as plain strings without trailing zeros ("70000", not "7E+4")."""
+
+    def to_representation(self, value: Decimal | None) -> str | None:
+        if value is None:
+            return None
+        return format(Decimal(value).normalize(), "f")
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DecimalField: PlainDecimalField,
+    }
+
+    coin = serializers.SlugRelatedField(
+        slug_field="coingecko_id",
+        queryset=Coin.objects.all(),
+        help_text="The CoinGecko id of the coin (symbols are not unique).",
+    )
+    channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=Channel.choices),
+        required=False,
+        help_text="Where to notify. Default: email and in_app.",
+    )
+    description = serializers.CharField(source="describe", read_only=True)
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "coin",
+            "condition",
+            "target",
+            "percent",
+            "window",
+            "frequency",
+            "cooldown_seconds",
+            "expires_at",
+            "note",
+            "channels",
+            "status",
+            "description",
+            "last_triggered_at",
+            "created_at",
+        ]
+        read_only_fields = ["status", "last_triggered_at", "created_at"]
+        extra_kwargs = {
+            "target": {"help_text": "Price for above/below/crosses*, a decimal string."},
+            "percent": {"help_text": "Percent for pct_up/pct_down/pct_move."},
+            "window": {"help_text": "Window of a movement condition: 5m, 1h or 24h."},
+            "expires_at": {"help_text": "After this time the alert expires; in the future."},
+        }
+
+    def validate(self, attrs: dict) -> dict:
+        """Run the model's own validation on the alert as it would be saved."""
+        if self.instance is not None:
+            alert = copy.copy(self.instance)
+        else:
+            alert = Alert(user=self.context["request"].user)
+        for name, value in attrs.items():
+            setattr(alert, name, value)
+        try:
+            alert.full_clean()
+        except DjangoValidationError as error:
+            raise validation_error_from_django(error) from error
+        self._clean_alert = alert
+        return attrs
+
+    def create(self, validated_data: dict) -> Alert:
+        self._clean_alert.save()
+        return self._clean_alert
+
+    def update(self, instance: Alert, validated_data: dict) -> Alert:
+        self._clean_alert.save()
+        return self._clean_alert
+
+
+class AlertEventSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = AlertSerializer.serializer_field_mapping
+    coin = serializers.SlugRelatedField(slug_field="coingecko_id", read_only=True)
+
+    class Meta:
+        model = AlertEvent
+        fields = ["id", "coin", "price", "previous_price", "reason", "triggered_at"]
+
+
+class AlertFilter(django_filters.FilterSet):
+    coin = django_filters.CharFilter(
+        field_name="coin__coingecko_id", help_text="Only alerts on this CoinGecko id."
+    )
+
+    class Meta:
+        model = Alert
+        fields = ["status", "condition", "coin"]
+
+
+STATE_RESPONSES = {
+    200: AlertSerializer,
+    409: OpenApiResponse(ErrorSerializer, description="The alert's state forbids this."),
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your alerts",
+        description=(
+            "The caller's alerts, newest first; filter with `status`, `condition`, `coin`. "
+            "The user always comes from authentication (the product brief's "
+            "`GET /alerts/user/:userId`)."
+        ),
+        examples=[OpenApiExample("An alert", value=ALERT_EXAMPLE, response_only=True)],
+    ),
+    create=extend_schema(
+        summary="Create an alert",
+        description=(
+            "Price conditions (above, below, crosses_up, crosses_down, crosses) need `target`; "
+            "movement conditions (pct_up, pct_down, pct_move) need `percent` and `window`. "
+            "Validated exactly like the web form; errors are listed per field."
+        ),
+        examples=[
+            OpenApiExample("Price above", value=ALERT_REQUEST_EXAMPLE, request_only=True),
+            OpenApiExample("Falls 5% in 1h", value=MOVEMENT_REQUEST_EXAMPLE, request_only=True),
+            OpenApiExample("Created", value=ALERT_EXAMPLE, response_only=True),
+        ],
+    ),
+    retrieve=extend_schema(summary="One alert", description="One of the caller's alerts."),
+    update=extend_schema(summary="Replace an alert", description="Replace all writable fields."),
+    partial_update=extend_schema(
+        summary="Change an alert",
+        description="Change some fields; the result is validated as a whole.",
+        examples=[OpenApiExample("New target", value={"target": "72000"}, request_only=True)],
+    ),
+    destroy=extend_schema(summary="Delete an alert", description="Delete it and its events."),
+)
+class AlertViewSet(viewsets.ModelViewSet):
+    queryset = Alert.objects.none()  # for the schema; get_queryset() scopes to the caller
+    serializer_class = AlertSerializer
+    filterset_class = AlertFilter
+
+    def get_queryset(self) -> QuerySet[Alert]:
+        return Alert.objects.filter(user=self.request.user).select_related("coin")
+
+    @extend_schema(
+        summary="Pause an alert",
+        description="An active alert stops being evaluated until resumed. Pausing twice is fine.",
+        request=None,
+        responses=STATE_RESPONSES,
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def pause(self, request: Request, pk: str) -> Response:
+        alert = self.get_object()
+        changed = Alert.objects.filter(pk=alert.pk, status=Status.ACTIVE).update(
+            status=Status.PAUSED
+        )
+        alert.refresh_from_db()
+        if not changed and alert.status != Status.PAUSED:
+            raise Conflict(f"Only active alerts can be paused; this one is {alert.status}.")
+        return Response(self.get_serializer(alert).data)
+
+    @extend_schema(
+        summary="Resume an alert",
+        description=(
+            "A paused alert becomes active again, if it is still valid (not expired, within "
+            "your limit of active alerts). Resuming an active alert is fine."
+        ),
+        request=None,
+        responses=STATE_RESPONSES,
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def resume(self, request: Request, pk: str) -> Response:
+        alert = self.get_object()
+        if alert.status == Status.PAUSED:
+            alert.status = Status.ACTIVE
+            try:
+                alert.full_clean()
+            except DjangoValidationError as error:
+                raise Conflict(" ".join(error.messages)) from error
+            Alert.objects.filter(pk=alert.pk, status=Status.PAUSED).update(status=Status.ACTIVE)
+            alert.refresh_from_db()
+        if alert.status != Status.ACTIVE:
+            raise Conflict(f"Only paused alerts can be resumed; this one is {alert.status}.")
+        return Response(self.get_serializer(alert).data)
+
+    @extend_schema(
+        summary="When an alert fired",
+        description="The alert's events (each firing, with the price), newest first.",
+        responses=AlertEventSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def events(self, request: Request, pk: str) -> Response:
+        events = self.get_object().events.select_related("coin").order_by("-triggered_at", "-pk")
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(AlertEventSerializer(page, many=True).data)

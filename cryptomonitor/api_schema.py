@@ -1,0 +1,67 @@
+"""OpenAPI generation: every operation documents the error answers it can give."""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+
+from cryptomonitor.api_errors import ErrorSerializer, error_body
+
+ERRORS = {
+    "400": ("Invalid input (request body or query parameters).", "validation_error"),
+    "401": ("No credentials, or a wrong or revoked token.", "not_authenticated"),
+    "403": ("Authenticated but not allowed (e.g. a missing CSRF token).", "permission_denied"),
+    "404": ("No such object, or it belongs to someone else; or no such page.", "not_found"),
+    "429": ("Too many requests: wait the seconds in Retry-After.", "throttled"),
+}
+BODY_ERRORS = {
+    "415": ("The request body is not JSON or a form.", "unsupported_media_type"),
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "schema": {"type": "integer"},
+        "description": "Seconds to wait before the next request.",
+    }
+}
+
+
+class ApiAutoSchema(AutoSchema):
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        errors = dict(ERRORS)
+        if self.method in ("POST", "PUT", "PATCH"):
+            errors.update(BODY_ERRORS)
+        for code, (description, error_code) in errors.items():
+            if code in responses:
+                continue
+            example = OpenApiExample(
+                error_code,
+                value=error_body(error_code, description),
+                response_only=True,
+                status_codes=[code],
+            )
+            responses[code] = self._get_response_for_code(
+                OpenApiResponse(ErrorSerializer, description=description, examples=[example]),
+                code,
+                direction=direction,
+            )
+            if code == "429":
+                responses[code]["headers"] = RETRY_AFTER
+        return responses
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.ApiTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": (
+                "A personal API token: `Token <key>` (or `Bearer <key>`). Create one on "
+                "/account/tokens/ or with POST /api/v1/auth/token/."
+            ),
+        }

@@ -1,0 +1,36 @@
+"""The versioned REST API (issue 5) and its OpenAPI schema; mounted at /api/."""
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from accounts.api import MeView, TokenObtainView
+from alerts.api import AlertViewSet
+from cryptomonitor.api_errors import api_not_found
+from notifications.api import DeliveryViewSet, NotificationViewSet
+from prices.api import CoinViewSet, SymbolHistoryView, WatchlistViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("coins", CoinViewSet, basename="coin")
+router.register("watchlist", WatchlistViewSet, basename="watchlist")
+router.register("alerts", AlertViewSet, basename="alert")
+router.register("notifications", NotificationViewSet, basename="notification")
+router.register("deliveries", DeliveryViewSet, basename="delivery")
+
+v1 = [
+    path("", include(router.urls)),
+    path("prices/<str:symbol>/history/", SymbolHistoryView.as_view(), name="symbol-history"),
+    path("me/", MeView.as_view(), name="me"),
+    path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),
+]
+
+app_name = "api"
+urlpatterns = [
+    path("v1/", include(v1)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    # Everything else under /api/ answers in the API's error shape, not HTML.
+    re_path(r"^.*$", api_not_found),
+]
