@@ -5,5 +5,10 @@ from prices import views
 app_name = "prices"
 
 urlpatterns = [
-    path("healthz", views.healthz, name="healthz"),
+    path("", views.dashboard, name="dashboard"),
+    path("coins/search.json", views.coin_search, name="coin-search"),
+    path("coins/<str:coingecko_id>/", views.coin_detail, name="coin-detail"),
+    path("coins/<str:coingecko_id>/history.json", views.coin_history, name="coin-history"),
+    path("watchlist/add/", views.watchlist_add, name="watchlist-add"),
+    path("watchlist/<str:coingecko_id>/remove/", views.watchlist_remove, name="watchlist-remove"),
 ]

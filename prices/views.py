@@ -1,5 +1,121 @@
-from django.http import JsonResponse
+"""Pages and small JSON feeds of the prices app. Logic lives in its modules."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from prices.coin_search import MAX_QUERY_LENGTH, search_coins
+from prices.dashboard import coin_cards, feed_banner
+from prices.history import RANGES, price_history
+from prices.models import Coin
+from prices.watchlists import unwatch, watch, watched_coins
 
 
-def healthz(request):
-    return JsonResponse({"status": "ok"})
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    cards = coin_cards(request.user)
+    query = request.GET.get("q", "").strip()
+    return render(
+        request,
+        "prices/dashboard.html",
+        {
+            "cards": cards,
+            "banner": feed_banner([card.coin for card in cards]),
+            "query": query[:MAX_QUERY_LENGTH],
+            "search_results": list(search_coins(query)) if query else [],
+        },
+    )
+
+
+@require_GET
+def coin_detail(request: HttpRequest, coingecko_id: str) -> HttpResponse:
+    coin = get_object_or_404(Coin, coingecko_id=coingecko_id)
+    alerts = []
+    if request.user.is_authenticated:
+        alerts = list(request.user.alerts.filter(coin=coin).order_by("-created_at"))
+    return render(
+        request,
+        "prices/coin_detail.html",
+        {
+            "coin": coin,
+            "alerts": alerts,
+            "watched": coin in watched_coins(request.user),
+            "banner": feed_banner([coin]),
+            "ranges": RANGES,
+        },
+    )
+
+
+@require_GET
+def coin_history(request: HttpRequest, coingecko_id: str) -> JsonResponse:
+    coin = get_object_or_404(Coin, coingecko_id=coingecko_id)
+    range_key = request.GET.get("range", "24h")
+    try:
+        points = price_history(coin, range_key)
+    except ValueError:
+        return JsonResponse(
+            {"error": f"Unknown range {range_key[:20]!r}; use one of {', '.join(RANGES)}."},
+            status=400,
+        )
+    return JsonResponse(
+        {
+            "coin": coin.coingecko_id,
+            "range": range_key,
+            # [unix seconds, exact decimal string]; the chart parses the string.
+            "points": [[int(time.timestamp()), format(price.normalize(), "f")] for time, price in points],
+        }
+    )
+
+
+@require_GET
+def coin_search(request: HttpRequest) -> JsonResponse:
+    coins = search_coins(request.GET.get("q", ""))
+    return JsonResponse(
+        {
+            "results": [
+                {
+                    "id": coin.coingecko_id,
+                    "symbol": coin.symbol,
+                    "name": coin.name,
+                    "rank": coin.market_cap_rank,
+                    "url": coin.get_absolute_url(),
+                }
+                for coin in coins
+            ]
+        }
+    )
+
+
+@login_required
+@require_POST
+def watchlist_add(request: HttpRequest) -> HttpResponse:
+    coin = get_object_or_404(Coin, coingecko_id=request.POST.get("coin", ""))
+    created = watch(request.user, coin)
+    note = f"{coin} added to your watchlist." if created else f"{coin} is already watched."
+    return _watchlist_response(request, coin, watched=True, note=note)
+
+
+@login_required
+@require_POST
+def watchlist_remove(request: HttpRequest, coingecko_id: str) -> HttpResponse:
+    coin = get_object_or_404(Coin, coingecko_id=coingecko_id)
+    if not unwatch(request.user, coin):
+        raise Http404(f"{coin} is not on your watchlist.")
+    return _watchlist_response(
+        request, coin, watched=False, note=f"{coin} removed from your watchlist."
+    )
+
+
+def _watchlist_response(request: HttpRequest, coin: Coin, watched: bool, note: str):
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"coin": coin.coingecko_id, "watched": watched, "message": note})
+    messages.success(request, note)
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        return redirect(next_url)
+    return redirect("prices:dashboard")

@@ -1,0 +1,104 @@
+import pytest
+
+from prices.models import WatchlistEntry
+from prices.tests.coins import catalogue_coin
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bitcoin():
+    return catalogue_coin("bitcoin", "btc", "Bitcoin", rank=1)
+
+
+def watched_ids(user) -> list[str]:
+    return list(user.watchlist.values_list("coin__coingecko_id", flat=True))
+
+
+def test_it_adds_a_coin_to_the_owners_watchlist(client, owner, bitcoin):
+    client.force_login(owner)
+
+    response = client.post("/watchlist/add/", {"coin": "bitcoin"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert watched_ids(owner) == ["bitcoin"]
+
+
+def test_it_adds_a_coin_only_once(client, owner, bitcoin):
+    client.force_login(owner)
+
+    client.post("/watchlist/add/", {"coin": "bitcoin"})
+    client.post("/watchlist/add/", {"coin": "bitcoin"})
+
+    assert watched_ids(owner) == ["bitcoin"]
+
+
+def test_it_answers_json_when_asked(client, owner, bitcoin):
+    client.force_login(owner)
+
+    response = client.post(
+        "/watchlist/add/", {"coin": "bitcoin"}, headers={"Accept": "application/json"}
+    )
+
+    assert response.json()["watched"] is True
+
+
+def test_it_returns_404_for_an_unknown_coin(client, owner):
+    client.force_login(owner)
+
+    assert client.post("/watchlist/add/", {"coin": "no-such-coin"}).status_code == 404
+    assert watched_ids(owner) == []
+
+
+def test_it_sends_anonymous_visitors_to_log_in(client, bitcoin):
+    response = client.post("/watchlist/add/", {"coin": "bitcoin"})
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    assert WatchlistEntry.objects.count() == 0
+
+
+def test_it_refuses_get(client, owner, bitcoin):
+    client.force_login(owner)
+
+    assert client.get("/watchlist/add/", {"coin": "bitcoin"}).status_code == 405
+
+
+def test_it_removes_a_coin_from_the_owners_watchlist(client, owner, bitcoin):
+    WatchlistEntry.objects.create(user=owner, coin=bitcoin)
+    client.force_login(owner)
+
+    response = client.post("/watchlist/bitcoin/remove/")
+
+    assert response.status_code == 302
+    assert watched_ids(owner) == []
+
+
+def test_a_stranger_cannot_remove_the_owners_coin(client, owner, stranger, bitcoin):
+    WatchlistEntry.objects.create(user=owner, coin=bitcoin)
+    client.force_login(stranger)
+
+    response = client.post("/watchlist/bitcoin/remove/")
+
+    assert response.status_code == 404
+    assert watched_ids(owner) == ["bitcoin"]
+
+
+def test_anonymous_visitors_cannot_remove_anything(client, owner, bitcoin):
+    WatchlistEntry.objects.create(user=owner, coin=bitcoin)
+
+    response = client.post("/watchlist/bitcoin/remove/")
+
+    assert response.status_code == 302
+    assert watched_ids(owner) == ["bitcoin"]
+
+
+def test_it_returns_to_a_local_next_page_only(client, owner, bitcoin):
+    client.force_login(owner)
+
+    local = client.post("/watchlist/add/", {"coin": "bitcoin", "next": "/coins/bitcoin/"})
+    foreign = client.post("/watchlist/add/", {"coin": "bitcoin", "next": "https://evil.test/"})
+
+    assert local["Location"] == "/coins/bitcoin/"
+    assert foreign["Location"] == "/"

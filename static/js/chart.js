@@ -1,0 +1,104 @@
+// The coin page's price chart: history from /coins/<id>/history.json, live
+// points from live.js's "cm:prices" / "cm:snapshot" events.
+(function () {
+  "use strict";
+
+  const container = document.getElementById("price-chart");
+  if (!container || !window.LightweightCharts) return;
+
+  const coinId = container.dataset.coin;
+  const historyUrl = container.dataset.historyUrl;
+  const status = document.getElementById("chart-status");
+  const buttons = Array.from(document.querySelectorAll(".range-button"));
+  const LC = window.LightweightCharts;
+
+  const chart = LC.createChart(container, {
+    autoSize: true,
+    layout: { background: { color: "transparent" }, textColor: "#373c44" },
+    grid: { vertLines: { color: "#eef0f3" }, horzLines: { color: "#eef0f3" } },
+    timeScale: { timeVisible: true, secondsVisible: false },
+    rightPriceScale: { borderVisible: false },
+  });
+  const series = chart.addSeries(LC.AreaSeries, {
+    lineColor: "#1d5fd1",
+    topColor: "rgba(29, 95, 209, 0.28)",
+    bottomColor: "rgba(29, 95, 209, 0.02)",
+    lineWidth: 2,
+    priceFormat: { type: "price", precision: 6, minMove: 0.000001 },
+  });
+
+  let lastTime = 0;
+  let request = 0;
+
+  function setStatus(text) {
+    status.textContent = text;
+  }
+
+  // The chart needs strictly ascending times: keep the last price of each second.
+  function toSeries(points) {
+    const data = [];
+    for (const [time, price] of points) {
+      const value = parseFloat(price);
+      if (data.length && data[data.length - 1].time === time) {
+        data[data.length - 1].value = value;
+      } else if (!data.length || time > data[data.length - 1].time) {
+        data.push({ time: time, value: value });
+      }
+    }
+    return data;
+  }
+
+  async function load(rangeKey) {
+    const mine = ++request;
+    container.dataset.state = "loading";
+    setStatus("Loading " + rangeKey + " chart…");
+    buttons.forEach(function (button) {
+      const active = button.dataset.range === rangeKey;
+      button.setAttribute("aria-pressed", active ? "true" : "false");
+      button.classList.toggle("outline", !active);
+    });
+    try {
+      const response = await fetch(historyUrl + "?range=" + encodeURIComponent(rangeKey), {
+        headers: { Accept: "application/json" },
+      });
+      const body = await response.json();
+      if (mine !== request) return; // A newer range was chosen meanwhile.
+      if (!response.ok) throw new Error(body.error || response.statusText);
+      const data = toSeries(body.points);
+      series.setData(data);
+      chart.timeScale().fitContent();
+      lastTime = data.length ? data[data.length - 1].time : 0;
+      container.dataset.range = rangeKey;
+      container.dataset.points = String(data.length);
+      container.dataset.state = "ready";
+      setStatus(data.length ? "" : "No price history for this range yet.");
+    } catch (error) {
+      if (mine !== request) return;
+      container.dataset.state = "error";
+      setStatus("Could not load the chart: " + error.message);
+    }
+  }
+
+  function appendLive(event) {
+    if (container.dataset.state !== "ready") return;
+    for (const coin of (event.detail && event.detail.coins) || []) {
+      if (coin.id !== coinId || coin.price == null || !coin.updated_at) continue;
+      const time = Math.floor(Date.parse(coin.updated_at) / 1000);
+      if (!(time >= lastTime)) continue; // Older than what we show: skip.
+      series.update({ time: time, value: parseFloat(coin.price) });
+      if (time > lastTime) {
+        container.dataset.points = String(Number(container.dataset.points || 0) + 1);
+      }
+      lastTime = time;
+    }
+  }
+
+  buttons.forEach(function (button) {
+    button.addEventListener("click", function () {
+      load(button.dataset.range);
+    });
+  });
+  document.addEventListener("cm:prices", appendLive);
+  document.addEventListener("cm:snapshot", appendLive);
+  load(container.dataset.range || "24h");
+})();
