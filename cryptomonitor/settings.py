@@ -234,11 +234,25 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- REST API -------------------------------------------------------------------------
+# docs/api.md describes these choices (auth, errors, pagination, throttling).
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_SCHEMA_CLASS": "cryptomonitor.api_schema.ApiAutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "cryptomonitor.api_pagination.ApiPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Token first: its WWW-Authenticate header makes "no credentials" a 401.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "cryptomonitor.api_throttling.AnonRateThrottle",
+        "cryptomonitor.api_throttling.UserRateThrottle",
+        "cryptomonitor.api_throttling.ScopedRateThrottle",
+    ],
+    "EXCEPTION_HANDLER": "cryptomonitor.api_errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="120/min"),
         "user": env.str("API_THROTTLE_USER", default="600/min"),
@@ -253,6 +267,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Read-only fields (id, status, ...) stay out of request bodies.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "alerts.models.Channel",
+        "AlertStatusEnum": "alerts.models.Status",
+        "DeliveryStatusEnum": "notifications.models.DeliveryStatus",
+    },
 }
 
 # --- Internationalisation, static files ---------------------------------------------

@@ -23,3 +23,13 @@ CACHES["default"]["KEY_PREFIX"] = f"cm-test-{os.getpid()}"
 # Tests drive sleeps of the HTTP client themselves; keep backoff short.
 COINGECKO_TIMEOUT_SECONDS = 1.0
 COINGECKO_BACKOFF_CAP_SECONDS = 2.0
+# Every API test calls from 127.0.0.1: generous limits keep a full run from
+# tripping the anonymous per-IP rate; throttling tests set low ones themselves.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": "100000/min",
+        "user": "100000/min",
+        "token_obtain": "1000/min",
+    },
+}
