@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from prices.models import PERCENT_DIGITS, PRICE_DIGITS, Coin, PriceTick
 
@@ -51,28 +56,81 @@ class Channel(models.TextChoices):
     APPRISE = "apprise", "Apprise"
 
 
+MAX_PERCENT = Decimal(1000)
+MIN_EVERY_TIME_COOLDOWN_SECONDS = 60
+WINDOW_DURATIONS = {
+    Window.FIVE_MINUTES: timedelta(minutes=5),
+    Window.ONE_HOUR: timedelta(hours=1),
+    Window.ONE_DAY: timedelta(hours=24),
+}
+
+
 def default_channels() -> list[str]:
     return [Channel.EMAIL, Channel.IN_APP]
+
+
+def validate_positive_price(value: Decimal) -> None:
+    if not value.is_finite() or value <= 0:
+        raise ValidationError("Enter a price above zero.", code="not_positive")
+
+
+def validate_percent(value: Decimal) -> None:
+    if not value.is_finite() or not 0 < value <= MAX_PERCENT:
+        raise ValidationError(
+            "Enter a percentage above 0 and at most 1000.", code="percent_out_of_range"
+        )
+
+
+def validate_channels(value: object) -> None:
+    if not isinstance(value, list) or not value:
+        raise ValidationError("Choose at least one channel.", code="no_channels")
+    unknown = [item for item in value if item not in Channel.values]
+    if unknown:
+        raise ValidationError(
+            "Unknown channel %(unknown)s; choose from %(known)s.",
+            code="unknown_channel",
+            params={"unknown": ", ".join(map(str, unknown)), "known": ", ".join(Channel.values)},
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError("List each channel only once.", code="duplicate_channel")
 
 
 class Alert(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alerts"
     )
-    coin = models.ForeignKey(Coin, on_delete=models.CASCADE, related_name="alerts")
+    coin = models.ForeignKey(
+        Coin,
+        on_delete=models.CASCADE,
+        related_name="alerts",
+        error_messages={"invalid": "This coin does not exist."},
+    )
     condition = models.CharField(max_length=20, choices=Condition.choices)
     # Price conditions use `target`; movement conditions use `percent` and `window`.
-    target = models.DecimalField(**PRICE_DIGITS, null=True, blank=True)
-    percent = models.DecimalField(**PERCENT_DIGITS, null=True, blank=True)
+    target = models.DecimalField(
+        **PRICE_DIGITS,
+        null=True,
+        blank=True,
+        validators=[validate_positive_price],
+        error_messages={"invalid": "Enter the price as a plain number, e.g. 30000 or 0.00012."},
+    )
+    percent = models.DecimalField(
+        **PERCENT_DIGITS,
+        null=True,
+        blank=True,
+        validators=[validate_percent],
+        error_messages={"invalid": "Enter the percentage as a plain number, e.g. 5 or 2.5."},
+    )
     window = models.CharField(max_length=3, choices=Window.choices, blank=True)
     note = models.CharField(max_length=200, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     frequency = models.CharField(max_length=20, choices=Frequency.choices, default=Frequency.ONCE)
     cooldown_seconds = models.PositiveIntegerField(default=3600)
-    channels = models.JSONField(default=default_channels)
+    channels = models.JSONField(default=default_channels, validators=[validate_channels])
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
-    # An every_time alert disarms when it fires and re-arms once its condition
-    # has been false again, so a price hovering at the target cannot spam.
+    # An every_time level alert disarms when it fires and re-arms once its
+    # condition has been false again, so a price hovering at the target cannot
+    # spam. Edge and movement alerts stay armed and rely on the cooldown.
     armed = models.BooleanField(default=True)
     # No firing before this time (cooldown of every_time alerts).
     cooldown_until = models.DateTimeField(null=True, blank=True)
@@ -83,19 +141,27 @@ class Alert(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            # Serve the set-based matching in alerts.evaluation: per coin and
-            # condition, a range scan on the target or the percent, active only.
+            # The matching query of alerts.evaluation: per coin and condition,
+            # a range scan on the target or the percent over alerts that can
+            # fire, so its cost grows with the matches, not with all alerts.
             models.Index(
                 fields=["coin", "condition", "target"],
-                name="alert_active_target_idx",
-                condition=models.Q(status="active"),
+                name="alert_armed_target_idx",
+                condition=models.Q(status="active", armed=True),
             ),
             models.Index(
                 fields=["coin", "condition", "window", "percent"],
-                name="alert_active_percent_idx",
-                condition=models.Q(status="active"),
+                name="alert_armed_percent_idx",
+                condition=models.Q(status="active", armed=True),
+            ),
+            # The re-arm query of alerts.evaluation (disarmed level alerts).
+            models.Index(
+                fields=["coin", "condition", "target"],
+                name="alert_disarmed_target_idx",
+                condition=models.Q(status="active", armed=False),
             ),
             models.Index(fields=["user", "status"], name="alert_user_status_idx"),
+            # alerts.tasks.expire_alerts.
             models.Index(
                 fields=["expires_at"],
                 name="alert_expiry_idx",
@@ -109,12 +175,131 @@ class Alert(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("alerts:detail", args=[self.pk])
 
+    @property
+    def is_level(self) -> bool:
+        return self.condition in LEVEL_CONDITIONS
+
+    @property
+    def is_movement(self) -> bool:
+        return self.condition in MOVEMENT_CONDITIONS
+
     def describe(self) -> str:
         """The condition in words, e.g. "price crosses up through 30000"."""
         label = Condition(self.condition).label
         if self.condition in MOVEMENT_CONDITIONS:
             return f"{label} {self.percent.normalize():f}% within {Window(self.window).label}"
         return f"{label} {self.target.normalize():f}"
+
+    def clean(self) -> None:
+        """Cross-field rules; field validators have already run (contract 6)."""
+        errors: dict[str, list[str]] = {}
+        for check in (
+            self._check_parameters,
+            self._check_coin_is_tracked,
+            self._check_cooldown,
+            self._check_expiry,
+            self._check_active_cap,
+        ):
+            for field, message in check():
+                errors.setdefault(field, []).append(message)
+        if errors:
+            raise ValidationError(errors)
+
+    def _check_parameters(self) -> list[tuple[str, str]]:
+        if self.condition in PRICE_CONDITIONS:
+            problems = [] if self.target is not None else [("target", "Enter a target price.")]
+            if self.percent is not None:
+                problems.append(("percent", "A percentage only applies to movement alerts."))
+            if self.window:
+                problems.append(("window", "A window only applies to movement alerts."))
+            return problems
+        if self.condition in MOVEMENT_CONDITIONS:
+            problems = [] if self.percent is not None else [("percent", "Enter a percentage.")]
+            if not self.window:
+                problems.append(("window", "Choose a window: 5 minutes, 1 hour or 24 hours."))
+            if self.target is not None:
+                problems.append(("target", "A target price only applies to price alerts."))
+            return problems
+        return []  # An unknown condition is already reported by its field.
+
+    def _check_coin_is_tracked(self) -> list[tuple[str, str]]:
+        coin = Coin.objects.filter(pk=self.coin_id).first() if self.coin_id else None
+        if coin is None or coin.is_tracked:
+            return []  # A missing coin is already reported by its field.
+        # Only tracked coins are polled: an alert on any other could never fire.
+        return [("coin", f"{coin.name} is not tracked here, so its price never updates.")]
+
+    def _check_cooldown(self) -> list[tuple[str, str]]:
+        if self.frequency != Frequency.EVERY_TIME:
+            return []
+        if (self.cooldown_seconds or 0) < MIN_EVERY_TIME_COOLDOWN_SECONDS:
+            return [("cooldown_seconds", "An alert that repeats needs a cooldown of 60 s or more.")]
+        return []
+
+    def _check_expiry(self) -> list[tuple[str, str]]:
+        live = self.status in (Status.ACTIVE, Status.PAUSED)
+        if live and self.expires_at is not None and self.expires_at <= timezone.now():
+            return [("expires_at", "Choose an expiry in the future.")]
+        return []
+
+    def _check_active_cap(self) -> list[tuple[str, str]]:
+        if self.status != Status.ACTIVE or self.user_id is None:
+            return []
+        if self.other_active_alerts().count() < self.active_cap():
+            return []
+        return [(NON_FIELD_ERRORS, self.cap_message())]
+
+    def other_active_alerts(self) -> models.QuerySet[Alert]:
+        return Alert.objects.filter(user_id=self.user_id, status=Status.ACTIVE).exclude(pk=self.pk)
+
+    @staticmethod
+    def active_cap() -> int:
+        return settings.ALERTS_MAX_ACTIVE_PER_USER
+
+    def cap_message(self) -> str:
+        return (
+            f"You already have {self.active_cap()} active alerts, the most allowed: "
+            "pause or delete one first."
+        )
+
+    def would_fire_at(self, price: Decimal | None) -> bool:
+        """True when a level alert is already true at `price` (it fires on the next tick)."""
+        if price is None or self.target is None:
+            return False
+        if self.condition == Condition.ABOVE:
+            return price >= self.target
+        if self.condition == Condition.BELOW:
+            return price <= self.target
+        return False
+
+    def pause(self) -> bool:
+        """Stop evaluating the alert; False when it was not active."""
+        return self._move(Status.ACTIVE, Status.PAUSED)
+
+    def resume(self) -> bool:
+        """Evaluate the alert again, re-armed and out of cooldown.
+
+        Works on paused alerts and on triggered ones (re-arming a one-off
+        alert); raises ValidationError when the user is at the active cap or
+        the expiry has passed. False when the alert was in neither state.
+        """
+        if self.status not in (Status.PAUSED, Status.TRIGGERED):
+            return False
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            raise ValidationError({"expires_at": "This alert has expired: set a new expiry."})
+        if self.other_active_alerts().count() >= self.active_cap():
+            raise ValidationError(self.cap_message())
+        return self._move(self.status, Status.ACTIVE, armed=True, cooldown_until=None)
+
+    def _move(self, from_status: str, to_status: str, **changes: object) -> bool:
+        # Conditional update: a concurrent evaluation that just fired the alert
+        # wins, and we report that nothing changed.
+        changed = Alert.objects.filter(pk=self.pk, status=from_status).update(
+            status=to_status, updated_at=timezone.now(), **changes
+        )
+        if changed:
+            self.refresh_from_db()
+        return bool(changed)
 
 
 class AlertEvent(models.Model):

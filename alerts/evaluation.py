@@ -1,0 +1,418 @@
+"""Set-based evaluation of one price batch: match, claim and record alerts in SQL.
+
+One batch (contract 2) is a list of {"coin_id", "tick_id", "price",
+"previous_price", "time"}, one per coin whose price changed. For the whole
+batch at once this module
+
+1. re-arms every_time level alerts whose condition is false again;
+2. matches alerts with indexed range scans per coin and condition (levels:
+   target on the right side of the price; edges: target between the previous
+   and the current price; movements: percent at most the window's change)
+   and claims them in the same statement with one conditional UPDATE, in id
+   order so concurrent evaluators never deadlock and never both win a row;
+3. writes an AlertEvent per claimed alert and its deliveries through the
+   outbox (contract 3), in the claiming transaction.
+
+The work grows with the number of matching alerts, not with all alerts. The
+SQL is portable between PostgreSQL (production, tests, benchmark) and SQLite
+(`make run`); the two differences are spelled out in `_Dialect`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from alerts.models import (
+    WINDOW_DURATIONS,
+    Alert,
+    AlertEvent,
+    Condition,
+    Frequency,
+    Status,
+    Window,
+)
+from notifications.outbox import record_deliveries
+
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class PriceChange:
+    """One coin's new price, as the pipeline reports it (contract 2)."""
+
+    coin_id: int
+    tick_id: int | None
+    price: Decimal
+    previous_price: Decimal | None
+    time: datetime
+
+    @classmethod
+    def from_message(cls, item: dict) -> PriceChange:
+        time = item["time"]
+        if isinstance(time, str):
+            time = parse_datetime(time)
+        if time is None or timezone.is_naive(time):
+            raise ValueError(f"batch item time must be an aware ISO 8601 time: {item!r}")
+        previous = item.get("previous_price")
+        return cls(
+            coin_id=int(item["coin_id"]),
+            tick_id=int(item["tick_id"]) if item.get("tick_id") is not None else None,
+            price=Decimal(str(item["price"])),
+            previous_price=Decimal(str(previous)) if previous is not None else None,
+            time=time,
+        )
+
+
+@dataclass(frozen=True)
+class Movement:
+    """How far a coin's price moved within a window, in percent."""
+
+    coin_id: int
+    window: str
+    reference: Decimal
+    change_pct: Decimal
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    """The only SQL that differs between PostgreSQL and SQLite."""
+
+    numeric: str
+    timestamp: str
+    lock: str
+    cooldown_until: str
+
+    @classmethod
+    def current(cls) -> _Dialect:
+        if connection.vendor == "postgresql":
+            return cls(
+                numeric="NUMERIC",
+                timestamp="TIMESTAMPTZ",
+                lock="FOR UPDATE",
+                cooldown_until="CAST(%s AS TIMESTAMPTZ) + cooldown_seconds * INTERVAL '1 second'",
+            )
+        # SQLite serialises writers, so it needs no row locks; Django stores
+        # its datetimes as text in this format.
+        return cls(
+            numeric="NUMERIC",
+            timestamp="TEXT",
+            lock="",
+            cooldown_until="strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, "
+            "'+' || cooldown_seconds || ' seconds')",
+        )
+
+
+def evaluate_batch(batch: Sequence[dict], now: datetime | None = None) -> list[AlertEvent]:
+    """Evaluate every alert against one price batch; return the events fired.
+
+    `now` defaults to the current time; it decides cooldowns and expiry and
+    stamps the events (a replay of history passes the tick times).
+    """
+    changes = _latest_per_coin(PriceChange.from_message(item) for item in batch)
+    if not changes:
+        return []
+    now = now or timezone.now()
+    movements = window_movements(changes)
+    with transaction.atomic():
+        rearm_level_alerts(changes)
+        fired = claim_matching_alerts(changes, movements, now)
+        return record_events(fired, changes, movements, now)
+
+
+def _latest_per_coin(changes: Iterable[PriceChange]) -> list[PriceChange]:
+    latest: dict[int, PriceChange] = {}
+    for change in changes:
+        if change.coin_id not in latest or change.time >= latest[change.coin_id].time:
+            latest[change.coin_id] = change
+    return sorted(latest.values(), key=lambda change: change.coin_id)
+
+
+def window_movements(changes: Sequence[PriceChange]) -> list[Movement]:
+    """Each coin's change within each window, against the window's first stored tick.
+
+    The reference is the first tick at or after the window's start: with a
+    gap in the ticks we compare only against prices we saw inside the window
+    rather than claim a move across the gap. Ticks are kept for days
+    (PRICE_TICK_RETENTION_DAYS), far longer than the longest window.
+    """
+    dialect = _Dialect.current()
+    rows, params = [], []
+    for change in changes:
+        for window, duration in WINDOW_DURATIONS.items():
+            rows.append(
+                f"(CAST(%s AS BIGINT), CAST(%s AS TEXT), CAST(%s AS {dialect.timestamp}), "
+                f"CAST(%s AS {dialect.timestamp}))"
+            )
+            params += [
+                change.coin_id,
+                str(window),
+                _adapt_time(change.time - duration),
+                _adapt_time(change.time),
+            ]
+    sql = (
+        "WITH w(coin_id, win, start_at, end_at) AS (VALUES "  # noqa: S608
+        + ", ".join(rows)
+        + ") "
+        "SELECT w.coin_id, w.win, (SELECT t.price FROM prices_pricetick t "
+        "WHERE t.coin_id = w.coin_id AND t.time >= w.start_at AND t.time <= w.end_at "
+        "ORDER BY t.time LIMIT 1) FROM w"
+    )
+    prices = {change.coin_id: change.price for change in changes}
+    movements = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for coin_id, window, reference in cursor.fetchall():
+            if reference is None or Decimal(str(reference)) <= 0:
+                continue
+            reference = Decimal(str(reference))
+            change_pct = (prices[coin_id] - reference) / reference * HUNDRED
+            movements.append(Movement(coin_id, window, reference, change_pct))
+    return movements
+
+
+def _adapt_time(value: datetime) -> object:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _batch_cte(changes: Sequence[PriceChange], dialect: _Dialect) -> tuple[str, list]:
+    row = f"(CAST(%s AS BIGINT), CAST(%s AS {dialect.numeric}), CAST(%s AS {dialect.numeric}))"
+    params: list = []
+    for change in changes:
+        params += [change.coin_id, change.price, change.previous_price]
+    return "batch(coin_id, price, previous) AS (VALUES " + ", ".join([row] * len(changes)) + ")", (
+        params
+    )
+
+
+def _moves_cte(movements: Sequence[Movement], dialect: _Dialect) -> tuple[str, list]:
+    # One row per coin and window: the rise, the fall (both positive, NULL
+    # when the price went the other way) and the absolute move.
+    row = (
+        f"(CAST(%s AS BIGINT), CAST(%s AS TEXT), CAST(%s AS {dialect.numeric}), "
+        f"CAST(%s AS {dialect.numeric}), CAST(%s AS {dialect.numeric}))"
+    )
+    params: list = []
+    for movement in movements:
+        change = movement.change_pct
+        params += [
+            movement.coin_id,
+            movement.window,
+            change if change > 0 else None,
+            -change if change < 0 else None,
+            abs(change),
+        ]
+    if not movements:
+        # An empty VALUES list is a syntax error: a row that matches nothing.
+        return f"moves(coin_id, win, rise, fall, swing) AS (VALUES {row})", [0, "", None, None, 0]
+    rows = ", ".join([row] * len(movements))
+    return f"moves(coin_id, win, rise, fall, swing) AS (VALUES {rows})", params
+
+
+def _in(conditions: Iterable[str]) -> str:
+    return "(" + ", ".join(f"'{condition}'" for condition in conditions) + ")"
+
+
+def _matching_part(source: str, conditions: Iterable[str], predicate: str) -> str:
+    """One indexed range scan per coin (alert_armed_target_idx/_percent_idx)."""
+    join = "a.coin_id = b.coin_id"
+    if source == "moves":
+        join += ' AND a."window" = b.win'
+    # Only this module's constants are formatted in; values are parameters.
+    return (
+        f"SELECT a.id FROM {source} b JOIN alerts_alert a ON {join} "  # noqa: S608
+        f"WHERE a.status = '{Status.ACTIVE}' AND a.armed "
+        f"AND a.condition IN {_in(conditions)} AND {predicate}"
+    )
+
+
+# The alert matches at this tick. Edges: a jump over the target within one
+# tick counts, and without a previous price (NULL) no edge matches.
+MATCHING_SQL = " UNION ALL ".join(
+    (
+        _matching_part("batch", [Condition.ABOVE], "a.target <= b.price"),
+        _matching_part("batch", [Condition.BELOW], "a.target >= b.price"),
+        _matching_part(
+            "batch",
+            [Condition.CROSSES_UP, Condition.CROSSES],
+            "a.target > b.previous AND a.target <= b.price",
+        ),
+        _matching_part(
+            "batch",
+            [Condition.CROSSES_DOWN, Condition.CROSSES],
+            "a.target < b.previous AND a.target >= b.price",
+        ),
+        _matching_part("moves", [Condition.PCT_UP], "a.percent <= b.rise"),
+        _matching_part("moves", [Condition.PCT_DOWN], "a.percent <= b.fall"),
+        _matching_part("moves", [Condition.PCT_MOVE], "a.percent <= b.swing"),
+    )
+)
+
+CLAIM_SQL = """
+WITH {batch}, {moves},
+matched AS ({matching}),
+claimable AS (
+    SELECT id AS claimed_id FROM alerts_alert
+    WHERE id IN (SELECT id FROM matched) AND status = '{active}' AND armed
+      AND (cooldown_until IS NULL OR cooldown_until <= CAST(%s AS {timestamp}))
+      AND (expires_at IS NULL OR expires_at > CAST(%s AS {timestamp}))
+    ORDER BY id {lock}
+)
+UPDATE alerts_alert SET
+    status = CASE WHEN frequency = '{once}' THEN '{triggered}' ELSE status END,
+    armed = CASE WHEN frequency = '{every_time}' AND condition IN {levels}
+        THEN FALSE ELSE armed END,
+    cooldown_until = CASE WHEN frequency = '{every_time}' THEN {cooldown_until} ELSE NULL END,
+    last_triggered_at = CAST(%s AS {timestamp}),
+    updated_at = CAST(%s AS {timestamp})
+WHERE id IN (SELECT claimed_id FROM claimable)
+RETURNING id, user_id, coin_id, condition, target, percent, "window", channels, frequency
+"""
+
+
+def claim_matching_alerts(
+    changes: Sequence[PriceChange], movements: Sequence[Movement], now: datetime
+) -> list[Alert]:
+    """Claim every alert that fires on this batch, in one conditional UPDATE.
+
+    Only an active, armed alert out of cooldown and not expired is claimed;
+    concurrent evaluators of the same batch lock rows in id order and re-check
+    these conditions after the wait, so each alert is claimed once.
+    """
+    dialect = _Dialect.current()
+    batch_sql, batch_params = _batch_cte(changes, dialect)
+    moves_sql, moves_params = _moves_cte(movements, dialect)
+    sql = CLAIM_SQL.format(
+        batch=batch_sql,
+        moves=moves_sql,
+        matching=MATCHING_SQL,
+        active=Status.ACTIVE,
+        once=Frequency.ONCE,
+        every_time=Frequency.EVERY_TIME,
+        triggered=Status.TRIGGERED,
+        levels=_in([Condition.ABOVE, Condition.BELOW]),
+        timestamp=dialect.timestamp,
+        lock=dialect.lock,
+        cooldown_until=dialect.cooldown_until,
+    )
+    at = _adapt_time(now)
+    params = [*batch_params, *moves_params, at, at, at, at, at]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [_alert_from_row(row) for row in cursor.fetchall()]
+
+
+def _alert_from_row(row: tuple) -> Alert:
+    id_, user_id, coin_id, condition, target, percent, window, channels, frequency = row
+    return Alert(
+        id=id_,
+        user_id=user_id,
+        coin_id=coin_id,
+        condition=condition,
+        target=_decimal_or_none(target),
+        percent=_decimal_or_none(percent),
+        window=window,
+        channels=json.loads(channels) if isinstance(channels, str) else channels,
+        frequency=frequency,
+    )
+
+
+def _decimal_or_none(value: object) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def record_events(
+    alerts: Sequence[Alert],
+    changes: Sequence[PriceChange],
+    movements: Sequence[Movement],
+    now: datetime,
+) -> list[AlertEvent]:
+    """Write the claimed alerts' events and their deliveries (the outbox)."""
+    by_coin = {change.coin_id: change for change in changes}
+    moves = {(movement.coin_id, movement.window): movement for movement in movements}
+    events = AlertEvent.objects.bulk_create(
+        AlertEvent(
+            alert=alert,
+            coin_id=alert.coin_id,
+            tick_id=by_coin[alert.coin_id].tick_id,
+            price=by_coin[alert.coin_id].price,
+            previous_price=by_coin[alert.coin_id].previous_price,
+            reason=firing_reason(alert, by_coin[alert.coin_id], moves),
+            triggered_at=now,
+        )
+        for alert in sorted(alerts, key=lambda alert: alert.pk)
+    )
+    for event in events:
+        record_deliveries(event, event.alert.channels)
+    return events
+
+
+def firing_reason(alert: Alert, change: PriceChange, moves: dict[tuple[int, str], Movement]) -> str:
+    """Why the alert fired, in words, e.g. "Price crossed up through 30000 (29950 → 30010)."."""
+    price = _plain(change.price)
+    if alert.is_movement:
+        movement = moves[(alert.coin_id, alert.window)]
+        verb = "rose" if movement.change_pct > 0 else "fell"
+        return (
+            f"Price {verb} {abs(movement.change_pct):.2f}% within "
+            f"{Window(alert.window).label} ({_plain(movement.reference)} → {price}), "
+            f"at least the {_plain(alert.percent)}% asked for."
+        )
+    target = _plain(alert.target)
+    if alert.is_level:
+        side = "above" if alert.condition == Condition.ABOVE else "below"
+        return f"Price {price} is at or {side} {target}."
+    direction = "up" if change.price > change.previous_price else "down"
+    return (
+        f"Price crossed {direction} through {target} ({_plain(change.previous_price)} → {price})."
+    )
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+REARM_SQL = """
+WITH {batch},
+matched AS (
+    SELECT a.id FROM batch b JOIN alerts_alert a ON a.coin_id = b.coin_id
+    WHERE a.status = '{active}' AND NOT a.armed AND a.condition = '{above}'
+      AND a.target > b.price
+    UNION ALL
+    SELECT a.id FROM batch b JOIN alerts_alert a ON a.coin_id = b.coin_id
+    WHERE a.status = '{active}' AND NOT a.armed AND a.condition = '{below}'
+      AND a.target < b.price
+)
+UPDATE alerts_alert SET armed = TRUE
+WHERE id IN (
+    SELECT id FROM alerts_alert WHERE id IN (SELECT id FROM matched)
+      AND status = '{active}' AND NOT armed ORDER BY id {lock}
+)
+"""
+
+
+def rearm_level_alerts(changes: Sequence[PriceChange]) -> int:
+    """Re-arm every_time level alerts whose condition is false at this batch.
+
+    Served by alert_disarmed_target_idx; edge and movement alerts never
+    disarm (their cooldown alone spaces their firings).
+    """
+    dialect = _Dialect.current()
+    batch_sql, params = _batch_cte(changes, dialect)
+    sql = REARM_SQL.format(
+        batch=batch_sql,
+        active=Status.ACTIVE,
+        above=Condition.ABOVE,
+        below=Condition.BELOW,
+        lock=dialect.lock,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

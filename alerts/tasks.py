@@ -1,0 +1,30 @@
+"""Celery tasks of the alerts app: thin wrappers around alerts.evaluation and the model."""
+
+from celery import shared_task
+from django.db import DatabaseError
+from django.utils import timezone
+
+from alerts.evaluation import evaluate_batch
+from alerts.models import Alert, Status
+
+
+# A retry is safe: claims are conditional, so alerts fired by the failed
+# attempt's committed work (none, it rolled back) or by a concurrent run are
+# never fired twice.
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=3)
+def evaluate_alerts(batch: list[dict]) -> int:
+    """Evaluate alerts for one price batch (contract 2); return how many fired.
+
+    `batch` items: {"coin_id": int, "tick_id": int, "price": str,
+    "previous_price": str | None, "time": ISO-8601 str}.
+    """
+    return len(evaluate_batch(batch))
+
+
+@shared_task
+def expire_alerts() -> int:
+    """Mark active and paused alerts past their expiry as expired, in one UPDATE."""
+    now = timezone.now()
+    return Alert.objects.filter(
+        status__in=[Status.ACTIVE, Status.PAUSED], expires_at__isnull=False, expires_at__lte=now
+    ).update(status=Status.EXPIRED, updated_at=now)

@@ -1,0 +1,78 @@
+"""Fixtures of the alerts tests: a tracked coin, alerts, ticks and batches."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from alerts.evaluation import evaluate_batch
+from alerts.models import Alert, AlertEvent, Condition
+from prices.models import Coin, PriceSource, PriceTick
+
+
+@pytest.fixture
+def bitcoin(db) -> Coin:
+    return Coin.objects.create(
+        coingecko_id="bitcoin",
+        symbol="btc",
+        name="Bitcoin",
+        is_tracked=True,
+        price=Decimal("30000"),
+        price_updated_at=timezone.now(),
+    )
+
+
+@pytest.fixture
+def make_alert(owner, bitcoin):
+    """Create an alert straight in the database (validation has its own tests)."""
+
+    def make(condition: str = Condition.ABOVE, **fields) -> Alert:
+        fields.setdefault("user", owner)
+        fields.setdefault("coin", bitcoin)
+        if condition in {"pct_up", "pct_down", "pct_move"}:
+            fields.setdefault("percent", Decimal("5"))
+            fields.setdefault("window", "1h")
+        else:
+            fields.setdefault("target", Decimal("30000"))
+        return Alert.objects.create(condition=condition, **fields)
+
+    return make
+
+
+class Feed:
+    """Stores ticks of one coin like the pipeline and evaluates each as a batch."""
+
+    def __init__(self, coin: Coin, start: datetime) -> None:
+        self.coin = coin
+        self.time = start
+        self.previous: Decimal | None = None
+
+    def tick(self, price: str | Decimal, after: timedelta = timedelta(seconds=10)) -> list:
+        self.time += after
+        price = Decimal(price)
+        tick = PriceTick.objects.create(
+            coin=self.coin, time=self.time, price=price, source=PriceSource.COINGECKO
+        )
+        batch = [
+            {
+                "coin_id": self.coin.pk,
+                "tick_id": tick.pk,
+                "price": str(price),
+                "previous_price": None if self.previous is None else str(self.previous),
+                "time": self.time.isoformat(),
+            }
+        ]
+        self.previous = price
+        return evaluate_batch(batch, now=self.time)
+
+
+@pytest.fixture
+def feed(bitcoin) -> Feed:
+    return Feed(bitcoin, timezone.now() - timedelta(days=2))
+
+
+def fired_ids(events: list[AlertEvent]) -> set[int]:
+    return {event.alert_id for event in events}
