@@ -65,6 +65,7 @@ def snapshot_message(coin_ids: Collection[str] | None = None) -> dict[str, Any]:
         "type": "snapshot",
         "coins": [coin.snapshot() for coin in coins],
         "feed": feed_status(),
+        "currency": settings.VS_CURRENCY,
     }
 
 

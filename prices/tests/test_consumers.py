@@ -100,6 +100,7 @@ def test_it_sends_a_snapshot_of_tracked_coins_on_connect(coins):
         assert message["type"] == "snapshot"
         assert [coin["id"] for coin in message["coins"]] == ["bitcoin", "ethereum"]
         assert message["coins"][0] == coins[0].snapshot()
+        assert message["currency"] == "usd"
 
     run(scenario)
 

@@ -1,0 +1,355 @@
+// Live prices and alert popups over /ws/prices/ (schema: docs/websocket.md).
+//
+// The server renders every price; this only updates the elements marked
+// [data-coin][data-field]. While the socket is down those values are marked
+// stale, and after a reconnect the server's fresh snapshot replaces them all,
+// so an old price is never shown as current.
+(function () {
+  "use strict";
+
+  var BACKOFF_BASE_MS = 1000;
+  var BACKOFF_CAP_MS = 30000;
+  var PING_EVERY_MS = 25000;
+  var PONG_TIMEOUT_MS = 10000;
+  var POPUP_MS = 15000;
+  var MAX_FRAME_BYTES = 4096; // the server closes the socket on bigger frames
+  var CURRENCY_SYMBOLS = { usd: "$", eur: "€", gbp: "£", jpy: "¥", cny: "¥", inr: "₹" };
+  var COMPACT_UNITS = [[1e12, "T"], [1e9, "B"], [1e6, "M"]];
+  var MISSING = "—";
+  var STATE_TEXT = {
+    live: "live",
+    reconnecting: "reconnecting…",
+    offline: "offline",
+  };
+
+  var socket = null;
+  var attempt = 0;
+  var reconnectTimer = null;
+  var pingTimer = null;
+  var pongTimer = null;
+  var currency = "usd";
+
+  // --- Formatting (mirrors prices/templatetags/price_format.py) -------------
+
+  var grouped2 = new Intl.NumberFormat("en-US", {
+    minimumFractionDigits: 2,
+    maximumFractionDigits: 2,
+  });
+  var grouped0 = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+
+  function withCurrency(number) {
+    var symbol = CURRENCY_SYMBOLS[currency];
+    return symbol ? symbol + number : number + " " + currency.toUpperCase();
+  }
+
+  function toNumber(value) {
+    if (value === null || value === undefined || value === "") return null;
+    var number = Number(value);
+    return isFinite(number) ? number : null;
+  }
+
+  function formatPrice(value) {
+    var amount = toNumber(value);
+    if (amount === null) return MISSING;
+    if (Math.abs(amount) >= 1) return withCurrency(grouped2.format(amount));
+    if (amount === 0) return withCurrency("0.00");
+    // Sub-dollar coins: up to 8 significant digits, no trailing zeros.
+    var text = amount.toPrecision(8);
+    if (text.indexOf("e") === -1) text = text.replace(/\.?0+$/, "");
+    else text = text.replace(/\.?0+e/, "e");
+    return withCurrency(text);
+  }
+
+  function formatCompact(value) {
+    var amount = toNumber(value);
+    if (amount === null) return MISSING;
+    for (var i = 0; i < COMPACT_UNITS.length; i++) {
+      if (Math.abs(amount) >= COMPACT_UNITS[i][0]) {
+        return withCurrency(grouped2.format(amount / COMPACT_UNITS[i][0]) + COMPACT_UNITS[i][1]);
+      }
+    }
+    return withCurrency(grouped0.format(amount));
+  }
+
+  function formatChange(value) {
+    var change = toNumber(value);
+    if (change === null) return MISSING;
+    return (change < 0 ? "" : "+") + change.toFixed(2) + "%";
+  }
+
+  function formatAgo(iso) {
+    if (!iso) return "no price yet";
+    var seconds = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000));
+    if (isNaN(seconds)) return "no price yet";
+    if (seconds < 60) return "updated " + seconds + "s ago";
+    if (seconds < 3600) return "updated " + Math.floor(seconds / 60) + "m ago";
+    if (seconds < 86400) return "updated " + Math.floor(seconds / 3600) + "h ago";
+    return "updated " + Math.floor(seconds / 86400) + "d ago";
+  }
+
+  // --- DOM updates -------------------------------------------------------------
+
+  function fieldsOf(coinId) {
+    return document.querySelectorAll(
+      '[data-coin="' + CSS.escape(coinId) + '"][data-field]'
+    );
+  }
+
+  function render(element, coin) {
+    var field = element.dataset.field;
+    if (field === "price") {
+      element.textContent = formatPrice(coin.price);
+    } else if (field === "change_24h_pct") {
+      element.textContent = formatChange(coin.change_24h_pct);
+      var change = toNumber(coin.change_24h_pct);
+      element.classList.toggle("up", change !== null && change >= 0);
+      element.classList.toggle("down", change !== null && change < 0);
+    } else if (field === "market_cap" || field === "volume_24h") {
+      element.textContent = formatCompact(coin[field]);
+    } else if (field === "updated_at") {
+      element.dataset.updatedAt = coin.updated_at || "";
+      element.textContent = formatAgo(coin.updated_at);
+    } else {
+      return;
+    }
+    element.classList.remove("stale");
+    element.removeAttribute("title");
+  }
+
+  function applyCoins(coins) {
+    coins.forEach(function (coin) {
+      fieldsOf(coin.id).forEach(function (element) {
+        render(element, coin);
+      });
+    });
+  }
+
+  function markAllStale() {
+    document.querySelectorAll("[data-coin][data-field]").forEach(function (element) {
+      element.classList.add("stale");
+      element.title = "Not live: this value may be out of date";
+    });
+  }
+
+  function refreshAges() {
+    document.querySelectorAll('[data-field="updated_at"][data-updated-at]').forEach(function (el) {
+      el.textContent = formatAgo(el.dataset.updatedAt);
+    });
+  }
+
+  function setBanner(id, visible, html, className, role) {
+    var banner = document.getElementById(id);
+    if (!banner && visible) {
+      var main = document.getElementById("main");
+      if (!main) return;
+      banner = document.createElement("p");
+      banner.id = id;
+      banner.className = "banner " + className;
+      banner.setAttribute("role", role);
+      banner.innerHTML = html;
+      main.insertBefore(banner, main.firstChild);
+    }
+    if (banner) banner.hidden = !visible;
+  }
+
+  function showFeed(feed) {
+    setBanner(
+      "feed-stale-banner",
+      feed.stale,
+      "<strong>Prices may be out of date.</strong> The price feed has not had a good poll lately.",
+      "banner-stale",
+      "alert"
+    );
+    if (feed.simulated === undefined) return;
+    setBanner(
+      "feed-simulated-banner",
+      feed.simulated,
+      "<strong>Simulated prices.</strong> These prices are generated for testing, not real market data.",
+      "banner-simulated",
+      "note"
+    );
+  }
+
+  function setState(state) {
+    var status = document.getElementById("connection-status");
+    document.body.dataset.connection = state;
+    if (!status) return;
+    status.dataset.state = state;
+    status.textContent = STATE_TEXT[state];
+    status.title =
+      state === "live" ? "Prices update live" : "Not connected: prices shown may be out of date";
+  }
+
+  function showAlert(alert) {
+    var box = document.getElementById("alert-popups");
+    if (!box) return;
+    var popup = document.createElement("div");
+    popup.className = "alert-popup";
+    popup.setAttribute("role", "status");
+    var text = document.createElement("p");
+    text.className = "alert-popup-message";
+    text.textContent = alert.message || (alert.symbol || alert.coin || "") + " alert triggered";
+    popup.appendChild(text);
+    if (alert.url) {
+      var link = document.createElement("a");
+      link.href = alert.url;
+      link.textContent = "View alert";
+      popup.appendChild(link);
+    }
+    var dismiss = document.createElement("button");
+    dismiss.type = "button";
+    dismiss.className = "alert-popup-dismiss secondary outline small";
+    dismiss.setAttribute("aria-label", "Dismiss alert");
+    dismiss.textContent = "Dismiss";
+    popup.appendChild(dismiss);
+    var timer = window.setTimeout(remove, POPUP_MS);
+    function remove() {
+      window.clearTimeout(timer);
+      if (popup.parentNode) popup.parentNode.removeChild(popup);
+    }
+    dismiss.addEventListener("click", remove);
+    box.appendChild(popup);
+  }
+
+  function announce(name, message) {
+    document.dispatchEvent(new CustomEvent(name, { detail: message }));
+  }
+
+  // --- The socket ----------------------------------------------------------------
+
+  function socketUrl() {
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    return scheme + window.location.host + "/ws/prices/";
+  }
+
+  function subscription() {
+    var wanted = (document.body.dataset.subscribe || "")
+      .split(/[\s,]+/)
+      .filter(function (id) {
+        return id;
+      });
+    if (!wanted.length) return null;
+    var text = JSON.stringify({ type: "subscribe", coins: wanted });
+    // Too many ids for one frame: take every price and let the DOM pick.
+    return new Blob([text]).size <= MAX_FRAME_BYTES ? text : null;
+  }
+
+  function send(message) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+  }
+
+  function onMessage(event) {
+    var message;
+    try {
+      message = JSON.parse(event.data);
+    } catch (error) {
+      return;
+    }
+    if (message.type === "snapshot") {
+      if (message.currency) currency = message.currency;
+      // The snapshot is the truth after every (re)connect.
+      applyCoins(message.coins);
+      if (message.feed) showFeed(message.feed);
+      attempt = 0;
+      setState("live");
+      announce("cm:snapshot", message);
+    } else if (message.type === "prices") {
+      applyCoins(message.coins);
+      // A batch means a poll just succeeded: the feed is not stale.
+      showFeed({ stale: false });
+      announce("cm:prices", message);
+    } else if (message.type === "alert") {
+      showAlert(message);
+      announce("cm:alert", message);
+    } else if (message.type === "pong") {
+      window.clearTimeout(pongTimer);
+    } else if (message.type === "error" && window.console) {
+      window.console.warn("live prices:", message.message);
+    }
+  }
+
+  function startPinging() {
+    stopPinging();
+    pingTimer = window.setInterval(function () {
+      send({ type: "ping" });
+      window.clearTimeout(pongTimer);
+      // No pong: the connection is dead even if the browser has not noticed.
+      pongTimer = window.setTimeout(function () {
+        if (socket) socket.close();
+      }, PONG_TIMEOUT_MS);
+    }, PING_EVERY_MS);
+  }
+
+  function stopPinging() {
+    window.clearInterval(pingTimer);
+    window.clearTimeout(pongTimer);
+  }
+
+  function connect() {
+    window.clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    if (navigator.onLine === false) {
+      setState("offline");
+      return;
+    }
+    var current = new WebSocket(socketUrl());
+    socket = current;
+    current.onopen = function () {
+      var subscribe = subscription();
+      if (subscribe) current.send(subscribe);
+      startPinging();
+    };
+    current.onmessage = onMessage;
+    current.onclose = function () {
+      if (socket !== current) return;
+      socket = null;
+      stopPinging();
+      markAllStale();
+      scheduleReconnect();
+    };
+  }
+
+  function scheduleReconnect() {
+    if (reconnectTimer !== null) return;
+    if (navigator.onLine === false) {
+      setState("offline");
+      return;
+    }
+    setState("reconnecting");
+    // Full jitter: a restarted server is not hit by every tab at once.
+    var ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * Math.pow(2, attempt));
+    attempt += 1;
+    reconnectTimer = window.setTimeout(connect, Math.random() * ceiling);
+  }
+
+  function start() {
+    if (!("WebSocket" in window)) {
+      setState("offline");
+      return;
+    }
+    window.addEventListener("offline", function () {
+      if (socket) socket.close();
+      markAllStale();
+      setState("offline");
+    });
+    window.addEventListener("online", function () {
+      attempt = 0;
+      if (!socket) connect();
+    });
+    window.setInterval(refreshAges, 1000);
+    connect();
+  }
+
+  window.CryptoMonitorLive = {
+    formatPrice: formatPrice,
+    formatCompact: formatCompact,
+    formatChange: formatChange,
+    formatAgo: formatAgo,
+    reconnectNow: function () {
+      if (socket) socket.close();
+    },
+  };
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
