@@ -10,7 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 def make_alert(user, coin, target: str) -> Alert:
-    return Alert.objects.create(user=user, coin=coin, condition=Condition.ABOVE, target=Decimal(target))
+    return Alert.objects.create(
+        user=user, coin=coin, condition=Condition.ABOVE, target=Decimal(target)
+    )
 
 
 def test_it_returns_404_for_an_unknown_coin(client):
