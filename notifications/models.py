@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
 
 from alerts.models import AlertEvent, Channel
 
@@ -15,6 +18,55 @@ class DeliveryStatus(models.TextChoices):
     SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
+
+
+class EmailDigest(models.Model):
+    """One email covering several alerts of one user that fired close together."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_digests"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Null until the SMTP server accepted it; a failed send leaves it null.
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # notifications.delivery: "when did this user last get a digest?"
+            models.Index(fields=["user", "-sent_at"], name="emaildigest_user_sent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Email digest {self.pk} to {self.user}"
+
+
+class DeliveryQuerySet(models.QuerySet):
+    def claimable(self, now: datetime) -> DeliveryQuerySet:
+        """Pending rows whose backoff (if any) has passed."""
+        return self.filter(status=DeliveryStatus.PENDING).filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+        )
+
+    def claim(self, now: datetime, **extra) -> int:
+        """Move pending rows to `sending` under a lease; return how many we got.
+
+        One conditional UPDATE: under concurrency each row goes to exactly one
+        caller, because PostgreSQL re-checks `status = 'pending'` after waiting
+        for a competing update's row lock.
+        """
+        lease = timedelta(seconds=settings.NOTIFICATIONS_SENDING_LEASE_SECONDS)
+        return self.filter(status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.SENDING,
+            lease_expires_at=now + lease,
+            attempts=F("attempts") + 1,
+            updated_at=now,
+            **extra,
+        )
+
+    def lease_expired(self, now: datetime) -> DeliveryQuerySet:
+        return self.filter(status=DeliveryStatus.SENDING, lease_expires_at__lt=now)
 
 
 class Delivery(models.Model):
@@ -45,6 +97,16 @@ class Delivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Set when this email went out inside a digest with other alerts.
+    digest = models.ForeignKey(
+        EmailDigest,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
+        null=True,
+        blank=True,
+    )
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -62,6 +124,48 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"{self.channel} delivery {self.pk} ({self.status})"
 
+    @property
+    def is_test(self) -> bool:
+        return self.event_id is None
+
+    def _finish(self, **fields) -> bool:
+        """Record an attempt's outcome, only if the row is still ours (`sending`)."""
+        fields.setdefault("updated_at", timezone.now())
+        done = Delivery.objects.filter(pk=self.pk, status=DeliveryStatus.SENDING).update(
+            lease_expires_at=None, **fields
+        )
+        for name, value in fields.items():
+            setattr(self, name, value)
+        return bool(done)
+
+    def mark_sent(self, now: datetime, digest: EmailDigest | None = None) -> bool:
+        return self._finish(status=DeliveryStatus.SENT, sent_at=now, last_error="", digest=digest)
+
+    def mark_failed(self, error: str) -> bool:
+        return self._finish(status=DeliveryStatus.FAILED, last_error=error[:2000])
+
+    def mark_retry(self, error: str, next_attempt_at: datetime) -> bool:
+        return self._finish(
+            status=DeliveryStatus.PENDING,
+            last_error=error[:2000],
+            next_attempt_at=next_attempt_at,
+            digest=None,
+        )
+
+
+class InAppNotificationQuerySet(models.QuerySet):
+    def unread(self) -> InAppNotificationQuerySet:
+        return self.filter(read_at__isnull=True)
+
+    def unread_first(self) -> InAppNotificationQuerySet:
+        is_read = models.ExpressionWrapper(
+            Q(read_at__isnull=False), output_field=models.BooleanField()
+        )
+        return self.alias(is_read=is_read).order_by("is_read", "-created_at")
+
+    def mark_read(self) -> int:
+        return self.unread().update(read_at=timezone.now())
+
 
 class InAppNotification(models.Model):
     """An entry in a user's notification inbox."""
@@ -70,14 +174,22 @@ class InAppNotification(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbox"
     )
     event = models.ForeignKey(AlertEvent, on_delete=models.CASCADE, null=True, blank=True)
+    # The delivery that wrote this entry: a retried delivery never adds a second one.
+    delivery = models.OneToOneField(
+        Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbox_entry"
+    )
     title = models.CharField(max_length=200)
+    url = models.CharField(max_length=500, blank=True)
     body = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
 
+    objects = InAppNotificationQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [
+            # The unread badge (notifications.context_processors).
             models.Index(
                 fields=["user"], name="inapp_unread_idx", condition=models.Q(read_at__isnull=True)
             )
@@ -85,6 +197,10 @@ class InAppNotification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def is_unread(self) -> bool:
+        return self.read_at is None
 
 
 def new_webhook_secret() -> str:
@@ -112,6 +228,10 @@ class NotificationSettings(models.Model):
     def for_user(cls, user) -> NotificationSettings:
         obj, _ = cls.objects.get_or_create(user=user)
         return obj
+
+    def regenerate_webhook_secret(self) -> None:
+        self.webhook_secret = new_webhook_secret()
+        self.save(update_fields=["webhook_secret"])
 
     def apprise_url_list(self) -> list[str]:
         return [line.strip() for line in self.apprise_urls.splitlines() if line.strip()]

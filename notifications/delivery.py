@@ -1,0 +1,236 @@
+"""Sending deliveries: claim, send, record; retries, email digests and the sweeper.
+
+Every step that decides who sends a row is one conditional UPDATE on its
+status (Delivery.objects.claim), so two workers never both send it. Delivery is
+at-least-once: a duplicate is possible only when a worker dies after the
+provider accepted the message and before the row was marked sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from alerts.models import Channel
+from notifications.models import Delivery, DeliveryStatus, EmailDigest
+from notifications.notices import load_delivery, notice_for
+from notifications.transports import TransportError, transport_for
+from notifications.transports.email import EmailTransport
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_CAP_SECONDS = 3600.0
+# The sweeper leaves young pending rows alone: their task is most likely queued.
+SWEEP_GRACE = timedelta(seconds=10)
+SWEEP_BATCH = 5000
+
+
+def enqueue(delivery_id: int, countdown: float | None = None) -> None:
+    from notifications.tasks import deliver_notification
+
+    deliver_notification.apply_async((delivery_id,), countdown=countdown)
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Exponential in the attempts made so far, with jitter so retries spread out."""
+    base = settings.NOTIFICATIONS_BACKOFF_BASE_SECONDS
+    ceiling = min(BACKOFF_CAP_SECONDS, base * 2 ** (attempts - 1))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def deliver(delivery_id: int, now: datetime | None = None) -> str | None:
+    """Send one delivery if it is ours to send; return its new status or None."""
+    now = now or timezone.now()
+    if not Delivery.objects.filter(pk=delivery_id).claimable(now).claim(now):
+        return None  # sent, failed, backing off, or another worker has it
+    delivery = load_delivery(delivery_id)
+    if delivery.channel == Channel.EMAIL and in_email_burst(delivery, now):
+        return deliver_digest(delivery, now)
+    try:
+        transport_for(delivery.channel, delivery.user).send(notice_for(delivery))
+    except Exception as exc:
+        return record_failure(delivery, _as_transport_error(exc, delivery))
+    delivery.mark_sent(timezone.now())
+    return DeliveryStatus.SENT
+
+
+def record_failure(delivery: Delivery, error: TransportError) -> str:
+    """Fail for good, or put the row back to pending with backoff and re-enqueue."""
+    if error.permanent:
+        delivery.mark_failed(f"permanent: {error}")
+        return DeliveryStatus.FAILED
+    if delivery.attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS:
+        delivery.mark_failed(f"gave up after {delivery.attempts} attempts: {error}")
+        return DeliveryStatus.FAILED
+    delay = backoff_seconds(delivery.attempts)
+    if delivery.mark_retry(str(error), timezone.now() + timedelta(seconds=delay)):
+        enqueue(delivery.pk, countdown=delay)
+    return DeliveryStatus.PENDING
+
+
+def _as_transport_error(exc: Exception, delivery: Delivery) -> TransportError:
+    if isinstance(exc, TransportError):
+        return exc
+    # A bug or an outage we did not foresee: keep the row and retry it.
+    logger.exception("delivery %s (%s) failed unexpectedly", delivery.pk, delivery.channel)
+    return TransportError(f"unexpected error: {exc.__class__.__name__}: {exc}")
+
+
+# --- Email digests ----------------------------------------------------------------
+
+
+def in_email_burst(delivery: Delivery, now: datetime) -> bool:
+    """True when more than the threshold of the user's alert emails are recent."""
+    if delivery.is_test:
+        return False
+    window_start = now - timedelta(seconds=settings.NOTIFICATIONS_EMAIL_GROUP_WINDOW_SECONDS)
+    recent = Delivery.objects.filter(
+        user_id=delivery.user_id,
+        channel=Channel.EMAIL,
+        event__isnull=False,
+        created_at__gte=window_start,
+    )
+    return recent.count() > settings.NOTIFICATIONS_EMAIL_GROUP_THRESHOLD
+
+
+def deliver_digest(delivery: Delivery, now: datetime) -> str:
+    """Send the user's pending alert emails as one digest, at most one per window.
+
+    The caller holds `delivery`; one conditional UPDATE claims the user's other
+    pending alert emails and tags them with the digest, so concurrent tasks
+    split the rows between them and none is sent twice.
+    """
+    window = timedelta(seconds=settings.NOTIFICATIONS_EMAIL_GROUP_WINDOW_SECONDS)
+    last_sent = (
+        EmailDigest.objects.filter(user_id=delivery.user_id, sent_at__isnull=False)
+        .order_by("-sent_at")
+        .values_list("sent_at", flat=True)
+        .first()
+    )
+    if last_sent is not None and last_sent > now - window:
+        return _hold_for_next_digest(delivery, last_sent + window)
+    digest = EmailDigest.objects.create(user_id=delivery.user_id)
+    Delivery.objects.filter(
+        user_id=delivery.user_id, channel=Channel.EMAIL, event__isnull=False
+    ).claimable(now).claim(now, digest=digest)
+    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(digest=digest)
+    members = list(
+        Delivery.objects.filter(digest=digest, status=DeliveryStatus.SENDING)
+        .select_related("user", "event__alert", "event__coin")
+        .order_by("event__triggered_at", "pk")
+    )
+    try:
+        message_id = EmailTransport(delivery.user).send_digest([notice_for(d) for d in members])
+    except Exception as exc:
+        error = _as_transport_error(exc, delivery)
+        for member in members:
+            member.digest = None
+            record_failure(member, error)
+        return DeliveryStatus.FAILED if error.permanent else DeliveryStatus.PENDING
+    sent_at = timezone.now()
+    with transaction.atomic():
+        EmailDigest.objects.filter(pk=digest.pk).update(sent_at=sent_at, message_id=message_id)
+        Delivery.objects.filter(digest=digest, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.SENT,
+            sent_at=sent_at,
+            last_error="",
+            lease_expires_at=None,
+            updated_at=sent_at,
+        )
+    return DeliveryStatus.SENT
+
+
+def _hold_for_next_digest(delivery: Delivery, send_at: datetime) -> str:
+    """Give the row back until the next digest may go; waiting costs no attempt."""
+    released = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.PENDING,
+        attempts=F("attempts") - 1,
+        next_attempt_at=send_at,
+        lease_expires_at=None,
+        updated_at=timezone.now(),
+    )
+    if released:
+        enqueue(delivery.pk, countdown=max(0.0, (send_at - timezone.now()).total_seconds()))
+    return DeliveryStatus.PENDING
+
+
+# --- Test notifications -------------------------------------------------------------
+
+
+def send_test_notifications(user, channels: list[str]) -> list[Delivery]:
+    """Queue a test message on each channel (a Delivery with no event).
+
+    Used by the settings page's "send test" buttons and the alert admin's
+    "send a test notification" action; the result shows in the user's
+    deliveries like any other.
+    """
+    deliveries = Delivery.objects.bulk_create(
+        Delivery(user=user, channel=channel) for channel in dict.fromkeys(channels)
+    )
+    ids = [delivery.pk for delivery in deliveries]
+    transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
+    return deliveries
+
+
+def retry_deliveries(queryset) -> int:
+    """Admin "retry": put failed or stuck-pending rows back in the queue now."""
+    ids = list(
+        queryset.filter(status__in=[DeliveryStatus.FAILED, DeliveryStatus.PENDING]).values_list(
+            "pk", flat=True
+        )
+    )
+    Delivery.objects.filter(
+        pk__in=ids, status__in=[DeliveryStatus.FAILED, DeliveryStatus.PENDING]
+    ).update(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=None, digest=None)
+    transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
+    return len(ids)
+
+
+# --- The sweeper -------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    requeued: int = 0
+    recovered: int = 0
+    failed: int = 0
+
+
+def sweep(now: datetime | None = None) -> SweepResult:
+    """Re-enqueue lost work: pending rows nobody picked up, rows of dead workers."""
+    now = now or timezone.now()
+    result = SweepResult()
+    expired = Delivery.objects.lease_expired(now)
+    for pk, attempts in expired.values_list("pk", "attempts")[:SWEEP_BATCH]:
+        row = Delivery.objects.lease_expired(now).filter(pk=pk)
+        if attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS:
+            result.failed += row.update(
+                status=DeliveryStatus.FAILED,
+                lease_expires_at=None,
+                last_error=f"gave up after {attempts} attempts: the worker stopped while sending",
+                updated_at=now,
+            )
+        elif row.update(
+            status=DeliveryStatus.PENDING,
+            lease_expires_at=None,
+            next_attempt_at=now,
+            last_error="the worker stopped while sending; retrying",
+            updated_at=now,
+        ):
+            result.recovered += 1
+            enqueue(pk)
+    cutoff = now - SWEEP_GRACE
+    lost = Delivery.objects.filter(status=DeliveryStatus.PENDING, created_at__lt=cutoff).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=cutoff)
+    )
+    for pk in lost.values_list("pk", flat=True)[:SWEEP_BATCH]:
+        enqueue(pk)
+        result.requeued += 1
+    return result

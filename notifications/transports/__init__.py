@@ -1,0 +1,25 @@
+"""One transport per alerts.models.Channel value: the registry the delivery task uses."""
+
+from __future__ import annotations
+
+from alerts.models import Channel
+from notifications.transports.apprise import AppriseTransport
+from notifications.transports.base import HttpTransport, Transport, TransportError
+from notifications.transports.email import EmailTransport
+from notifications.transports.in_app import InAppTransport
+from notifications.transports.webhook import WebhookTransport
+
+TRANSPORTS: dict[str, type[Transport]] = {
+    Channel(cls.channel).value: cls
+    for cls in (EmailTransport, InAppTransport, WebhookTransport, AppriseTransport)
+}
+
+
+def transport_for(channel: str, user) -> Transport:
+    try:
+        return TRANSPORTS[channel](user)
+    except KeyError:
+        raise TransportError(f"unknown channel {channel!r}", permanent=True) from None
+
+
+__all__ = ["TRANSPORTS", "HttpTransport", "Transport", "TransportError", "transport_for"]

@@ -1,0 +1,82 @@
+"""Email through Django's mail framework: plain text + HTML, one alert or a digest."""
+
+from __future__ import annotations
+
+import smtplib
+from email.utils import make_msgid
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from accounts.models import Profile
+from notifications.notices import Notice, currency
+from notifications.transports.base import Transport, TransportError
+
+DELIVERY_HEADER = "X-CryptoMonitor-Delivery"
+
+
+class EmailTransport(Transport):
+    channel = "email"
+
+    def send(self, notice: Notice) -> str:
+        return self._send(notice.subject, "alert", {"notice": notice}, [notice.delivery_id])
+
+    def send_digest(self, notices: list[Notice]) -> str:
+        """One email covering several alerts; returns its Message-ID."""
+        symbols = ", ".join(dict.fromkeys(notice.symbol for notice in notices))
+        subject = f"CryptoMonitor: {len(notices)} alerts fired ({symbols})"
+        context = {"notices": notices}
+        return self._send(subject, "digest", context, [n.delivery_id for n in notices])
+
+    def _send(self, subject: str, template: str, context: dict, delivery_ids: list[int]) -> str:
+        address = Profile.for_user(self.user).alert_email
+        if not address:
+            raise TransportError("the account has no email address", permanent=True)
+        context = {
+            **context,
+            "user": self.user,
+            "currency": currency(),
+            "site_url": settings.SITE_URL,
+            "settings_url": settings.SITE_URL + reverse("notifications:settings"),
+        }
+        message_id = make_msgid(domain="cryptomonitor")
+        message = EmailMultiAlternatives(
+            subject=subject[:250],
+            body=render_to_string(f"notifications/email/{template}.txt", context),
+            to=[address],
+            headers={
+                "Message-ID": message_id,
+                DELIVERY_HEADER: ",".join(map(str, delivery_ids)),
+            },
+            connection=get_connection(fail_silently=False),
+        )
+        message.attach_alternative(
+            render_to_string(f"notifications/email/{template}.html", context), "text/html"
+        )
+        try:
+            message.send()
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            raise TransportError(
+                f"the mail server refused {address}: {_responses(exc.recipients.values())}",
+                permanent=all(code >= 500 for code in codes),
+            ) from None
+        except smtplib.SMTPResponseException as exc:
+            raise TransportError(
+                f"the mail server answered {exc.smtp_code} {_text(exc.smtp_error)}",
+                permanent=exc.smtp_code >= 500,
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            # Refused or dropped connections, timeouts: the server may come back.
+            raise TransportError(f"could not talk to the mail server: {exc}") from None
+        return message_id
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+
+
+def _responses(pairs) -> str:
+    return "; ".join(f"{code} {_text(text)}" for code, text in pairs)
