@@ -1,0 +1,59 @@
+"""Admin for deliveries (read-only, with retry), inbox entries and settings."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from notifications.delivery import retry_deliveries
+from notifications.models import Delivery, EmailDigest, InAppNotification, NotificationSettings
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ["id", "user", "channel", "status", "attempts", "event", "sent_at", "created_at"]
+    list_filter = ["status", "channel"]
+    search_fields = ["user__username", "user__email", "last_error"]
+    list_select_related = ["user", "event"]
+    date_hierarchy = "created_at"
+    actions = ["retry"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(
+        description="Retry the selected failed or pending deliveries", permissions=["view"]
+    )
+    def retry(self, request, queryset) -> None:
+        count = retry_deliveries(queryset)
+        self.message_user(request, f"{count} deliveries queued again.", messages.SUCCESS)
+
+
+@admin.register(EmailDigest)
+class EmailDigestAdmin(admin.ModelAdmin):
+    list_display = ["id", "user", "created_at", "sent_at", "message_id"]
+    search_fields = ["user__username", "message_id"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(InAppNotification)
+class InAppNotificationAdmin(admin.ModelAdmin):
+    list_display = ["id", "user", "title", "created_at", "read_at"]
+    list_filter = [("read_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__username", "title"]
+    raw_id_fields = ["user", "event", "delivery"]
+
+
+@admin.register(NotificationSettings)
+class NotificationSettingsAdmin(admin.ModelAdmin):
+    list_display = ["user", "webhook_url"]
+    search_fields = ["user__username", "webhook_url"]
+    raw_id_fields = ["user"]
+    exclude = ["webhook_secret"]

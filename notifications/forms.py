@@ -1,0 +1,53 @@
+"""The notification settings form: email address, webhook and Apprise URLs."""
+
+from __future__ import annotations
+
+from django import forms
+
+from accounts.models import Profile
+from notifications.models import NotificationSettings
+from notifications.transports.apprise import invalid_urls
+
+
+class NotificationSettingsForm(forms.ModelForm):
+    notification_email = forms.EmailField(
+        required=False,
+        label="Email for alerts",
+        help_text="Leave blank to use your account's address.",
+    )
+
+    class Meta:
+        model = NotificationSettings
+        fields = ["webhook_url", "apprise_urls"]
+        labels = {"webhook_url": "Webhook URL", "apprise_urls": "Apprise URLs"}
+        help_texts = {
+            "webhook_url": "We POST JSON here, signed in the X-CryptoMonitor-Signature header.",
+            "apprise_urls": "One per line, e.g. tgram://bottoken/ChatID or ntfy://topic.",
+        }
+        widgets = {"apprise_urls": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, profile: Profile, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.profile = profile
+        self.fields["notification_email"].initial = profile.notification_email
+
+    def clean_webhook_url(self) -> str:
+        url = self.cleaned_data["webhook_url"]
+        if url and not url.lower().startswith(("http://", "https://")):
+            raise forms.ValidationError("Use an http:// or https:// URL.")
+        return url
+
+    def clean_apprise_urls(self) -> str:
+        urls = [line.strip() for line in self.cleaned_data["apprise_urls"].splitlines()]
+        urls = [url for url in urls if url]
+        bad = invalid_urls(urls)
+        if bad:
+            raise forms.ValidationError(
+                "Apprise does not understand: %(urls)s", params={"urls": ", ".join(bad)}
+            )
+        return "\n".join(urls)
+
+    def save(self, commit: bool = True) -> NotificationSettings:
+        self.profile.notification_email = self.cleaned_data["notification_email"]
+        self.profile.save(update_fields=["notification_email"])
+        return super().save(commit=commit)
