@@ -1,0 +1,125 @@
+"""One poll of the price feed: fetch, store, record the feed's health.
+
+`poll_once()` is what beat's task and `manage.py poll_prices` run. It never
+raises for a feed problem (timeouts, 429s, bad bodies): those are recorded on
+FeedState, which backs the feed off and lets /healthz report it as stale,
+while the worker and beat keep running.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+
+from prices.ingest import IngestResult, store_quotes
+from prices.models import FeedState
+from prices.quotes import FeedError, Rejection
+from prices.sources import Source, current_source, tracked_coin_ids
+
+logger = logging.getLogger(__name__)
+
+LOCK_KEY = "prices:poll-lock"
+# Longer than any poll can take (the task's hard time limit), so a killed
+# worker's lock expires by itself.
+LOCK_SECONDS = 60
+
+
+@dataclass
+class PollReport:
+    skipped: str = ""  # why nothing was fetched
+    error: str = ""  # the feed failure, when the fetch failed
+    requested: int = 0
+    ingest: IngestResult | None = None
+    rejections: list[Rejection] = field(default_factory=list)
+    backoff_until: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.skipped and not self.error
+
+    def summary(self) -> str:
+        if self.skipped:
+            return f"skipped: {self.skipped}"
+        if self.error:
+            return f"feed error: {self.error} (backing off until {self.backoff_until})"
+        ingest = self.ingest or IngestResult()
+        return (f"{self.requested} requested, {ingest.stored} new ticks, "
+                f"{len(ingest.changed)} changed, {len(self.rejections)} rejected")
+
+
+def poll_once(source: Source | None = None, *, force: bool = False) -> PollReport:
+    """Poll the feed once unless it is backing off or another poll is running.
+
+    `force` ignores the backoff (an operator running `poll_prices --once`).
+    """
+    state = FeedState.current()
+    if state.is_backing_off() and not force:
+        return PollReport(skipped=f"backing off until {state.backoff_until:%H:%M:%S} UTC")
+    token = uuid.uuid4().hex
+    if not _acquire(token):
+        return PollReport(skipped="another poll is running")
+    try:
+        return _poll(state, source or current_source())
+    finally:
+        _release(token)
+
+
+def _poll(state: FeedState, source: Source) -> PollReport:
+    ids = tracked_coin_ids()
+    if not ids:
+        return PollReport(skipped="no coins are tracked (TRACKED_COINS is empty)")
+    report = PollReport(requested=len(ids))
+    try:
+        fetched = source.fetch(ids)
+        if not fetched.quotes:
+            raise FeedError(f"no usable price among {len(ids)} coins "
+                            f"({len(fetched.rejections)} rejected)")
+    except FeedError as exc:
+        wait = exc.retry_after or backoff(state.consecutive_failures + 1)
+        state.record_failure(str(exc), wait)
+        logger.warning("Price feed %s failed (%d in a row): %s; next try in %.0f s",
+                       state.name, state.consecutive_failures, exc, wait.total_seconds())
+        report.error, report.backoff_until = str(exc), state.backoff_until
+        return report
+    for rejection in fetched.rejections:
+        logger.warning("Rejected %s from %s: %s", rejection.coingecko_id, state.name,
+                       rejection.reason)
+    report.rejections = fetched.rejections
+    report.ingest = store_quotes(fetched.quotes, source.price_source)
+    state.record_success()
+    return report
+
+
+def backoff(failures: int) -> timedelta:
+    """Exponential backoff from the poll interval, with jitter, capped.
+
+    Full jitter in the upper half keeps many instances from retrying in step
+    while still growing the wait with every failure.
+    """
+    ceiling = min(settings.PRICE_POLL_SECONDS * 2 ** max(failures - 1, 0),
+                  settings.COINGECKO_BACKOFF_CAP_SECONDS)
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311
+
+
+def _acquire(token: str) -> bool:
+    try:
+        return cache.add(LOCK_KEY, token, timeout=LOCK_SECONDS)
+    except Exception:
+        # No Redis, no lock: still poll, the writes are idempotent anyway.
+        logger.warning("Poll lock unavailable; polling without it", exc_info=True)
+        return True
+
+
+def _release(token: str) -> None:
+    try:
+        # Only our own lock: after a timeout another poll may hold a new one.
+        if cache.get(LOCK_KEY) == token:
+            cache.delete(LOCK_KEY)
+    except Exception:
+        logger.warning("Could not release the poll lock", exc_info=True)

@@ -1,0 +1,19 @@
+"""Celery tasks of the price pipeline: thin wrappers around the services."""
+
+from celery import shared_task
+
+from prices.history import purge_expired_prices
+from prices.polling import LOCK_SECONDS, poll_once
+
+
+# The hard limit equals the poll lock's lifetime: a stuck poll is killed
+# before its lock could outlive it, so polls never pile up.
+@shared_task(soft_time_limit=LOCK_SECONDS - 15, time_limit=LOCK_SECONDS)
+def poll_prices() -> str:
+    return poll_once().summary()
+
+
+@shared_task(soft_time_limit=1800, time_limit=1900)
+def purge_old_ticks() -> dict:
+    report = purge_expired_prices()
+    return {"ticks": report.ticks, "minute_rollups": report.minute_rollups}
