@@ -1,0 +1,174 @@
+"""Full polls against the fake CoinGecko server, through the real client and Redis."""
+
+import asyncio
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.cache import cache
+
+from prices.models import Coin, FeedState, PriceRollup, PriceTick
+from prices.polling import LOCK_KEY, poll_once
+from prices.tests.pipeline import alert_batches  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+REQUEST_FAULTS = [
+    ("rate_limit", {}), ("rate_limit", {"retry_after": 30}), ("500", {}),
+    ("503", {"retry_after": 2}), ("slow", {"delay": 1.5}), ("truncated", {}),
+    ("disconnect", {}), ("malformed", {}), ("wrong_shape", {}),
+]
+DATA_FAULTS = ["null", "negative", "non_numeric", "missing", "absurd", "nan", "zero"]
+
+
+@pytest.fixture(autouse=True)
+def _one_attempt_per_poll(settings):
+    # The client's own retries are A1's to test; here one failed attempt
+    # must fail the poll, without sleeping.
+    settings.COINGECKO_MAX_RETRIES = 0
+    cache.delete(LOCK_KEY)
+
+
+@pytest.fixture
+def prices_subscriber():
+    """A channel in the "prices" group of the real Redis channel layer."""
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("prices", channel)
+
+    async def receive(wait: float = 5):
+        return await asyncio.wait_for(layer.receive(channel), wait)
+
+    yield receive
+    async_to_sync(layer.group_discard)("prices", channel)
+
+
+def _stored_prices() -> dict[str, Decimal]:
+    return dict(PriceTick.objects.values_list("coin__coingecko_id", "price"))
+
+
+def _poll_and_commit(django_capture_on_commit_callbacks, **kwargs):
+    with django_capture_on_commit_callbacks(execute=True):
+        return poll_once(**kwargs)
+
+
+def test_a_poll_stores_every_tracked_coin_as_coingecko_reported_it(
+    fake_coingecko, settings, alert_batches  # noqa: F811
+):
+    report = poll_once()
+
+    bitcoin = fake_coingecko.coins["bitcoin"]
+    tick = PriceTick.objects.get(coin__coingecko_id="bitcoin")
+    assert report.ok and report.ingest.stored == 10
+    assert set(_stored_prices()) == set(settings.TRACKED_COINS)
+    assert (tick.price, tick.source) == (bitcoin.price, "coingecko")
+    # CoinGecko's timestamps are ISO 8601 to the millisecond.
+    assert tick.time == bitcoin.last_updated.replace(
+        microsecond=bitcoin.last_updated.microsecond // 1000 * 1000)
+    assert tick.market_cap == bitcoin.market_cap
+    assert Coin.objects.get(coingecko_id="bitcoin").symbol == "btc"
+    assert [r.path for r in fake_coingecko.requests] == ["/coins/markets"]
+
+
+def test_one_broadcast_of_the_changed_coins_reaches_a_redis_subscriber(
+    fake_coingecko, prices_subscriber, django_capture_on_commit_callbacks,
+    alert_batches,  # noqa: F811
+):
+    poll_once()
+    new_price = fake_coingecko.move("ethereum", 5)
+
+    _poll_and_commit(django_capture_on_commit_callbacks)
+
+    message = async_to_sync(prices_subscriber)()
+    assert message["type"] == "prices.update"
+    assert [c["id"] for c in message["coins"]] == ["ethereum"]
+    assert Decimal(message["coins"][0]["price"]) == new_price
+    assert message["polled_at"]
+    with pytest.raises(TimeoutError):
+        async_to_sync(prices_subscriber)(wait=0.3)
+
+
+def test_the_alert_batch_carries_the_price_before_the_poll(
+    fake_coingecko, django_capture_on_commit_callbacks, alert_batches  # noqa: F811
+):
+    before = fake_coingecko.coins["solana"].price
+    poll_once()
+    after = fake_coingecko.move("solana", -3)
+
+    _poll_and_commit(django_capture_on_commit_callbacks)
+
+    (item,) = alert_batches[-1]
+    assert item["coin_id"] == Coin.objects.get(coingecko_id="solana").pk
+    assert (Decimal(item["price"]), Decimal(item["previous_price"])) == (after, before)
+    assert PriceTick.objects.get(pk=item["tick_id"]).price == after
+
+
+def test_an_unchanged_market_writes_nothing_and_announces_nothing(
+    fake_coingecko, django_capture_on_commit_callbacks, alert_batches  # noqa: F811
+):
+    poll_once()
+
+    report = _poll_and_commit(django_capture_on_commit_callbacks)
+
+    assert report.ok and report.ingest.stored == 0
+    assert PriceTick.objects.count() == 10
+    assert alert_batches == []
+
+
+@pytest.mark.parametrize(("fault", "options"), REQUEST_FAULTS, ids=[f for f, _ in REQUEST_FAULTS])
+def test_a_failed_request_stores_nothing_and_the_next_poll_recovers(
+    fake_coingecko, fault, options, alert_batches  # noqa: F811
+):
+    poll_once()
+    fake_coingecko.move_all(2)
+    fake_coingecko.inject(fault, **options)
+
+    failed = poll_once()
+
+    state = FeedState.current()
+    assert failed.error and state.consecutive_failures == 1
+    assert PriceTick.objects.count() == 10
+    assert state.backoff_until is not None
+    recovered = poll_once(force=True)
+    assert recovered.ok and recovered.ingest.stored == 10
+    assert FeedState.current().consecutive_failures == 0
+
+
+def test_a_retry_after_longer_than_the_client_waits_becomes_the_backoff(
+    fake_coingecko, alert_batches  # noqa: F811
+):
+    fake_coingecko.inject("rate_limit", retry_after=120)
+
+    poll_once()
+
+    assert (poll_once().skipped or "").startswith("backing off")
+    assert FeedState.current().backoff_until > FeedState.current().last_attempt_at + timedelta(
+        seconds=115)
+
+
+@pytest.mark.parametrize("fault", DATA_FAULTS)
+def test_a_bad_value_rejects_only_its_coin(
+    fake_coingecko, fault, settings, alert_batches  # noqa: F811
+):
+    fake_coingecko.inject(fault, coin="cardano")
+
+    report = poll_once()
+
+    assert [r.coingecko_id for r in report.rejections] == ["cardano"]
+    assert set(_stored_prices()) == set(settings.TRACKED_COINS) - {"cardano"}
+    assert not PriceRollup.objects.filter(coin__coingecko_id="cardano").exists()
+    assert poll_once().ingest.stored == 1  # cardano, once CoinGecko is sane again
+
+
+def test_unknown_ids_are_left_out_and_known_ones_stored(
+    fake_coingecko, settings, alert_batches  # noqa: F811
+):
+    settings.TRACKED_COINS = ["bitcoin", "no-such-coin", "ethereum"]
+
+    report = poll_once()
+
+    assert report.ok
+    assert set(_stored_prices()) == {"bitcoin", "ethereum"}
+    assert not Coin.objects.filter(coingecko_id="no-such-coin").exists()
