@@ -1,0 +1,210 @@
+"""docker-compose.yml, Dockerfile, .env.example, Procfile and README stay true to the code.
+
+No Docker engine runs the tests, so they read the files and check what can be
+checked without one: services, health checks, start order, that every
+variable handed to the app is one it reads, and that every variable the
+settings read is documented.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from honcho.environ import parse_procfile
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+DJANGO_SERVICES = ("web", "worker", "beat")
+SETTING_VARIABLE = re.compile(r"\benv(?:\.\w+)?\(\s*\"([A-Z][A-Z0-9_]*)\"")
+SCRIPT_VARIABLE = re.compile(r"os\.environ\.get\(\s*\"([A-Z][A-Z0-9_]*)\"|\$\{([A-Z][A-Z0-9_]*)")
+DOCUMENTED_VARIABLE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=", re.MULTILINE)
+
+
+def read(name: str) -> str:
+    return (BASE_DIR / name).read_text()
+
+
+def settings_variables() -> set[str]:
+    return set(SETTING_VARIABLE.findall(read("cryptomonitor/settings.py")))
+
+
+def docker_script_variables() -> set[str]:
+    found: set[str] = set()
+    for path in (BASE_DIR / "docker").iterdir():
+        for groups in SCRIPT_VARIABLE.findall(path.read_text()):
+            found.update(name for name in groups if name)
+    return found
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(read("docker-compose.yml"))
+
+
+@pytest.fixture(scope="module")
+def dockerfile() -> str:
+    return read("Dockerfile")
+
+
+def final_stage(dockerfile: str) -> str:
+    return dockerfile.rsplit("\nFROM ", 1)[-1]
+
+
+def test_the_settings_read_the_variables_the_issue_names() -> None:
+    # Guards the regex the other tests rely on as much as the settings.
+    assert {
+        "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS",
+        "CSRF_TRUSTED_ORIGINS", "COINGECKO_BASE_URL", "COINGECKO_API_KEY", "COINGECKO_API_PLAN",
+        "PRICE_POLL_SECONDS", "TRACKED_COINS", "VS_CURRENCY", "PRICE_SOURCE", "EMAIL_URL",
+        "DEFAULT_FROM_EMAIL", "CHANNEL_LAYER_BACKEND",
+    } <= settings_variables()  # fmt: skip
+
+
+def test_env_example_documents_every_setting() -> None:
+    documented = set(DOCUMENTED_VARIABLE.findall(read(".env.example")))
+
+    assert settings_variables() - documented == set()
+
+
+def test_env_example_documents_every_container_variable() -> None:
+    documented = set(DOCUMENTED_VARIABLE.findall(read(".env.example")))
+
+    assert docker_script_variables() - {"DJANGO_MIGRATE"} - documented == set()
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = read("README.md")
+
+    assert {name for name in settings_variables() if f"`{name}`" not in readme} == set()
+
+
+def test_compose_runs_the_whole_product(compose: dict) -> None:
+    assert set(compose["services"]) == {"postgres", "redis", "web", "worker", "beat", "mailpit"}
+    assert compose["services"]["postgres"]["image"].startswith("postgres:16")
+    assert compose["services"]["redis"]["image"].startswith("redis:7")
+    assert compose["services"]["mailpit"]["image"].startswith("axllent/mailpit")
+
+
+def test_web_worker_and_beat_run_one_image(compose: dict) -> None:
+    services = compose["services"]
+
+    assert len({services[name]["image"] for name in DJANGO_SERVICES}) == 1
+    assert {services[name]["build"] for name in DJANGO_SERVICES} == {"."}
+    assert "x-django" in compose
+
+
+@pytest.mark.parametrize("service", ["postgres", "redis", "web", "mailpit"])
+def test_it_health_checks_the_servers(compose: dict, service: str) -> None:
+    assert compose["services"][service]["healthcheck"]["test"]
+
+
+def test_the_database_health_check_uses_pg_isready(compose: dict) -> None:
+    assert "pg_isready" in " ".join(compose["services"]["postgres"]["healthcheck"]["test"])
+
+
+def test_the_redis_health_check_pings(compose: dict) -> None:
+    assert compose["services"]["redis"]["healthcheck"]["test"][-2:] == ["redis-cli", "ping"]
+
+
+def test_the_web_health_check_asks_healthz(compose: dict) -> None:
+    check = compose["services"]["web"]["healthcheck"]["test"]
+
+    assert check[-1].endswith("/healthz")
+    assert (BASE_DIR / check[-2].removeprefix("/app/")).is_file()
+
+
+@pytest.mark.parametrize("service", DJANGO_SERVICES)
+def test_django_services_wait_for_a_healthy_database_and_redis(compose: dict, service) -> None:
+    depends_on = compose["services"][service]["depends_on"]
+
+    assert depends_on["postgres"] == {"condition": "service_healthy"}
+    assert depends_on["redis"] == {"condition": "service_healthy"}
+
+
+@pytest.mark.parametrize("service", ["worker", "beat"])
+def test_worker_and_beat_start_after_web_has_migrated(compose: dict, service: str) -> None:
+    assert compose["services"][service]["depends_on"]["web"] == {"condition": "service_healthy"}
+
+
+def test_only_web_migrates(compose: dict) -> None:
+    migrating = {
+        name
+        for name, service in compose["services"].items()
+        if service.get("environment", {}).get("DJANGO_MIGRATE") == "1"
+    }
+
+    assert migrating == {"web"}
+
+
+def test_every_long_running_service_restarts(compose: dict) -> None:
+    assert {name: s.get("restart") for name, s in compose["services"].items()} == dict.fromkeys(
+        compose["services"], "unless-stopped"
+    )
+
+
+def test_data_lives_in_named_volumes(compose: dict) -> None:
+    services = compose["services"]
+
+    assert services["postgres"]["volumes"] == ["postgres-data:/var/lib/postgresql/data"]
+    assert services["redis"]["volumes"] == ["redis-data:/data"]
+    assert set(compose["volumes"]) == {"postgres-data", "redis-data"}
+
+
+@pytest.mark.parametrize("service", DJANGO_SERVICES)
+def test_every_variable_passed_to_the_app_is_read_by_it(compose: dict, service: str) -> None:
+    passed = set(compose["services"][service]["environment"])
+
+    assert passed - settings_variables() - docker_script_variables() == set()
+    assert compose["services"][service]["env_file"] == ".env"
+
+
+def test_beat_uses_the_database_scheduler(compose: dict) -> None:
+    command = compose["services"]["beat"]["command"]
+
+    assert command[command.index("-S") + 1] == "django_celery_beat.schedulers:DatabaseScheduler"
+
+
+def test_the_image_entrypoint_and_command_exist(dockerfile: str) -> None:
+    stage = final_stage(dockerfile)
+    entrypoint = json.loads(re.search(r"^ENTRYPOINT (.+)$", stage, re.MULTILINE).group(1))
+    command = json.loads(re.search(r"^CMD (.+)$", stage, re.MULTILINE).group(1))
+    script = BASE_DIR / entrypoint[0].removeprefix("/app/")
+
+    assert script.is_file()
+    assert os.access(script, os.X_OK)
+    assert command[0] == "daphne"
+    module = command[-1].split(":")[0]
+    assert (BASE_DIR / (module.replace(".", "/") + ".py")).is_file()
+
+
+def test_the_image_runs_as_a_non_root_user_without_debug(dockerfile: str) -> None:
+    stage = final_stage(dockerfile)
+
+    assert stage.startswith("python:3.11-slim")
+    assert re.search(r"^USER app$", stage, re.MULTILINE)
+    assert "DEBUG=False" in stage
+
+
+def test_the_image_builds_its_assets_from_the_lockfiles(dockerfile: str) -> None:
+    assert "npm ci" in dockerfile
+    assert "--constraint requirements.lock" in dockerfile
+    assert "collectstatic --noinput" in final_stage(dockerfile)
+
+
+def test_the_entrypoint_is_strict_and_execs_the_process() -> None:
+    script = read("docker/entrypoint.sh")
+
+    assert "set -o errexit -o nounset" in script
+    assert script.rstrip().endswith('exec "$@"')
+
+
+def test_the_procfile_runs_web_worker_and_beat() -> None:
+    processes = parse_procfile(read("Procfile")).processes
+
+    assert list(processes) == ["web", "worker", "beat"]
+    assert processes["web"].startswith("daphne -b 127.0.0.1 -p ${PORT:-8000} ")
+    assert "django_celery_beat.schedulers:DatabaseScheduler" in processes["beat"]

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Start script of every CryptoMonitor container: wait until PostgreSQL and
+# Redis answer, migrate when asked (only the web service sets DJANGO_MIGRATE=1,
+# so two containers never migrate at once), then become the given process.
+set -o errexit -o nounset -o pipefail
+
+python /app/docker/wait_for_services.py
+
+if [[ "${DJANGO_MIGRATE:-0}" == "1" ]]; then
+    python manage.py migrate --noinput
+    # The beat schedule (poll_prices every PRICE_POLL_SECONDS, ...) is created
+    # or updated idempotently; editing it later happens in the admin.
+    python manage.py ensure_schedule
+fi
+
+exec "$@"
