@@ -156,20 +156,25 @@ def accepts_connections(port: int) -> bool:
 def stack(tmp_path: Path, migrated_database: Path) -> Iterator[RunningStack]:
     running = RunningStack(tmp_path, migrated_database)
     yield running
-    running.kill_leftovers()
+    try:
+        running.stop()
+    finally:
+        running.kill_leftovers()
 
 
 def test_it_serves_live_simulated_prices_from_all_three_processes(stack: RunningStack) -> None:
     health = wait_for_good_feed(stack)
 
     assert health["status"] == "ok"
+    assert health["feed"]["source"] == "simulated"
+    assert health["feed"]["seconds_since_success"] < 10
     assert set(stack.child_pids()) == {"web", "worker", "beat"}
     stack.wait_for_output(re.compile(r"worker\s+\| .*celery@\S+ ready\."))
     stack.wait_for_output(re.compile(r"beat\s+\| .*beat: Starting"))
     stack.wait_for_output(re.compile(r"web\s+\| .*Listening on TCP address 127\.0\.0\.1"))
     status, page = get(f"{stack.url}/")
     assert status == 200
-    assert b"SIMULATED" in page.upper()
+    assert b'id="feed-simulated-banner"' in page
 
 
 def test_it_announces_the_url_and_the_simulated_source(stack: RunningStack) -> None:
