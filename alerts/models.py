@@ -126,7 +126,11 @@ class Alert(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     frequency = models.CharField(max_length=20, choices=Frequency.choices, default=Frequency.ONCE)
     cooldown_seconds = models.PositiveIntegerField(default=3600)
-    channels = models.JSONField(default=default_channels, validators=[validate_channels])
+    channels = models.JSONField(
+        default=default_channels,
+        validators=[validate_channels],
+        error_messages={"blank": "Choose at least one channel."},
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     # An every_time level alert disarms when it fires and re-arms once its
     # condition has been false again, so a price hovering at the target cannot

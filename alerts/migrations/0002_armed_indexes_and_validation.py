@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='alert',
             name='channels',
-            field=models.JSONField(default=alerts.models.default_channels, validators=[alerts.models.validate_channels]),
+            field=models.JSONField(default=alerts.models.default_channels, error_messages={'blank': 'Choose at least one channel.'}, validators=[alerts.models.validate_channels]),
         ),
         migrations.AlterField(
             model_name='alert',

@@ -7,6 +7,7 @@ import pytest
 
 from alerts.models import Condition
 from alerts.tests.conftest import fired_ids
+from prices.models import Coin
 
 pytestmark = pytest.mark.django_db
 
@@ -174,9 +175,9 @@ def test_paused_alerts_are_not_evaluated(feed, make_alert):
 
 
 def test_alerts_of_other_coins_are_not_evaluated(feed, make_alert):
-    from prices.models import Coin
-
-    ether = Coin.objects.create(coingecko_id="ethereum", symbol="eth", name="Ether", is_tracked=True)
+    ether = Coin.objects.create(
+        coingecko_id="ethereum", symbol="eth", name="Ether", is_tracked=True
+    )
     make_alert(Condition.ABOVE, target=Decimal("100"), coin=ether)
 
     assert fired_ids(feed.tick("30000")) == set()
