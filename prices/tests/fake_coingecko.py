@@ -17,6 +17,7 @@ bodies, bad values for single coins). It needs neither pytest nor Django::
         fake.inject("negative", coin="solana", field="market_cap", times=None)
         ...
         [r.path for r in fake.requests]   # "/coins/markets", with r.query, r.headers
+        fake.connections()                # client addresses: one per TCP connection
 
 Endpoints (paths below `fake.url`):
     /ping                        {"gecko_says": "(V3) To the Moon!"}
@@ -42,7 +43,8 @@ request (to `path` only when given; `times=None` means until `clear_faults()`):
     "wrong_shape"          200, a JSON object where a list is due (and vice versa)
 
 Coin data faults, `inject(kind, coin=id, field="current_price", times=1)`, each
-used up by one response that contains the coin:
+used up by one response that contains the coin (markets, simple price, chart, and
+/coins/list with field="symbol" or "name"):
     "null", "negative", "non_numeric", "missing", "absurd" (1e20 for numbers, a date
     in 2099 for last_updated), "nan", "zero". Names like "null_price" or
     "negative_price" are accepted too and mean field="current_price".
@@ -57,6 +59,7 @@ import json
 import random
 import re
 import threading
+import traceback
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -176,6 +179,7 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str]  # lower-cased names
     at: datetime
+    client: tuple[str, int] = ("", 0)  # the client's address: one per connection
 
 
 @dataclass
@@ -332,6 +336,11 @@ class FakeCoinGecko:
         with self._lock:
             return [r.path for r in self.requests]
 
+    def connections(self) -> set[tuple[str, int]]:
+        """The client addresses seen: one per TCP connection (keep-alive reuses one)."""
+        with self._lock:
+            return {r.client for r in self.requests}
+
     def _take_request_fault(self, path: str) -> _Fault | None:
         with self._lock:
             for spec in self._faults:
@@ -351,9 +360,9 @@ class FakeCoinGecko:
 
     # --- the API -----------------------------------------------------------------
 
-    def _record(self, method: str, path: str, query: dict[str, str], headers) -> None:
+    def _record(self, method: str, path: str, query: dict[str, str], headers, client) -> None:
         entry = RecordedRequest(
-            method, path, query, {k.lower(): v for k, v in headers.items()}, self.clock()
+            method, path, query, {k.lower(): v for k, v in headers.items()}, self.clock(), client
         )
         with self._lock:
             self.requests.append(entry)
@@ -375,16 +384,20 @@ class FakeCoinGecko:
         if path == "/coins/markets":
             return self._markets(query)
         if path == "/coins/list":
-            with self._lock:
-                return [
-                    {"id": c.id, "symbol": c.symbol, "name": c.name} for c in self.coins.values()
-                ]
+            return self._coins_list()
         match = re.fullmatch(r"/coins/([^/]+)/market_chart", path)
         if match:
             return self._market_chart(match.group(1), query)
         raise _HttpError(
             404, {"error": "Incorrect path. Please check https://www.coingecko.com/api/"}
         )
+
+    def _coins_list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = [{"id": c.id, "symbol": c.symbol, "name": c.name} for c in self.coins.values()]
+            faults = self._take_data_faults({r["id"] for r in rows})
+        _spoil_rows(rows, faults)
+        return rows
 
     def _rate(self, vs_currency: str | None) -> Decimal:
         if not vs_currency:
@@ -441,9 +454,7 @@ class FakeCoinGecko:
             chosen = ranked[(page - 1) * per_page : page * per_page]
             rows = [_market_row(c, rate, rank[c.id]) for c in chosen]
             faults = self._take_data_faults({c.id for c in chosen})
-        for row in rows:
-            for spec in faults.get(row["id"], []):
-                _apply_data_fault(row, spec.field, spec.kind)
+        _spoil_rows(rows, faults)
         return rows
 
     def _market_chart(self, coin_id: str, query: dict[str, str]) -> dict[str, Any]:
@@ -576,20 +587,31 @@ def _order(coins: list[FakeCoin], order: str) -> list[FakeCoin]:
     return sorted(coins, key=key, reverse=reverse)
 
 
+def _spoil_rows(rows: list[dict[str, Any]], faults: dict[str, list[_Fault]]) -> None:
+    for row in rows:
+        for spec in faults.get(row["id"], []):
+            _apply_data_fault(row, spec.field, spec.kind)
+
+
 def _apply_data_fault(row: dict[str, Any], key: str, kind: str) -> None:
     if kind == "missing":
         row.pop(key, None)
         return
-    is_time = key in ("last_updated", "last_updated_at")
     current = row.get(key)
-    row[key] = {
-        "null": None,
-        "negative": "-" + str(current) if is_time else -abs(current or Decimal(1)),
-        "non_numeric": "n/a",
-        "absurd": "2099-01-01T00:00:00.000Z" if is_time else Decimal("1e20"),
-        "nan": float("nan"),
-        "zero": 0,
-    }[kind]
+    is_time = key in ("last_updated", "last_updated_at")
+    if kind == "null":
+        row[key] = None
+    elif kind == "negative":
+        is_number = isinstance(current, Decimal | int | float) and not is_time
+        row[key] = (-abs(current) or Decimal(-1)) if is_number else f"-{current}"
+    elif kind == "non_numeric":
+        row[key] = "n/a"
+    elif kind == "absurd":
+        row[key] = "2099-01-01T00:00:00.000Z" if is_time else Decimal("1e20")
+    elif kind == "nan":
+        row[key] = float("nan")
+    elif kind == "zero":
+        row[key] = 0
 
 
 def _data_fault_kind(fault: str) -> tuple[str, str]:
@@ -641,6 +663,7 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"  # keep-alive, like the real API
+    disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls between header and body
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -652,7 +675,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith(API_PREFIX):
             path = path[len(API_PREFIX) :]
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        fake._record("GET", path, query, self.headers)
+        fake._record("GET", path, query, self.headers, self.client_address[:2])
         headers = {k.lower(): v for k, v in self.headers.items()}
         fault = fake._take_request_fault(path)
         if fault is not None and self._misbehave(fault):
@@ -663,6 +686,9 @@ class _Handler(BaseHTTPRequestHandler):
             status = 200
         except _HttpError as exc:
             status, body = exc.status, _to_json(exc.body)
+        except Exception as exc:  # A bug in the fake: show it, don't just hang up.
+            traceback.print_exc()
+            status, body = 500, _to_json({"error": f"fake server bug: {exc!r}"})
         if fault is not None:
             body = self._spoil(fault, body)
         self._send(status, body)
