@@ -55,7 +55,7 @@ def store_quotes(quotes: list[MarketQuote], source: PriceSource) -> IngestResult
     if not quotes:
         return result
     with transaction.atomic():
-        known = _lock_coins(quotes, result)
+        known = _lock_coins(quotes, source, result)
         tick_ids = _insert_ticks(quotes, known, source, result)
         latest = _latest_quote_per_coin(quotes)
         moved = [
@@ -76,11 +76,14 @@ def store_quotes(quotes: list[MarketQuote], source: PriceSource) -> IngestResult
     return result
 
 
-def _lock_coins(quotes: list[MarketQuote], result: IngestResult) -> dict[str, _KnownCoin]:
+def _lock_coins(
+    quotes: list[MarketQuote], source: PriceSource, result: IngestResult
+) -> dict[str, _KnownCoin]:
     """Create unknown coins, then lock every coin of the batch for this transaction.
 
     The row locks make two overlapping ingests take turns, so each reads the
-    snapshot the other wrote and `previous_price` is never skipped.
+    snapshot the other wrote and `previous_price` is never skipped. Coins a
+    live source reports are polled from then on; backfilled ones are not.
     """
     ids = sorted({q.coingecko_id for q in quotes})
     known = _select_for_update(ids)
@@ -89,7 +92,8 @@ def _lock_coins(quotes: list[MarketQuote], result: IngestResult) -> dict[str, _K
         Coin.objects.bulk_create(
             [
                 Coin(coingecko_id=q.coingecko_id, symbol=q.symbol, name=q.name or q.coingecko_id,
-                     image_url=q.image_url, market_cap_rank=q.market_cap_rank, is_tracked=True)
+                     image_url=q.image_url, market_cap_rank=q.market_cap_rank,
+                     is_tracked=source != PriceSource.BACKFILL)
                 for q in missing
             ],
             ignore_conflicts=True,
