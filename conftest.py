@@ -51,3 +51,59 @@ def owner(django_user_model):
 def stranger(django_user_model):
     """Another user, who must never see the owner's objects."""
     return django_user_model.objects.create_user("mallory", "mallory@example.com", "pw-mal-123")
+
+
+# --- REST API (issue 5) ------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fuzz-examples",
+        type=int,
+        default=None,
+        help="Examples per API operation for the schemathesis run (`make fuzz`).",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "fuzz: the long schemathesis run of `make fuzz`")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The long fuzz run only happens when asked for with `-m fuzz`.
+    if "fuzz" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="long fuzz run: `make fuzz`")
+    for item in items:
+        if "fuzz" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def api_client():
+    """A DRF test client with no credentials."""
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+def token_client(user):
+    """A DRF test client sending a new personal API token of `user`."""
+    from rest_framework.test import APIClient
+
+    from accounts.models import ApiToken
+
+    _, key = ApiToken.issue(user, "tests")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def owner_api(owner):
+    return token_client(owner)
+
+
+@pytest.fixture
+def stranger_api(stranger):
+    return token_client(stranger)

@@ -100,7 +100,8 @@ class MeView(APIView):
         summary="Change your profile",
         description="Change any of notification_email, time_zone, webhook_url, apprise_urls.",
         examples=[
-            OpenApiExample("Time zone", value={"time_zone": "Europe/Paris"}, request_only=True)
+            OpenApiExample("Time zone", value={"time_zone": "Europe/Paris"}, request_only=True),
+            OpenApiExample("Alice", value=ME_EXAMPLE, response_only=True),
         ],
     )
     def patch(self, request: Request) -> Response:

@@ -26,7 +26,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from alerts.models import Alert, AlertEvent, Channel, Status
-from cryptomonitor.api_errors import Conflict, ErrorSerializer, validation_error_from_django
+from cryptomonitor.api_errors import (
+    Conflict,
+    ErrorSerializer,
+    error_body,
+    validation_error_from_django,
+)
 from prices.models import Coin
 
 ALERT_REQUEST_EXAMPLE = {
@@ -157,9 +162,29 @@ class AlertFilter(django_filters.FilterSet):
         fields = ["status", "condition", "coin"]
 
 
+ALERT_RESPONSE = OpenApiExample("An alert", value=ALERT_EXAMPLE, response_only=True)
+EVENT_EXAMPLE = {
+    "id": 9,
+    "coin": "bitcoin",
+    "price": "70012.3",
+    "previous_price": "69990.1",
+    "reason": "price is at or above 70000",
+    "triggered_at": "2026-11-21T06:01:00Z",
+}
 STATE_RESPONSES = {
-    200: AlertSerializer,
-    409: OpenApiResponse(ErrorSerializer, description="The alert's state forbids this."),
+    200: OpenApiResponse(AlertSerializer, examples=[ALERT_RESPONSE]),
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description="The alert's state forbids this.",
+        examples=[
+            OpenApiExample(
+                "Expired",
+                value=error_body("conflict", "This alert has expired: set a new expiry."),
+                status_codes=["409"],
+                response_only=True,
+            )
+        ],
+    ),
 }
 
 
@@ -186,12 +211,26 @@ STATE_RESPONSES = {
             OpenApiExample("Created", value=ALERT_EXAMPLE, response_only=True),
         ],
     ),
-    retrieve=extend_schema(summary="One alert", description="One of the caller's alerts."),
-    update=extend_schema(summary="Replace an alert", description="Replace all writable fields."),
+    retrieve=extend_schema(
+        summary="One alert",
+        description="One of the caller's alerts; another user's alert is a 404.",
+        examples=[ALERT_RESPONSE],
+    ),
+    update=extend_schema(
+        summary="Replace an alert",
+        description="Replace all writable fields; omitted optional fields take their defaults.",
+        examples=[
+            OpenApiExample("Price above", value=ALERT_REQUEST_EXAMPLE, request_only=True),
+            ALERT_RESPONSE,
+        ],
+    ),
     partial_update=extend_schema(
         summary="Change an alert",
         description="Change some fields; the result is validated as a whole.",
-        examples=[OpenApiExample("New target", value={"target": "72000"}, request_only=True)],
+        examples=[
+            OpenApiExample("New target", value={"target": "72000"}, request_only=True),
+            ALERT_RESPONSE,
+        ],
     ),
     destroy=extend_schema(summary="Delete an alert", description="Delete it and its events."),
 )
@@ -212,19 +251,16 @@ class AlertViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], filter_backends=[])
     def pause(self, request: Request, pk: str) -> Response:
         alert = self.get_object()
-        changed = Alert.objects.filter(pk=alert.pk, status=Status.ACTIVE).update(
-            status=Status.PAUSED
-        )
-        alert.refresh_from_db()
-        if not changed and alert.status != Status.PAUSED:
+        if not alert.pause() and alert.status != Status.PAUSED:
             raise Conflict(f"Only active alerts can be paused; this one is {alert.status}.")
         return Response(self.get_serializer(alert).data)
 
     @extend_schema(
         summary="Resume an alert",
         description=(
-            "A paused alert becomes active again, if it is still valid (not expired, within "
-            "your limit of active alerts). Resuming an active alert is fine."
+            "A paused (or triggered) alert becomes active again, re-armed, if it is still "
+            "valid: not expired, within your limit of active alerts. Resuming an active "
+            "alert is fine."
         ),
         request=None,
         responses=STATE_RESPONSES,
@@ -232,15 +268,11 @@ class AlertViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], filter_backends=[])
     def resume(self, request: Request, pk: str) -> Response:
         alert = self.get_object()
-        if alert.status == Status.PAUSED:
-            alert.status = Status.ACTIVE
-            try:
-                alert.full_clean()
-            except DjangoValidationError as error:
-                raise Conflict(" ".join(error.messages)) from error
-            Alert.objects.filter(pk=alert.pk, status=Status.PAUSED).update(status=Status.ACTIVE)
-            alert.refresh_from_db()
-        if alert.status != Status.ACTIVE:
+        try:
+            resumed = alert.resume()
+        except DjangoValidationError as error:
+            raise Conflict(" ".join(error.messages)) from error
+        if not resumed and alert.status != Status.ACTIVE:
             raise Conflict(f"Only paused alerts can be resumed; this one is {alert.status}.")
         return Response(self.get_serializer(alert).data)
 
@@ -248,6 +280,7 @@ class AlertViewSet(viewsets.ModelViewSet):
         summary="When an alert fired",
         description="The alert's events (each firing, with the price), newest first.",
         responses=AlertEventSerializer(many=True),
+        examples=[OpenApiExample("A firing", value=EVENT_EXAMPLE, response_only=True)],
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def events(self, request: Request, pk: str) -> Response:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -75,6 +76,10 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's EXCEPTION_HANDLER: DRF's own handling, then our one body shape."""
     if isinstance(exc, DjangoValidationError):
         exc = validation_error_from_django(exc)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
         # A bug: log it with its traceback, answer in the documented shape.
@@ -87,9 +92,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         fields = _field_errors(exc.detail)
         response.data = error_body("validation_error", _validation_message(fields), fields)
     else:
-        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        code = exc.get_codes()
         if not isinstance(code, str):
-            code = "error"
+            code = exc.default_code
         message = " ".join(flatten_messages(response.data.get("detail", response.data)))
         response.data = error_body(code, message)
     return response

@@ -94,7 +94,11 @@ MARKED = inline_serializer("MarkedRead", {"marked": serializers.IntegerField()})
         description="In-app notifications, newest first; `unread=true` for the unread ones.",
         examples=[OpenApiExample("A notification", value=NOTIFICATION_EXAMPLE, response_only=True)],
     ),
-    retrieve=extend_schema(summary="One notification", description="One inbox entry."),
+    retrieve=extend_schema(
+        summary="One notification",
+        description="One inbox entry.",
+        examples=[OpenApiExample("Unread", value=NOTIFICATION_EXAMPLE, response_only=True)],
+    ),
 )
 class NotificationViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
@@ -113,6 +117,13 @@ class NotificationViewSet(
         description="Mark a notification read; marking it again keeps the first read time.",
         request=None,
         responses=NotificationSerializer,
+        examples=[
+            OpenApiExample(
+                "Read",
+                value={**NOTIFICATION_EXAMPLE, "read_at": "2026-11-21T06:05:00Z"},
+                response_only=True,
+            )
+        ],
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def read(self, request: Request, pk: str) -> Response:
@@ -145,7 +156,11 @@ class NotificationViewSet(
         ),
         examples=[OpenApiExample("An email sent", value=DELIVERY_EXAMPLE, response_only=True)],
     ),
-    retrieve=extend_schema(summary="One delivery", description="One delivery and its attempts."),
+    retrieve=extend_schema(
+        summary="One delivery",
+        description="One delivery and its attempts.",
+        examples=[OpenApiExample("An email sent", value=DELIVERY_EXAMPLE, response_only=True)],
+    ),
 )
 class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Delivery.objects.none()  # for the schema only

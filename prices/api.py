@@ -232,17 +232,32 @@ class WatchlistEntrySerializer(serializers.ModelSerializer):
         return coin
 
 
+WATCHLIST_RESPONSE = OpenApiExample(
+    "Pinned bitcoin",
+    value={"coin": "bitcoin", "snapshot": COIN_EXAMPLE, "created_at": "2026-11-21T06:00:00Z"},
+    response_only=True,
+)
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Your watchlist",
         description="The coins you pinned, in the order you pinned them, with their prices.",
+        examples=[WATCHLIST_RESPONSE],
     ),
     create=extend_schema(
         summary="Pin a coin",
         description="Add a coin (by CoinGecko id) to your watchlist.",
-        examples=[OpenApiExample("Pin bitcoin", value={"coin": "bitcoin"}, request_only=True)],
+        examples=[
+            OpenApiExample("Pin bitcoin", value={"coin": "bitcoin"}, request_only=True),
+            WATCHLIST_RESPONSE,
+        ],
     ),
-    retrieve=extend_schema(summary="One pinned coin", description="A watchlist entry by coin id."),
+    retrieve=extend_schema(
+        summary="One pinned coin",
+        description="A watchlist entry by coin id.",
+        examples=[WATCHLIST_RESPONSE],
+    ),
     destroy=extend_schema(summary="Unpin a coin", description="Remove a coin from your watchlist."),
 )
 class WatchlistViewSet(
