@@ -42,6 +42,7 @@ def connect(server: LiveServer, **headers: str):
         origin=f"http://127.0.0.1:{server.port}",
         additional_headers=headers or None,
         open_timeout=RECEIVE_TIMEOUT_SECONDS,
+        proxy=None,
     )
 
 
@@ -98,7 +99,7 @@ def test_a_foreign_page_cannot_open_the_socket(live_daphne):
     async def scenario() -> int:
         try:
             async with websockets.connect(
-                f"{live_daphne.ws_url}/ws/prices/", origin="https://evil.example"
+                f"{live_daphne.ws_url}/ws/prices/", origin="https://evil.example", proxy=None
             ):
                 return 101
         except websockets.InvalidStatus as exc:

@@ -1,0 +1,475 @@
+"""Fan-out benchmark: N WebSocket clients on daphne, one 250-coin batch per second.
+
+For every scenario (channel layer x daphne processes x clients) this starts the
+daphne process(es) on free ports, connects the clients from separate
+processes (asyncio + websockets, spread over the daphne ports), measures the
+server's memory per idle connection, then a publisher process sends one
+`prices.update` batch of 250 coins per second through the channel layer
+(contract 1, stamped with `polled_at` just before group_send, as the poll task
+does after its commit). Each client records publish-to-receive latency and
+which batches it got.
+
+    .venv/bin/python bench/fanout.py            # full matrix, several minutes
+    .venv/bin/python bench/fanout.py --quick    # 200 clients, 10 s, both layers
+
+Needs PostgreSQL and Redis: BENCH_DATABASE_URL (created and migrated when
+missing; 250 tracked coins are seeded) and BENCH_REDIS_URL (its channel-layer
+keys are deleted between scenarios, nothing else). Prints a table and writes
+bench/results/fanout.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import multiprocessing as mp
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from cryptomonitor.testing.live_server import running_daphne  # noqa: E402
+
+RESULTS = BASE_DIR / "bench" / "results" / "fanout.json"
+PRICES_CSV = BASE_DIR.parent / "shared" / "data" / "btcusd-1m-2023-03-01_21.csv"
+LAYERS = {
+    "RedisChannelLayer": "channels_redis.core.RedisChannelLayer",
+    "RedisPubSubChannelLayer": "channels_redis.pubsub.RedisPubSubChannelLayer",
+}
+COINS = 250
+CLIENT_PROCESSES = 4
+CONNECTS_IN_FLIGHT = 50  # per client process; daphne's accept backlog is finite
+DRAIN_SECONDS = 15.0
+TARGETS = {1000: 150.0, 5000: 800.0}  # p99 ms by client count
+TARGET_KIB_PER_CONNECTION = 40.0
+
+
+def bench_env(layer: str) -> dict[str, str]:
+    """Production-like settings for every child: DEBUG off, the bench db and Redis."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "cryptomonitor.settings",
+        "DEBUG": "False",
+        "SECRET_KEY": "fanout-benchmark-only-not-a-secret",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cm_bench_fanout"
+        ),
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+        "CHANNEL_LAYER_BACKEND": LAYERS[layer],
+        "LOG_LEVEL": "INFO",
+    }
+
+
+def raise_open_files_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+# --- Database and Redis preparation ------------------------------------------------
+
+
+def prepare_database(env: dict[str, str]) -> None:
+    import psycopg
+
+    url = urlsplit(env["DATABASE_URL"])
+    name = url.path.lstrip("/")
+    admin = url._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')  # noqa: S608 (our own setting)
+    manage = [sys.executable, "manage.py"]
+    child_env = {**os.environ, **env}
+    subprocess.run(
+        [*manage, "migrate", "--noinput", "-v", "0"], cwd=BASE_DIR, env=child_env, check=True
+    )
+    subprocess.run([sys.executable, __file__, "seed"], cwd=BASE_DIR, env=child_env, check=True)
+
+
+def seed_coins() -> None:
+    """250 tracked coins with a price, as a real deployment would have."""
+    import django
+
+    django.setup()
+    from prices.models import Coin, PriceSource
+
+    now = datetime.now(UTC)
+    Coin.objects.filter(is_tracked=True).exclude(coingecko_id__startswith="bench-").update(
+        is_tracked=False
+    )
+    for rank in range(1, COINS + 1):
+        Coin.objects.update_or_create(
+            coingecko_id=f"bench-coin-{rank:03d}",
+            defaults={
+                "symbol": f"b{rank:03d}",
+                "name": f"Bench Coin {rank}",
+                "market_cap_rank": rank,
+                "is_tracked": True,
+                "price": Decimal("23000") / rank,
+                "market_cap": Decimal("450000000000") / rank,
+                "volume_24h": Decimal("12000000000") / rank,
+                "change_24h_pct": Decimal("1.2345"),
+                "price_updated_at": now,
+                "price_source": PriceSource.COINGECKO,
+            },
+        )
+
+
+def clear_channel_keys(redis_url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match="cm:channels*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
+    client.close()
+
+
+# --- Publisher (a child process, like the Celery worker that polls) -------------------
+
+
+def btc_closes(count: int) -> list[Decimal]:
+    with PRICES_CSV.open() as handle:
+        rows = csv.DictReader(handle)
+        return [Decimal(row["close"]) for _, row in zip(range(count), rows, strict=False)]
+
+
+def publish(batches: int, interval: float) -> None:
+    """Send one prices.update per interval; print how long each group_send took."""
+    import django
+
+    django.setup()
+    from channels.layers import get_channel_layer
+
+    from prices.models import Coin
+
+    coins = [coin.snapshot() for coin in Coin.objects.filter(is_tracked=True)]
+    closes = btc_closes(batches)
+    layer = get_channel_layer()
+
+    async def run() -> list[float]:
+        send_ms = []
+        start = time.monotonic()
+        for index in range(batches):
+            await asyncio.sleep(max(0.0, start + index * interval - time.monotonic()))
+            btc = closes[index % len(closes)]
+            for rank, coin in enumerate(coins, start=1):
+                coin["price"] = format((btc / rank).quantize(Decimal("1e-8")), "f")
+                coin["updated_at"] = datetime.now(UTC).isoformat()
+            stamp = datetime.now(UTC).isoformat()
+            before = time.perf_counter()
+            await layer.group_send(
+                "prices", {"type": "prices.update", "coins": coins, "polled_at": stamp}
+            )
+            send_ms.append((time.perf_counter() - before) * 1000)
+        return send_ms
+
+    print(json.dumps({"batch_bytes": len(json.dumps(coins)), "send_ms": asyncio.run(run())}))
+
+
+# --- Clients (child processes) ----------------------------------------------------------
+
+
+def client_process(urls, count, ready, stop, results) -> None:
+    raise_open_files_limit()
+    results.put(asyncio.run(run_clients(urls, count, ready, stop)))
+
+
+async def run_clients(urls: list[str], count: int, ready, stop) -> dict:
+    import websockets
+
+    gate = asyncio.Semaphore(CONNECTS_IN_FLIGHT)
+    latencies: list[float] = []
+    received: list[set[str]] = [set() for _ in range(count)]
+    failures: list[str] = []
+
+    async def open_one(index: int):
+        url = urls[index % len(urls)]
+        async with gate:
+            began = time.perf_counter()
+            try:
+                socket = await websockets.connect(
+                    url,
+                    origin="http://127.0.0.1",
+                    compression=None,
+                    proxy=None,
+                    ping_interval=None,
+                    max_size=2**22,
+                    max_queue=None,
+                    open_timeout=60,
+                )
+                await socket.recv(decode=False)  # the snapshot
+            except Exception as exc:  # noqa: BLE001 - counted and reported
+                failures.append(f"{type(exc).__name__}: {exc}"[:200])
+                return None, 0.0
+            return socket, time.perf_counter() - began
+
+    async def listen(index: int, socket) -> None:
+        marker = b'"polled_at":"'
+        try:
+            async for data in _frames(socket):
+                arrived = time.time()
+                if not data.startswith(b'{"type":"prices"'):
+                    continue
+                at = data.rfind(marker) + len(marker)
+                stamp = data[at : data.index(b'"', at)].decode()
+                latencies.append(arrived - datetime.fromisoformat(stamp).timestamp())
+                received[index].add(stamp)
+        except websockets.ConnectionClosed:
+            return
+
+    started = time.perf_counter()
+    opened = await asyncio.gather(*(open_one(index) for index in range(count)))
+    connect_seconds = time.perf_counter() - started
+    sockets = [socket for socket, _ in opened]
+    listeners = [
+        asyncio.create_task(listen(index, socket))
+        for index, socket in enumerate(sockets)
+        if socket is not None
+    ]
+    ready.put(
+        {
+            "connected": len(listeners),
+            "failures": failures[:5],
+            "failed": len(failures),
+            "connect_seconds": connect_seconds,
+            "handshake_seconds": [seconds for _, seconds in opened if seconds],
+        }
+    )
+    await asyncio.to_thread(stop.event.wait)
+    expected = stop.expected.value
+    deadline = time.monotonic() + DRAIN_SECONDS
+    # Poll: stragglers are counted by many listener tasks at once.
+    while time.monotonic() < deadline and any(  # noqa: ASYNC110
+        len(got) < expected for got, socket in zip(received, sockets, strict=True) if socket
+    ):
+        await asyncio.sleep(0.2)
+    for socket in sockets:
+        if socket is not None:
+            await socket.close()
+    for task in listeners:
+        task.cancel()
+    return {"latencies": latencies, "received": [len(got) for got in received]}
+
+
+async def _frames(socket):
+    while True:
+        yield await socket.recv(decode=False)
+
+
+class StopSignal:
+    """An event plus the number of batches every client should have by then."""
+
+    def __init__(self, context) -> None:
+        self.event = context.Event()
+        self.expected = context.Value("i", 0)
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    def set(self, expected: int) -> None:
+        self.expected.value = expected
+        self.event.set()
+
+
+# --- One scenario ---------------------------------------------------------------------
+
+
+def rss_bytes(pids: list[int]) -> int:
+    import psutil
+
+    return sum(psutil.Process(pid).memory_info().rss for pid in pids)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def warm_up(ports: list[int]) -> None:
+    """Open one socket per server so imports and pools are not charged to clients."""
+    import websockets.sync.client
+
+    for port in ports:
+        with websockets.sync.client.connect(
+            f"ws://127.0.0.1:{port}/ws/prices/", origin="http://127.0.0.1", proxy=None
+        ) as socket:
+            socket.recv()
+
+
+def run_scenario(layer: str, servers: int, clients: int, seconds: int) -> dict:
+    env = bench_env(layer)
+    clear_channel_keys(env["REDIS_URL"])
+    context = mp.get_context("spawn")
+    load_before = os.getloadavg()
+    with _servers(env, servers) as live:
+        ports = [server.port for server in live]
+        pids = [server.pid for server in live]
+        warm_up(ports)
+        time.sleep(1.0)
+        idle_before = rss_bytes(pids)
+        urls = [f"ws://127.0.0.1:{port}/ws/prices/" for port in ports]
+        ready, results, stop = context.Queue(), context.Queue(), StopSignal(context)
+        shares = [
+            clients // CLIENT_PROCESSES + (i < clients % CLIENT_PROCESSES)
+            for i in range(CLIENT_PROCESSES)
+        ]
+        workers = [
+            context.Process(target=client_process, args=(urls, share, ready, stop, results))
+            for share in shares
+            if share
+        ]
+        began = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        connects = [ready.get(timeout=600) for _ in workers]
+        connect_seconds = time.perf_counter() - began
+        time.sleep(2.0)
+        idle_after = rss_bytes(pids)
+        connected = sum(c["connected"] for c in connects)
+        publisher = subprocess.run(
+            [sys.executable, __file__, "publish", "--batches", str(seconds)],
+            cwd=BASE_DIR,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        published = json.loads(publisher.stdout.strip().splitlines()[-1])
+        busy_rss = rss_bytes(pids)
+        stop.set(seconds)
+        outcomes = [results.get(timeout=120) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=30)
+    latencies = [ms * 1000 for o in outcomes for ms in o["latencies"]]
+    received = sum(sum(o["received"]) for o in outcomes)
+    handshakes = [s for c in connects for s in c["handshake_seconds"]]
+    return {
+        "layer": layer,
+        "servers": servers,
+        "clients": clients,
+        "connected": connected,
+        "connect_failures": sum(c["failed"] for c in connects),
+        "connect_failure_examples": [f for c in connects for f in c["failures"]][:3],
+        "connect_seconds_all": round(connect_seconds, 2),
+        "connect_ms_p50": round(percentile(handshakes, 0.5) * 1000, 1),
+        "connect_ms_p99": round(percentile(handshakes, 0.99) * 1000, 1),
+        "batches": seconds,
+        "batch_bytes": published["batch_bytes"],
+        "group_send_ms_p50": round(statistics.median(published["send_ms"]), 1),
+        "group_send_ms_max": round(max(published["send_ms"]), 1),
+        "latency_ms_p50": round(percentile(latencies, 0.5), 1),
+        "latency_ms_p99": round(percentile(latencies, 0.99), 1),
+        "latency_ms_max": round(max(latencies, default=float("nan")), 1),
+        "messages_expected": connected * seconds,
+        "messages_lost": connected * seconds - received,
+        "rss_idle_mib_before": round(idle_before / 2**20, 1),
+        "rss_idle_mib_connected": round(idle_after / 2**20, 1),
+        "rss_busy_mib": round(busy_rss / 2**20, 1),
+        "kib_per_idle_connection": round((idle_after - idle_before) / 1024 / max(connected, 1), 1),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+class _servers:
+    """Start `count` daphne processes; a context manager over running_daphne()."""
+
+    def __init__(self, env: dict[str, str], count: int) -> None:
+        self.managers = [running_daphne(env, access_log=False) for _ in range(count)]
+
+    def __enter__(self):
+        return [manager.__enter__() for manager in self.managers]
+
+    def __exit__(self, *exc_info) -> None:
+        for manager in reversed(self.managers):
+            manager.__exit__(*exc_info)
+
+
+# --- Report ---------------------------------------------------------------------------
+
+
+def meets_targets(row: dict) -> bool:
+    target = TARGETS.get(row["clients"])
+    return (
+        row["messages_lost"] == 0
+        and row["connect_failures"] == 0
+        and (target is None or row["latency_ms_p99"] <= target)
+        and row["kib_per_idle_connection"] <= TARGET_KIB_PER_CONNECTION
+    )
+
+
+def print_table(rows: list[dict]) -> None:
+    header = (
+        f"{'layer':<24}{'daphne':>7}{'clients':>8}{'connect s':>10}{'p50 ms':>9}"
+        f"{'p99 ms':>9}{'max ms':>9}{'lost':>8}{'failed':>7}{'KiB/conn':>9}{'send ms':>9}  ok"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        print(
+            f"{row['layer']:<24}{row['servers']:>7}{row['clients']:>8}"
+            f"{row['connect_seconds_all']:>10}{row['latency_ms_p50']:>9}"
+            f"{row['latency_ms_p99']:>9}{row['latency_ms_max']:>9}{row['messages_lost']:>8}"
+            f"{row['connect_failures']:>7}"
+            f"{row['kib_per_idle_connection']:>9}{row['group_send_ms_p50']:>9}"
+            f"  {'yes' if meets_targets(row) else 'NO'}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "seed", "publish"])
+    parser.add_argument("--quick", action="store_true", help="200 clients for 10 s")
+    parser.add_argument("--clients", default="1000,5000")
+    parser.add_argument("--servers", default="1,2")
+    parser.add_argument("--layers", default=",".join(LAYERS))
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--batches", type=int, default=60)
+    args = parser.parse_args()
+    if args.command == "seed":
+        return seed_coins()
+    if args.command == "publish":
+        return publish(args.batches, interval=1.0)
+    if args.quick:
+        args.clients, args.servers, args.seconds = "200", "1", 10
+    raise_open_files_limit()
+    prepare_database(bench_env(next(iter(LAYERS))))
+    rows = []
+    for clients in [int(n) for n in args.clients.split(",")]:
+        for servers in [int(n) for n in args.servers.split(",")]:
+            for layer in args.layers.split(","):
+                print(f"... {layer}, {servers} daphne, {clients} clients", flush=True)
+                rows.append(run_scenario(layer, servers, clients, args.seconds))
+    print_table(rows)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "benchmark": "fanout",
+                "run_at": datetime.now(UTC).isoformat(),
+                "cpus": os.cpu_count(),
+                "targets": {"p99_ms": TARGETS, "kib_per_idle_connection": 40, "lost": 0},
+                "scenarios": rows,
+            },
+            indent=2,
+        )
+    )
+    print(f"wrote {RESULTS.relative_to(BASE_DIR)}")
+
+
+if __name__ == "__main__":
+    main()
