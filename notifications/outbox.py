@@ -1,0 +1,31 @@
+"""The outbox: one Delivery row per channel, written with the event that needs it."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from alerts.models import AlertEvent
+from notifications.models import Delivery
+
+
+def record_deliveries(event: AlertEvent, channels: list[str]) -> list[Delivery]:
+    """Write the event's deliveries; enqueue their tasks only once the event commits.
+
+    Call inside the transaction that claims the alert, so the event and its
+    deliveries exist together or not at all. A task lost after the commit is
+    picked up by the sweeper (notifications.tasks.sweep_deliveries).
+    """
+    deliveries = Delivery.objects.bulk_create(
+        Delivery(user_id=event.alert.user_id, event=event, channel=channel)
+        for channel in dict.fromkeys(channels)
+    )
+    ids = [delivery.pk for delivery in deliveries]
+    transaction.on_commit(lambda: _enqueue(ids))
+    return deliveries
+
+
+def _enqueue(delivery_ids: list[int]) -> None:
+    from notifications.tasks import deliver_notification
+
+    for delivery_id in delivery_ids:
+        deliver_notification.delay(delivery_id)
