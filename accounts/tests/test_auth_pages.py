@@ -27,7 +27,7 @@ def test_the_login_page_uses_the_site_layout(client):
     html = client.get("/accounts/login/").content.decode()
 
     assert 'id="connection-status"' in html
-    assert '<label for="id_login">' in html
+    assert '<label for="id_login">Username or email</label>' in html
     assert '<label for="id_password">' in html
 
 

@@ -24,7 +24,6 @@
     topColor: "rgba(29, 95, 209, 0.28)",
     bottomColor: "rgba(29, 95, 209, 0.02)",
     lineWidth: 2,
-    priceFormat: { type: "price", precision: 6, minMove: 0.000001 },
   });
 
   let lastTime = 0;
@@ -32,6 +31,13 @@
 
   function setStatus(text) {
     status.textContent = text;
+  }
+
+  // Cents for coins above 1, four significant digits for sub-cent coins.
+  function priceFormat(value) {
+    const magnitude = Math.floor(Math.log10(Math.abs(value) || 1));
+    const precision = value >= 1 ? 2 : Math.min(12, 3 - magnitude);
+    return { type: "price", precision: precision, minMove: Math.pow(10, -precision) };
   }
 
   // The chart needs strictly ascending times: keep the last price of each second.
@@ -65,6 +71,7 @@
       if (mine !== request) return; // A newer range was chosen meanwhile.
       if (!response.ok) throw new Error(body.error || response.statusText);
       const data = toSeries(body.points);
+      if (data.length) series.applyOptions({ priceFormat: priceFormat(data[data.length - 1].value) });
       series.setData(data);
       chart.timeScale().fitContent();
       lastTime = data.length ? data[data.length - 1].time : 0;

@@ -1,0 +1,174 @@
+"""Headless Chromium against a real daphne: what a person sees and does.
+
+Screenshots of the dashboard and a coin page land in test-artifacts/screenshots/
+on every run. Without a browser the tests skip, except in CI (CI=true), where a
+missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from cryptomonitor.testing.live_server import LiveServer, live_daphne  # noqa: F401 (fixture)
+from prices.ingest import store_quotes
+from prices.models import FeedState, PriceSource
+from prices.tests.coins import priced_coin
+from prices.tests.pipeline import alert_batches, quote  # noqa: F401 (fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
+WAIT_MS = 10_000
+T = TypeVar("T")
+DASHBOARD_URL = re.compile(r"^http://127\.0\.0\.1:\d+/$")
+
+
+@pytest.fixture
+def chromium() -> Iterator:
+    if not shutil.which(CHROMIUM):
+        message = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(market, live_daphne, chromium):  # noqa: F811
+    context = chromium.new_context(
+        base_url=live_daphne.http_url, viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def market(alert_batches):  # noqa: F811
+    """Two coins with an hour of prices and a healthy feed."""
+    priced_coin("bitcoin", ("26800", "27050", "26900", "27200", "27000.5"), market_cap_rank=1)
+    priced_coin("ethereum", ("1850", "1830", "1790", "1800"), change="-2.5", market_cap_rank=2)
+    FeedState.current().record_success()
+
+
+def beside_the_browser(function: Callable[..., T], *args) -> T:
+    """Run ORM work in another thread.
+
+    Playwright's sync API keeps an event loop running in this thread, where
+    Django refuses synchronous database access and async_to_sync.
+    """
+
+    def run() -> T:
+        try:
+            return function(*args)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_up(page, username: str) -> None:
+    page.goto("/accounts/signup/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Email").fill(f"{username}@example.com")
+    page.get_by_label("Password", exact=True).fill("a-long-Passphrase-42")
+    page.get_by_label("Password (again)").fill("a-long-Passphrase-42")
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(DASHBOARD_URL)
+
+
+def test_a_visitor_signs_up_and_sees_prices_change_live(page):
+    sign_up(page, "carol")
+
+    price = page.locator('[data-coin="bitcoin"][data-field="price"]')
+    assert price.inner_text() == "$27,000.50"
+    assert page.locator("#feed-stale-banner").count() == 0
+    page.wait_for_selector('#connection-status[data-state="live"]')
+
+    beside_the_browser(
+        store_quotes, [quote("bitcoin", "27111.25", at=timezone.now())], PriceSource.COINGECKO
+    )
+
+    page.wait_for_function(
+        '() => document.querySelector(\'[data-coin="bitcoin"][data-field="price"]\')'
+        ".textContent === '$27,111.25'"
+    )
+    screenshot(page, "dashboard")
+
+
+def test_a_user_logs_in_and_watches_a_coin(page, django_user_model):
+    beside_the_browser(
+        django_user_model.objects.create_user, "dave", "dave@example.com", "a-long-Passphrase-42"
+    )
+    page.goto("/accounts/login/")
+    page.get_by_label("Username or email").fill("dave@example.com")
+    page.get_by_label("Password", exact=True).fill("a-long-Passphrase-42")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(DASHBOARD_URL)
+
+    page.get_by_label("Add a coin to your watchlist").fill("ether")
+    page.get_by_role("button", name="Watch Ethereum (ethereum)").click()
+    page.wait_for_url(DASHBOARD_URL)
+
+    cards = page.locator(".coin-card").evaluate_all("els => els.map(e => e.dataset.cardCoin)")
+    assert cards == ["ethereum", "bitcoin"]
+
+
+def test_the_coin_page_draws_the_chart_and_switches_ranges(page):
+    page.goto("/coins/bitcoin/")
+    chart = page.locator("#price-chart")
+    page.wait_for_selector('#price-chart[data-state="ready"][data-range="24h"]')
+    assert int(chart.get_attribute("data-points")) >= 2
+    assert page.locator("#price-chart canvas").count() > 0
+
+    page.get_by_role("button", name="1h", exact=True).click()
+    page.wait_for_selector('#price-chart[data-state="ready"][data-range="1h"]')
+    assert page.get_by_role("button", name="1h", exact=True).get_attribute("aria-pressed") == "true"
+    assert int(chart.get_attribute("data-points")) == 5
+
+    page.get_by_role("button", name="7d").click()
+    page.wait_for_selector('#price-chart[data-state="ready"][data-range="7d"]')
+    assert page.get_by_role("button", name="24h").get_attribute("aria-pressed") == "false"
+    screenshot(page, "coin-bitcoin")
+
+
+def test_the_dashboard_fits_a_phone_screen(page):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/")
+    page.wait_for_selector('#connection-status[data-state="live"]')
+
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    screenshot(page, "dashboard-phone")
