@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
 import certifi
@@ -38,6 +38,8 @@ from prices.validation import (
 __all__ = ["ChartPoint", "CoinGeckoClient", "FeedError"]
 
 log = logging.getLogger("prices.coingecko")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 MARKETS_PAGE_SIZE = 250  # CoinGecko's maximum per_page
 KEY_HEADERS = {"demo": "x-cg-demo-api-key", "pro": "x-cg-pro-api-key"}
@@ -45,6 +47,22 @@ KEY_HEADERS = {"demo": "x-cg-demo-api-key", "pro": "x-cg-pro-api-key"}
 # skips polls until then instead.
 RETRY_AFTER_BUDGET_SECONDS = 5.0
 BACKOFF_BASE_SECONDS = 1.0
+
+
+def _only_feed_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """Keep the promise that callers only ever see FeedError, even from a bug."""
+
+    @functools.wraps(method)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except FeedError:
+            raise
+        except Exception as exc:
+            log.exception("CoinGecko %s failed unexpectedly", method.__name__)
+            raise FeedError(f"CoinGecko {method.__name__}: unexpected {exc!r}") from exc
+
+    return guarded
 
 
 class _Retryable(Exception):
@@ -110,11 +128,16 @@ class CoinGeckoClient:
     def ping(self) -> bool:
         """True when CoinGecko answers /ping; never raises and never retries."""
         try:
-            body = self._get("/ping", {}, expect=dict, retries=0)
-        except FeedError:
+            return "gecko_says" in self._ping()
+        except FeedError as exc:
+            log.info("CoinGecko does not answer /ping: %s", exc)
             return False
-        return "gecko_says" in body
 
+    @_only_feed_errors
+    def _ping(self) -> dict[str, Any]:
+        return self._get("/ping", {}, expect=dict, retries=0)
+
+    @_only_feed_errors
     def fetch_markets(self, ids: list[str], vs_currency: str) -> FetchResult:
         """Validated quotes for `ids`: one /coins/markets request per 250 ids.
 
@@ -141,6 +164,7 @@ class CoinGeckoClient:
             self._collect(rows, set(chunk), result, now)
         return result
 
+    @_only_feed_errors
     def list_coins(self) -> list[dict[str, str]]:
         """CoinGecko's catalogue: [{"id", "symbol", "name"}]; bad entries are left out."""
         coins = []
@@ -153,6 +177,7 @@ class CoinGeckoClient:
                 log.warning("Skipped a /coins/list entry %s: %s", shorten(row), exc)
         return coins
 
+    @_only_feed_errors
     def market_chart(self, coin_id: str, vs_currency: str, days: int | str) -> list[ChartPoint]:
         """Validated price history, ascending; CoinGecko picks the granularity from days.
 
@@ -195,19 +220,13 @@ class CoinGeckoClient:
     ) -> Any:
         """The decoded JSON body of a GET, retried; FeedError when it cannot be had."""
         retries = self.max_retries if retries is None else retries
-        try:
-            for attempt in range(retries + 1):
-                try:
-                    return self._attempt(path, params, expect)
-                except _Retryable as failure:
-                    if attempt == retries:
-                        raise _give_up(path, failure, attempt + 1) from None
-                    self._wait_before_retry(path, failure, attempt, retries)
-        except FeedError:
-            raise
-        except Exception as exc:  # Keep the promise: callers only ever see FeedError.
-            log.exception("CoinGecko %s failed unexpectedly", path)
-            raise FeedError(f"CoinGecko {path}: unexpected {type(exc).__name__}: {exc}") from exc
+        for attempt in range(retries + 1):
+            try:
+                return self._attempt(path, params, expect)
+            except _Retryable as failure:
+                if attempt == retries:
+                    raise _give_up(path, failure, attempt + 1) from None
+                self._wait_before_retry(path, failure, attempt, retries)
         raise AssertionError("unreachable")
 
     def _attempt(self, path: str, params: dict[str, Any], expect: type) -> Any:

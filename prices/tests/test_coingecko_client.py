@@ -13,18 +13,7 @@ from prices.coingecko import ChartPoint, CoinGeckoClient
 from prices.quotes import FeedError, MarketQuote
 from prices.tests.fake_coingecko import FakeCoinGecko, generate_coins
 
-TEN = [
-    "bitcoin",
-    "ethereum",
-    "cardano",
-    "solana",
-    "polkadot",
-    "avalanche-2",
-    "chainlink",
-    "polygon-ecosystem-token",
-    "uniswap",
-    "cosmos",
-]
+TEN = [coin.id for coin in generate_coins(10)]  # the product's ten default coins
 
 
 @pytest.fixture
@@ -418,3 +407,16 @@ def test_ping_is_false_without_retrying_when_it_fails(client, fake_coingecko, sl
 
     assert client.ping() is False
     assert len(fake_coingecko.requests) == 1 and sleeps == []
+
+
+def test_ping_is_false_when_the_client_is_closed(client):
+    client.close()
+
+    assert client.ping() is False
+
+
+def test_a_closed_client_raises_only_feed_errors(client):
+    client.close()
+
+    with pytest.raises(FeedError, match="unexpected RuntimeError"):
+        client.fetch_markets(TEN, "usd")
