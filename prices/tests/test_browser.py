@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from cryptomonitor.testing.live_server import LiveServer, live_daphne  # noqa: F401 (fixture)
+from cryptomonitor.testing.live_server import LiveServer, current_database_url, running_daphne
 from prices.ingest import store_quotes
 from prices.models import FeedState, PriceSource
 from prices.tests.coins import priced_coin
@@ -58,10 +58,17 @@ def chromium() -> Iterator:
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def daphne(django_db_setup) -> Iterator[LiveServer]:
+    """One daphne for the module: each test's rows are committed, then flushed."""
+    with running_daphne({"TEST_DATABASE_URL": current_database_url()}) as server:
+        yield server
+
+
 @pytest.fixture
-def page(market, live_daphne, chromium):  # noqa: F811
+def page(market, daphne, chromium):
     context = chromium.new_context(
-        base_url=live_daphne.http_url, viewport={"width": 1280, "height": 900}
+        base_url=daphne.http_url, viewport={"width": 1280, "height": 900}
     )
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
