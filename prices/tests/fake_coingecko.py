@@ -11,13 +11,18 @@ bodies, bad values for single coins). It needs neither pytest nor Django::
         settings.COINGECKO_BASE_URL = fake.url   # http://127.0.0.1:PORT/api/v3
         fake.set_price("bitcoin", "30000")       # also bumps last_updated
         fake.move("ethereum", -5)                # -5 %
+        fake.move_all(1)                         # every coin +1 %, a new trade each
         fake.inject("rate_limit", retry_after=30)          # next request: 429
         fake.inject("500", times=3)                        # next 3 requests: 500
         fake.inject("null", coin="cardano")                # next response with it
         fake.inject("negative", coin="solana", field="market_cap", times=None)
         ...
-        [r.path for r in fake.requests]   # "/coins/markets", with r.query, r.headers
+        fake.paths()                      # ["/coins/markets", ...]; fake.requests has
+                                          # each request's .path, .query, .headers
         fake.connections()                # client addresses: one per TCP connection
+
+`FakeCoinGecko(coins, api_key="k", plan="demo"|"pro")` demands that key in the
+plan's header and answers 401 without it, as CoinGecko does.
 
 Endpoints (paths below `fake.url`):
     /ping                        {"gecko_says": "(V3) To the Moon!"}
@@ -32,8 +37,8 @@ Endpoints (paths below `fake.url`):
 
 Request faults, `inject(kind, times=1, path=None, **kw)`, each used up by one
 request (to `path` only when given; `times=None` means until `clear_faults()`):
-    "rate_limit" / "429"   429 {"status": {"error_code": 429, ...}}; kw retry_after=seconds
-                           adds a Retry-After header (omit it for none)
+    "rate_limit" / "429"   429 {"status": {"error_code": 429, ...}}; kw retry_after (seconds
+                           or an HTTP date string) adds a Retry-After header
     "server_error" / "500" 500 with an HTML body
     "unavailable" / "503"  503 with an HTML body; kw retry_after adds Retry-After
     "slow"                 waits kw delay seconds (default 2) before a normal answer
@@ -47,7 +52,8 @@ used up by one response that contains the coin (markets, simple price, chart, an
 /coins/list with field="symbol" or "name"):
     "null", "negative", "non_numeric", "missing", "absurd" (1e20 for numbers, a date
     in 2099 for last_updated), "nan", "zero". Names like "null_price" or
-    "negative_price" are accepted too and mean field="current_price".
+    "negative_price" are accepted too and mean field="current_price". On a
+    market chart the fault spoils the middle price point.
 
 Unknown ids are simply left out of responses, as CoinGecko does.
 """
