@@ -136,6 +136,18 @@ def parse_port(value: str) -> int:
     return int(value)
 
 
+def ensure_port_free(port: int) -> None:
+    """Fail before starting anything when daphne could not bind the port."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise StackError(
+                f"port {port} on 127.0.0.1 is not available ({exc.strerror}); "
+                "stop what uses it or choose another, e.g. PORT=8080 make run"
+            ) from exc
+
+
 def without_password(url: str) -> str:
     """The URL as safe to print: a password becomes ***."""
     parts = urlsplit(url)
@@ -196,9 +208,47 @@ def child_environment(port: int) -> dict[str, str]:
     return env
 
 
+class StackManager(Manager):
+    """honcho's Manager, safe against Ctrl-C arriving while the processes start.
+
+    honcho signals only processes whose start it has seen (and fails with a
+    KeyError on the others), so a process starting just after Ctrl-C would run
+    on, orphaned. Here such a stop request is remembered and repeated as soon
+    as every process has started.
+    """
+
+    _stop_after_start = False
+
+    def _killall(self, force: bool = False) -> None:
+        self._sent_sigterm: set[str] = getattr(self, "_sent_sigterm", set())
+        for name, process in self._processes.items():
+            if "returncode" in process or (name in self._sent_sigterm and not force):
+                continue
+            if "pid" not in process:
+                self._stop_after_start = True
+                continue
+            if not force:
+                self._sent_sigterm.add(name)
+            signame = "SIGKILL" if force else "SIGTERM"
+            self._system_print(f"sending {signame} to {name} (pid {process['pid']})\n")
+            if force:
+                self._procmgr.kill(process["pid"])
+            else:
+                self._procmgr.terminate(process["pid"])
+
+    def _all_started(self) -> bool:
+        # The loop asks this after recording each start: the moment to signal
+        # the processes that started after a stop request.
+        started = super()._all_started()
+        if started and self._stop_after_start:
+            self._stop_after_start = False
+            self._killall()
+        return started
+
+
 def run_processes(procfile: Path, env: dict[str, str]) -> int:
     """Run every Procfile process until Ctrl-C, SIGTERM or one of them exits."""
-    manager = Manager()
+    manager = StackManager()
     for name, command in parse_procfile(procfile.read_text()).processes.items():
         manager.add_process(name, command, env=env, cwd=str(BASE_DIR))
     manager.loop()
@@ -228,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     private_redis: PrivateRedis | None = None
     try:
         port = parse_port(os.environ.get("PORT") or str(DEFAULT_PORT))
+        ensure_port_free(port)
         if os.environ.get("REDIS_URL"):
             redis_line = f"Redis     {without_password(os.environ['REDIS_URL'])} (REDIS_URL)"
         else:

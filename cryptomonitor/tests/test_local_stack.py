@@ -144,6 +144,14 @@ def wait_for_good_feed(stack: RunningStack, timeout: float = 45) -> dict:
     raise AssertionError(f"/healthz never became healthy (last: {last}):\n{stack.output()[-3000:]}")
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def accepts_connections(port: int) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -178,9 +186,8 @@ def test_it_serves_live_simulated_prices_from_all_three_processes(stack: Running
 
 
 def test_it_announces_the_url_and_the_simulated_source(stack: RunningStack) -> None:
-    stack.wait_for_output(re.compile(r"Ctrl-C stops everything"))
+    output = stack.wait_for_output(re.compile(r"(?s).*Ctrl-C stops everything")).group(0)
 
-    output = stack.output()
     assert f"Open      {stack.url}/" in output
     assert "PRICE_SOURCE=simulated: every price shown is SIMULATED" in output
 
@@ -200,6 +207,38 @@ def test_its_private_redis_is_not_the_machines_and_stops_with_it(stack: RunningS
         assert re.search(rf"system \| {name} stopped", stack.output())
 
 
+def test_ctrl_c_while_the_processes_start_stops_every_one(stack: RunningStack) -> None:
+    stack.wait_for_output(re.compile(r"Ctrl-C stops everything"))
+    redis_port = stack.redis_port()
+
+    returncode = stack.stop(signal.SIGINT)
+
+    assert returncode == 130
+    assert not accepts_connections(redis_port)
+    for name, pid in stack.child_pids().items():
+        assert not alive(pid), f"{name} (pid {pid}) still runs"
+
+
+def test_a_stop_requested_before_the_processes_started_reaches_them() -> None:
+    # honcho's own Manager raises KeyError here and leaves both sleepers running.
+    script = (
+        "from cryptomonitor.local_stack import StackManager\n"
+        "manager = StackManager()\n"
+        "manager.add_process('first', 'sleep 30')\n"
+        "manager.add_process('second', 'sleep 30')\n"
+        "manager.terminate()\n"
+        "manager.loop()\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=BASE_DIR, capture_output=True, text=True, timeout=20
+    )
+
+    assert "sending SIGTERM to first" in result.stdout
+    assert "sending SIGTERM to second" in result.stdout
+    assert "second stopped (rc=-15)" in result.stdout
+
+
 def test_a_crashing_process_stops_the_others_and_redis(
     tmp_path: Path, migrated_database: Path
 ) -> None:
@@ -217,3 +256,26 @@ def test_a_crashing_process_stops_the_others_and_redis(
         assert not accepts_connections(redis_port)
     finally:
         stack.kill_leftovers()
+
+
+def test_it_refuses_a_busy_port_before_starting_anything(
+    tmp_path: Path, migrated_database: Path
+) -> None:
+    with socket.socket() as occupant:
+        occupant.bind(("127.0.0.1", 0))
+        occupant.listen()
+        busy_port = occupant.getsockname()[1]
+        env = base_environment(f"sqlite:///{migrated_database}") | {"PORT": str(busy_port)}
+
+        result = subprocess.run(
+            [sys.executable, "-m", "cryptomonitor.local_stack"],
+            env=env,
+            cwd=BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    assert result.returncode == 1
+    assert f"port {busy_port} on 127.0.0.1 is not available" in result.stderr
+    assert "started" not in result.stdout
