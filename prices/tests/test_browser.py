@@ -171,6 +171,20 @@ def test_the_coin_page_draws_the_chart_and_switches_ranges(page):
     screenshot(page, "coin-bitcoin")
 
 
+def test_the_coin_chart_grows_as_ticks_arrive(page):
+    page.goto("/coins/bitcoin/")
+    page.get_by_role("button", name="1h", exact=True).click()
+    page.wait_for_selector('#price-chart[data-state="ready"][data-range="1h"][data-points="5"]')
+    page.wait_for_selector('#connection-status[data-state="live"]')
+
+    beside_the_browser(
+        store_quotes, [quote("bitcoin", "27300", at=timezone.now())], PriceSource.COINGECKO
+    )
+
+    page.wait_for_selector('#price-chart[data-points="6"]')
+    assert page.locator('[data-coin="bitcoin"][data-field="price"]').inner_text() == "$27,300.00"
+
+
 def test_the_dashboard_fits_a_phone_screen(page):
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto("/")
