@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 
 from notifications.delivery import retry_deliveries
 from notifications.models import Delivery, EmailDigest, InAppNotification, NotificationSettings
@@ -57,3 +58,4 @@ class NotificationSettingsAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "webhook_url"]
     raw_id_fields = ["user"]
     exclude = ["webhook_secret"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

@@ -87,17 +87,25 @@ def _as_transport_error(exc: Exception, delivery: Delivery) -> TransportError:
 
 
 def in_email_burst(delivery: Delivery, now: datetime) -> bool:
-    """True when more than the threshold of the user's alert emails are recent."""
+    """True when more than the threshold of the user's alert emails are recent.
+
+    A digest sent within the last two windows also counts: the storm is still
+    going, and the alerts held back since then go out together.
+    """
     if delivery.is_test:
         return False
-    window_start = now - timedelta(seconds=settings.NOTIFICATIONS_EMAIL_GROUP_WINDOW_SECONDS)
+    window = timedelta(seconds=settings.NOTIFICATIONS_EMAIL_GROUP_WINDOW_SECONDS)
     recent = Delivery.objects.filter(
         user_id=delivery.user_id,
         channel=Channel.EMAIL,
         event__isnull=False,
-        created_at__gte=window_start,
+        created_at__gte=now - window,
     )
-    return recent.count() > settings.NOTIFICATIONS_EMAIL_GROUP_THRESHOLD
+    if recent.count() > settings.NOTIFICATIONS_EMAIL_GROUP_THRESHOLD:
+        return True
+    return EmailDigest.objects.filter(
+        user_id=delivery.user_id, sent_at__gte=now - 2 * window
+    ).exists()
 
 
 def deliver_digest(delivery: Delivery, now: datetime) -> str:
@@ -127,7 +135,12 @@ def deliver_digest(delivery: Delivery, now: datetime) -> str:
         .order_by("event__triggered_at", "pk")
     )
     try:
-        message_id = EmailTransport(delivery.user).send_digest([notice_for(d) for d in members])
+        notices = [notice_for(member) for member in members]
+        transport = EmailTransport(delivery.user)
+        # A lone alert held back after a storm reads better as a normal email.
+        message_id = (
+            transport.send(notices[0]) if len(notices) == 1 else transport.send_digest(notices)
+        )
     except Exception as exc:
         error = _as_transport_error(exc, delivery)
         for member in members:

@@ -16,12 +16,19 @@ class NotificationSettingsForm(forms.ModelForm):
         help_text="Leave blank to use your account's address.",
     )
 
+    webhook_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        label="Webhook URL",
+        help_text="We POST JSON here, signed in the X-CryptoMonitor-Signature header.",
+    )
+
     class Meta:
         model = NotificationSettings
         fields = ["webhook_url", "apprise_urls"]
-        labels = {"webhook_url": "Webhook URL", "apprise_urls": "Apprise URLs"}
+        labels = {"apprise_urls": "Apprise URLs"}
         help_texts = {
-            "webhook_url": "We POST JSON here, signed in the X-CryptoMonitor-Signature header.",
             "apprise_urls": "One per line, e.g. tgram://bottoken/ChatID or ntfy://topic.",
         }
         widgets = {"apprise_urls": forms.Textarea(attrs={"rows": 3})}

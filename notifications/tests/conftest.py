@@ -1,0 +1,292 @@
+"""Real collaborators for the notification tests: an SMTP server, an HTTP receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.conf import settings as django_settings
+from django.db import connection
+from django.utils import timezone
+
+from alerts.models import Alert, AlertEvent
+from cryptomonitor.celery import app as celery_app
+from notifications.models import Delivery
+from notifications.outbox import record_deliveries
+from prices.models import Coin
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 20.0, what: str = "") -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+
+
+@pytest.fixture(autouse=True)
+def private_celery_queue() -> Iterator[str]:
+    """Route this test's tasks to a queue of its own, deleted afterwards."""
+    queue = f"cm-e-test-{uuid.uuid4().hex[:12]}"
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    yield queue
+    celery_app.conf.task_default_queue = previous
+    with celery_app.connection_for_write() as connection:
+        connection.default_channel.client.delete(queue)
+
+
+def queued_delivery_ids(queue: str) -> list[int]:
+    """The delivery ids waiting in a Celery queue (Redis list of JSON messages)."""
+    with celery_app.connection_for_write() as connection:
+        raw = connection.default_channel.client.lrange(queue, 0, -1)
+    ids = []
+    for item in raw:
+        message = json.loads(item)
+        body = json.loads(base64.b64decode(message["body"]))
+        ids.append(body[0][0])
+    return ids
+
+
+@pytest.fixture
+def coin(db) -> Coin:
+    return Coin.objects.create(
+        coingecko_id="bitcoin", symbol="btc", name="Bitcoin", price=Decimal("30123.45")
+    )
+
+
+@pytest.fixture
+def fire(coin) -> Callable[..., list[Delivery]]:
+    """Fire an `above 30000` alert of a user: its event and deliveries, as firing does."""
+
+    def fire(user, channels=("email",), price: str = "30123.45", note: str = "") -> list[Delivery]:
+        alert = Alert.objects.create(
+            user=user,
+            coin=coin,
+            condition="above",
+            target=Decimal("30000"),
+            channels=list(channels),
+            note=note,
+        )
+        event = AlertEvent.objects.create(
+            alert=alert,
+            coin=coin,
+            price=Decimal(price),
+            previous_price=Decimal("29990"),
+            reason=f"BTC is at {price}, at or above 30000",
+            triggered_at=timezone.now(),
+        )
+        return record_deliveries(event, list(channels))
+
+    return fire
+
+
+# --- SMTP -------------------------------------------------------------------------------
+
+
+class MailSink:
+    """An aiosmtpd handler that records accepted mail and misbehaves on request."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        # e.g. "550 5.1.1 No such user": refuse every recipient with it.
+        self.rcpt_reply: str | None = None
+        # Hold DATA until `release` is set, then drop the message (a send in flight).
+        self.holding = False
+        self.data_started = threading.Event()
+        self.release = threading.Event()
+        self.port = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.holding:
+            self.data_started.set()
+            await asyncio.to_thread(self.release.wait)
+            return "451 4.3.0 Aborted"
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 Message accepted for delivery"
+
+
+def start_smtp(sink: MailSink, port: int) -> Controller:
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    sink.port = port
+    return controller
+
+
+def use_smtp(settings, port: int) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+
+
+@pytest.fixture
+def smtp(settings) -> Iterator[MailSink]:
+    """A real SMTP server on 127.0.0.1 that Django's SMTP backend sends to."""
+    sink = MailSink()
+    controller = start_smtp(sink, free_port())
+    use_smtp(settings, sink.port)
+    yield sink
+    sink.release.set()
+    controller.stop()
+
+
+# --- Real Celery workers ---------------------------------------------------------------
+
+
+class Workers:
+    """Starts `celery worker` subprocesses on the test's queue, database and SMTP server."""
+
+    def __init__(self, queue: str) -> None:
+        self.queue = queue
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, smtp_port: int, **env: str) -> subprocess.Popen:
+        db = connection.settings_dict
+        database_url = (
+            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:"
+            f"{db['PORT'] or 5432}/{db['NAME']}"
+        )
+        process = subprocess.Popen(
+            [
+                f"{django_settings.BASE_DIR}/.venv/bin/celery",
+                "-A",
+                "cryptomonitor",
+                "worker",
+                "--pool=solo",
+                "-Q",
+                self.queue,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel=WARNING",
+            ],
+            cwd=django_settings.BASE_DIR,
+            env={
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "notifications.tests.worker_settings",
+                "TEST_DATABASE_URL": database_url,
+                "TEST_REDIS_URL": django_settings.REDIS_URL,
+                "CM_TEST_CELERY_QUEUE": self.queue,
+                "CM_TEST_SMTP_PORT": str(smtp_port),
+                "CM_TEST_ROOT_URLCONF": django_settings.ROOT_URLCONF,
+                **env,
+            },
+        )
+        self.processes.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen) -> None:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        # SIGKILL: a warm shutdown takes seconds, and the queue is deleted anyway.
+        for process in self.processes:
+            if process.poll() is None:
+                self.kill(process)
+
+
+@pytest.fixture
+def workers(private_celery_queue) -> Iterator[Workers]:
+    started = Workers(private_celery_queue)
+    yield started
+    started.stop_all()
+
+
+# --- HTTP receiver (webhooks, Apprise json://) ------------------------------------------------
+
+
+class Receiver:
+    """A local HTTP server: plays scripted replies, records requests, checks signatures."""
+
+    def __init__(self, secret: str = "") -> None:
+        self.secret = secret
+        self.requests: list[dict] = []
+        # Each request pops the next reply: an HTTP status, or ("sleep", seconds).
+        self.script: list[int | tuple[str, float]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.record(dict(self.headers), body)
+                reply = receiver.script.pop(0) if receiver.script else 200
+                if isinstance(reply, tuple):
+                    time.sleep(reply[1])
+                    reply = 200
+                self.send_response(reply)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def record(self, headers: dict, body: bytes) -> None:
+        expected = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+        signature = headers.get("X-CryptoMonitor-Signature", "")
+        self.requests.append(
+            {
+                "headers": headers,
+                "body": body,
+                "json": json.loads(body or b"null"),
+                "signature_valid": hmac.compare_digest(signature, expected),
+            }
+        )
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.stop()
+

@@ -1,0 +1,104 @@
+"""The delivery service: claiming, backoff, the channel registry, test notifications."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from alerts.models import Channel
+from notifications.delivery import backoff_seconds, deliver, send_test_notifications
+from notifications.models import Delivery, DeliveryStatus
+from notifications.tests.conftest import queued_delivery_ids
+from notifications.transports import TRANSPORTS
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_channel_has_a_transport():
+    assert set(TRANSPORTS) == set(Channel.values)
+
+
+def test_a_claim_takes_a_pending_row_once(owner, fire):
+    [delivery] = fire(owner)
+    rows = Delivery.objects.filter(pk=delivery.pk)
+    now = timezone.now()
+
+    assert rows.claimable(now).claim(now) == 1
+    assert rows.claimable(now).claim(now) == 0
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SENDING
+    assert delivery.attempts == 1
+    assert delivery.lease_expires_at > now
+
+
+def test_backoff_grows_exponentially_with_jitter(settings):
+    settings.NOTIFICATIONS_BACKOFF_BASE_SECONDS = 10
+    first = [backoff_seconds(1) for _ in range(50)]
+    third = [backoff_seconds(3) for _ in range(50)]
+
+    assert all(5 <= delay <= 10 for delay in first)
+    assert all(20 <= delay <= 40 for delay in third)
+    assert len(set(first)) > 1
+    assert backoff_seconds(30) <= 3600
+
+
+def test_a_retry_is_enqueued_with_its_backoff(owner, fire, settings, private_celery_queue):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9  # discard port: refused
+    [delivery] = fire(owner)
+
+    assert deliver(delivery.pk) == DeliveryStatus.PENDING
+
+    assert queued_delivery_ids(private_celery_queue) == [delivery.pk]
+
+
+def test_an_unexpected_error_is_retried_not_lost(owner, fire, monkeypatch):
+    from notifications.transports.email import EmailTransport
+
+    def explode(self, notice):
+        raise RuntimeError("template bug")
+
+    monkeypatch.setattr(EmailTransport, "send", explode)
+    [delivery] = fire(owner)
+
+    assert deliver(delivery.pk) == DeliveryStatus.PENDING
+    delivery.refresh_from_db()
+    assert "RuntimeError: template bug" in delivery.last_error
+
+
+def test_a_test_notification_has_no_event_and_is_queued_on_commit(
+    owner, django_capture_on_commit_callbacks, private_celery_queue
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        [delivery] = send_test_notifications(owner, ["in_app"])
+
+    assert delivery.event is None
+    assert queued_delivery_ids(private_celery_queue) == [delivery.pk]
+    assert deliver(delivery.pk) == DeliveryStatus.SENT
+    assert owner.inbox.get().title == "CryptoMonitor test notification"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_tasks_send_a_delivery_once(owner, fire, smtp):
+    [delivery] = fire(owner)
+    results = []
+    barrier = threading.Barrier(4)
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            results.append(deliver(delivery.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results, key=str) == [None, None, None, "sent"]
+    assert len(smtp.messages) == 1

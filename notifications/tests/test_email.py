@@ -1,0 +1,187 @@
+"""Email delivery to a real SMTP server (aiosmtpd on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import timedelta
+
+import pytest
+
+from accounts.models import Profile
+from notifications.delivery import deliver, send_test_notifications
+from notifications.models import DeliveryStatus
+from notifications.tests.conftest import MailSink, free_port, start_smtp, use_smtp
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def site_url(settings):
+    settings.SITE_URL = "http://testserver.example"
+
+
+def test_it_sends_the_alert_as_multipart_text_and_html(smtp, owner, fire):
+    [delivery] = fire(owner, note="sell half")
+
+    assert deliver(delivery.pk) == DeliveryStatus.SENT
+
+    [message] = smtp.messages
+    assert message["To"] == "alice@example.com"
+    assert message["Subject"] == (
+        "CryptoMonitor: BTC price is at or above 30000 (now 30123.45 USD)"
+    )
+    assert message["X-CryptoMonitor-Delivery"] == str(delivery.pk)
+    assert message["Message-ID"]
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    alert_url = f"http://testserver.example/alerts/{delivery.event.alert_id}/"
+    for body in (text, html):
+        assert "Bitcoin (BTC)" in body
+        assert "30123.45 USD" in body
+        assert "sell half" in body
+        assert alert_url in body
+
+
+def test_it_marks_the_delivery_sent(smtp, owner, fire):
+    [delivery] = fire(owner)
+
+    deliver(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SENT
+    assert delivery.sent_at is not None
+    assert delivery.attempts == 1
+    assert delivery.lease_expires_at is None
+
+
+def test_it_uses_the_profiles_notification_email(smtp, owner, fire):
+    Profile.objects.create(user=owner, notification_email="alerts@alice.example")
+    [delivery] = fire(owner)
+
+    deliver(delivery.pk)
+
+    assert smtp.envelopes[0][1] == ["alerts@alice.example"]
+
+
+def test_it_sends_each_delivery_once(smtp, owner, fire):
+    [delivery] = fire(owner)
+
+    deliver(delivery.pk)
+    assert deliver(delivery.pk) is None
+
+    assert len(smtp.messages) == 1
+
+
+def test_it_renders_a_test_message_without_an_event(smtp, owner):
+    [delivery] = send_test_notifications(owner, ["email"])
+
+    assert deliver(delivery.pk) == DeliveryStatus.SENT
+    [message] = smtp.messages
+    assert message["Subject"] == "CryptoMonitor: CryptoMonitor test notification"
+    assert "test notification" in message.get_body(("plain",)).get_content()
+
+
+def test_it_retries_when_the_server_refuses_the_connection_then_sends(settings, owner, fire):
+    port = free_port()
+    use_smtp(settings, port)
+    [delivery] = fire(owner)
+
+    assert deliver(delivery.pk) == DeliveryStatus.PENDING
+    delivery.refresh_from_db()
+    assert delivery.attempts == 1
+    assert "Connection refused" in delivery.last_error
+    assert delivery.next_attempt_at is not None
+
+    sink = MailSink()
+    controller = start_smtp(sink, port)
+    try:
+        assert deliver(delivery.pk, now=delivery.next_attempt_at) == DeliveryStatus.SENT
+    finally:
+        controller.stop()
+    assert len(sink.messages) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("sent", 2, "")
+
+
+@pytest.fixture
+def dropping_server() -> int:
+    """A TCP server that accepts SMTP connections and hangs up at once."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    listener.close()
+
+
+def test_it_retries_when_the_server_drops_the_connection_then_sends(
+    settings, owner, fire, dropping_server, smtp
+):
+    good_port = smtp.port
+    use_smtp(settings, dropping_server)
+    [delivery] = fire(owner)
+
+    assert deliver(delivery.pk) == DeliveryStatus.PENDING
+    delivery.refresh_from_db()
+    assert "could not talk to the mail server" in delivery.last_error
+
+    use_smtp(settings, good_port)
+    assert deliver(delivery.pk, now=delivery.next_attempt_at) == DeliveryStatus.SENT
+    assert len(smtp.messages) == 1
+
+
+def test_it_does_not_retry_before_the_backoff_has_passed(settings, owner, fire):
+    use_smtp(settings, free_port())
+    [delivery] = fire(owner)
+    deliver(delivery.pk)
+    delivery.refresh_from_db()
+
+    assert deliver(delivery.pk, now=delivery.next_attempt_at - timedelta(seconds=1)) is None
+
+
+def test_it_fails_at_once_when_the_recipient_is_rejected(smtp, owner, fire, client):
+    smtp.rcpt_reply = "550 5.1.1 No such user here"
+    [delivery] = fire(owner)
+
+    assert deliver(delivery.pk) == DeliveryStatus.FAILED
+
+    delivery.refresh_from_db()
+    assert delivery.attempts == 1
+    assert "550" in delivery.last_error and "No such user" in delivery.last_error
+    client.force_login(owner)
+    page = client.get("/notifications/").content.decode()
+    assert "No such user here" in page
+    assert smtp.messages == []
+
+
+def test_it_retries_when_the_recipient_is_deferred(smtp, owner, fire):
+    smtp.rcpt_reply = "451 4.7.1 Greylisted, try again later"
+    [delivery] = fire(owner)
+
+    assert deliver(delivery.pk) == DeliveryStatus.PENDING
+    smtp.rcpt_reply = None
+    delivery.refresh_from_db()
+    assert deliver(delivery.pk, now=delivery.next_attempt_at) == DeliveryStatus.SENT
+
+
+def test_it_fails_for_good_without_an_address(smtp, owner, fire):
+    owner.email = ""
+    owner.save()
+    [delivery] = fire(owner)
+
+    assert deliver(delivery.pk) == DeliveryStatus.FAILED
+    delivery.refresh_from_db()
+    assert "no email address" in delivery.last_error

@@ -1,0 +1,105 @@
+"""Webhook delivery to a local HTTP server that checks the HMAC signature."""
+
+from __future__ import annotations
+
+import pytest
+
+from notifications.delivery import deliver
+from notifications.models import DeliveryStatus, NotificationSettings
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def hook(receiver, owner):
+    config = NotificationSettings.for_user(owner)
+    config.webhook_url = receiver.url
+    config.save()
+    receiver.secret = config.webhook_secret
+    return receiver
+
+
+def test_it_posts_the_alert_signed_with_the_users_secret(hook, owner, fire):
+    [delivery] = fire(owner, channels=["webhook"])
+
+    assert deliver(delivery.pk) == DeliveryStatus.SENT
+
+    [request] = hook.requests
+    assert request["signature_valid"]
+    assert request["headers"]["Content-Type"] == "application/json"
+    assert request["headers"]["X-CryptoMonitor-Timestamp"].isdigit()
+    body = request["json"]
+    assert body["type"] == "alert"
+    assert body["delivery_id"] == delivery.pk
+    assert body["alert"]["symbol"] == "BTC"
+    assert body["alert"]["price"] == "30123.45"
+    assert body["alert"]["event_id"] == delivery.event_id
+
+
+def test_a_regenerated_secret_signs_the_next_webhook(hook, owner, fire):
+    config = NotificationSettings.for_user(owner)
+    old_secret = config.webhook_secret
+    config.regenerate_webhook_secret()
+    [delivery] = fire(owner, channels=["webhook"])
+
+    deliver(delivery.pk)
+
+    assert config.webhook_secret != old_secret
+    assert not hook.requests[0]["signature_valid"]  # the receiver still has the old one
+    hook.secret = config.webhook_secret
+    hook.record(hook.requests[0]["headers"], hook.requests[0]["body"])
+    assert hook.requests[-1]["signature_valid"]
+
+
+def test_it_retries_a_5xx_then_sends(hook, owner, fire):
+    hook.script = [503]
+    [delivery] = fire(owner, channels=["webhook"])
+
+    assert deliver(delivery.pk) == DeliveryStatus.PENDING
+    delivery.refresh_from_db()
+    assert "HTTP 503" in delivery.last_error
+
+    assert deliver(delivery.pk, now=delivery.next_attempt_at) == DeliveryStatus.SENT
+    assert len(hook.requests) == 2
+    assert all(request["signature_valid"] for request in hook.requests)
+
+
+def test_it_retries_a_timeout(hook, owner, fire, settings):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.3
+    hook.script = [("sleep", 1.0)]
+    [delivery] = fire(owner, channels=["webhook"])
+
+    assert deliver(delivery.pk) == DeliveryStatus.PENDING
+    delivery.refresh_from_db()
+    assert "did not answer within 0.3 s" in delivery.last_error
+    assert deliver(delivery.pk, now=delivery.next_attempt_at) == DeliveryStatus.SENT
+
+
+def test_it_fails_at_once_on_a_4xx(hook, owner, fire):
+    hook.script = [410]
+    [delivery] = fire(owner, channels=["webhook"])
+
+    assert deliver(delivery.pk) == DeliveryStatus.FAILED
+    delivery.refresh_from_db()
+    assert "HTTP 410" in delivery.last_error
+
+
+def test_it_fails_without_a_webhook_url(owner, fire):
+    [delivery] = fire(owner, channels=["webhook"])
+
+    assert deliver(delivery.pk) == DeliveryStatus.FAILED
+    delivery.refresh_from_db()
+    assert "no webhook URL" in delivery.last_error
+
+
+def test_it_gives_up_after_the_maximum_attempts(hook, owner, fire, settings):
+    settings.NOTIFICATIONS_MAX_ATTEMPTS = 2
+    hook.script = [500, 500, 500]
+    [delivery] = fire(owner, channels=["webhook"])
+
+    assert deliver(delivery.pk) == DeliveryStatus.PENDING
+    delivery.refresh_from_db()
+    assert deliver(delivery.pk, now=delivery.next_attempt_at) == DeliveryStatus.FAILED
+    delivery.refresh_from_db()
+    assert delivery.attempts == 2
+    assert delivery.last_error.startswith("gave up after 2 attempts")
