@@ -166,11 +166,10 @@ def prepare_django() -> list[str]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cryptomonitor.settings")
     django.setup()
     from django.conf import settings
-    from django.core.management import call_command, get_commands
+    from django.core.management import call_command
     from django.db import connections
 
-    if "ensure_schedule" in get_commands():
-        call_command("ensure_schedule")
+    call_command("ensure_schedule")
     # The children open their own connections; keep none across the fork.
     connections.close_all()
     return describe(settings)
