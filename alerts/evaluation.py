@@ -11,7 +11,8 @@ batch at once this module
    and claims them in the same statement with one conditional UPDATE, in id
    order so concurrent evaluators never deadlock and never both win a row;
 3. writes an AlertEvent per claimed alert and its deliveries through the
-   outbox (contract 3), in the claiming transaction.
+   outbox (contract 3, in one INSERT for the batch: record_deliveries for
+   many events), in the claiming transaction.
 
 The work grows with the number of matching alerts, not with all alerts. The
 SQL is portable between PostgreSQL (production, tests, benchmark) and SQLite
@@ -39,7 +40,7 @@ from alerts.models import (
     Status,
     Window,
 )
-from notifications.outbox import record_deliveries
+from notifications.outbox import record_deliveries_for_events
 
 HUNDRED = Decimal(100)
 
@@ -286,6 +287,16 @@ def claim_matching_alerts(
     concurrent evaluators of the same batch lock rows in id order and re-check
     these conditions after the wait, so each alert is claimed once.
     """
+    sql, params = claim_statement(changes, movements, now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [_alert_from_row(row) for row in cursor.fetchall()]
+
+
+def claim_statement(
+    changes: Sequence[PriceChange], movements: Sequence[Movement], now: datetime
+) -> tuple[str, list]:
+    """The claiming UPDATE and its parameters (the benchmark EXPLAINs it)."""
     dialect = _Dialect.current()
     batch_sql, batch_params = _batch_cte(changes, dialect)
     moves_sql, moves_params = _moves_cte(movements, dialect)
@@ -303,10 +314,7 @@ def claim_matching_alerts(
         cooldown_until=dialect.cooldown_until,
     )
     at = _adapt_time(now)
-    params = [*batch_params, *moves_params, at, at, at, at, at]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [_alert_from_row(row) for row in cursor.fetchall()]
+    return sql, [*batch_params, *moves_params, at, at, at, at, at]
 
 
 def _alert_from_row(row: tuple) -> Alert:
@@ -349,8 +357,7 @@ def record_events(
         )
         for alert in sorted(alerts, key=lambda alert: alert.pk)
     )
-    for event in events:
-        record_deliveries(event, event.alert.channels)
+    record_deliveries_for_events((event, event.alert.channels) for event in events)
     return events
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import transaction
 
 from alerts.models import AlertEvent
@@ -15,12 +17,25 @@ def record_deliveries(event: AlertEvent, channels: list[str]) -> list[Delivery]:
     deliveries exist together or not at all. A task lost after the commit is
     picked up by the sweeper (notifications.tasks.sweep_deliveries).
     """
+    return record_deliveries_for_events([(event, channels)])
+
+
+def record_deliveries_for_events(
+    events: Iterable[tuple[AlertEvent, list[str]]],
+) -> list[Delivery]:
+    """record_deliveries() for many events in one INSERT.
+
+    A price batch can fire a thousand alerts at once (alerts.evaluation); one
+    statement instead of one per event keeps the claiming transaction short.
+    """
     deliveries = Delivery.objects.bulk_create(
         Delivery(user_id=event.alert.user_id, event=event, channel=channel)
+        for event, channels in events
         for channel in dict.fromkeys(channels)
     )
     ids = [delivery.pk for delivery in deliveries]
-    transaction.on_commit(lambda: _enqueue(ids))
+    if ids:
+        transaction.on_commit(lambda: _enqueue(ids))
     return deliveries
 
 

@@ -1,0 +1,439 @@
+"""Alert evaluation benchmark: 10k, 100k and 1M active alerts over 250 coins.
+
+For each scale the alerts table is emptied and loaded with COPY: a *firing
+set* placed so that exactly F alerts first match at each of the 20 batches
+(targets and percents between consecutive prices), and filler alerts over
+every condition, window and frequency whose targets lie far from the prices.
+Half the coins rise 0.5% per batch and half fall 0.5%, so every condition
+fires. Each batch writes its ticks (not timed) and then runs
+`alerts.evaluation.evaluate_batch` exactly as the Celery task does: re-arm,
+match, claim, events, Delivery rows through the outbox, commit, enqueue the
+delivery tasks on commit (to the bench's own Redis db, emptied at the end).
+
+    .venv/bin/python bench/alerts.py            # 10k, 100k, 1M
+    .venv/bin/python bench/alerts.py --quick    # 10k and 100k only
+
+Needs PostgreSQL and Redis: BENCH_ALERTS_DATABASE_URL (created and migrated
+when missing) and BENCH_ALERTS_REDIS_URL. Prints a table and writes
+bench/results/alerts.json. Targets: p50 <= 50 ms per batch at 1M alerts with
+up to 1,000 firing, and p50(1M) / p50(10k) <= 2 with the same firing count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+RESULTS = BASE_DIR / "bench" / "results" / "alerts.json"
+
+DATABASE_URL = os.environ.get(
+    "BENCH_ALERTS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cm_bench_alerts"
+)
+REDIS_URL = os.environ.get("BENCH_ALERTS_REDIS_URL", "redis://127.0.0.1:6379/6")
+os.environ.update(
+    {
+        "DJANGO_SETTINGS_MODULE": "cryptomonitor.settings",
+        # DEBUG off: Django would otherwise keep every query in memory.
+        "DEBUG": "False",
+        "SECRET_KEY": "alerts-benchmark-only-not-a-secret",
+        "DATABASE_URL": DATABASE_URL,
+        "REDIS_URL": REDIS_URL,
+        "LOG_LEVEL": "WARNING",
+    }
+)
+
+COINS = 250
+BATCHES = 20
+STEP = Decimal("0.005")
+USERS = 1000
+TARGET_P50_MS = 50.0
+TARGET_RATIO = 2.0
+CONDITIONS = [
+    "above",
+    "below",
+    "crosses_up",
+    "crosses_down",
+    "crosses",
+    "pct_up",
+    "pct_down",
+    "pct_move",
+]
+WINDOWS = ["5m", "1h", "24h"]
+COLUMNS = (
+    'user_id, coin_id, condition, target, percent, "window", note, expires_at, frequency, '
+    "cooldown_seconds, channels, status, armed, cooldown_until, last_triggered_at, "
+    "created_at, updated_at"
+)
+
+
+def ensure_database() -> None:
+    import psycopg
+
+    parts = urlsplit(DATABASE_URL)
+    name = parts.path.lstrip("/")
+    admin_url = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django() -> None:
+    import django
+    from django.core.management import call_command
+
+    ensure_database()
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def seed_coins_and_users() -> list:
+    from django.contrib.auth import get_user_model
+
+    from prices.models import Coin
+
+    User = get_user_model()
+    if User.objects.filter(username__startswith="bench-").count() < USERS:
+        User.objects.bulk_create(
+            [User(username=f"bench-{n}", email=f"bench-{n}@example.com") for n in range(USERS)],
+            ignore_conflicts=True,
+        )
+    Coin.objects.bulk_create(
+        [
+            Coin(coingecko_id=f"bench-coin-{n}", symbol=f"b{n}", name=f"Bench {n}", is_tracked=True)
+            for n in range(COINS)
+        ],
+        ignore_conflicts=True,
+    )
+    return list(Coin.objects.filter(coingecko_id__startswith="bench-coin-").order_by("pk"))
+
+
+def start_price(index: int) -> Decimal:
+    # Prices from 0.01 to about 60,000: sub-cent coins and Bitcoin-like ones.
+    return (Decimal("0.01") * Decimal(1.04) ** index).quantize(Decimal("0.00000001"))
+
+
+def path_of(index: int) -> list[Decimal]:
+    """The coin's price at batch 0 (history) and after each of the batches."""
+    factor = 1 + STEP if index % 2 == 0 else 1 - STEP
+    prices = [start_price(index)]
+    for _ in range(BATCHES):
+        prices.append((prices[-1] * factor).quantize(Decimal("1e-14"), ROUND_HALF_UP))
+    return prices
+
+
+def between(low: Decimal, high: Decimal, rng: random.Random) -> Decimal:
+    """A price strictly above low and at most high."""
+    value = low + (high - low) * Decimal(rng.uniform(0.05, 1.0))
+    return value.quantize(Decimal("1e-14"), ROUND_HALF_UP)
+
+
+def firing_alert(coin_index: int, batch: int, rng: random.Random) -> tuple:
+    """An alert on this coin that first matches at `batch` (1-based), as (condition, target,
+    percent, window)."""
+    prices = path_of(coin_index)
+    rising = coin_index % 2 == 0
+    before, after = prices[batch - 1], prices[batch]
+    change_before = abs(before / prices[0] - 1) * 100
+    change_after = abs(after / prices[0] - 1) * 100
+    if rising:
+        condition = rng.choice(["above", "crosses_up", "crosses", "pct_up", "pct_move"])
+    else:
+        condition = rng.choice(["below", "crosses_down", "crosses", "pct_down", "pct_move"])
+    if condition.startswith("pct_"):
+        percent = change_before + (change_after - change_before) * Decimal(rng.uniform(0.1, 1))
+        # Reference is the seeded history (24h of ticks at the start price),
+        # so every window sees the same move.
+        # Rounding down keeps it at most the move at `batch`.
+        return condition, None, percent.quantize(Decimal("0.0001"), ROUND_DOWN), rng.choice(WINDOWS)
+    low, high = (before, after) if rising else (after, before)
+    target = between(low, high, rng)
+    if not rising:
+        # Falling: the target must be at least the new price, below the old.
+        target = (high - (target - low)).quantize(Decimal("1e-14"))
+    return condition, target, None, ""
+
+
+def filler_alert(coin_index: int, rng: random.Random) -> tuple:
+    """An alert far from the price path: it never matches during the benchmark."""
+    base = start_price(coin_index)
+    rising = coin_index % 2 == 0
+    condition = rng.choice(CONDITIONS)
+    far_up = base * Decimal(rng.uniform(1.2, 4.0))
+    far_down = base * Decimal(rng.uniform(0.1, 0.85))
+    if condition.startswith("pct_"):
+        return (
+            condition,
+            None,
+            Decimal(rng.uniform(15, 1000)).quantize(Decimal("0.0001")),
+            (rng.choice(WINDOWS)),
+        )
+    if condition == "above":
+        target = far_up
+    elif condition == "below":
+        target = far_down
+    else:
+        # Edges either side, beyond where the coin goes.
+        target = far_up if rng.random() < 0.5 else far_down
+        if rising and target < base:
+            target = far_down
+        if not rising and target > base:
+            target = far_up
+    return condition, target.quantize(Decimal("1e-14")), None, ""
+
+
+def load_alerts(total: int, fires_per_batch: int, coins: list, users: list[int]) -> None:
+    from django.db import connection
+
+    rng = random.Random(total * 31 + fires_per_batch)
+    now = datetime.now(UTC)
+    channels = json.dumps(["email", "in_app"])
+    firing = fires_per_batch * BATCHES
+    if firing > total:
+        raise SystemExit(f"{firing} firing alerts do not fit in {total}")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE alerts_alert, alerts_alertevent, notifications_delivery "
+            "RESTART IDENTITY CASCADE"
+        )
+        with cursor.cursor.copy(f"COPY alerts_alert ({COLUMNS}) FROM STDIN") as copy:
+            for n in range(total):
+                coin_index = rng.randrange(COINS)
+                if n < firing:
+                    condition, target, percent, window = firing_alert(
+                        coin_index, n // fires_per_batch + 1, rng
+                    )
+                    frequency = "once"
+                else:
+                    condition, target, percent, window = filler_alert(coin_index, rng)
+                    frequency = "every_time" if rng.random() < 0.2 else "once"
+                copy.write_row(
+                    (
+                        users[n % len(users)],
+                        coins[coin_index].pk,
+                        condition,
+                        target,
+                        percent,
+                        window,
+                        "",
+                        None,
+                        frequency,
+                        3600,
+                        channels,
+                        "active",
+                        True,
+                        None,
+                        None,
+                        now,
+                        now,
+                    )
+                )
+        cursor.execute("ANALYZE alerts_alert")
+
+
+def reset_prices(coins: list) -> datetime:
+    """Forget earlier runs' ticks; seed 24 h of history at each coin's start price."""
+    from django.db import connection
+
+    now = datetime.now(UTC)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM prices_pricetick WHERE coin_id = ANY(%s)", [[coin.pk for coin in coins]]
+        )
+        with cursor.cursor.copy(
+            "COPY prices_pricetick (coin_id, time, price, source) FROM STDIN"
+        ) as copy:
+            for index, coin in enumerate(coins):
+                # One a minute up to a minute ago: every window (5m too) starts
+                # at a history tick at the start price for all 20 batches.
+                for minutes in range(25 * 60, 0, -1):
+                    copy.write_row(
+                        (coin.pk, now - timedelta(minutes=minutes), start_price(index), "simulated")
+                    )
+        cursor.execute("ANALYZE prices_pricetick")
+    return now
+
+
+def write_ticks(coins: list, batch: int, at: datetime) -> list[dict]:
+    from prices.models import PriceSource, PriceTick
+
+    ticks = PriceTick.objects.bulk_create(
+        PriceTick(coin=coin, time=at, price=path_of(index)[batch], source=PriceSource.SIMULATED)
+        for index, coin in enumerate(coins)
+    )
+    return [
+        {
+            "coin_id": tick.coin_id,
+            "tick_id": tick.pk,
+            "price": str(tick.price),
+            "previous_price": str(path_of(index)[batch - 1]),
+            "time": at.isoformat(),
+        }
+        for index, tick in enumerate(ticks)
+    ]
+
+
+def explain_claim(batch: list[dict]) -> dict:
+    """EXPLAIN the claiming UPDATE: which indexes serve it, and no seq scan of alerts."""
+    from django.db import connection, transaction
+
+    from alerts.evaluation import (
+        PriceChange,
+        claim_statement,
+        window_movements,
+    )
+
+    changes = [PriceChange.from_message(item) for item in batch]
+    sql, params = claim_statement(changes, window_movements(changes), datetime.now(UTC))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    return {
+        "uses_armed_target_idx": "alert_armed_target_idx" in plan,
+        "uses_armed_percent_idx": "alert_armed_percent_idx" in plan,
+        "seq_scan_on_alerts": "Seq Scan on alerts_alert" in plan,
+    }
+
+
+def run_scale(total: int, fires_per_batch: int, coins: list, users: list[int]) -> dict:
+    from django.db import transaction
+
+    from alerts.evaluation import evaluate_batch
+    from notifications.models import Delivery
+
+    started = time.perf_counter()
+    load_alerts(total, fires_per_batch, coins, users)
+    load_seconds = time.perf_counter() - started
+    start = reset_prices(coins)
+    timings, with_enqueue, fired = [], [], []
+    explain = None
+    for batch_number in range(1, BATCHES + 1):
+        at = start + timedelta(seconds=10 * batch_number)
+        batch = write_ticks(coins, batch_number, at)
+        if explain is None:
+            explain = explain_claim(batch)
+        committed: list[float] = []
+        began = time.perf_counter()
+        with transaction.atomic():
+            # Registered first, so it runs right after the commit and before
+            # the outbox's callback enqueues the delivery tasks.
+            transaction.on_commit(lambda marks=committed: marks.append(time.perf_counter()))
+            events = evaluate_batch(batch)
+        ended = time.perf_counter()
+        timings.append((committed[0] - began) * 1000)
+        with_enqueue.append((ended - began) * 1000)
+        fired.append(len(events))
+    return {
+        "alerts": total,
+        "fires_per_batch_planned": fires_per_batch,
+        "fired_per_batch": fired,
+        "deliveries": Delivery.objects.count(),
+        "p50_ms": round(statistics.median(timings), 2),
+        "max_ms": round(max(timings), 2),
+        "batch_ms": [round(t, 2) for t in timings],
+        # After the commit the outbox enqueues one Celery task per delivery;
+        # the rows are already committed (the sweeper covers a lost enqueue).
+        "p50_ms_with_enqueue": round(statistics.median(with_enqueue), 2),
+        "load_seconds": round(load_seconds, 1),
+        "explain": explain,
+    }
+
+
+def purge_queue() -> None:
+    """Drop the delivery tasks this run enqueued: no worker consumes the bench's Redis db."""
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).delete("celery")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10k and 100k alerts only")
+    args = parser.parse_args()
+    setup_django()
+    from django.contrib.auth import get_user_model
+
+    coins = seed_coins_and_users()
+    users = list(
+        get_user_model().objects.filter(username__startswith="bench-").values_list("pk", flat=True)
+    )
+    scales = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
+    same_firing = 400  # what 10k alerts can hold over 20 batches
+    runs = []
+    try:
+        for total in scales:
+            runs.append(run_scale(total, same_firing, coins, users))
+            print_run(runs[-1])
+        if not args.quick:
+            runs.append(run_scale(1_000_000, 1000, coins, users))
+            print_run(runs[-1])
+    finally:
+        purge_queue()
+    report(runs)
+
+
+def print_run(run: dict) -> None:
+    print(
+        f"{run['alerts']:>9,} alerts  firing/batch {run['fires_per_batch_planned']:>5}  "
+        f"p50 {run['p50_ms']:>8.2f} ms  max {run['max_ms']:>8.2f} ms  "
+        f"fired {min(run['fired_per_batch'])}..{max(run['fired_per_batch'])}  "
+        f"(loaded in {run['load_seconds']} s)",
+        flush=True,
+    )
+
+
+def report(runs: list[dict]) -> None:
+    by_key = {(run["alerts"], run["fires_per_batch_planned"]): run for run in runs}
+    small, large = by_key.get((10_000, 400)), by_key.get((1_000_000, 400))
+    ratio = round(large["p50_ms"] / small["p50_ms"], 2) if small and large else None
+    thousand = by_key.get((1_000_000, 1000))
+    load = os.getloadavg()
+    result = {
+        "benchmark": "alerts",
+        "measured_at": datetime.now(UTC).isoformat(),
+        "machine": {"cpus": os.cpu_count(), "loadavg_1_5_15": [round(x, 2) for x in load]},
+        "batches": BATCHES,
+        "coins": COINS,
+        "move_per_batch_pct": float(STEP * 100),
+        "runs": runs,
+        "ratio_1m_to_10k_p50": ratio,
+        "targets": {
+            "p50_ms_at_1m_with_1000_firing": TARGET_P50_MS,
+            "ratio_1m_to_10k": TARGET_RATIO,
+        },
+        "met": {
+            "p50_at_1m_1000_firing": (thousand["p50_ms"] <= TARGET_P50_MS) if thousand else None,
+            "ratio": (ratio <= TARGET_RATIO) if ratio is not None else None,
+        },
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print()
+    print("p50/max: match, claim, events and Delivery rows, committed; +enqueue: p50 including")
+    print("the post-commit enqueue of one Celery task per delivery.")
+    print(f"{'alerts':>10} {'firing':>7} {'p50 ms':>9} {'max ms':>9} {'+enqueue':>9} {'fired':>6}")
+    for run in runs:
+        print(
+            f"{run['alerts']:>10,} {run['fires_per_batch_planned']:>7} {run['p50_ms']:>9.2f} "
+            f"{run['max_ms']:>9.2f} {run['p50_ms_with_enqueue']:>9.2f} "
+            f"{statistics.median(run['fired_per_batch']):>6}"
+        )
+    print(f"ratio p50(1M) / p50(10k), 400 firing: {ratio}  (target <= {TARGET_RATIO})")
+    if thousand:
+        print(f"p50 at 1M with 1,000 firing: {thousand['p50_ms']} ms (target <= {TARGET_P50_MS})")
+    print(f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
+    print(f"wrote {RESULTS.relative_to(BASE_DIR)}")
+
+
+if __name__ == "__main__":
+    main()
