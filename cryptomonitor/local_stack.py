@@ -167,9 +167,15 @@ def prepare_django() -> list[str]:
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
-    from django.db import connections
+    from django.db import DatabaseError, connections
 
-    call_command("ensure_schedule")
+    try:
+        call_command("ensure_schedule")
+    except DatabaseError as exc:
+        raise StackError(
+            f"the database is not ready ({exc}); migrate it first: "
+            ".venv/bin/python manage.py migrate (make run does)"
+        ) from exc
     # The children open their own connections; keep none across the fork.
     connections.close_all()
     return describe(settings)

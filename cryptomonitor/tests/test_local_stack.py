@@ -279,3 +279,20 @@ def test_it_refuses_a_busy_port_before_starting_anything(
     assert result.returncode == 1
     assert f"port {busy_port} on 127.0.0.1 is not available" in result.stderr
     assert "started" not in result.stdout
+
+
+def test_it_asks_for_migrations_on_an_empty_database(tmp_path: Path) -> None:
+    env = base_environment(f"sqlite:///{tmp_path / 'empty.sqlite3'}") | {"PORT": str(free_port())}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cryptomonitor.local_stack"],
+        env=env,
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert result.returncode == 1
+    assert "migrate it first" in result.stderr
+    assert not STARTED_LINE.search(result.stdout)
