@@ -193,3 +193,14 @@ def test_the_dashboard_fits_a_phone_screen(page):
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
     screenshot(page, "dashboard-phone")
+
+
+def test_the_coin_page_fits_a_phone_screen_after_a_resize(page):
+    page.goto("/coins/bitcoin/")
+    page.wait_for_selector('#price-chart[data-state="ready"]')
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_function("document.documentElement.scrollWidth <= window.innerWidth")
+
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    screenshot(page, "coin-bitcoin-phone")
