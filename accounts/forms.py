@@ -25,5 +25,5 @@ class ProfileForm(forms.ModelForm):
         labels = {"notification_email": "Notification email"}
         help_texts = {
             "notification_email": "Where alert emails go. Leave blank to use your account email.",
-            "time_zone": "Times in emails and pages are shown in this zone.",
+            "time_zone": "Dates and times on these pages are shown in this zone.",
         }
