@@ -19,9 +19,10 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
 
+from prices.bulk_sql import json_rows, sqlite_row
 from prices.models import Coin, PriceSource, PriceTick
 from prices.quotes import MarketQuote
-from prices.rollups import TickPoint, sqlite_row, upsert_rollups
+from prices.rollups import TickPoint, upsert_rollups
 
 logger = logging.getLogger(__name__)
 
@@ -63,14 +64,14 @@ def store_quotes(quotes: list[MarketQuote], source: PriceSource) -> IngestResult
             if known[q.coingecko_id].updated_at is None
             or q.last_updated > known[q.coingecko_id].updated_at
         ]
-        _update_snapshots(moved, known, source)
+        coins = _update_snapshots(moved, known, source)
         upsert_rollups([
             TickPoint(known[q.coingecko_id].pk, q.last_updated, q.price,
                       source == PriceSource.SIMULATED)
             for q in quotes
         ])
         if moved:
-            _describe_changes(moved, known, tick_ids, result)
+            _describe_changes(moved, known, coins, tick_ids, result)
             announce_alerts = source != PriceSource.BACKFILL
             transaction.on_commit(lambda: _announce(result, announce_alerts))
     return result
@@ -125,9 +126,9 @@ def _latest_quote_per_coin(quotes: list[MarketQuote]) -> dict[str, MarketQuote]:
 _POSTGRES_INSERT_TICKS = """
 INSERT INTO prices_pricetick
     (coin_id, time, price, market_cap, volume_24h, change_24h_pct, source)
-SELECT * FROM unnest(
-    %s::bigint[], %s::timestamptz[], %s::numeric[], %s::numeric[], %s::numeric[],
-    %s::numeric[], %s::varchar[])
+SELECT * FROM jsonb_to_recordset(%s::jsonb) AS v(
+    coin_id bigint, time timestamptz, price numeric, market_cap numeric, volume_24h numeric,
+    change_24h_pct numeric, source varchar)
 ON CONFLICT (coin_id, time) DO NOTHING
 RETURNING id, coin_id, time
 """
@@ -139,6 +140,10 @@ VALUES (%s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (coin_id, time) DO NOTHING
 RETURNING id
 """
+
+
+_TICK_COLUMNS = ("coin_id", "time", "price", "market_cap", "volume_24h", "change_24h_pct",
+                 "source")
 
 
 def _insert_ticks(
@@ -154,7 +159,7 @@ def _insert_ticks(
     tick_ids: dict[tuple[int, datetime], int] = {}
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(_POSTGRES_INSERT_TICKS, [list(c) for c in zip(*rows, strict=True)])
+            cursor.execute(_POSTGRES_INSERT_TICKS, [json_rows(_TICK_COLUMNS, rows)])
             for tick_id, coin_pk, time in cursor.fetchall():
                 tick_ids[(coin_pk, time)] = tick_id
         else:
@@ -176,31 +181,40 @@ UPDATE prices_coin AS c SET
     name = COALESCE(NULLIF(v.name, ''), c.name),
     image_url = COALESCE(NULLIF(v.image_url, ''), c.image_url),
     market_cap_rank = COALESCE(v.market_cap_rank, c.market_cap_rank)
-FROM unnest(
-    %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[],
-    %s::timestamptz[], %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::integer[])
-    AS v(id, price, market_cap, volume_24h, change_24h_pct, time, source, symbol, name,
-         image_url, market_cap_rank)
+FROM jsonb_to_recordset(%s::jsonb) AS v(
+    id bigint, price numeric, market_cap numeric, volume_24h numeric, change_24h_pct numeric,
+    time timestamptz, source varchar, symbol varchar, name varchar, image_url varchar,
+    market_cap_rank integer)
 WHERE c.id = v.id AND (c.price_updated_at IS NULL OR c.price_updated_at < v.time)
+RETURNING {returning}
 """
+_SNAPSHOT_COLUMNS = ("id", "price", "market_cap", "volume_24h", "change_24h_pct", "time",
+                     "source", "symbol", "name", "image_url", "market_cap_rank")
+# What Coin.snapshot() reads, returned by the UPDATE itself: no second query.
+_SNAPSHOT_FIELDS = ("id", "coingecko_id", "symbol", "name", "price", "market_cap",
+                    "volume_24h", "change_24h_pct", "price_updated_at", "price_source")
 
 
 def _update_snapshots(
     moved: list[MarketQuote], known: dict[str, _KnownCoin], source: PriceSource
-) -> None:
+) -> dict[int, Coin]:
+    """Move the snapshots; returns the moved coins as they now are, by pk."""
     if not moved:
-        return
+        return {}
     if connection.vendor != "postgresql":
         for q in moved:
             Coin.objects.filter(pk=known[q.coingecko_id].pk).update(**_snapshot_fields(q, source))
-        return
+        return Coin.objects.in_bulk([known[q.coingecko_id].pk for q in moved])
     rows = [
         (known[q.coingecko_id].pk, q.price, q.market_cap, q.volume_24h, q.change_24h_pct,
          q.last_updated, str(source), q.symbol, q.name, q.image_url, q.market_cap_rank)
         for q in moved
     ]
+    sql = _POSTGRES_UPDATE_SNAPSHOTS.format(returning=", ".join(f"c.{f}" for f in _SNAPSHOT_FIELDS))
     with connection.cursor() as cursor:
-        cursor.execute(_POSTGRES_UPDATE_SNAPSHOTS, [list(c) for c in zip(*rows, strict=True)])
+        cursor.execute(sql, [json_rows(_SNAPSHOT_COLUMNS, rows)])
+        coins = [Coin(**dict(zip(_SNAPSHOT_FIELDS, row, strict=True))) for row in cursor]
+    return {coin.pk: coin for coin in coins}
 
 
 def _snapshot_fields(q: MarketQuote, source: PriceSource) -> dict:
@@ -216,11 +230,9 @@ def _snapshot_fields(q: MarketQuote, source: PriceSource) -> dict:
 
 
 def _describe_changes(
-    moved: list[MarketQuote], known: dict[str, _KnownCoin],
+    moved: list[MarketQuote], known: dict[str, _KnownCoin], coins: dict[int, Coin],
     tick_ids: dict[tuple[int, datetime], int], result: IngestResult,
 ) -> None:
-    pks = [known[q.coingecko_id].pk for q in moved]
-    coins = {coin.pk: coin for coin in Coin.objects.filter(pk__in=pks)}
     missing = [(known[q.coingecko_id].pk, q.last_updated) for q in moved
                if (known[q.coingecko_id].pk, q.last_updated) not in tick_ids]
     if missing:

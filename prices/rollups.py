@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.db import connection
 
+from prices.bulk_sql import json_rows, sqlite_row
 from prices.models import Resolution
 
 
@@ -73,13 +74,13 @@ def aggregate(ticks: list[TickPoint]) -> list[Bucket]:
     return list(buckets.values())
 
 
-# One statement for the whole batch: the buckets arrive as parallel arrays.
+# One statement for the whole batch, the buckets passed as one JSON array.
 _POSTGRES_UPSERT = """
 INSERT INTO prices_pricerollup AS r
     (coin_id, resolution, bucket, open, high, low, close, open_time, close_time, simulated)
-SELECT * FROM unnest(
-    %s::bigint[], %s::varchar[], %s::timestamptz[], %s::numeric[], %s::numeric[],
-    %s::numeric[], %s::numeric[], %s::timestamptz[], %s::timestamptz[], %s::boolean[])
+SELECT * FROM jsonb_to_recordset(%s::jsonb) AS v(
+    coin_id bigint, resolution varchar, bucket timestamptz, open numeric, high numeric,
+    low numeric, close numeric, open_time timestamptz, close_time timestamptz, simulated boolean)
 ON CONFLICT (coin_id, resolution, bucket) DO UPDATE SET
     high = GREATEST(r.high, EXCLUDED.high),
     low = LEAST(r.low, EXCLUDED.low),
@@ -107,6 +108,10 @@ ON CONFLICT (coin_id, resolution, bucket) DO UPDATE SET
 """
 
 
+_COLUMNS = ("coin_id", "resolution", "bucket", "open", "high", "low", "close", "open_time",
+            "close_time", "simulated")
+
+
 def upsert_rollups(ticks: list[TickPoint]) -> int:
     """Fold ticks into their minute and hour rollups; returns the buckets touched."""
     buckets = aggregate(ticks)
@@ -119,18 +124,8 @@ def upsert_rollups(ticks: list[TickPoint]) -> int:
     ]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(_POSTGRES_UPSERT, [list(column) for column in zip(*rows, strict=True)])
+            cursor.execute(_POSTGRES_UPSERT, [json_rows(_COLUMNS, rows)])
         else:
             cursor.executemany(_SQLITE_UPSERT, [sqlite_row(row) for row in rows])
     return len(buckets)
 
-
-def sqlite_row(row: tuple) -> tuple:
-    """Adapt a raw-SQL row the way the ORM stores values on SQLite (naive UTC text)."""
-    ops = connection.ops
-    return tuple(
-        ops.adapt_datetimefield_value(value) if isinstance(value, datetime)
-        else ops.adapt_decimalfield_value(value) if isinstance(value, Decimal)
-        else value
-        for value in row
-    )
