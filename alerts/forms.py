@@ -1,0 +1,105 @@
+"""The alert form: model validation (Alert.full_clean) plus the fire-at-once warning."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+
+from alerts.models import Alert, Channel
+from prices.models import Coin
+
+
+class CoinChoiceField(forms.ModelChoiceField):
+    """Tracked coins by CoinGecko id, each labelled with its current price."""
+
+    def label_from_instance(self, coin: Coin) -> str:
+        if coin.price is None:
+            return f"{coin.name} ({coin.symbol.upper()}), no price yet"
+        return f"{coin.name} ({coin.symbol.upper()}), now {format_price(coin.price)}"
+
+
+def format_price(price: Decimal) -> str:
+    return f"{price.normalize():,f}" if price >= 1 else f"{price.normalize():f}"
+
+
+class AlertForm(forms.ModelForm):
+    coin = CoinChoiceField(
+        queryset=Coin.objects.filter(is_tracked=True).order_by("market_cap_rank", "name"),
+        to_field_name="coingecko_id",
+        error_messages={"invalid_choice": "Choose a coin CryptoMonitor tracks."},
+    )
+    channels = forms.MultipleChoiceField(
+        choices=Channel.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one channel."},
+    )
+    # Set after the first submission that would fire at once: the person has
+    # seen the warning and wants the alert anyway.
+    confirm_immediate = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    class Meta:
+        model = Alert
+        fields = [
+            "coin",
+            "condition",
+            "target",
+            "percent",
+            "window",
+            "frequency",
+            "cooldown_seconds",
+            "channels",
+            "expires_at",
+            "note",
+        ]
+        labels = {
+            "target": "Target price (USD)",
+            "percent": "Change (%)",
+            "window": "Within",
+            "cooldown_seconds": "Cooldown (seconds)",
+            "expires_at": "Expires at (UTC)",
+        }
+        help_texts = {
+            "target": "For price conditions: above, below and crosses.",
+            "percent": "For movement conditions: rises, falls or moves by.",
+            "cooldown_seconds": "Repeating alerts wait at least this long between firings.",
+            "expires_at": "Optional: the alert stops after this time.",
+        }
+        widgets = {
+            "expires_at": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
+        }
+        error_messages = {
+            name: {"invalid": Alert._meta.get_field(name).error_messages["invalid"]}
+            for name in ("target", "percent")
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["window"].required = False
+        if self.instance.pk:
+            self.initial["coin"] = self.instance.coin.coingecko_id
+
+    @property
+    def selected_coin(self) -> Coin | None:
+        """The coin the form is about: submitted, preselected or the alert's."""
+        if self.is_bound and self.is_valid():
+            return self.cleaned_data["coin"]
+        key = self.data.get("coin") if self.is_bound else self.initial.get("coin")
+        return Coin.objects.filter(coingecko_id=key, is_tracked=True).first() if key else None
+
+    @property
+    def fires_immediately(self) -> bool:
+        """A valid level alert that is already true at the coin's current price."""
+        return self.is_valid() and self.instance.would_fire_at(self.cleaned_data["coin"].price)
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.fires_immediately and not self.cleaned_data.get("confirm_immediate")
+
+    def save(self, commit: bool = True) -> Alert:
+        # New parameters make the old disarm and cooldown meaningless.
+        self.instance.armed = True
+        self.instance.cooldown_until = None
+        return super().save(commit)

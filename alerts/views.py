@@ -1,0 +1,123 @@
+"""Pages of a user's own alerts: list, create, detail with history, edit, pause, resume, delete.
+
+Every lookup is scoped to the logged-in user, so another user's alert is a
+404 that does not confirm it exists.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from alerts.forms import AlertForm
+from alerts.models import Alert, Condition, Status
+from notifications.models import Delivery
+
+EVENTS_PER_PAGE = 25
+
+
+def _own_alert(request: HttpRequest, pk: int) -> Alert:
+    return get_object_or_404(Alert.objects.select_related("coin"), pk=pk, user=request.user)
+
+
+@login_required
+def alert_list(request: HttpRequest) -> HttpResponse:
+    alerts = Alert.objects.filter(user=request.user).select_related("coin")
+    status = request.GET.get("status", "")
+    if status in Status.values:
+        alerts = alerts.filter(status=status)
+    condition = request.GET.get("condition", "")
+    if condition in Condition.values:
+        alerts = alerts.filter(condition=condition)
+    context = {
+        "alerts": alerts,
+        "statuses": Status.choices,
+        "conditions": Condition.choices,
+        "status": status,
+        "condition": condition,
+    }
+    return render(request, "alerts/alert_list.html", context)
+
+
+@login_required
+def alert_create(request: HttpRequest) -> HttpResponse:
+    alert = Alert(user=request.user)
+    if request.method == "POST":
+        form = AlertForm(request.POST, instance=alert)
+        if form.is_valid() and not form.needs_confirmation:
+            form.save()
+            messages.success(request, f"Alert created: {alert}.")
+            return redirect(alert)
+    else:
+        form = AlertForm(instance=alert, initial={"coin": request.GET.get("coin", "")})
+    return render(request, "alerts/alert_form.html", {"form": form, "creating": True})
+
+
+@login_required
+def alert_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = _own_alert(request, pk)
+    if request.method == "POST":
+        form = AlertForm(request.POST, instance=alert)
+        if form.is_valid() and not form.needs_confirmation:
+            form.save()
+            messages.success(request, f"Alert saved: {alert}.")
+            return redirect(alert)
+    else:
+        form = AlertForm(instance=alert)
+    return render(request, "alerts/alert_form.html", {"form": form, "alert": alert})
+
+
+@login_required
+def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = _own_alert(request, pk)
+    events = alert.events.prefetch_related(
+        Prefetch("deliveries", queryset=Delivery.objects.order_by("channel"))
+    )
+    page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "alerts/alert_detail.html", {"alert": alert, "page": page})
+
+
+@login_required
+@require_POST
+def alert_pause(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = _own_alert(request, pk)
+    if alert.pause():
+        messages.success(request, "Alert paused.")
+    else:
+        messages.warning(request, f"Only an active alert can be paused; it is {alert.status}.")
+    return redirect(alert)
+
+
+@login_required
+@require_POST
+def alert_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = _own_alert(request, pk)
+    try:
+        resumed = alert.resume()
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(alert)
+    if resumed:
+        messages.success(request, "Alert resumed: it fires again when its condition is met.")
+    else:
+        messages.warning(
+            request, f"Only a paused or triggered alert can be resumed; it is {alert.status}."
+        )
+    return redirect(alert)
+
+
+@login_required
+def alert_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = _own_alert(request, pk)
+    if request.method == "POST":
+        description = str(alert)
+        alert.delete()
+        messages.success(request, f"Alert deleted: {description}.")
+        return redirect("alerts:list")
+    return render(request, "alerts/alert_confirm_delete.html", {"alert": alert})
