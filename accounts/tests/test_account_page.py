@@ -19,7 +19,9 @@ def test_it_creates_the_profile_on_first_visit(client, owner):
 
     assert response.status_code == 200
     assert Profile.objects.get(user=owner).time_zone == "UTC"
-    assert 'href="/account/tokens/"' in response.content.decode()
+    html = response.content.decode()
+    assert 'href="/account/tokens/"' in html
+    assert 'href="/notifications/settings/"' in html
 
 
 def test_it_saves_the_notification_email_and_time_zone(client, owner):
