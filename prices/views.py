@@ -67,7 +67,9 @@ def coin_history(request: HttpRequest, coingecko_id: str) -> JsonResponse:
             "coin": coin.coingecko_id,
             "range": range_key,
             # [unix seconds, exact decimal string]; the chart parses the string.
-            "points": [[int(time.timestamp()), format(price.normalize(), "f")] for time, price in points],
+            "points": [
+                [int(time.timestamp()), format(price.normalize(), "f")] for time, price in points
+            ],
         }
     )
 
