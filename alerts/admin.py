@@ -1,0 +1,82 @@
+"""Admin for alerts (filters, search, pause/resume/test actions) and their read-only events."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from alerts.models import Alert, AlertEvent, Status
+from notifications.delivery import send_test_notifications
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "user",
+        "coin",
+        "describe",
+        "status",
+        "frequency",
+        "armed",
+        "last_triggered_at",
+    ]
+    list_filter = ["status", "condition", "frequency", "coin"]
+    search_fields = ["user__username", "user__email", "coin__coingecko_id", "coin__symbol"]
+    list_select_related = ["user", "coin"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["armed", "cooldown_until", "last_triggered_at", "created_at", "updated_at"]
+    actions = ["pause", "resume", "send_test_notification"]
+
+    @admin.display(description="condition")
+    def describe(self, alert: Alert) -> str:
+        return alert.describe()
+
+    @admin.action(description="Pause selected alerts")
+    def pause(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
+        paused = queryset.filter(status=Status.ACTIVE).update(
+            status=Status.PAUSED, updated_at=timezone.now()
+        )
+        self.message_user(request, f"Paused {paused} alert(s).")
+
+    @admin.action(description="Resume / re-arm selected alerts")
+    def resume(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
+        # One by one: each resume checks its owner's cap of active alerts.
+        resumed, refused = 0, []
+        for alert in queryset:
+            try:
+                resumed += alert.resume()
+            except ValidationError as error:
+                refused.append(f"#{alert.pk}: {' '.join(error.messages)}")
+        self.message_user(request, f"Resumed {resumed} alert(s).")
+        if refused:
+            self.message_user(request, "Not resumed: " + "; ".join(refused), messages.WARNING)
+
+    @admin.action(description="Send a test notification on each channel")
+    def send_test_notification(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
+        sent = sum(
+            len(send_test_notifications(alert.user, alert.channels))
+            for alert in queryset.select_related("user")
+        )
+        self.message_user(request, f"Queued {sent} test notification(s).")
+
+
+@admin.register(AlertEvent)
+class AlertEventAdmin(admin.ModelAdmin):
+    list_display = ["id", "alert", "coin", "price", "previous_price", "triggered_at"]
+    list_filter = ["coin"]
+    search_fields = ["alert__user__username", "coin__coingecko_id", "reason"]
+    list_select_related = ["alert__coin", "coin"]
+    date_hierarchy = "triggered_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AlertEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AlertEvent | None = None) -> bool:
+        return False
