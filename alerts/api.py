@@ -32,7 +32,7 @@ from cryptomonitor.api_errors import (
     error_body,
     validation_error_from_django,
 )
-from prices.models import Coin
+from prices.api import CoinIdField
 
 ALERT_REQUEST_EXAMPLE = {
     "coin": "bitcoin",
@@ -80,11 +80,7 @@ class AlertSerializer(serializers.ModelSerializer):
         models.DecimalField: PlainDecimalField,
     }
 
-    coin = serializers.SlugRelatedField(
-        slug_field="coingecko_id",
-        queryset=Coin.objects.all(),
-        help_text="The CoinGecko id of the coin (symbols are not unique).",
-    )
+    coin = CoinIdField(help_text="The CoinGecko id of the coin (symbols are not unique).")
     channels = serializers.ListField(
         child=serializers.ChoiceField(choices=Channel.choices),
         required=False,
@@ -145,7 +141,7 @@ class AlertSerializer(serializers.ModelSerializer):
 
 class AlertEventSerializer(serializers.ModelSerializer):
     serializer_field_mapping = AlertSerializer.serializer_field_mapping
-    coin = serializers.SlugRelatedField(slug_field="coingecko_id", read_only=True)
+    coin = CoinIdField(read_only=True)
 
     class Meta:
         model = AlertEvent

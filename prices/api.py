@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import QuerySet
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -213,12 +214,23 @@ class SymbolHistoryView(APIView):
         return Response(history_body(coins[0], request))
 
 
+class CoinIdField(serializers.SlugRelatedField):
+    """A coin given by its CoinGecko id (symbols are not unique)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("slug_field", "coingecko_id")
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("queryset", Coin.objects.all())
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        # PostgreSQL cannot even compare text holding NUL: refuse it before the query.
+        ProhibitNullCharactersValidator()(data)
+        return super().to_internal_value(data)
+
+
 class WatchlistEntrySerializer(serializers.ModelSerializer):
-    coin = serializers.SlugRelatedField(
-        slug_field="coingecko_id",
-        queryset=Coin.objects.all(),
-        help_text="The CoinGecko id of the coin to pin.",
-    )
+    coin = CoinIdField(help_text="The CoinGecko id of the coin to pin.")
     snapshot = CoinSerializer(source="coin", read_only=True)
 
     class Meta:

@@ -84,3 +84,13 @@ def test_users_are_throttled_per_user(owner_api, stranger_api, owner, stranger, 
         assert stranger_api.get("/api/v1/alerts/").status_code == 200
     finally:
         cache.delete_many(keys)
+
+
+def test_null_characters_in_a_url_are_a_400(api_client):
+    assert error_of(api_client.get("/api/v1/coins/?search=a%00b"), 400)["fields"]
+    assert error_of(api_client.get("/api/v1/coins/a%00b/"), 400)["code"] == "validation_error"
+
+
+def test_null_characters_in_a_coin_id_are_a_400(owner_api):
+    response = owner_api.post("/api/v1/watchlist/", {"coin": "bit\x00coin"}, format="json")
+    assert list(error_of(response, 400)["fields"]) == ["coin"]
