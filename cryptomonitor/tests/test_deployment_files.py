@@ -97,7 +97,7 @@ def test_web_worker_and_beat_run_one_image(compose: dict) -> None:
     assert "x-django" in compose
 
 
-@pytest.mark.parametrize("service", ["postgres", "redis", "web", "mailpit"])
+@pytest.mark.parametrize("service", ["postgres", "redis", "web", "worker", "mailpit"])
 def test_it_health_checks_the_servers(compose: dict, service: str) -> None:
     assert compose["services"][service]["healthcheck"]["test"]
 
