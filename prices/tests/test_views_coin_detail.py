@@ -81,3 +81,12 @@ def test_it_shows_whether_the_user_watches_the_coin(client, owner):
     client.force_login(owner)
 
     assert client.get(bitcoin.get_absolute_url()).context["watched"] is True
+
+
+def test_its_404_page_uses_the_site_layout(client, settings):
+    settings.DEBUG = False
+
+    response = client.get("/coins/no-such-coin/")
+
+    assert response.status_code == 404
+    assert 'id="connection-status"' in response.content.decode()

@@ -106,6 +106,13 @@
     });
   });
   document.addEventListener("cm:prices", appendLive);
-  document.addEventListener("cm:snapshot", appendLive);
+  // A snapshot after the first means live.js reconnected: ticks may have
+  // been missed meanwhile, so reload the range instead of drawing a gap.
+  let snapshots = 0;
+  document.addEventListener("cm:snapshot", function (event) {
+    snapshots += 1;
+    if (snapshots > 1) load(container.dataset.range || "24h");
+    else appendLive(event);
+  });
   load(container.dataset.range || "24h");
 })();
