@@ -22,7 +22,7 @@ from django.utils import timezone
 from prices.bulk_sql import json_rows, sqlite_row
 from prices.models import Coin, PriceSource, PriceTick
 from prices.quotes import MarketQuote
-from prices.rollups import TickPoint, upsert_rollups
+from prices.rollups import TickPoint, postgres_rollups_sql, upsert_rollups
 
 logger = logging.getLogger(__name__)
 
@@ -53,23 +53,20 @@ def store_quotes(quotes: list[MarketQuote], source: PriceSource) -> IngestResult
     not live, so it never triggers alert evaluation.
     """
     result = IngestResult()
+    # One quote per (coin, time): a tick is written once per statement.
+    quotes = list({(q.coingecko_id, q.last_updated): q for q in quotes}.values())
     if not quotes:
         return result
     with transaction.atomic():
         known = _lock_coins(quotes, source, result)
-        tick_ids = _insert_ticks(quotes, known, source, result)
-        latest = _latest_quote_per_coin(quotes)
         moved = [
-            q for q in latest.values()
+            q for q in _latest_quote_per_coin(quotes).values()
             if known[q.coingecko_id].updated_at is None
             or q.last_updated > known[q.coingecko_id].updated_at
         ]
-        coins = _update_snapshots(moved, known, source)
-        upsert_rollups([
-            TickPoint(known[q.coingecko_id].pk, q.last_updated, q.price,
-                      source == PriceSource.SIMULATED)
-            for q in quotes
-        ])
+        write = _write_postgres if connection.vendor == "postgresql" else _write_sqlite
+        tick_ids, coins = write(quotes, moved, known, source)
+        result.stored = len(tick_ids)
         if moved:
             _describe_changes(moved, known, coins, tick_ids, result)
             announce_alerts = source != PriceSource.BACKFILL
@@ -123,15 +120,81 @@ def _latest_quote_per_coin(quotes: list[MarketQuote]) -> dict[str, MarketQuote]:
     return latest
 
 
-_POSTGRES_INSERT_TICKS = """
-INSERT INTO prices_pricetick
-    (coin_id, time, price, market_cap, volume_24h, change_24h_pct, source)
-SELECT * FROM jsonb_to_recordset(%s::jsonb) AS v(
-    coin_id bigint, time timestamptz, price numeric, market_cap numeric, volume_24h numeric,
-    change_24h_pct numeric, source varchar)
-ON CONFLICT (coin_id, time) DO NOTHING
-RETURNING id, coin_id, time
+# Snapshot fields Coin.snapshot() reads, as the UPDATE returns them.
+_SNAPSHOT_FIELDS = ("id", "coingecko_id", "symbol", "name", "price", "market_cap",
+                    "volume_24h", "change_24h_pct", "price_updated_at", "price_source")
+
+# PostgreSQL: the whole batch in one statement, one JSON parameter. All CTEs
+# run to completion; the final SELECT returns the new ticks and the moved
+# snapshots as rows of one shape, told apart by `kind`.
+_POSTGRES_WRITE = """
+WITH v AS (
+    SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS v(
+        coin_id bigint, time timestamptz, price numeric, market_cap numeric,
+        volume_24h numeric, change_24h_pct numeric, moves boolean, symbol varchar,
+        name varchar, image_url varchar, market_cap_rank integer)
+),
+ticks AS (
+    INSERT INTO prices_pricetick
+        (coin_id, time, price, market_cap, volume_24h, change_24h_pct, source)
+    SELECT coin_id, time, price, market_cap, volume_24h, change_24h_pct, %(source)s FROM v
+    ON CONFLICT (coin_id, time) DO NOTHING
+    RETURNING id, coin_id, time
+),
+snapshots AS (
+    UPDATE prices_coin AS c SET
+        price = v.price, market_cap = v.market_cap, volume_24h = v.volume_24h,
+        change_24h_pct = v.change_24h_pct, price_updated_at = v.time,
+        price_source = %(source)s,
+        symbol = COALESCE(NULLIF(v.symbol, ''), c.symbol),
+        name = COALESCE(NULLIF(v.name, ''), c.name),
+        image_url = COALESCE(NULLIF(v.image_url, ''), c.image_url),
+        market_cap_rank = COALESCE(v.market_cap_rank, c.market_cap_rank)
+    FROM v
+    WHERE v.moves AND c.id = v.coin_id
+        AND (c.price_updated_at IS NULL OR c.price_updated_at < v.time)
+    RETURNING c.id, c.coingecko_id, c.symbol, c.name, c.price, c.market_cap, c.volume_24h,
+              c.change_24h_pct, c.price_updated_at, c.price_source
+),
+rollups AS ({rollups})
+SELECT 'snapshot' AS kind, snapshots.*, NULL::bigint AS coin_id FROM snapshots
+UNION ALL
+SELECT 'tick', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, time, NULL, coin_id FROM ticks
 """
+_WRITE_COLUMNS = ("coin_id", "time", "price", "market_cap", "volume_24h", "change_24h_pct",
+                  "moves", "symbol", "name", "image_url", "market_cap_rank")
+
+TickIds = dict[tuple[int, datetime], int]
+
+
+def _write_postgres(
+    quotes: list[MarketQuote], moved: list[MarketQuote], known: dict[str, _KnownCoin],
+    source: PriceSource,
+) -> tuple[TickIds, dict[int, Coin]]:
+    """Ticks, snapshots and rollups in one round trip; returns new tick ids and moved coins."""
+    moving = {id(q) for q in moved}
+    rows = [
+        (known[q.coingecko_id].pk, q.last_updated, q.price, q.market_cap, q.volume_24h,
+         q.change_24h_pct, id(q) in moving)
+        + ((q.symbol, q.name, q.image_url, q.market_cap_rank) if id(q) in moving
+           else (None, None, None, None))
+        for q in quotes
+    ]
+    sql = _POSTGRES_WRITE.replace(
+        "{rollups}", postgres_rollups_sql("v", source == PriceSource.SIMULATED)
+    )
+    tick_ids: TickIds = {}
+    coins: dict[int, Coin] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"rows": json_rows(_WRITE_COLUMNS, rows), "source": str(source)})
+        for kind, *values, coin_id in cursor.fetchall():
+            if kind == "tick":
+                tick_ids[(coin_id, values[8])] = values[0]
+            else:
+                coin = Coin(**dict(zip(_SNAPSHOT_FIELDS, values, strict=True)))
+                coins[coin.pk] = coin
+    return tick_ids, coins
+
 
 _SQLITE_INSERT_TICK = """
 INSERT INTO prices_pricetick
@@ -142,79 +205,28 @@ RETURNING id
 """
 
 
-_TICK_COLUMNS = ("coin_id", "time", "price", "market_cap", "volume_24h", "change_24h_pct",
-                 "source")
-
-
-def _insert_ticks(
-    quotes: list[MarketQuote], known: dict[str, _KnownCoin], source: PriceSource,
-    result: IngestResult,
-) -> dict[tuple[int, datetime], int]:
-    """Write every quote as a tick; returns the new ticks' ids by (coin pk, time)."""
-    rows = [
-        (known[q.coingecko_id].pk, q.last_updated, q.price, q.market_cap, q.volume_24h,
-         q.change_24h_pct, str(source))
+def _write_sqlite(
+    quotes: list[MarketQuote], moved: list[MarketQuote], known: dict[str, _KnownCoin],
+    source: PriceSource,
+) -> tuple[TickIds, dict[int, Coin]]:
+    """The same writes for the single-user development database, row by row."""
+    tick_ids: TickIds = {}
+    with connection.cursor() as cursor:
+        for q in quotes:
+            row = (known[q.coingecko_id].pk, q.last_updated, q.price, q.market_cap,
+                   q.volume_24h, q.change_24h_pct, str(source))
+            cursor.execute(_SQLITE_INSERT_TICK, sqlite_row(row))
+            inserted = cursor.fetchone()
+            if inserted:
+                tick_ids[(row[0], row[1])] = inserted[0]
+    for q in moved:
+        Coin.objects.filter(pk=known[q.coingecko_id].pk).update(**_snapshot_fields(q, source))
+    upsert_rollups([
+        TickPoint(known[q.coingecko_id].pk, q.last_updated, q.price,
+                  source == PriceSource.SIMULATED)
         for q in quotes
-    ]
-    tick_ids: dict[tuple[int, datetime], int] = {}
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_POSTGRES_INSERT_TICKS, [json_rows(_TICK_COLUMNS, rows)])
-            for tick_id, coin_pk, time in cursor.fetchall():
-                tick_ids[(coin_pk, time)] = tick_id
-        else:
-            # SQLite is the single-user development database: row by row is fine.
-            for row in rows:
-                cursor.execute(_SQLITE_INSERT_TICK, sqlite_row(row))
-                inserted = cursor.fetchone()
-                if inserted:
-                    tick_ids[(row[0], row[1])] = inserted[0]
-    result.stored = len(tick_ids)
-    return tick_ids
-
-
-_POSTGRES_UPDATE_SNAPSHOTS = """
-UPDATE prices_coin AS c SET
-    price = v.price, market_cap = v.market_cap, volume_24h = v.volume_24h,
-    change_24h_pct = v.change_24h_pct, price_updated_at = v.time, price_source = v.source,
-    symbol = COALESCE(NULLIF(v.symbol, ''), c.symbol),
-    name = COALESCE(NULLIF(v.name, ''), c.name),
-    image_url = COALESCE(NULLIF(v.image_url, ''), c.image_url),
-    market_cap_rank = COALESCE(v.market_cap_rank, c.market_cap_rank)
-FROM jsonb_to_recordset(%s::jsonb) AS v(
-    id bigint, price numeric, market_cap numeric, volume_24h numeric, change_24h_pct numeric,
-    time timestamptz, source varchar, symbol varchar, name varchar, image_url varchar,
-    market_cap_rank integer)
-WHERE c.id = v.id AND (c.price_updated_at IS NULL OR c.price_updated_at < v.time)
-RETURNING {returning}
-"""
-_SNAPSHOT_COLUMNS = ("id", "price", "market_cap", "volume_24h", "change_24h_pct", "time",
-                     "source", "symbol", "name", "image_url", "market_cap_rank")
-# What Coin.snapshot() reads, returned by the UPDATE itself: no second query.
-_SNAPSHOT_FIELDS = ("id", "coingecko_id", "symbol", "name", "price", "market_cap",
-                    "volume_24h", "change_24h_pct", "price_updated_at", "price_source")
-
-
-def _update_snapshots(
-    moved: list[MarketQuote], known: dict[str, _KnownCoin], source: PriceSource
-) -> dict[int, Coin]:
-    """Move the snapshots; returns the moved coins as they now are, by pk."""
-    if not moved:
-        return {}
-    if connection.vendor != "postgresql":
-        for q in moved:
-            Coin.objects.filter(pk=known[q.coingecko_id].pk).update(**_snapshot_fields(q, source))
-        return Coin.objects.in_bulk([known[q.coingecko_id].pk for q in moved])
-    rows = [
-        (known[q.coingecko_id].pk, q.price, q.market_cap, q.volume_24h, q.change_24h_pct,
-         q.last_updated, str(source), q.symbol, q.name, q.image_url, q.market_cap_rank)
-        for q in moved
-    ]
-    sql = _POSTGRES_UPDATE_SNAPSHOTS.format(returning=", ".join(f"c.{f}" for f in _SNAPSHOT_FIELDS))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [json_rows(_SNAPSHOT_COLUMNS, rows)])
-        coins = [Coin(**dict(zip(_SNAPSHOT_FIELDS, row, strict=True))) for row in cursor]
-    return {coin.pk: coin for coin in coins}
+    ])
+    return tick_ids, Coin.objects.in_bulk([known[q.coingecko_id].pk for q in moved])
 
 
 def _snapshot_fields(q: MarketQuote, source: PriceSource) -> dict:
@@ -231,7 +243,7 @@ def _snapshot_fields(q: MarketQuote, source: PriceSource) -> dict:
 
 def _describe_changes(
     moved: list[MarketQuote], known: dict[str, _KnownCoin], coins: dict[int, Coin],
-    tick_ids: dict[tuple[int, datetime], int], result: IngestResult,
+    tick_ids: TickIds, result: IngestResult,
 ) -> None:
     missing = [(known[q.coingecko_id].pk, q.last_updated) for q in moved
                if (known[q.coingecko_id].pk, q.last_updated) not in tick_ids]

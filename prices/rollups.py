@@ -74,13 +74,22 @@ def aggregate(ticks: list[TickPoint]) -> list[Bucket]:
     return list(buckets.values())
 
 
-# One statement for the whole batch, the buckets passed as one JSON array.
-_POSTGRES_UPSERT = """
+# PostgreSQL folds any relation of ticks (coin_id, time, price) into its
+# buckets in one statement: the ingest's batch, or the whole tick table (the
+# benchmark, a rebuild). Buckets are cut in UTC whatever the session zone.
+POSTGRES_ROLLUPS_FROM_TICKS = """
 INSERT INTO prices_pricerollup AS r
     (coin_id, resolution, bucket, open, high, low, close, open_time, close_time, simulated)
-SELECT * FROM jsonb_to_recordset(%s::jsonb) AS v(
-    coin_id bigint, resolution varchar, bucket timestamptz, open numeric, high numeric,
-    low numeric, close numeric, open_time timestamptz, close_time timestamptz, simulated boolean)
+SELECT coin_id, resolution, bucket,
+       (array_agg(price ORDER BY time))[1], max(price), min(price),
+       (array_agg(price ORDER BY time DESC))[1], min(time), max(time), bool_or(simulated)
+FROM (
+    SELECT coin_id, '1m' AS resolution, date_trunc('minute', time, 'UTC') AS bucket, time,
+           price, {simulated} AS simulated FROM {ticks}
+    UNION ALL
+    SELECT coin_id, '1h', date_trunc('hour', time, 'UTC'), time, price, {simulated} FROM {ticks}
+) AS t
+GROUP BY coin_id, resolution, bucket
 ON CONFLICT (coin_id, resolution, bucket) DO UPDATE SET
     high = GREATEST(r.high, EXCLUDED.high),
     low = LEAST(r.low, EXCLUDED.low),
@@ -90,6 +99,20 @@ ON CONFLICT (coin_id, resolution, bucket) DO UPDATE SET
     close_time = GREATEST(r.close_time, EXCLUDED.close_time),
     simulated = r.simulated OR EXCLUDED.simulated
 """
+_TICKS_FROM_JSON = """
+WITH v AS (
+    SELECT * FROM jsonb_to_recordset(%s::jsonb) AS v(coin_id bigint, time timestamptz,
+                                                   price numeric)
+)
+"""
+
+
+def postgres_rollups_sql(ticks: str, simulated: bool | str = False) -> str:
+    """The upsert reading ticks from `ticks` (a table, or a row source with alias)."""
+    if isinstance(simulated, bool):
+        simulated = "true" if simulated else "false"
+    return POSTGRES_ROLLUPS_FROM_TICKS.format(ticks=ticks, simulated=simulated)
+
 
 # SQLite (`make run` without DATABASE_URL): the same rule, with max()/min().
 # Datetimes are stored as sortable ISO text, so text comparison orders them.
@@ -108,24 +131,24 @@ ON CONFLICT (coin_id, resolution, bucket) DO UPDATE SET
 """
 
 
-_COLUMNS = ("coin_id", "resolution", "bucket", "open", "high", "low", "close", "open_time",
-            "close_time", "simulated")
-
-
-def upsert_rollups(ticks: list[TickPoint]) -> int:
-    """Fold ticks into their minute and hour rollups; returns the buckets touched."""
-    buckets = aggregate(ticks)
-    if not buckets:
-        return 0
-    rows = [
-        (b.coin_id, b.resolution, b.start, b.open, b.high, b.low, b.close, b.open_time,
-         b.close_time, b.simulated)
-        for b in buckets
-    ]
+def upsert_rollups(ticks: list[TickPoint]) -> None:
+    """Fold ticks into their minute and hour rollups (the ingest does this itself)."""
+    if not ticks:
+        return
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(_POSTGRES_UPSERT, [json_rows(_COLUMNS, rows)])
-        else:
-            cursor.executemany(_SQLITE_UPSERT, [sqlite_row(row) for row in rows])
-    return len(buckets)
+            # Ticks of one batch share their simulated flag in the ingest; here
+            # they may not, so fold each kind separately.
+            for simulated in (False, True):
+                rows = [(t.coin_id, t.time, t.price) for t in ticks if t.simulated is simulated]
+                if rows:
+                    cursor.execute(_TICKS_FROM_JSON + postgres_rollups_sql("v", simulated),
+                                   [json_rows(("coin_id", "time", "price"), rows)])
+            return
+        rows = [
+            (b.coin_id, b.resolution, b.start, b.open, b.high, b.low, b.close, b.open_time,
+             b.close_time, b.simulated)
+            for b in aggregate(ticks)
+        ]
+        cursor.executemany(_SQLITE_UPSERT, [sqlite_row(row) for row in rows])
 
