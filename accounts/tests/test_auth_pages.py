@@ -140,3 +140,21 @@ def test_the_email_page_lists_the_users_addresses(client, owner):
     html = client.get("/accounts/email/").content.decode()
 
     assert "alice@example.com" in html
+
+
+def test_pages_we_do_not_override_still_use_the_site_layout(client):
+    client.post(
+        "/accounts/signup/",
+        {
+            "username": "carol",
+            "email": "carol@example.com",
+            "password1": "a-long-Passphrase-42",
+            "password2": "a-long-Passphrase-42",
+        },
+    )
+    link = re.search(r"http://testserver(/accounts/confirm-email/\S+/)", mail.outbox[0].body)
+
+    html = client.get(link.group(1)).content.decode()
+
+    assert re.search(r"<title>\s*Confirm Email Address\s*· CryptoMonitor</title>", html)
+    assert 'id="connection-status"' in html
