@@ -113,7 +113,7 @@ def watchlist_remove(request: HttpRequest, coingecko_id: str) -> HttpResponse:
     )
 
 
-def _watchlist_response(request: HttpRequest, coin: Coin, watched: bool, note: str):
+def _watchlist_response(request: HttpRequest, coin: Coin, watched: bool, note: str) -> HttpResponse:
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse({"coin": coin.coingecko_id, "watched": watched, "message": note})
     messages.success(request, note)
