@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from alerts.models import Channel
@@ -95,17 +96,28 @@ def in_email_burst(delivery: Delivery, now: datetime) -> bool:
     if delivery.is_test:
         return False
     window = timedelta(seconds=settings.NOTIFICATIONS_EMAIL_GROUP_WINDOW_SECONDS)
-    recent = Delivery.objects.filter(
-        user_id=delivery.user_id,
-        channel=Channel.EMAIL,
-        event__isnull=False,
-        created_at__gte=now - window,
+    threshold = settings.NOTIFICATIONS_EMAIL_GROUP_THRESHOLD
+    # One query on the user's row: recent alert emails, and any digest lately.
+    recent = (
+        Delivery.objects.filter(
+            user_id=OuterRef("pk"),
+            channel=Channel.EMAIL,
+            event__isnull=False,
+            created_at__gte=now - window,
+        )
+        .order_by()
+        .values("user_id")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
-    if recent.count() > settings.NOTIFICATIONS_EMAIL_GROUP_THRESHOLD:
-        return True
-    return EmailDigest.objects.filter(
-        user_id=delivery.user_id, sent_at__gte=now - 2 * window
-    ).exists()
+    storm = EmailDigest.objects.filter(user_id=OuterRef("pk"), sent_at__gte=now - 2 * window)
+    found = (
+        get_user_model()
+        .objects.filter(pk=delivery.user_id)
+        .values(recent=Subquery(recent), storm=Exists(storm))
+        .get()
+    )
+    return (found["recent"] or 0) > threshold or bool(found["storm"])
 
 
 def deliver_digest(delivery: Delivery, now: datetime) -> str:

@@ -105,6 +105,6 @@ def notice_for(delivery: Delivery) -> Notice:
 
 def load_delivery(delivery_id: int) -> Delivery:
     """The delivery with everything its notice needs, in one query."""
-    return Delivery.objects.select_related("user", "event__alert", "event__coin").get(
+    return Delivery.objects.select_related("user__profile", "event__alert", "event__coin").get(
         pk=delivery_id
     )

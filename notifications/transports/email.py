@@ -31,7 +31,7 @@ class EmailTransport(Transport):
         return self._send(subject, "digest", context, [n.delivery_id for n in notices])
 
     def _send(self, subject: str, template: str, context: dict, delivery_ids: list[int]) -> str:
-        address = Profile.for_user(self.user).alert_email
+        address = alert_email(self.user)
         if not address:
             raise TransportError("the account has no email address", permanent=True)
         context = {
@@ -72,6 +72,14 @@ class EmailTransport(Transport):
             # Refused or dropped connections, timeouts: the server may come back.
             raise TransportError(f"could not talk to the mail server: {exc}") from None
         return message_id
+
+
+def alert_email(user) -> str:
+    """Where the user's alert emails go; uses a profile loaded with the user if any."""
+    try:
+        return user.profile.alert_email
+    except Profile.DoesNotExist:
+        return user.email
 
 
 def _text(raw: bytes | str) -> str:
