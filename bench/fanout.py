@@ -46,6 +46,8 @@ PRICES_CSV = BASE_DIR.parent / "shared" / "data" / "btcusd-1m-2023-03-01_21.csv"
 LAYERS = {
     "RedisChannelLayer": "channels_redis.core.RedisChannelLayer",
     "RedisPubSubChannelLayer": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    # The pub/sub layer decoding each broadcast once per process (our lever).
+    "SharedDecodePubSub": "cryptomonitor.channel_layers.SharedDecodePubSubChannelLayer",
 }
 COINS = 250
 CLIENT_PROCESSES = 4

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Collection
 from typing import Any
 
@@ -88,24 +89,58 @@ def encode(message: dict[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"))
 
 
-class BatchTexts:
-    """The JSON text of the latest unfiltered price batch, made once per process.
+class ProcessTexts:
+    """JSON texts every client of a daphne process shares, each made once.
 
-    Every consumer in a daphne process receives its own copy of each batch;
-    encoding it once instead of once per client is what keeps thousands of
-    sockets cheap. A batch is identified by its `polled_at` and size.
+    Each consumer receives its own copy of every batch; encoding it once per
+    process instead of once per client is what keeps thousands of sockets
+    cheap. Likewise the full snapshot sent on connect is built once per batch
+    (a reconnect storm would otherwise run the same query thousands of times),
+    and at most SNAPSHOT_TTL_SECONDS old so the feed's stale flag stays true.
+    A batch is identified by its `polled_at` and size.
     """
 
+    SNAPSHOT_TTL_SECONDS = 2.0
+
     def __init__(self) -> None:
-        self._key: tuple[Any, int] | None = None
-        self._text = ""
+        self.clear()
 
-    def text_for(self, event: dict[str, Any]) -> str:
+    def clear(self) -> None:
+        self._batch_key: tuple[Any, int] | None = None
+        self._batch_text = ""
+        self._snapshot_text: str | None = None
+        self._snapshot_made_at = 0.0
+        self._generation = 0
+
+    def batch_seen(self, event: dict[str, Any]) -> bool:
+        """Note a batch; True when it is new to this process (old snapshot dropped)."""
         key = (event.get("polled_at"), len(event["coins"]))
-        if key != self._key or key[0] is None:
-            self._text = encode(prices_message(event, None))
-            self._key = key
-        return self._text
+        if key == self._batch_key and key[0] is not None:
+            return False
+        self._batch_key = key
+        self._batch_text = ""
+        self._snapshot_text = None
+        self._generation += 1
+        return True
+
+    def batch_text(self, event: dict[str, Any]) -> str:
+        if self.batch_seen(event) or not self._batch_text:
+            self._batch_text = encode(prices_message(event, None))
+        return self._batch_text
+
+    def snapshot_text(self) -> str:
+        """The full snapshot (runs in the sync thread: it may query the database)."""
+        if (
+            self._snapshot_text is None
+            or time.monotonic() - self._snapshot_made_at > self.SNAPSHOT_TTL_SECONDS
+        ):
+            generation = self._generation
+            text = encode(snapshot_message())
+            # A batch that arrived meanwhile may have outdated what we read.
+            if generation == self._generation:
+                self._snapshot_text, self._snapshot_made_at = text, time.monotonic()
+            return text
+        return self._snapshot_text
 
 
-batch_texts = BatchTexts()
+process_texts = ProcessTexts()

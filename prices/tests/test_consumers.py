@@ -17,6 +17,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
+from prices import live
 from prices.consumers import PriceConsumer
 from prices.models import Coin, FeedState, PriceSource
 
@@ -43,6 +44,8 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
 def clean_channel_layer() -> None:
     # Groups live in Redis and outlive a test; start each one with none.
     async_to_sync(get_channel_layer().flush)()
+    # The per-process texts would carry one test's coins into the next.
+    live.process_texts.clear()
 
 
 @pytest.fixture
