@@ -1,7 +1,12 @@
 import importlib
 import io
+import os
+import subprocess
+import time
+import uuid
 
 import pytest
+import redis
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
@@ -79,3 +84,37 @@ def test_the_poll_task_polls_and_says_what_it_stored(settings):
 
 def test_the_purge_task_reports_what_it_deleted():
     assert purge_old_ticks.apply().get() == {"ticks": 0, "minute_rollups": 0}
+
+
+@pytest.fixture
+def celery_worker_queue(settings):
+    """A real `celery worker` on a queue of its own, using this test's database."""
+    queue = f"test-prices-{uuid.uuid4().hex[:8]}"
+    db = connection.settings_dict
+    database_url = (f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}"
+                    f":{db['PORT'] or 5432}/{db['NAME']}")
+    process = subprocess.Popen(
+        [f"{settings.BASE_DIR}/.venv/bin/celery", "-A", "cryptomonitor", "worker",
+         "--pool=solo", "-Q", queue, "--without-gossip", "--without-mingle",
+         "--without-heartbeat", "--loglevel=WARNING"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "cryptomonitor.settings_test",
+             "TEST_DATABASE_URL": database_url, "TEST_REDIS_URL": settings.REDIS_URL,
+             "PRICE_SOURCE": "simulated"},
+    )
+    yield queue
+    process.kill()
+    process.wait(timeout=10)
+    redis.Redis.from_url(settings.REDIS_URL).delete(queue, "celery")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_the_poll_task(celery_worker_queue):
+    poll_prices.apply_async(queue=celery_worker_queue)
+
+    deadline = time.monotonic() + 60
+    while PriceTick.objects.count() < 10 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert PriceTick.objects.count() == 10
+    assert set(PriceTick.objects.values_list("source", flat=True)) == {"simulated"}
