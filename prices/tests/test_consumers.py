@@ -362,3 +362,28 @@ def test_feed_state_older_than_three_polls_is_stale(coins, settings):
         assert message["feed"]["stale"] is True
 
     run(scenario)
+
+
+def test_a_client_connecting_after_a_batch_gets_the_new_prices(coins):
+    async def scenario():
+        first = await connected()
+        await Coin.objects.filter(coingecko_id="bitcoin").aupdate(price=Decimal("30000"))
+        # The batch that announces the change reaches this process first.
+        await get_channel_layer().group_send("prices", batch("t4", ("bitcoin", "30000")))
+        await first.receive_json_from()
+        second = WebsocketCommunicator(PriceConsumer.as_asgi(), "/ws/prices/")
+        await second.connect()
+        snapshot = await second.receive_json_from()
+        await first.disconnect()
+        await second.disconnect()
+        assert snapshot["coins"][0]["price"] == "30000"
+
+    run(scenario)
+
+
+def test_a_batch_is_encoded_once_per_process(coins):
+    event = batch("t5", ("bitcoin", "27300"))
+    first = live.process_texts.batch_text(event)
+    again = live.process_texts.batch_text({**event, "coins": list(event["coins"])})
+    assert again is first
+    assert live.process_texts.batch_text(batch("t6", ("bitcoin", "1"))) is not first
