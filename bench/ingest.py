@@ -28,10 +28,11 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+
+from bench.scratch_database import drop_database, recreate_database  # noqa: E402
 
 RESULTS = BASE_DIR / "bench" / "results" / "ingest.json"
 DATABASE_URL = os.environ.get(
@@ -44,27 +45,6 @@ TICK_SECONDS = 10
 HISTORY_DAYS = 30
 OTHER_COINS_TICK_SECONDS = 3600  # the other 249 coins: hourly ticks, to fill the table
 TARGETS_MS = {"poll": 100.0, "history_1y": 50.0}
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    parts = urlsplit(DATABASE_URL)
-    name = parts.path.lstrip("/")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database() -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    parts = urlsplit(DATABASE_URL)
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
 
 
 def setup_django() -> None:
@@ -228,7 +208,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
 
-    recreate_database()
+    recreate_database(DATABASE_URL)
     setup_django()
     try:
         poll, poll_checks = bench_poll(args.runs)
@@ -238,7 +218,7 @@ def main() -> None:
 
         redis.Redis.from_url(REDIS_URL).delete(ALERT_QUEUE)
         if not args.keep:
-            drop_database()
+            drop_database(DATABASE_URL)
 
     rows = [("poll 250 coins (end to end)", poll, TARGETS_MS["poll"])]
     rows += [(f"history {key}", history[key], TARGETS_MS.get(f"history_{key}"))

@@ -1,0 +1,31 @@
+"""A PostgreSQL database a benchmark creates for itself and drops afterwards."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+
+def _admin_url_and_name(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/postgres")), parts.path.lstrip("/")
+
+
+def recreate_database(url: str) -> None:
+    """Drop the database `url` names (if any) and create it empty."""
+    import psycopg
+
+    admin_url, name = _admin_url_and_name(url)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(url: str) -> None:
+    """Close Django's connections to it, then drop the database `url` names."""
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    admin_url, name = _admin_url_and_name(url)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
