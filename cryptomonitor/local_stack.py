@@ -140,6 +140,8 @@ def parse_port(value: str) -> int:
 def ensure_port_free(port: int) -> None:
     """Fail before starting anything when daphne could not bind the port."""
     with socket.socket() as probe:
+        # As daphne binds: a port left in TIME_WAIT by the previous run is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:

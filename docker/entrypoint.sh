@@ -4,7 +4,8 @@
 # so two containers never migrate at once), then become the given process.
 set -o errexit -o nounset -o pipefail
 
-python /app/docker/wait_for_services.py
+cd "$(dirname "$0")/.."
+python docker/wait_for_services.py
 
 if [[ "${DJANGO_MIGRATE:-0}" == "1" ]]; then
     python manage.py migrate --noinput

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from cryptomonitor.local_stack import BASE_DIR, MACHINE_REDIS_PORT, free_port
+from cryptomonitor.local_stack import BASE_DIR, MACHINE_REDIS_PORT, ensure_port_free, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -279,6 +279,20 @@ def test_it_refuses_a_busy_port_before_starting_anything(
     assert result.returncode == 1
     assert f"port {busy_port} on 127.0.0.1 is not available" in result.stderr
     assert "started" not in result.stdout
+
+
+def test_a_port_left_in_time_wait_by_the_last_run_counts_as_free() -> None:
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as daphne's does
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        served, _ = listener.accept()
+        served.close()  # the server closes first: its side stays in TIME_WAIT
+        client.close()
+
+    ensure_port_free(port)
 
 
 def test_it_asks_for_migrations_on_an_empty_database(tmp_path: Path) -> None:
