@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 
 import pytest
 import websockets
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.core.cache import cache
 from django.test import Client
 
 from cryptomonitor.testing.live_server import LiveServer
-from prices.ingest import store_quotes
-from prices.models import PriceSource
-from prices.tests.pipeline import alert_batches, quote  # noqa: F401 (fixture)
+from prices.polling import LOCK_KEY, poll_once
+from prices.tests.pipeline import alert_batches  # noqa: F401 (fixture)
 
 pytestmark = [
     pytest.mark.slow,
@@ -46,20 +47,23 @@ def connect(server: LiveServer, **headers: str):
     )
 
 
-def test_a_stored_poll_reaches_a_connected_browser(live_daphne):
-    store_quotes([quote("bitcoin", "27000.5")], PriceSource.COINGECKO)
+def test_a_poll_reaches_a_connected_browser(live_daphne, fake_coingecko):
+    cache.delete(LOCK_KEY)
+    assert poll_once().ok
 
-    async def scenario() -> tuple[dict, dict]:
+    async def scenario() -> tuple[dict, dict, Decimal]:
         async with connect(live_daphne) as socket:
             snapshot = await next_message(socket, "snapshot")
-            await sync_to_async(store_quotes)(
-                [quote("bitcoin", "27111.25", seconds=10)], PriceSource.COINGECKO
-            )
-            return snapshot, await next_message(socket, "prices")
+            new_price = fake_coingecko.move("bitcoin", 5)
+            report = await sync_to_async(poll_once)()
+            assert report.ok, report.summary()
+            return snapshot, await next_message(socket, "prices"), new_price
 
-    snapshot, update = async_to_sync(scenario)()
-    assert [(c["id"], c["price"]) for c in snapshot["coins"]] == [("bitcoin", "27000.5")]
-    assert [(c["id"], c["price"]) for c in update["coins"]] == [("bitcoin", "27111.25")]
+    snapshot, update, new_price = async_to_sync(scenario)()
+    before = {coin["id"]: coin["price"] for coin in snapshot["coins"]}
+    assert set(before) == set(settings.TRACKED_COINS)
+    assert [coin["id"] for coin in update["coins"]] == ["bitcoin"]
+    assert Decimal(update["coins"][0]["price"]) == new_price != Decimal(before["bitcoin"])
     assert update["polled_at"]
 
 
