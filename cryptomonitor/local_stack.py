@@ -203,6 +203,8 @@ def describe(settings: LazySettings) -> list[str]:
     ]
     if settings.PRICE_SOURCE == "simulated":
         lines.append("WARNING   PRICE_SOURCE=simulated: every price shown is SIMULATED.")
+    else:
+        lines.append("Offline?  PRICE_SOURCE=simulated make run shows simulated prices.")
     return lines
 
 
