@@ -116,8 +116,10 @@ CACHES = {
     }
 }
 
+# Redis pub/sub, decoding each broadcast once per process: chosen by
+# measurement (bench/fanout.py; why in docs/decisions.md).
 CHANNEL_LAYER_BACKEND = env.str(
-    "CHANNEL_LAYER_BACKEND", default="channels_redis.core.RedisChannelLayer"
+    "CHANNEL_LAYER_BACKEND", default="cryptomonitor.channel_layers.SharedDecodePubSubChannelLayer"
 )
 CHANNEL_LAYERS = {
     "default": {

@@ -13,6 +13,10 @@ os.environ["DATABASE_URL"] = os.environ.get(
 # A Redis db number of its own so tests never touch a running instance's data.
 os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 os.environ.setdefault("EMAIL_URL", "consolemail://")
+# Tests listen on the layer from several event loops (one per async_to_sync
+# call); only RedisChannelLayer keeps channels and groups across loops. The
+# production pub/sub layer is tested explicitly (prices/tests/test_consumers.py).
+os.environ.setdefault("CHANNEL_LAYER_BACKEND", "channels_redis.core.RedisChannelLayer")
 
 from cryptomonitor.settings import *  # noqa: E402,F403
 from cryptomonitor.settings import CACHES  # noqa: E402

@@ -40,8 +40,27 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
     async_to_sync(scenario)()
 
 
+LAYERS = {
+    "redis": "channels_redis.core.RedisChannelLayer",
+    "pubsub": "cryptomonitor.channel_layers.SharedDecodePubSubChannelLayer",
+}
+
+
+@pytest.fixture(autouse=True, params=list(LAYERS))
+def channel_layer_backend(request, settings) -> str:
+    """Run every test on the test layer and on the production default (pub/sub)."""
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            **settings.CHANNEL_LAYERS["default"],
+            "BACKEND": LAYERS[request.param],
+            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": "cm:test-channels"},
+        }
+    }
+    return request.param
+
+
 @pytest.fixture(autouse=True)
-def clean_channel_layer() -> None:
+def clean_channel_layer(channel_layer_backend) -> None:
     # Groups live in Redis and outlive a test; start each one with none.
     async_to_sync(get_channel_layer().flush)()
     # The per-process texts would carry one test's coins into the next.
@@ -387,3 +406,8 @@ def test_a_batch_is_encoded_once_per_process(coins):
     again = live.process_texts.batch_text({**event, "coins": list(event["coins"])})
     assert again is first
     assert live.process_texts.batch_text(batch("t6", ("bitcoin", "1"))) is not first
+
+
+def test_the_layer_under_test_is_the_one_configured(channel_layer_backend):
+    expected = LAYERS[channel_layer_backend].rsplit(".", 1)[1]
+    assert type(get_channel_layer()).__name__ == expected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -14,9 +15,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 
-from cryptomonitor.testing.live_server import LiveServer
+from cryptomonitor.testing.live_server import LiveServer, current_database_url, running_daphne
 from prices.polling import LOCK_KEY, poll_once
 from prices.tests.pipeline import alert_batches  # noqa: F401 (fixture)
+from prices.tests.test_consumers import LAYERS
 
 pytestmark = [
     pytest.mark.slow,
@@ -47,7 +49,23 @@ def connect(server: LiveServer, **headers: str):
     )
 
 
-def test_a_poll_reaches_a_connected_browser(live_daphne, fake_coingecko):
+@pytest.fixture(params=list(LAYERS))
+def daphne_on_each_layer(request, settings, transactional_db) -> Iterator[LiveServer]:
+    """A daphne on the test layer, then on the production default (pub/sub)."""
+    backend = LAYERS[request.param]
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": backend,
+            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": "cm:channels"},
+        }
+    }
+    env = {"TEST_DATABASE_URL": current_database_url(), "CHANNEL_LAYER_BACKEND": backend}
+    with running_daphne(env) as server:
+        yield server
+
+
+def test_a_poll_reaches_a_connected_browser(daphne_on_each_layer, fake_coingecko):
+    live_daphne = daphne_on_each_layer
     cache.delete(LOCK_KEY)
     assert poll_once().ok
 
