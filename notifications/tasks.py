@@ -16,6 +16,13 @@ def deliver_notification(delivery_id: int) -> str | None:
 
 
 @shared_task
+def deliver_notifications(delivery_ids: list[int]) -> None:
+    """Send a chunk of a large burst, one row after another (see outbox.ENQUEUE_CHUNK)."""
+    for delivery_id in delivery_ids:
+        delivery.deliver(delivery_id)
+
+
+@shared_task
 def sweep_deliveries() -> dict:
     """Beat, every 30 s: re-enqueue deliveries whose task or worker was lost."""
     return asdict(delivery.sweep())

@@ -122,6 +122,12 @@ class MailSink:
         self.data_started = threading.Event()
         self.release = threading.Event()
         self.port = 0
+        self.connections = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.connections += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.rcpt_reply:
@@ -289,4 +295,3 @@ def receiver() -> Iterator[Receiver]:
     server = Receiver()
     yield server
     server.stop()
-

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 
 import pytest
@@ -9,8 +11,11 @@ from django.db import connection
 from django.utils import timezone
 
 from alerts.models import Channel
+from cryptomonitor.celery import app as celery_app
 from notifications.delivery import backoff_seconds, deliver, send_test_notifications
 from notifications.models import Delivery, DeliveryStatus
+from notifications.outbox import ENQUEUE_CHUNK, _enqueue
+from notifications.tasks import deliver_notifications
 from notifications.tests.conftest import queued_delivery_ids
 from notifications.transports import TRANSPORTS
 
@@ -102,3 +107,22 @@ def test_concurrent_tasks_send_a_delivery_once(owner, fire, smtp):
 
     assert sorted(results, key=str) == [None, None, None, "sent"]
     assert len(smtp.messages) == 1
+
+
+def test_a_large_burst_is_enqueued_in_chunks(private_celery_queue):
+    _enqueue(list(range(1, 2 * ENQUEUE_CHUNK + 2)))
+
+    with celery_app.connection_for_write() as conn:
+        raw = conn.default_channel.client.lrange(private_celery_queue, 0, -1)
+    bodies = [json.loads(base64.b64decode(json.loads(item)["body"]))[0][0] for item in raw]
+    assert sorted(len(chunk) for chunk in bodies) == [1, ENQUEUE_CHUNK, ENQUEUE_CHUNK]
+    assert sorted(i for chunk in bodies for i in chunk) == list(range(1, 2 * ENQUEUE_CHUNK + 2))
+
+
+def test_a_chunk_task_delivers_each_of_its_rows(owner, fire, smtp):
+    deliveries = [d for _ in range(2) for d in fire(owner)]
+
+    deliver_notifications([d.pk for d in deliveries])
+
+    assert Delivery.objects.filter(status="sent").count() == 2
+    assert len(smtp.messages) == 2

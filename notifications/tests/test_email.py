@@ -185,3 +185,31 @@ def test_it_fails_for_good_without_an_address(smtp, owner, fire):
     assert deliver(delivery.pk) == DeliveryStatus.FAILED
     delivery.refresh_from_db()
     assert "no email address" in delivery.last_error
+
+
+def test_a_kept_connection_the_server_closed_is_replaced_at_once(settings, owner, fire):
+    port = free_port()
+    use_smtp(settings, port)
+    first_server, second_server = MailSink(), MailSink()
+    controller = start_smtp(first_server, port)
+    [first] = fire(owner)
+    [second] = fire(owner)
+    deliver(first.pk)
+    controller.stop()  # closes the connection our sender keeps open
+
+    controller = start_smtp(second_server, port)
+    try:
+        assert deliver(second.pk) == DeliveryStatus.SENT
+    finally:
+        controller.stop()
+    assert len(first_server.messages) == len(second_server.messages) == 1
+
+
+def test_it_reuses_one_connection_for_consecutive_emails(smtp, owner, fire):
+    deliveries = [d for _ in range(3) for d in fire(owner)]
+
+    for delivery in deliveries:
+        deliver(delivery.pk)
+
+    assert len(smtp.messages) == 3
+    assert smtp.connections == 1
