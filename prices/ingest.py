@@ -1,8 +1,9 @@
 """Store a batch of quotes, then tell the live pages and the alert evaluator.
 
-One transaction per batch: create unknown coins, write every new tick in one
-INSERT (re-ingesting a (coin, time) is a no-op), move the snapshots of coins
-whose quote is newer than what they show, and fold the ticks into rollups.
+One transaction per batch: create unknown coins, write every new tick
+(re-ingesting a (coin, time) is a no-op), move the snapshots of coins whose
+quote is newer than what they show, and fold the ticks into rollups. On
+PostgreSQL those writes are one statement; on SQLite (development) a few.
 Only after the commit do we broadcast (contract 1) and enqueue alert
 evaluation (contract 2), so nobody hears about rows that were rolled back.
 """
@@ -67,8 +68,8 @@ def store_quotes(quotes: list[MarketQuote], source: PriceSource) -> IngestResult
         write = _write_postgres if connection.vendor == "postgresql" else _write_sqlite
         tick_ids, coins = write(quotes, moved, known, source)
         result.stored = len(tick_ids)
-        if moved:
-            _describe_changes(moved, known, coins, tick_ids, result)
+        _describe_changes(moved, known, coins, tick_ids, result)
+        if result.changed:
             announce_alerts = source != PriceSource.BACKFILL
             transaction.on_commit(lambda: _announce(result, announce_alerts))
     return result
@@ -245,22 +246,28 @@ def _describe_changes(
     moved: list[MarketQuote], known: dict[str, _KnownCoin], coins: dict[int, Coin],
     tick_ids: TickIds, result: IngestResult,
 ) -> None:
-    missing = [(known[q.coingecko_id].pk, q.last_updated) for q in moved
-               if (known[q.coingecko_id].pk, q.last_updated) not in tick_ids]
-    if missing:
-        # The tick existed already (snapshot was behind its ticks): look its id up.
-        for pk, time in missing:
-            tick_ids[(pk, time)] = PriceTick.objects.get(coin_id=pk, time=time).pk
+    """Fill the broadcast snapshots and the alert batch for the coins that moved."""
     for q in moved:
-        coin = known[q.coingecko_id]
-        result.changed.append(coins[coin.pk].snapshot())
+        before = known[q.coingecko_id]
+        now = coins.get(before.pk)
+        if now is None:  # not moved after all (the UPDATE re-checked the time)
+            continue
+        key = (before.pk, q.last_updated)
+        if key not in tick_ids:
+            # The tick existed already (the snapshot was behind its ticks).
+            tick_ids[key] = PriceTick.objects.get(coin_id=before.pk, time=q.last_updated).pk
+        result.changed.append(now.snapshot())
         result.batch.append({
-            "coin_id": coin.pk,
-            "tick_id": tick_ids[(coin.pk, q.last_updated)],
-            "price": format(coins[coin.pk].price.normalize(), "f"),
-            "previous_price": None if coin.price is None else format(coin.price.normalize(), "f"),
+            "coin_id": before.pk,
+            "tick_id": tick_ids[key],
+            "price": _exact(now.price),
+            "previous_price": None if before.price is None else _exact(before.price),
             "time": q.last_updated.isoformat(),
         })
+
+
+def _exact(value: Decimal) -> str:
+    return format(value.normalize(), "f")
 
 
 def _announce(result: IngestResult, evaluate: bool) -> None:
