@@ -67,11 +67,12 @@ def current_database_url() -> str:
 
 @contextmanager
 def running_daphne(
-    env: Mapping[str, str] | None = None, *, access_log: bool = True
+    env: Mapping[str, str] | None = None, *, access_log: bool = True, port: int = 0
 ) -> Iterator[LiveServer]:
     """Start daphne on a free 127.0.0.1 port; yield once it listens; stop it after.
 
     `access_log=False` drops the per-request lines (benchmarks open thousands).
+    `port` restarts a server where browsers expect it (reconnect tests).
     """
     child_env = {
         **os.environ,
@@ -88,7 +89,7 @@ def running_daphne(
                 "daphne",
                 "-e",
                 # A long accept queue: benchmarks open thousands of sockets at once.
-                "tcp:port=0:interface=127.0.0.1:backlog=4096",
+                f"tcp:port={port}:interface=127.0.0.1:backlog=4096",
                 "-v",
                 "1",
                 *([] if access_log else ["--access-log", os.devnull]),

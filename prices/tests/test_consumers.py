@@ -22,6 +22,8 @@ from prices.consumers import PriceConsumer
 from prices.models import Coin, FeedState, PriceSource
 
 pytestmark = pytest.mark.django_db
+# Generous: the suite shares two cores with servers and other test runs.
+TIMEOUT = 5
 
 ALERT = {
     "id": 7,
@@ -92,16 +94,31 @@ def coins() -> list[Coin]:
     ]
 
 
-async def connected(user=None, path: str = "/ws/prices/") -> WebsocketCommunicator:
-    """A communicator past its handshake, with the connect snapshot consumed."""
-    communicator = WebsocketCommunicator(PriceConsumer.as_asgi(), path)
+async def opened(user=None) -> tuple[WebsocketCommunicator, dict]:
+    """A communicator past its handshake, and the snapshot it got on connect."""
+    communicator = WebsocketCommunicator(PriceConsumer.as_asgi(), "/ws/prices/")
     if user is not None:
         communicator.scope["user"] = user
-    accepted, _ = await communicator.connect()
+    accepted, _ = await communicator.connect(TIMEOUT)
     assert accepted
-    snapshot = await communicator.receive_json_from()
+    snapshot = await communicator.receive_json_from(TIMEOUT)
     assert snapshot["type"] == "snapshot"
-    return communicator
+    return communicator, snapshot
+
+
+async def connected(user=None) -> WebsocketCommunicator:
+    return (await opened(user))[0]
+
+
+def connect_snapshot() -> dict:
+    """The snapshot a new anonymous client gets on connect."""
+
+    async def scenario() -> dict:
+        communicator, snapshot = await opened()
+        await communicator.disconnect()
+        return snapshot
+
+    return async_to_sync(scenario)()
 
 
 def batch(polled_at: str, *coins: tuple[str, str]) -> dict:
@@ -113,43 +130,21 @@ def batch(polled_at: str, *coins: tuple[str, str]) -> dict:
 
 
 def test_it_sends_a_snapshot_of_tracked_coins_on_connect(coins):
-    async def scenario():
-        communicator = WebsocketCommunicator(PriceConsumer.as_asgi(), "/ws/prices/")
-        accepted, _ = await communicator.connect()
-        assert accepted
-        message = await communicator.receive_json_from()
-        await communicator.disconnect()
-        assert message["type"] == "snapshot"
-        assert [coin["id"] for coin in message["coins"]] == ["bitcoin", "ethereum"]
-        assert message["coins"][0] == coins[0].snapshot()
-        assert message["currency"] == "usd"
-
-    run(scenario)
+    message = connect_snapshot()
+    assert message["type"] == "snapshot"
+    assert [coin["id"] for coin in message["coins"]] == ["bitcoin", "ethereum"]
+    assert message["coins"][0] == coins[0].snapshot()
+    assert message["currency"] == "usd"
 
 
 def test_its_snapshot_says_the_feed_is_stale_when_no_poll_succeeded(coins):
-    async def scenario():
-        communicator = WebsocketCommunicator(PriceConsumer.as_asgi(), "/ws/prices/")
-        await communicator.connect()
-        message = await communicator.receive_json_from()
-        await communicator.disconnect()
-        assert message["feed"] == {"stale": True, "simulated": False}
-
-    run(scenario)
+    assert connect_snapshot()["feed"] == {"stale": True, "simulated": False}
 
 
 def test_its_snapshot_says_fresh_and_simulated_when_so(coins, settings):
     settings.PRICE_SOURCE = "simulated"
     FeedState.objects.create(name="simulated", last_success_at=timezone.now())
-
-    async def scenario():
-        communicator = WebsocketCommunicator(PriceConsumer.as_asgi(), "/ws/prices/")
-        await communicator.connect()
-        message = await communicator.receive_json_from()
-        await communicator.disconnect()
-        assert message["feed"] == {"stale": False, "simulated": True}
-
-    run(scenario)
+    assert connect_snapshot()["feed"] == {"stale": False, "simulated": True}
 
 
 def test_it_forwards_every_price_batch(coins):
@@ -158,7 +153,7 @@ def test_it_forwards_every_price_batch(coins):
         await get_channel_layer().group_send(
             "prices", batch("2026-11-21T05:00:00+00:00", ("bitcoin", "27200"))
         )
-        message = await communicator.receive_json_from()
+        message = await communicator.receive_json_from(TIMEOUT)
         await communicator.disconnect()
         assert message == {
             "type": "prices",
@@ -173,7 +168,7 @@ def test_it_answers_ping_with_pong(coins):
     async def scenario():
         communicator = await connected()
         await communicator.send_json_to({"type": "ping"})
-        message = await communicator.receive_json_from()
+        message = await communicator.receive_json_from(TIMEOUT)
         await communicator.disconnect()
         assert message == {"type": "pong"}
 
@@ -186,8 +181,8 @@ def test_subscribe_narrows_the_snapshot_and_names_unknown_ids(coins):
         await communicator.send_json_to(
             {"type": "subscribe", "coins": ["dogecoin", "bitcoin", "no-such-coin", "bitcoin"]}
         )
-        subscribed = await communicator.receive_json_from()
-        snapshot = await communicator.receive_json_from()
+        subscribed = await communicator.receive_json_from(TIMEOUT)
+        snapshot = await communicator.receive_json_from(TIMEOUT)
         await communicator.disconnect()
         assert subscribed == {
             "type": "subscribed",
@@ -204,12 +199,12 @@ def test_subscribe_narrows_later_price_batches(coins):
     async def scenario():
         communicator = await connected()
         await communicator.send_json_to({"type": "subscribe", "coins": ["bitcoin"]})
-        await communicator.receive_json_from()
-        await communicator.receive_json_from()
+        await communicator.receive_json_from(TIMEOUT)
+        await communicator.receive_json_from(TIMEOUT)
         layer = get_channel_layer()
         await layer.group_send("prices", batch("t1", ("ethereum", "1700")))
         await layer.group_send("prices", batch("t2", ("ethereum", "1701"), ("bitcoin", "27300")))
-        message = await communicator.receive_json_from()
+        message = await communicator.receive_json_from(TIMEOUT)
         nothing_more = await communicator.receive_nothing(timeout=0.2)
         await communicator.disconnect()
         assert message == {
@@ -242,9 +237,9 @@ def test_it_answers_malformed_messages_with_an_error_and_keeps_running(coins, se
     async def scenario():
         communicator = await connected()
         await communicator.send_to(text_data=sent)
-        error = await communicator.receive_json_from()
+        error = await communicator.receive_json_from(TIMEOUT)
         await communicator.send_json_to({"type": "ping"})
-        pong = await communicator.receive_json_from()
+        pong = await communicator.receive_json_from(TIMEOUT)
         await communicator.disconnect()
         assert error["type"] == "error"
         assert complaint in error["message"]
@@ -260,7 +255,7 @@ def test_it_rejects_subscribing_to_more_than_500_coins(coins):
         await communicator.send_json_to(
             {"type": "subscribe", "coins": [f"c{n}" for n in range(501)]}
         )
-        error = await communicator.receive_json_from()
+        error = await communicator.receive_json_from(TIMEOUT)
         await communicator.disconnect()
         assert error == {"type": "error", "message": "subscribe accepts at most 500 coin ids"}
 
@@ -271,9 +266,9 @@ def test_it_refuses_binary_frames_and_keeps_running(coins):
     async def scenario():
         communicator = await connected()
         await communicator.send_to(bytes_data=b'{"type": "ping"}')
-        error = await communicator.receive_json_from()
+        error = await communicator.receive_json_from(TIMEOUT)
         await communicator.send_json_to({"type": "ping"})
-        pong = await communicator.receive_json_from()
+        pong = await communicator.receive_json_from(TIMEOUT)
         await communicator.disconnect()
         assert error["type"] == "error"
         assert pong == {"type": "pong"}
@@ -286,8 +281,8 @@ def test_it_refuses_frames_over_4_kib_and_closes_with_1009(coins, padding):
     async def scenario():
         communicator = await connected()
         await communicator.send_to(text_data=f'{{"type": "ping", "pad": "{padding}"}}')
-        error = await communicator.receive_json_from()
-        closing = await communicator.receive_output()
+        error = await communicator.receive_json_from(TIMEOUT)
+        closing = await communicator.receive_output(TIMEOUT)
         await communicator.disconnect()
         assert error == {"type": "error", "message": "message larger than 4096 bytes"}
         assert closing == {"type": "websocket.close", "code": 1009}
@@ -302,7 +297,7 @@ def test_it_delivers_a_users_alert_only_to_that_user(coins, owner, stranger):
         await get_channel_layer().group_send(
             f"user.{owner.pk}", {"type": "user.alert", "alert": ALERT}
         )
-        popup = await alice.receive_json_from()
+        popup = await alice.receive_json_from(TIMEOUT)
         stranger_got_nothing = await mallory.receive_nothing(timeout=0.3)
         await alice.disconnect()
         await mallory.disconnect()
@@ -320,8 +315,8 @@ def test_anonymous_visitors_get_prices_but_no_user_events(coins, owner):
         for group in (f"user.{owner.pk}", "user.None", "user."):
             await layer.group_send(group, {"type": "user.alert", "alert": ALERT})
         await layer.group_send("prices", batch("t3", ("bitcoin", "1")))
-        visitor_first = await visitor.receive_json_from()
-        alice_first = await alice.receive_json_from()
+        visitor_first = await visitor.receive_json_from(TIMEOUT)
+        alice_first = await alice.receive_json_from(TIMEOUT)
         await visitor.disconnect()
         await alice.disconnect()
         assert visitor_first["type"] == "prices"
@@ -336,7 +331,7 @@ def test_an_alert_cannot_change_the_message_type(coins, owner):
         await get_channel_layer().group_send(
             f"user.{owner.pk}", {"type": "user.alert", "alert": {**ALERT, "type": "prices"}}
         )
-        popup = await alice.receive_json_from()
+        popup = await alice.receive_json_from(TIMEOUT)
         await alice.disconnect()
         assert popup["type"] == "alert"
 
@@ -353,9 +348,9 @@ class TestOrigins:
         communicator = WebsocketCommunicator(
             application, "/ws/prices/", headers=[(b"origin", origin), (b"host", b"localhost")]
         )
-        accepted, _ = await communicator.connect()
+        accepted, _ = await communicator.connect(TIMEOUT)
         if accepted:
-            await communicator.receive_json_from()
+            await communicator.receive_json_from(TIMEOUT)
         await communicator.disconnect()
         return accepted
 
@@ -372,15 +367,7 @@ def test_feed_state_older_than_three_polls_is_stale(coins, settings):
         name="coingecko",
         last_success_at=timezone.now() - timedelta(seconds=settings.PRICE_POLL_SECONDS * 4),
     )
-
-    async def scenario():
-        communicator = WebsocketCommunicator(PriceConsumer.as_asgi(), "/ws/prices/")
-        await communicator.connect()
-        message = await communicator.receive_json_from()
-        await communicator.disconnect()
-        assert message["feed"]["stale"] is True
-
-    run(scenario)
+    assert connect_snapshot()["feed"]["stale"] is True
 
 
 def test_a_client_connecting_after_a_batch_gets_the_new_prices(coins):
@@ -389,10 +376,8 @@ def test_a_client_connecting_after_a_batch_gets_the_new_prices(coins):
         await Coin.objects.filter(coingecko_id="bitcoin").aupdate(price=Decimal("30000"))
         # The batch that announces the change reaches this process first.
         await get_channel_layer().group_send("prices", batch("t4", ("bitcoin", "30000")))
-        await first.receive_json_from()
-        second = WebsocketCommunicator(PriceConsumer.as_asgi(), "/ws/prices/")
-        await second.connect()
-        snapshot = await second.receive_json_from()
+        await first.receive_json_from(TIMEOUT)
+        second, snapshot = await opened()
         await first.disconnect()
         await second.disconnect()
         assert snapshot["coins"][0]["price"] == "30000"
