@@ -109,13 +109,15 @@ class _Dialect:
                 # they run in a few.
                 setup=("SET LOCAL jit = off",),
             )
-        # SQLite serialises writers, so it needs no row locks; Django stores
-        # its datetimes as text in this format.
+        # SQLite serialises writers, so it needs no row locks. Django stores
+        # datetimes as text ("2023-03-10 17:10:00" or "...:00.387000") and
+        # compares them as text, so the cooldown end is written the same way.
         return cls(
             timestamp="TEXT",
             lock="",
-            cooldown_until="strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, "
-            "'+' || cooldown_seconds || ' seconds')",
+            cooldown_until="(SELECT CASE WHEN substr(v, 21) = '000' THEN substr(v, 1, 19) "
+            "ELSE v || '000' END FROM (SELECT strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, "
+            "'+' || cooldown_seconds || ' seconds') AS v))",
             lateral=False,
             setup=(),
         )
