@@ -48,15 +48,17 @@ TARGETS_MS = {"poll": 100.0, "history_1y": 50.0}
 
 
 def setup_django() -> None:
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "cryptomonitor.settings",
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "DEBUG": "False",
-        "SECRET_KEY": "ingest-benchmark-only-not-a-secret",
-        "LOG_LEVEL": "WARNING",
-        "PRICE_SOURCE": "coingecko",
-    })
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "cryptomonitor.settings",
+            "DATABASE_URL": DATABASE_URL,
+            "REDIS_URL": REDIS_URL,
+            "DEBUG": "False",
+            "SECRET_KEY": "ingest-benchmark-only-not-a-secret",
+            "LOG_LEVEL": "WARNING",
+            "PRICE_SOURCE": "coingecko",
+        }
+    )
     import django
 
     django.setup()
@@ -131,6 +133,7 @@ def bench_poll(runs: int) -> tuple[dict, dict]:
 
 # --- 2. the 1y history query -----------------------------------------------------------
 
+
 def load_history(now: datetime) -> tuple[int, dict]:
     """30 days of 10 s bitcoin ticks by COPY, 5-minute ticks for the others, rollups."""
     from django.db import connection, transaction
@@ -153,8 +156,14 @@ def load_history(now: datetime) -> tuple[int, dict]:
         ) as copy:
             for i in range(count):
                 price *= 1 + rng.gauss(0, 0.0005)
-                copy.write_row((target.pk, start + timedelta(seconds=TICK_SECONDS * i),
-                                f"{price:.2f}", "coingecko"))
+                copy.write_row(
+                    (
+                        target.pk,
+                        start + timedelta(seconds=TICK_SECONDS * i),
+                        f"{price:.2f}",
+                        "coingecko",
+                    )
+                )
         timings["copy_target_s"] = round(time.perf_counter() - began, 2)
         cursor.execute(
             """INSERT INTO prices_pricetick (coin_id, time, price, source)
@@ -221,31 +230,42 @@ def main() -> None:
             drop_database(DATABASE_URL)
 
     rows = [("poll 250 coins (end to end)", poll, TARGETS_MS["poll"])]
-    rows += [(f"history {key}", history[key], TARGETS_MS.get(f"history_{key}"))
-             for key in history]
-    print(f"{'benchmark':<32}{'median ms':>11}{'p90 ms':>9}{'min ms':>9}{'points':>8}"
-          f"{'target ms':>11}  verdict")
+    rows += [(f"history {key}", history[key], TARGETS_MS.get(f"history_{key}")) for key in history]
+    print(
+        f"{'benchmark':<32}{'median ms':>11}{'p90 ms':>9}{'min ms':>9}{'points':>8}"
+        f"{'target ms':>11}  verdict"
+    )
     for name, stats, target in rows:
         verdict = "" if target is None else ("PASS" if stats["median_ms"] <= target else "FAIL")
-        print(f"{name:<32}{stats['median_ms']:>11.2f}{stats['p90_ms']:>9.2f}"
-              f"{stats['min_ms']:>9.2f}{stats.get('points', ''):>8}"
-              f"{'' if target is None else f'{target:.0f}':>11}  {verdict}")
+        print(
+            f"{name:<32}{stats['median_ms']:>11.2f}{stats['p90_ms']:>9.2f}"
+            f"{stats['min_ms']:>9.2f}{stats.get('points', ''):>8}"
+            f"{'' if target is None else f'{target:.0f}':>11}  {verdict}"
+        )
     load = [round(x, 2) for x in os.getloadavg()]
     print(f"poll: {poll_checks}")
     print(f"machine: {os.cpu_count()} CPUs, load average {load} (figures are noisy when busy)")
     print(f"history data: {history_data}")
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "benchmark": "ingest",
-        "ran_at": datetime.now(UTC).isoformat(),
-        "targets_ms": TARGETS_MS,
-        "machine": {"cpus": os.cpu_count(), "load_average": load},
-        "poll": {**poll, **poll_checks,
-                 "passed": poll["median_ms"] <= TARGETS_MS["poll"]},
-        "history": {**history, "data": history_data,
-                    "passed": history["1y"]["median_ms"] <= TARGETS_MS["history_1y"]},
-    }, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "benchmark": "ingest",
+                "ran_at": datetime.now(UTC).isoformat(),
+                "targets_ms": TARGETS_MS,
+                "machine": {"cpus": os.cpu_count(), "load_average": load},
+                "poll": {**poll, **poll_checks, "passed": poll["median_ms"] <= TARGETS_MS["poll"]},
+                "history": {
+                    **history,
+                    "data": history_data,
+                    "passed": history["1y"]["median_ms"] <= TARGETS_MS["history_1y"],
+                },
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {RESULTS.relative_to(BASE_DIR)}")
 
 

@@ -29,8 +29,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "feed": _feed_status() if database["ok"] else {"ok": False, "error": "no database"},
     }
     healthy = report["database"]["ok"] and report["redis"]["ok"] and report["feed"]["ok"]
-    return JsonResponse({"status": "ok" if healthy else "degraded", **report},
-                        status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "degraded", **report}, status=200 if healthy else 503
+    )
 
 
 def _check(ping) -> dict:
@@ -50,9 +51,7 @@ def _ping_redis() -> None:
     url = settings.REDIS_URL
     if url not in _redis_clients:
         # One pooled client per URL: a health probe must not open a socket per call.
-        _redis_clients[url] = redis.Redis.from_url(
-            url, socket_connect_timeout=1, socket_timeout=1
-        )
+        _redis_clients[url] = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
     _redis_clients[url].ping()
 
 

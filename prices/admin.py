@@ -6,22 +6,35 @@ from prices.models import Coin, FeedState, PriceTick
 
 @admin.register(Coin)
 class CoinAdmin(admin.ModelAdmin):
-    list_display = ("coingecko_id", "symbol", "name", "market_cap_rank", "is_tracked", "price",
-                    "price_updated_at", "price_source")
+    list_display = (
+        "coingecko_id",
+        "symbol",
+        "name",
+        "market_cap_rank",
+        "is_tracked",
+        "price",
+        "price_updated_at",
+        "price_source",
+    )
     list_filter = ("is_tracked", "price_source")
     list_editable = ("is_tracked",)
     search_fields = ("coingecko_id", "symbol", "name")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    readonly_fields = ("price", "market_cap", "volume_24h", "change_24h_pct", "price_updated_at",
-                       "price_source")
+    readonly_fields = (
+        "price",
+        "market_cap",
+        "volume_24h",
+        "change_24h_pct",
+        "price_updated_at",
+        "price_source",
+    )
 
 
 @admin.register(PriceTick)
 class PriceTickAdmin(admin.ModelAdmin):
     """Ticks are the market's record: looked at, never edited by hand."""
 
-    list_display = ("coin", "time", "price", "market_cap", "volume_24h", "change_24h_pct",
-                    "source")
+    list_display = ("coin", "time", "price", "market_cap", "volume_24h", "change_24h_pct", "source")
     list_filter = ("source",)
     list_select_related = ("coin",)
     search_fields = ("coin__coingecko_id", "coin__symbol")
@@ -38,6 +51,12 @@ class PriceTickAdmin(admin.ModelAdmin):
 
 @admin.register(FeedState)
 class FeedStateAdmin(admin.ModelAdmin):
-    list_display = ("name", "last_success_at", "last_attempt_at", "consecutive_failures",
-                    "backoff_until", "last_error")
+    list_display = (
+        "name",
+        "last_success_at",
+        "last_attempt_at",
+        "consecutive_failures",
+        "backoff_until",
+        "last_error",
+    )
     readonly_fields = ("last_success_at", "last_attempt_at", "consecutive_failures", "last_error")

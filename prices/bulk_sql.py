@@ -33,8 +33,10 @@ def sqlite_row(row: Sequence) -> tuple:
     """Adapt a raw-SQL row the way the ORM stores values on SQLite."""
     ops = connection.ops
     return tuple(
-        ops.adapt_datetimefield_value(value) if isinstance(value, datetime)
-        else ops.adapt_decimalfield_value(value) if isinstance(value, Decimal)
+        ops.adapt_datetimefield_value(value)
+        if isinstance(value, datetime)
+        else ops.adapt_decimalfield_value(value)
+        if isinstance(value, Decimal)
         else value
         for value in row
     )

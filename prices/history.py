@@ -39,8 +39,28 @@ _PLANS = {
 }
 
 # Bucket widths in seconds: round numbers make evenly spaced charts.
-_STEPS = (1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600,
-          43200, 86400, 172800, 604800)
+_STEPS = (
+    1,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    10800,
+    14400,
+    21600,
+    43200,
+    86400,
+    172800,
+    604800,
+)
 
 
 def bucket_seconds(span: timedelta) -> int:
@@ -52,8 +72,9 @@ def bucket_seconds(span: timedelta) -> int:
     return int(-(-needed // 86400) * 86400)  # whole days beyond a week
 
 
-def price_history(coin: Coin, range_key: str, now: datetime | None = None
-                  ) -> list[tuple[datetime, Decimal]]:
+def price_history(
+    coin: Coin, range_key: str, now: datetime | None = None
+) -> list[tuple[datetime, Decimal]]:
     """(time, price) pairs, ascending, at most ~MAX_POINTS, for one chart range."""
     if range_key not in _PLANS:
         raise ValueError(f"Unknown range {range_key!r}; expected one of {', '.join(RANGES)}")
@@ -73,7 +94,9 @@ def price_history(coin: Coin, range_key: str, now: datetime | None = None
 def _first_hour_bucket(coin: Coin) -> datetime | None:
     return (
         PriceRollup.objects.filter(coin=coin, resolution=Resolution.HOUR)
-        .order_by("bucket").values_list("bucket", flat=True).first()
+        .order_by("bucket")
+        .values_list("bucket", flat=True)
+        .first()
     )
 
 
@@ -90,17 +113,25 @@ _ROLLUPS_SQL = """
 # PostgreSQL: DISTINCT ON keeps the first row of each bucket in ORDER BY
 # order, i.e. the latest. Rollups are read by their close.
 _POSTGRES_SELECT = {
-    "ticks": ("DISTINCT ON (floor(extract(epoch FROM time) / {step})) time, price",
-              "ORDER BY floor(extract(epoch FROM time) / {step}), time DESC"),
-    "rollups": ("DISTINCT ON (floor(extract(epoch FROM bucket) / {step})) close_time, close",
-                "ORDER BY floor(extract(epoch FROM bucket) / {step}), bucket DESC"),
+    "ticks": (
+        "DISTINCT ON (floor(extract(epoch FROM time) / {step})) time, price",
+        "ORDER BY floor(extract(epoch FROM time) / {step}), time DESC",
+    ),
+    "rollups": (
+        "DISTINCT ON (floor(extract(epoch FROM bucket) / {step})) close_time, close",
+        "ORDER BY floor(extract(epoch FROM bucket) / {step}), bucket DESC",
+    ),
 }
 # SQLite: a bare column next to max() comes from the row holding the max.
 _SQLITE_SELECT = {
-    "ticks": ("max(time), price", "GROUP BY CAST(strftime('%%s', time) AS INTEGER) / {step} "
-              "ORDER BY 1"),
-    "rollups": ("max(close_time), close",
-                "GROUP BY CAST(strftime('%%s', bucket) AS INTEGER) / {step} ORDER BY 1"),
+    "ticks": (
+        "max(time), price",
+        "GROUP BY CAST(strftime('%%s', time) AS INTEGER) / {step} ORDER BY 1",
+    ),
+    "rollups": (
+        "max(close_time), close",
+        "GROUP BY CAST(strftime('%%s', bucket) AS INTEGER) / {step} ORDER BY 1",
+    ),
 }
 
 
@@ -110,8 +141,10 @@ def _run(sql: str, step: int, params: list) -> list[tuple[datetime, Decimal]]:
     select, tail = (_POSTGRES_SELECT if postgres else _SQLITE_SELECT)[kind]
     query = sql.format(select=select.format(step=step)) + tail.format(step=step)
     if not postgres:
-        params = [connection.ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p
-                  for p in params]
+        params = [
+            connection.ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p
+            for p in params
+        ]
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         rows = cursor.fetchall()
@@ -139,8 +172,9 @@ class PurgeReport:
     minute_rollups: int = 0
 
 
-def purge_expired_prices(now: datetime | None = None,
-                         batch_size: int = PURGE_BATCH_SIZE) -> PurgeReport:
+def purge_expired_prices(
+    now: datetime | None = None, batch_size: int = PURGE_BATCH_SIZE
+) -> PurgeReport:
     """Delete raw ticks and minute rollups past retention; hour rollups stay forever.
 
     Deletes in short batches, each its own transaction, so a large purge never

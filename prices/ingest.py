@@ -61,7 +61,8 @@ def store_quotes(quotes: list[MarketQuote], source: PriceSource) -> IngestResult
     with transaction.atomic():
         known = _lock_coins(quotes, source, result)
         moved = [
-            q for q in _latest_quote_per_coin(quotes).values()
+            q
+            for q in _latest_quote_per_coin(quotes).values()
             if known[q.coingecko_id].updated_at is None
             or q.last_updated > known[q.coingecko_id].updated_at
         ]
@@ -90,9 +91,14 @@ def _lock_coins(
     if missing:
         Coin.objects.bulk_create(
             [
-                Coin(coingecko_id=q.coingecko_id, symbol=q.symbol, name=q.name or q.coingecko_id,
-                     image_url=q.image_url, market_cap_rank=q.market_cap_rank,
-                     is_tracked=source != PriceSource.BACKFILL)
+                Coin(
+                    coingecko_id=q.coingecko_id,
+                    symbol=q.symbol,
+                    name=q.name or q.coingecko_id,
+                    image_url=q.image_url,
+                    market_cap_rank=q.market_cap_rank,
+                    is_tracked=source != PriceSource.BACKFILL,
+                )
                 for q in missing
             ],
             ignore_conflicts=True,
@@ -122,8 +128,18 @@ def _latest_quote_per_coin(quotes: list[MarketQuote]) -> dict[str, MarketQuote]:
 
 
 # Snapshot fields Coin.snapshot() reads, as the UPDATE returns them.
-_SNAPSHOT_FIELDS = ("id", "coingecko_id", "symbol", "name", "price", "market_cap",
-                    "volume_24h", "change_24h_pct", "price_updated_at", "price_source")
+_SNAPSHOT_FIELDS = (
+    "id",
+    "coingecko_id",
+    "symbol",
+    "name",
+    "price",
+    "market_cap",
+    "volume_24h",
+    "change_24h_pct",
+    "price_updated_at",
+    "price_source",
+)
 
 # PostgreSQL: the whole batch in one statement, one JSON parameter. All CTEs
 # run to completion; the final SELECT returns the new ticks and the moved
@@ -162,23 +178,46 @@ SELECT 'snapshot' AS kind, snapshots.*, NULL::bigint AS coin_id FROM snapshots
 UNION ALL
 SELECT 'tick', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, time, NULL, coin_id FROM ticks
 """
-_WRITE_COLUMNS = ("coin_id", "time", "price", "market_cap", "volume_24h", "change_24h_pct",
-                  "moves", "symbol", "name", "image_url", "market_cap_rank")
+_WRITE_COLUMNS = (
+    "coin_id",
+    "time",
+    "price",
+    "market_cap",
+    "volume_24h",
+    "change_24h_pct",
+    "moves",
+    "symbol",
+    "name",
+    "image_url",
+    "market_cap_rank",
+)
 
 TickIds = dict[tuple[int, datetime], int]
 
 
 def _write_postgres(
-    quotes: list[MarketQuote], moved: list[MarketQuote], known: dict[str, _KnownCoin],
+    quotes: list[MarketQuote],
+    moved: list[MarketQuote],
+    known: dict[str, _KnownCoin],
     source: PriceSource,
 ) -> tuple[TickIds, dict[int, Coin]]:
     """Ticks, snapshots and rollups in one round trip; returns new tick ids and moved coins."""
     moving = {id(q) for q in moved}
     rows = [
-        (known[q.coingecko_id].pk, q.last_updated, q.price, q.market_cap, q.volume_24h,
-         q.change_24h_pct, id(q) in moving)
-        + ((q.symbol, q.name, q.image_url, q.market_cap_rank) if id(q) in moving
-           else (None, None, None, None))
+        (
+            known[q.coingecko_id].pk,
+            q.last_updated,
+            q.price,
+            q.market_cap,
+            q.volume_24h,
+            q.change_24h_pct,
+            id(q) in moving,
+        )
+        + (
+            (q.symbol, q.name, q.image_url, q.market_cap_rank)
+            if id(q) in moving
+            else (None, None, None, None)
+        )
         for q in quotes
     ]
     sql = _POSTGRES_WRITE.replace(
@@ -207,44 +246,66 @@ RETURNING id
 
 
 def _write_sqlite(
-    quotes: list[MarketQuote], moved: list[MarketQuote], known: dict[str, _KnownCoin],
+    quotes: list[MarketQuote],
+    moved: list[MarketQuote],
+    known: dict[str, _KnownCoin],
     source: PriceSource,
 ) -> tuple[TickIds, dict[int, Coin]]:
     """The same writes for the single-user development database, row by row."""
     tick_ids: TickIds = {}
     with connection.cursor() as cursor:
         for q in quotes:
-            row = (known[q.coingecko_id].pk, q.last_updated, q.price, q.market_cap,
-                   q.volume_24h, q.change_24h_pct, str(source))
+            row = (
+                known[q.coingecko_id].pk,
+                q.last_updated,
+                q.price,
+                q.market_cap,
+                q.volume_24h,
+                q.change_24h_pct,
+                str(source),
+            )
             cursor.execute(_SQLITE_INSERT_TICK, sqlite_row(row))
             inserted = cursor.fetchone()
             if inserted:
                 tick_ids[(row[0], row[1])] = inserted[0]
     for q in moved:
         Coin.objects.filter(pk=known[q.coingecko_id].pk).update(**_snapshot_fields(q, source))
-    upsert_rollups([
-        TickPoint(known[q.coingecko_id].pk, q.last_updated, q.price,
-                  source == PriceSource.SIMULATED)
-        for q in quotes
-    ])
+    upsert_rollups(
+        [
+            TickPoint(
+                known[q.coingecko_id].pk, q.last_updated, q.price, source == PriceSource.SIMULATED
+            )
+            for q in quotes
+        ]
+    )
     return tick_ids, Coin.objects.in_bulk([known[q.coingecko_id].pk for q in moved])
 
 
 def _snapshot_fields(q: MarketQuote, source: PriceSource) -> dict:
     fields = {
-        "price": q.price, "market_cap": q.market_cap, "volume_24h": q.volume_24h,
-        "change_24h_pct": q.change_24h_pct, "price_updated_at": q.last_updated,
+        "price": q.price,
+        "market_cap": q.market_cap,
+        "volume_24h": q.volume_24h,
+        "change_24h_pct": q.change_24h_pct,
+        "price_updated_at": q.last_updated,
         "price_source": str(source),
     }
-    optional = {"symbol": q.symbol, "name": q.name, "image_url": q.image_url,
-                "market_cap_rank": q.market_cap_rank}
+    optional = {
+        "symbol": q.symbol,
+        "name": q.name,
+        "image_url": q.image_url,
+        "market_cap_rank": q.market_cap_rank,
+    }
     fields.update({k: v for k, v in optional.items() if v not in ("", None)})
     return fields
 
 
 def _describe_changes(
-    moved: list[MarketQuote], known: dict[str, _KnownCoin], coins: dict[int, Coin],
-    tick_ids: TickIds, result: IngestResult,
+    moved: list[MarketQuote],
+    known: dict[str, _KnownCoin],
+    coins: dict[int, Coin],
+    tick_ids: TickIds,
+    result: IngestResult,
 ) -> None:
     """Fill the broadcast snapshots and the alert batch for the coins that moved."""
     for q in moved:
@@ -257,13 +318,15 @@ def _describe_changes(
             # The tick existed already (the snapshot was behind its ticks).
             tick_ids[key] = PriceTick.objects.get(coin_id=before.pk, time=q.last_updated).pk
         result.changed.append(now.snapshot())
-        result.batch.append({
-            "coin_id": before.pk,
-            "tick_id": tick_ids[key],
-            "price": _exact(now.price),
-            "previous_price": None if before.price is None else _exact(before.price),
-            "time": q.last_updated.isoformat(),
-        })
+        result.batch.append(
+            {
+                "coin_id": before.pk,
+                "tick_id": tick_ids[key],
+                "price": _exact(now.price),
+                "previous_price": None if before.price is None else _exact(before.price),
+                "time": q.last_updated.isoformat(),
+            }
+        )
 
 
 def _exact(value: Decimal) -> str:
@@ -279,8 +342,11 @@ def _announce(result: IngestResult, evaluate: bool) -> None:
     try:
         async_to_sync(get_channel_layer().group_send)(
             PRICES_GROUP,
-            {"type": "prices.update", "coins": result.changed,
-             "polled_at": result.polled_at.isoformat()},
+            {
+                "type": "prices.update",
+                "coins": result.changed,
+                "polled_at": result.polled_at.isoformat(),
+            },
         )
     except Exception:
         logger.exception("Could not broadcast %d price updates", len(result.changed))

@@ -49,8 +49,10 @@ class PollReport:
         if self.error:
             return f"feed error: {self.error} (backing off until {self.backoff_until})"
         ingest = self.ingest or IngestResult()
-        return (f"{self.requested} requested, {ingest.stored} new ticks, "
-                f"{len(ingest.changed)} changed, {len(self.rejections)} rejected")
+        return (
+            f"{self.requested} requested, {ingest.stored} new ticks, "
+            f"{len(ingest.changed)} changed, {len(self.rejections)} rejected"
+        )
 
 
 def poll_once(source: Source | None = None, *, force: bool = False) -> PollReport:
@@ -78,18 +80,25 @@ def _poll(state: FeedState, source: Source) -> PollReport:
     try:
         fetched = source.fetch(ids)
         if not fetched.quotes:
-            raise FeedError(f"no usable price among {len(ids)} coins "
-                            f"({len(fetched.rejections)} rejected)")
+            raise FeedError(
+                f"no usable price among {len(ids)} coins ({len(fetched.rejections)} rejected)"
+            )
     except FeedError as exc:
         wait = exc.retry_after or backoff(state.consecutive_failures + 1)
         state.record_failure(str(exc), wait)
-        logger.warning("Price feed %s failed (%d in a row): %s; next try in %.0f s",
-                       state.name, state.consecutive_failures, exc, wait.total_seconds())
+        logger.warning(
+            "Price feed %s failed (%d in a row): %s; next try in %.0f s",
+            state.name,
+            state.consecutive_failures,
+            exc,
+            wait.total_seconds(),
+        )
         report.error, report.backoff_until = str(exc), state.backoff_until
         return report
     for rejection in fetched.rejections:
-        logger.warning("Rejected %s from %s: %s", rejection.coingecko_id, state.name,
-                       rejection.reason)
+        logger.warning(
+            "Rejected %s from %s: %s", rejection.coingecko_id, state.name, rejection.reason
+        )
     report.rejections = fetched.rejections
     report.ingest = store_quotes(fetched.quotes, source.price_source)
     state.record_success()
@@ -102,8 +111,10 @@ def backoff(failures: int) -> timedelta:
     Full jitter in the upper half keeps many instances from retrying in step
     while still growing the wait with every failure.
     """
-    ceiling = min(settings.PRICE_POLL_SECONDS * 2 ** max(failures - 1, 0),
-                  settings.COINGECKO_BACKOFF_CAP_SECONDS)
+    ceiling = min(
+        settings.PRICE_POLL_SECONDS * 2 ** max(failures - 1, 0),
+        settings.COINGECKO_BACKOFF_CAP_SECONDS,
+    )
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311
 
 

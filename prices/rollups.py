@@ -68,8 +68,16 @@ def aggregate(ticks: list[TickPoint]) -> list[Bucket]:
                 buckets[key].add(tick)
             else:
                 buckets[key] = Bucket(
-                    tick.coin_id, str(resolution), start, tick.price, tick.price, tick.price,
-                    tick.price, tick.time, tick.time, tick.simulated,
+                    tick.coin_id,
+                    str(resolution),
+                    start,
+                    tick.price,
+                    tick.price,
+                    tick.price,
+                    tick.price,
+                    tick.time,
+                    tick.time,
+                    tick.simulated,
                 )
     return list(buckets.values())
 
@@ -142,13 +150,24 @@ def upsert_rollups(ticks: list[TickPoint]) -> None:
             for simulated in (False, True):
                 rows = [(t.coin_id, t.time, t.price) for t in ticks if t.simulated is simulated]
                 if rows:
-                    cursor.execute(_TICKS_FROM_JSON + postgres_rollups_sql("v", simulated),
-                                   [json_rows(("coin_id", "time", "price"), rows)])
+                    cursor.execute(
+                        _TICKS_FROM_JSON + postgres_rollups_sql("v", simulated),
+                        [json_rows(("coin_id", "time", "price"), rows)],
+                    )
             return
         rows = [
-            (b.coin_id, b.resolution, b.start, b.open, b.high, b.low, b.close, b.open_time,
-             b.close_time, b.simulated)
+            (
+                b.coin_id,
+                b.resolution,
+                b.start,
+                b.open,
+                b.high,
+                b.low,
+                b.close,
+                b.open_time,
+                b.close_time,
+                b.simulated,
+            )
             for b in aggregate(ticks)
         ]
         cursor.executemany(_SQLITE_UPSERT, [sqlite_row(row) for row in rows])
-

@@ -30,22 +30,42 @@ def ensure_schedule(apps=global_apps) -> None:
     )
     # Off the hour, when nothing else runs; UTC like everything else here.
     nightly, _ = crontab_model.objects.get_or_create(
-        minute="17", hour="3", day_of_week="*", day_of_month="*", month_of_year="*",
+        minute="17",
+        hour="3",
+        day_of_week="*",
+        day_of_month="*",
+        month_of_year="*",
         timezone="UTC",
     )
-    _ensure_task(task_model, POLL_TASK_NAME, "prices.tasks.poll_prices", interval=every,
-                 # A poll not started within one interval is superseded by the next.
-                 expire_seconds=settings.PRICE_POLL_SECONDS)
+    _ensure_task(
+        task_model,
+        POLL_TASK_NAME,
+        "prices.tasks.poll_prices",
+        interval=every,
+        # A poll not started within one interval is superseded by the next.
+        expire_seconds=settings.PRICE_POLL_SECONDS,
+    )
     _ensure_task(task_model, PURGE_TASK_NAME, "prices.tasks.purge_old_ticks", crontab=nightly)
     # Tell a running beat to reload (historical models send no signals).
     tracker = apps.get_model("django_celery_beat", "PeriodicTasks")
     tracker.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
 
 
-def _ensure_task(task_model, name: str, task: str, *, interval=None, crontab=None,
-                 expire_seconds: int | None = None) -> None:
-    wanted = {"task": task, "interval": interval, "crontab": crontab,
-              "expire_seconds": expire_seconds}
+def _ensure_task(
+    task_model,
+    name: str,
+    task: str,
+    *,
+    interval=None,
+    crontab=None,
+    expire_seconds: int | None = None,
+) -> None:
+    wanted = {
+        "task": task,
+        "interval": interval,
+        "crontab": crontab,
+        "expire_seconds": expire_seconds,
+    }
     existing = task_model.objects.filter(name=name).first()
     if existing is None:
         task_model.objects.create(name=name, enabled=True, **wanted)

@@ -37,8 +37,11 @@ def test_it_is_ok_when_everything_works(client, fresh_feed):
 
 def test_it_answers_503_when_the_feed_is_stale(client, settings, fresh_feed):
     too_old = settings.PRICE_POLL_SECONDS * settings.PRICE_STALE_AFTER_POLLS + 1
-    FeedState.objects.update(last_success_at=timezone.now() - timedelta(seconds=too_old),
-                             consecutive_failures=4, last_error="HTTP 429")
+    FeedState.objects.update(
+        last_success_at=timezone.now() - timedelta(seconds=too_old),
+        consecutive_failures=4,
+        last_error="HTTP 429",
+    )
 
     response = client.get("/healthz")
 
@@ -46,7 +49,10 @@ def test_it_answers_503_when_the_feed_is_stale(client, settings, fresh_feed):
     assert response.status_code == 503
     assert response.json()["status"] == "degraded"
     assert (feed["stale"], feed["consecutive_failures"], feed["last_error"]) == (
-        True, 4, "HTTP 429")
+        True,
+        4,
+        "HTTP 429",
+    )
 
 
 def test_a_feed_that_never_succeeded_is_stale(client):

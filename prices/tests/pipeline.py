@@ -15,8 +15,13 @@ from prices.quotes import MarketQuote
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
-def quote(coin: str = "bitcoin", price: str = "27000.5", at: datetime | None = None,
-          seconds: int = 0, **extra) -> MarketQuote:
+def quote(
+    coin: str = "bitcoin",
+    price: str = "27000.5",
+    at: datetime | None = None,
+    seconds: int = 0,
+    **extra,
+) -> MarketQuote:
     fields = {
         "symbol": coin[:3],
         "name": coin.title(),
@@ -27,8 +32,10 @@ def quote(coin: str = "bitcoin", price: str = "27000.5", at: datetime | None = N
     }
     fields.update(extra)
     return MarketQuote(
-        coingecko_id=coin, price=Decimal(price),
-        last_updated=(at or T0) + timedelta(seconds=seconds), **fields,
+        coingecko_id=coin,
+        price=Decimal(price),
+        last_updated=(at or T0) + timedelta(seconds=seconds),
+        **fields,
     )
 
 
@@ -55,8 +62,10 @@ def read_candles(limit: int) -> list[dict]:
     with CANDLES.open() as f:
         rows = list(itertools.islice(csv.DictReader(f), limit))
     return [
-        {"time": datetime.fromisoformat(r["open_time"]),
-         **{k: Decimal(r[k]) for k in ("open", "high", "low", "close")}}
+        {
+            "time": datetime.fromisoformat(r["open_time"]),
+            **{k: Decimal(r[k]) for k in ("open", "high", "low", "close")},
+        }
         for r in rows
     ]
 
@@ -74,4 +83,4 @@ def store_in_polls(quotes: list[MarketQuote], source, size: int = 500) -> None:
     from prices.ingest import store_quotes
 
     for i in range(0, len(quotes), size):
-        store_quotes(quotes[i:i + size], source)
+        store_quotes(quotes[i : i + size], source)

@@ -89,12 +89,12 @@ def test_backfill_rejects_a_zero_day_range():
 
 
 @pytest.mark.parametrize("page", ["coin", "pricetick", "feedstate"])
-def test_the_admin_lists_pipeline_models(admin_client, page, fake_coingecko,
-                                         alert_batches):  # noqa: F811
+def test_the_admin_lists_pipeline_models(admin_client, page, fake_coingecko, alert_batches):  # noqa: F811
     _run("poll_prices", "--once")
 
-    response = admin_client.get(f"/admin/prices/{page}/?q=bitcoin" if page != "feedstate"
-                                else "/admin/prices/feedstate/")
+    response = admin_client.get(
+        f"/admin/prices/{page}/?q=bitcoin" if page != "feedstate" else "/admin/prices/feedstate/"
+    )
 
     assert response.status_code == 200
 
@@ -104,6 +104,8 @@ def test_ticks_are_read_only_in_the_admin(admin_client, fake_coingecko, alert_ba
     tick = PriceTick.objects.first()
 
     assert admin_client.get("/admin/prices/pricetick/add/").status_code == 403
-    assert admin_client.post(f"/admin/prices/pricetick/{tick.pk}/change/",
-                             {"price": "1"}).status_code == 403
+    assert (
+        admin_client.post(f"/admin/prices/pricetick/{tick.pk}/change/", {"price": "1"}).status_code
+        == 403
+    )
     assert PriceTick.objects.get(pk=tick.pk).price == tick.price

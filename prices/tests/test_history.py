@@ -20,8 +20,13 @@ def day_of_candles() -> list[dict]:
 @pytest.fixture
 def ten_second_ticks() -> Coin:
     """Two hours of 10-second polls."""
-    store_in_polls([quote("bitcoin", str(20000 + i), at=T0 - timedelta(hours=2), seconds=10 * i)
-                    for i in range(720)], PriceSource.COINGECKO)
+    store_in_polls(
+        [
+            quote("bitcoin", str(20000 + i), at=T0 - timedelta(hours=2), seconds=10 * i)
+            for i in range(720)
+        ],
+        PriceSource.COINGECKO,
+    )
     return Coin.objects.get()
 
 

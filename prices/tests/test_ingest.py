@@ -20,8 +20,7 @@ def test_it_creates_unknown_coins_with_their_snapshot():
 
 
 def test_it_writes_one_tick_per_quote_with_every_field():
-    store_quotes([quote("bitcoin", "27000.5"), quote("ethereum", "1800.25")],
-                 PriceSource.COINGECKO)
+    store_quotes([quote("bitcoin", "27000.5"), quote("ethereum", "1800.25")], PriceSource.COINGECKO)
 
     tick = PriceTick.objects.get(coin__coingecko_id="ethereum")
     assert (tick.time, tick.price, tick.source) == (T0, Decimal("1800.25"), "coingecko")
@@ -53,7 +52,8 @@ def test_it_reports_only_coins_whose_price_moved(alert_batches):  # noqa: F811
 
 
 def test_it_hands_alerts_the_previous_snapshot_price(
-    django_capture_on_commit_callbacks, alert_batches  # noqa: F811
+    django_capture_on_commit_callbacks,
+    alert_batches,  # noqa: F811
 ):
     store_quotes([quote("bitcoin", "27000")], PriceSource.COINGECKO)
     with django_capture_on_commit_callbacks(execute=True):
@@ -61,14 +61,22 @@ def test_it_hands_alerts_the_previous_snapshot_price(
 
     coin = Coin.objects.get(coingecko_id="bitcoin")
     tick = PriceTick.objects.get(coin=coin, price=Decimal("27100.10"))
-    assert alert_batches == [[{
-        "coin_id": coin.pk, "tick_id": tick.pk, "price": "27100.1",
-        "previous_price": "27000", "time": tick.time.isoformat(),
-    }]]
+    assert alert_batches == [
+        [
+            {
+                "coin_id": coin.pk,
+                "tick_id": tick.pk,
+                "price": "27100.1",
+                "previous_price": "27000",
+                "time": tick.time.isoformat(),
+            }
+        ]
+    ]
 
 
 def test_a_first_price_has_no_previous_price(
-    django_capture_on_commit_callbacks, alert_batches  # noqa: F811
+    django_capture_on_commit_callbacks,
+    alert_batches,  # noqa: F811
 ):
     with django_capture_on_commit_callbacks(execute=True):
         store_quotes([quote("bitcoin", "27000")], PriceSource.COINGECKO)
@@ -77,7 +85,8 @@ def test_a_first_price_has_no_previous_price(
 
 
 def test_nothing_is_announced_before_commit(
-    django_capture_on_commit_callbacks, alert_batches  # noqa: F811
+    django_capture_on_commit_callbacks,
+    alert_batches,  # noqa: F811
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         store_quotes([quote("bitcoin", "27000")], PriceSource.COINGECKO)
@@ -97,11 +106,14 @@ def test_an_older_quote_is_stored_but_does_not_move_the_snapshot():
 
 
 def test_backfill_never_triggers_alert_evaluation(
-    django_capture_on_commit_callbacks, alert_batches  # noqa: F811
+    django_capture_on_commit_callbacks,
+    alert_batches,  # noqa: F811
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        store_quotes([quote("bitcoin", "27000"), quote("bitcoin", "27050", seconds=3600)],
-                     PriceSource.BACKFILL)
+        store_quotes(
+            [quote("bitcoin", "27000"), quote("bitcoin", "27050", seconds=3600)],
+            PriceSource.BACKFILL,
+        )
 
     assert alert_batches == []
     assert Coin.objects.get().price == Decimal("27050")
@@ -109,8 +121,9 @@ def test_backfill_never_triggers_alert_evaluation(
 
 
 def test_it_rolls_new_ticks_up_into_minute_and_hour_buckets():
-    store_quotes([quote("bitcoin", "100"), quote("bitcoin", "90", seconds=20)],
-                 PriceSource.COINGECKO)
+    store_quotes(
+        [quote("bitcoin", "100"), quote("bitcoin", "90", seconds=20)], PriceSource.COINGECKO
+    )
 
     minute = PriceRollup.objects.get(resolution="1m")
     assert (minute.open, minute.high, minute.low, minute.close) == (100, 100, 90, 90)

@@ -117,8 +117,10 @@ def test_rejected_coins_are_reported_and_good_ones_stored():
         price_source = "coingecko"
 
         def fetch(self, coin_ids):
-            return FetchResult(quotes=[quote("bitcoin", "27000")],
-                               rejections=[Rejection("cardano", "price is negative")])
+            return FetchResult(
+                quotes=[quote("bitcoin", "27000")],
+                rejections=[Rejection("cardano", "price is negative")],
+            )
 
     report = poll_once(OneRejected())
 
@@ -156,8 +158,9 @@ def test_a_simulated_walk_starts_from_the_documented_table():
 
 
 def test_a_simulated_walk_continues_from_the_last_stored_price():
-    Coin.objects.create(coingecko_id="bitcoin", symbol="btc", name="Bitcoin",
-                        price=Decimal("50000"))
+    Coin.objects.create(
+        coingecko_id="bitcoin", symbol="btc", name="Bitcoin", price=Decimal("50000")
+    )
 
     price = SimulatedSource(now=T0).fetch(["bitcoin"]).quotes[0].price
 

@@ -16,9 +16,15 @@ from prices.tests.pipeline import alert_batches  # noqa: F401
 pytestmark = pytest.mark.django_db
 
 REQUEST_FAULTS = [
-    ("rate_limit", {}), ("rate_limit", {"retry_after": 30}), ("500", {}),
-    ("503", {"retry_after": 2}), ("slow", {"delay": 1.5}), ("truncated", {}),
-    ("disconnect", {}), ("malformed", {}), ("wrong_shape", {}),
+    ("rate_limit", {}),
+    ("rate_limit", {"retry_after": 30}),
+    ("500", {}),
+    ("503", {"retry_after": 2}),
+    ("slow", {"delay": 1.5}),
+    ("truncated", {}),
+    ("disconnect", {}),
+    ("malformed", {}),
+    ("wrong_shape", {}),
 ]
 DATA_FAULTS = ["null", "negative", "non_numeric", "missing", "absurd", "nan", "zero"]
 
@@ -55,7 +61,9 @@ def _poll_and_commit(django_capture_on_commit_callbacks, **kwargs):
 
 
 def test_a_poll_stores_every_tracked_coin_as_coingecko_reported_it(
-    fake_coingecko, settings, alert_batches  # noqa: F811
+    fake_coingecko,
+    settings,
+    alert_batches,  # noqa: F811
 ):
     report = poll_once()
 
@@ -66,14 +74,17 @@ def test_a_poll_stores_every_tracked_coin_as_coingecko_reported_it(
     assert (tick.price, tick.source) == (bitcoin.price, "coingecko")
     # CoinGecko's timestamps are ISO 8601 to the millisecond.
     assert tick.time == bitcoin.last_updated.replace(
-        microsecond=bitcoin.last_updated.microsecond // 1000 * 1000)
+        microsecond=bitcoin.last_updated.microsecond // 1000 * 1000
+    )
     assert tick.market_cap == bitcoin.market_cap
     assert Coin.objects.get(coingecko_id="bitcoin").symbol == "btc"
     assert [r.path for r in fake_coingecko.requests] == ["/coins/markets"]
 
 
 def test_one_broadcast_of_the_changed_coins_reaches_a_redis_subscriber(
-    fake_coingecko, prices_subscriber, django_capture_on_commit_callbacks,
+    fake_coingecko,
+    prices_subscriber,
+    django_capture_on_commit_callbacks,
     alert_batches,  # noqa: F811
 ):
     poll_once()
@@ -91,7 +102,9 @@ def test_one_broadcast_of_the_changed_coins_reaches_a_redis_subscriber(
 
 
 def test_the_alert_batch_carries_the_price_before_the_poll(
-    fake_coingecko, django_capture_on_commit_callbacks, alert_batches  # noqa: F811
+    fake_coingecko,
+    django_capture_on_commit_callbacks,
+    alert_batches,  # noqa: F811
 ):
     before = fake_coingecko.coins["solana"].price
     poll_once()
@@ -106,7 +119,9 @@ def test_the_alert_batch_carries_the_price_before_the_poll(
 
 
 def test_an_unchanged_market_writes_nothing_and_announces_nothing(
-    fake_coingecko, django_capture_on_commit_callbacks, alert_batches  # noqa: F811
+    fake_coingecko,
+    django_capture_on_commit_callbacks,
+    alert_batches,  # noqa: F811
 ):
     poll_once()
 
@@ -119,7 +134,10 @@ def test_an_unchanged_market_writes_nothing_and_announces_nothing(
 
 @pytest.mark.parametrize(("fault", "options"), REQUEST_FAULTS, ids=[f for f, _ in REQUEST_FAULTS])
 def test_a_failed_request_stores_nothing_and_the_next_poll_recovers(
-    fake_coingecko, fault, options, alert_batches  # noqa: F811
+    fake_coingecko,
+    fault,
+    options,
+    alert_batches,  # noqa: F811
 ):
     poll_once()
     fake_coingecko.move_all(2)
@@ -137,7 +155,8 @@ def test_a_failed_request_stores_nothing_and_the_next_poll_recovers(
 
 
 def test_a_retry_after_longer_than_the_client_waits_becomes_the_backoff(
-    fake_coingecko, alert_batches  # noqa: F811
+    fake_coingecko,
+    alert_batches,  # noqa: F811
 ):
     fake_coingecko.inject("rate_limit", retry_after=120)
 
@@ -145,12 +164,16 @@ def test_a_retry_after_longer_than_the_client_waits_becomes_the_backoff(
 
     assert (poll_once().skipped or "").startswith("backing off")
     assert FeedState.current().backoff_until > FeedState.current().last_attempt_at + timedelta(
-        seconds=115)
+        seconds=115
+    )
 
 
 @pytest.mark.parametrize("fault", DATA_FAULTS)
 def test_a_bad_value_rejects_only_its_coin(
-    fake_coingecko, fault, settings, alert_batches  # noqa: F811
+    fake_coingecko,
+    fault,
+    settings,
+    alert_batches,  # noqa: F811
 ):
     fake_coingecko.inject(fault, coin="cardano")
 
@@ -163,7 +186,9 @@ def test_a_bad_value_rejects_only_its_coin(
 
 
 def test_unknown_ids_are_left_out_and_known_ones_stored(
-    fake_coingecko, settings, alert_batches  # noqa: F811
+    fake_coingecko,
+    settings,
+    alert_batches,  # noqa: F811
 ):
     settings.TRACKED_COINS = ["bitcoin", "no-such-coin", "ethereum"]
 

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 def _bars(coin: str, resolution: str) -> list[tuple]:
     return list(
         PriceRollup.objects.filter(coin__coingecko_id=coin, resolution=resolution)
-        .order_by("bucket").values_list("bucket", "open", "high", "low", "close")
+        .order_by("bucket")
+        .values_list("bucket", "open", "high", "low", "close")
     )
 
 
@@ -33,8 +34,11 @@ def test_hour_rollups_span_the_hour_of_real_candles():
 
     first_hour = candles[:60]
     assert _bars("bitcoin", "1h")[0] == (
-        first_hour[0]["time"], first_hour[0]["open"], max(c["high"] for c in first_hour),
-        min(c["low"] for c in first_hour), first_hour[-1]["close"],
+        first_hour[0]["time"],
+        first_hour[0]["open"],
+        max(c["high"] for c in first_hour),
+        min(c["low"] for c in first_hour),
+        first_hour[-1]["close"],
     )
 
 
@@ -72,7 +76,11 @@ def test_a_late_earlier_tick_becomes_the_open():
 
     bar = PriceRollup.objects.get(resolution="1m")
     assert (bar.open, bar.close, bar.open_time, bar.low) == (
-        Decimal("90"), Decimal("100"), T0.replace(second=5), Decimal("90"))
+        Decimal("90"),
+        Decimal("100"),
+        T0.replace(second=5),
+        Decimal("90"),
+    )
 
 
 def test_folding_ticks_directly_matches_folding_them_through_the_ingest():

@@ -91,16 +91,32 @@ def celery_worker_queue(settings):
     """A real `celery worker` on a queue of its own, using this test's database."""
     queue = f"test-prices-{uuid.uuid4().hex[:8]}"
     db = connection.settings_dict
-    database_url = (f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}"
-                    f":{db['PORT'] or 5432}/{db['NAME']}")
+    database_url = (
+        f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}"
+        f":{db['PORT'] or 5432}/{db['NAME']}"
+    )
     process = subprocess.Popen(
-        [f"{settings.BASE_DIR}/.venv/bin/celery", "-A", "cryptomonitor", "worker",
-         "--pool=solo", "-Q", queue, "--without-gossip", "--without-mingle",
-         "--without-heartbeat", "--loglevel=WARNING"],
+        [
+            f"{settings.BASE_DIR}/.venv/bin/celery",
+            "-A",
+            "cryptomonitor",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=WARNING",
+        ],
         cwd=settings.BASE_DIR,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "cryptomonitor.settings_test",
-             "TEST_DATABASE_URL": database_url, "TEST_REDIS_URL": settings.REDIS_URL,
-             "PRICE_SOURCE": "simulated"},
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "cryptomonitor.settings_test",
+            "TEST_DATABASE_URL": database_url,
+            "TEST_REDIS_URL": settings.REDIS_URL,
+            "PRICE_SOURCE": "simulated",
+        },
     )
     yield queue
     process.kill()

@@ -6,13 +6,19 @@ from prices.quotes import FeedError
 
 
 class Command(BaseCommand):
-    help = ("Fill price history from CoinGecko's /coins/{id}/market_chart "
-            "(default: the tracked coins) so charts are not empty on day one.")
+    help = (
+        "Fill price history from CoinGecko's /coins/{id}/market_chart "
+        "(default: the tracked coins) so charts are not empty on day one."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("ids", nargs="*", help="CoinGecko ids (default: TRACKED_COINS)")
-        parser.add_argument("--days", type=int, default=30,
-                            help="How far back (1: 5-minute points, 2-90: hourly, more: daily)")
+        parser.add_argument(
+            "--days",
+            type=int,
+            default=30,
+            help="How far back (1: 5-minute points, 2-90: hourly, more: daily)",
+        )
 
     def handle(self, *args, ids: list[str], days: int, **options) -> None:
         from prices.coingecko import CoinGeckoClient
