@@ -109,3 +109,30 @@ def test_ticks_are_read_only_in_the_admin(admin_client, fake_coingecko, alert_ba
         == 403
     )
     assert PriceTick.objects.get(pk=tick.pk).price == tick.price
+
+
+def test_backfill_waits_out_a_rate_limit_and_goes_on(fake_coingecko):
+    from prices.backfill import backfill_coin
+    from prices.coingecko import CoinGeckoClient
+
+    fake_coingecko.inject("rate_limit", retry_after=30)
+    waits: list[float] = []
+
+    with CoinGeckoClient.from_settings() as client:
+        report = backfill_coin(client, "bitcoin", 1, sleep=waits.append)
+
+    assert waits == [30.0]
+    assert report.stored == report.points > 0
+
+
+def test_backfill_gives_up_on_a_wait_too_long_and_stores_nothing(fake_coingecko):
+    from prices.backfill import backfill_coin
+    from prices.coingecko import CoinGeckoClient
+    from prices.quotes import FeedError
+
+    fake_coingecko.inject("rate_limit", retry_after=3600)
+
+    with CoinGeckoClient.from_settings() as client, pytest.raises(FeedError):
+        backfill_coin(client, "bitcoin", 1, sleep=lambda s: None)
+
+    assert not PriceTick.objects.exists()

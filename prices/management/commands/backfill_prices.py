@@ -31,7 +31,14 @@ class Command(BaseCommand):
             for number, coin_id in enumerate(ids, start=1):
                 prefix = f"[{number}/{len(ids)}] {coin_id}:"
                 try:
-                    report = backfill_coin(client, coin_id, days)
+                    report = backfill_coin(
+                        client,
+                        coin_id,
+                        days,
+                        on_wait=lambda s, p=prefix: self.stdout.write(
+                            f"{p} rate limited, waiting {s:.0f} s"
+                        ),
+                    )
                 except FeedError as exc:
                     failed.append(coin_id)
                     self.stderr.write(self.style.ERROR(f"{prefix} failed: {exc}"))
