@@ -20,11 +20,13 @@ Prints a table and writes bench/results/ingest.json.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
 import statistics
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,21 +86,46 @@ def summarize(samples_ms: list[float]) -> dict:
     }
 
 
+class Subscriber:
+    """A member of the "prices" group living on its own event loop, as a consumer does.
+
+    The pub/sub layer (the default) only delivers to channels of the loop
+    that created them, so the listener keeps one loop for its whole life.
+    """
+
+    def __init__(self) -> None:
+        from channels.layers import get_channel_layer
+
+        self.layer = get_channel_layer()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.channel = self._run(self.layer.new_channel())
+        self._run(self.layer.group_add("prices", self.channel))
+
+    def _run(self, coroutine, timeout: float = 10):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def receive(self) -> dict:
+        return self._run(self.layer.receive(self.channel))
+
+    def close(self) -> None:
+        self._run(self.layer.group_discard("prices", self.channel))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
 # --- 1. one full poll --------------------------------------------------------------
 
 
 def bench_poll(runs: int) -> tuple[dict, dict]:
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
     from django.conf import settings
 
     from prices.models import PriceTick
     from prices.polling import poll_once
     from prices.tests.fake_coingecko import FakeCoinGecko, generate_coins
 
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)("prices", channel)
+    subscriber = Subscriber()
     rng = random.Random(1)
     samples, cpu, received, stored = [], [], 0, 0
     with FakeCoinGecko(generate_coins(COINS)) as fake:
@@ -106,7 +133,7 @@ def bench_poll(runs: int) -> tuple[dict, dict]:
         settings.COINGECKO_API_PLAN, settings.COINGECKO_API_KEY = "public", ""
         settings.TRACKED_COINS = list(fake.coins)
         poll_once(force=True)  # creates the 250 coins; not measured
-        async_to_sync(layer.receive)(channel)
+        subscriber.receive()
         for _ in range(runs):
             for coin_id in fake.coins:
                 fake.move(coin_id, rng.uniform(-0.5, 0.5))
@@ -119,9 +146,9 @@ def bench_poll(runs: int) -> tuple[dict, dict]:
             if not report.ok:
                 raise SystemExit(f"poll failed: {report.summary()}")
             stored += report.ingest.stored
-            message = async_to_sync(layer.receive)(channel)
+            message = subscriber.receive()
             received += len(message["coins"])
-    async_to_sync(layer.group_discard)("prices", channel)
+    subscriber.close()
     checks = {
         "ticks_written_per_run": stored / runs,
         "coins_broadcast_per_run": received / runs,
