@@ -49,21 +49,26 @@ class DeliveryQuerySet(models.QuerySet):
             Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
         )
 
-    def claim(self, now: datetime, **extra) -> int:
-        """Move pending rows to `sending` under a lease; return how many we got.
+    def claim(self, now: datetime, token: str, **extra) -> int:
+        """Move pending rows to `sending` under a lease and our token; return how many.
 
         One conditional UPDATE: under concurrency each row goes to exactly one
         caller, because PostgreSQL re-checks `status = 'pending'` after waiting
-        for a competing update's row lock.
+        for a competing update's row lock. The token tells the caller which
+        rows are its own.
         """
         lease = timedelta(seconds=settings.NOTIFICATIONS_SENDING_LEASE_SECONDS)
         return self.filter(status=DeliveryStatus.PENDING).update(
             status=DeliveryStatus.SENDING,
+            claim_token=token,
             lease_expires_at=now + lease,
             attempts=F("attempts") + 1,
             updated_at=now,
             **extra,
         )
+
+    def claimed_by(self, token: str) -> DeliveryQuerySet:
+        return self.filter(status=DeliveryStatus.SENDING, claim_token=token)
 
     def lease_expired(self, now: datetime) -> DeliveryQuerySet:
         return self.filter(status=DeliveryStatus.SENDING, lease_expires_at__lt=now)
@@ -94,6 +99,9 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # A delivery still `sending` after this time belongs to a dead worker.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Who claimed it last (notifications.delivery): outcomes are recorded only
+    # by that claimant, never by a worker whose lease has been taken over.
+    claim_token = models.CharField(max_length=32, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -131,8 +139,10 @@ class Delivery(models.Model):
     def _finish(self, **fields) -> bool:
         """Record an attempt's outcome, only if the row is still ours (`sending`)."""
         fields.setdefault("updated_at", timezone.now())
-        done = Delivery.objects.filter(pk=self.pk, status=DeliveryStatus.SENDING).update(
-            lease_expires_at=None, **fields
+        done = (
+            Delivery.objects.filter(pk=self.pk)
+            .claimed_by(self.claim_token)
+            .update(lease_expires_at=None, **fields)
         )
         for name, value in fields.items():
             setattr(self, name, value)

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -103,8 +104,10 @@ def notice_for(delivery: Delivery) -> Notice:
     )
 
 
+def with_notice_relations(deliveries: QuerySet[Delivery]) -> QuerySet[Delivery]:
+    """Load with each delivery everything its notice and transport need."""
+    return deliveries.select_related("user__profile", "event__alert", "event__coin")
+
+
 def load_delivery(delivery_id: int) -> Delivery:
-    """The delivery with everything its notice needs, in one query."""
-    return Delivery.objects.select_related("user__profile", "event__alert", "event__coin").get(
-        pk=delivery_id
-    )
+    return with_notice_relations(Delivery.objects.all()).get(pk=delivery_id)

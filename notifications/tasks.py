@@ -17,9 +17,8 @@ def deliver_notification(delivery_id: int) -> str | None:
 
 @shared_task
 def deliver_notifications(delivery_ids: list[int]) -> None:
-    """Send a chunk of a large burst, one row after another (see outbox.ENQUEUE_CHUNK)."""
-    for delivery_id in delivery_ids:
-        delivery.deliver(delivery_id)
+    """Send a chunk of a large burst (see outbox.ENQUEUE_CHUNK)."""
+    delivery.deliver_many(delivery_ids)
 
 
 @shared_task

@@ -12,7 +12,12 @@ from django.utils import timezone
 
 from alerts.models import Channel
 from cryptomonitor.celery import app as celery_app
-from notifications.delivery import backoff_seconds, deliver, send_test_notifications
+from notifications.delivery import (
+    backoff_seconds,
+    deliver,
+    deliver_many,
+    send_test_notifications,
+)
 from notifications.models import Delivery, DeliveryStatus
 from notifications.outbox import ENQUEUE_CHUNK, _enqueue
 from notifications.tasks import deliver_notifications
@@ -31,12 +36,13 @@ def test_a_claim_takes_a_pending_row_once(owner, fire):
     rows = Delivery.objects.filter(pk=delivery.pk)
     now = timezone.now()
 
-    assert rows.claimable(now).claim(now) == 1
-    assert rows.claimable(now).claim(now) == 0
+    assert rows.claimable(now).claim(now, "first") == 1
+    assert rows.claimable(now).claim(now, "second") == 0
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SENDING
     assert delivery.attempts == 1
     assert delivery.lease_expires_at > now
+    assert delivery.claim_token == "first"
 
 
 def test_backoff_grows_exponentially_with_jitter(settings):
@@ -126,3 +132,27 @@ def test_a_chunk_task_delivers_each_of_its_rows(owner, fire, smtp):
 
     assert Delivery.objects.filter(status="sent").count() == 2
     assert len(smtp.messages) == 2
+
+
+def test_a_chunk_skips_rows_another_worker_holds(owner, fire, smtp):
+    mine, theirs = fire(owner), fire(owner)
+    now = timezone.now()
+    Delivery.objects.filter(pk=theirs[0].pk).claim(now, "another worker")
+
+    outcomes = deliver_many([mine[0].pk, theirs[0].pk])
+
+    assert outcomes == {mine[0].pk: "sent"}
+    assert Delivery.objects.get(pk=theirs[0].pk).status == DeliveryStatus.SENDING
+
+
+def test_an_outcome_is_not_recorded_once_the_lease_was_taken_over(owner, fire, smtp):
+    [delivery] = fire(owner)
+    now = timezone.now()
+    Delivery.objects.filter(pk=delivery.pk).claim(now, "slow worker")
+    slow = Delivery.objects.get(pk=delivery.pk)
+    # The sweeper hands the row to another worker, which claims it again.
+    Delivery.objects.filter(pk=delivery.pk).update(status="pending")
+    Delivery.objects.filter(pk=delivery.pk).claim(now, "new worker")
+
+    assert not slow.mark_failed("late failure of the slow worker")
+    assert Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SENDING

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
-from notifications.delivery import deliver, send_test_notifications
+from notifications.delivery import deliver, deliver_many, send_test_notifications
 from notifications.models import Delivery, DeliveryStatus, EmailDigest
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +110,13 @@ def test_concurrent_workers_send_each_alert_of_a_burst_exactly_once(smtp, owner,
     sent_ids = delivery_ids_in(smtp.messages)
     assert sorted(sent_ids) == sorted(d.pk for d in deliveries)  # each exactly once
     assert Delivery.objects.filter(status="sent").count() == 12
+
+
+def test_a_chunk_holding_a_whole_burst_sends_one_digest(smtp, owner, fire):
+    deliveries = fire_burst(fire, owner, 6)
+
+    outcomes = deliver_many([d.pk for d in deliveries])
+
+    assert outcomes == {d.pk: "sent" for d in deliveries}
+    [message] = smtp.messages
+    assert sorted(delivery_ids_in([message])) == sorted(d.pk for d in deliveries)
