@@ -183,11 +183,16 @@ def purge_expired_prices(
     now = now or timezone.now()
     tick_cutoff = now - timedelta(days=settings.PRICE_TICK_RETENTION_DAYS)
     rollup_cutoff = now - timedelta(days=settings.PRICE_MINUTE_ROLLUP_RETENTION_DAYS)
+    # Ticks are found through their time index; rollups coin by coin through
+    # the (coin, resolution, bucket) index, which has no other way in.
+    minute_rollups = PriceRollup.objects.filter(
+        resolution=Resolution.MINUTE, bucket__lt=rollup_cutoff
+    )
     return PurgeReport(
         ticks=_delete_in_batches(PriceTick.objects.filter(time__lt=tick_cutoff), batch_size),
-        minute_rollups=_delete_in_batches(
-            PriceRollup.objects.filter(resolution=Resolution.MINUTE, bucket__lt=rollup_cutoff),
-            batch_size,
+        minute_rollups=sum(
+            _delete_in_batches(minute_rollups.filter(coin_id=coin_id), batch_size)
+            for coin_id in Coin.objects.values_list("pk", flat=True).iterator()
         ),
     )
 
