@@ -97,6 +97,28 @@ class _Dialect:
     # Statements to run first in the evaluating transaction.
     setup: tuple[str, ...]
 
+    def rows_cte(self, name: str, columns: Sequence[tuple[str, str]]) -> str:
+        """A CTE reading rows from one JSON array parameter (see _rows_cte)."""
+        if self.lateral:  # PostgreSQL
+            typed = ", ".join(
+                f"{column} {self.timestamp if kind == 'TIME' else kind}" for column, kind in columns
+            )
+            return (
+                f"{name} AS (SELECT * FROM "  # noqa: S608
+                f"jsonb_to_recordset(CAST(%s AS JSONB)) AS r({typed}))"
+            )
+        names = ", ".join(column for column, _ in columns)
+        values = ", ".join(
+            f"CAST(json_extract(value, '$.{column}') AS "
+            f"{self.timestamp if kind == 'TIME' else kind})"
+            for column, kind in columns
+        )
+        return f"{name}({names}) AS (SELECT {values} FROM json_each(%s))"  # noqa: S608
+
+    def time_text(self, value: datetime) -> str:
+        # PostgreSQL parses ISO 8601; SQLite compares Django's stored text.
+        return value.isoformat() if self.lateral else str(_adapt_time(value))
+
     @classmethod
     def current(cls) -> _Dialect:
         if connection.vendor == "postgresql":
@@ -160,23 +182,18 @@ def window_movements(changes: Sequence[PriceChange]) -> list[Movement]:
     (PRICE_TICK_RETENTION_DAYS), far longer than the longest window.
     """
     dialect = _Dialect.current()
-    rows, params = [], []
-    for change in changes:
-        for window, duration in WINDOW_DURATIONS.items():
-            rows.append(
-                f"(CAST(%s AS BIGINT), CAST(%s AS TEXT), CAST(%s AS {dialect.timestamp}), "
-                f"CAST(%s AS {dialect.timestamp}))"
-            )
-            params += [
-                change.coin_id,
-                str(window),
-                _adapt_time(change.time - duration),
-                _adapt_time(change.time),
-            ]
+    windows_sql, params = _rows_cte(
+        dialect,
+        "w",
+        [("coin_id", "BIGINT"), ("win", "TEXT"), ("start_at", "TIME"), ("end_at", "TIME")],
+        [
+            [change.coin_id, str(window), change.time - duration, change.time]
+            for change in changes
+            for window, duration in WINDOW_DURATIONS.items()
+        ],
+    )
     sql = (
-        "WITH w(coin_id, win, start_at, end_at) AS (VALUES "  # noqa: S608
-        + ", ".join(rows)
-        + ") "
+        f"WITH {windows_sql} "  # noqa: S608
         "SELECT w.coin_id, w.win, (SELECT t.price FROM prices_pricetick t "
         "WHERE t.coin_id = w.coin_id AND t.time >= w.start_at AND t.time <= w.end_at "
         "ORDER BY t.time LIMIT 1) FROM w"
@@ -198,38 +215,58 @@ def _adapt_time(value: datetime) -> object:
     return connection.ops.adapt_datetimefield_value(value)
 
 
+def _rows_cte(
+    dialect: _Dialect, name: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence]
+) -> tuple[str, list]:
+    """A CTE of `rows` sent as ONE JSON parameter.
+
+    Thousands of separate parameters cost more to bind than the query takes
+    to run. Types: BIGINT, NUMERIC, TEXT and TIME (a timestamp).
+    """
+    names = [column for column, _ in columns]
+    payload = json.dumps(
+        [
+            {
+                column: dialect.time_text(value) if isinstance(value, datetime) else value
+                for column, value in zip(names, row, strict=True)
+            }
+            for row in rows
+        ],
+        default=str,  # Decimals travel as exact strings.
+    )
+    return dialect.rows_cte(name, columns), [payload]
+
+
 def _batch_cte(changes: Sequence[PriceChange]) -> tuple[str, list]:
-    row = "(CAST(%s AS BIGINT), CAST(%s AS NUMERIC), CAST(%s AS NUMERIC))"
-    params: list = []
-    for change in changes:
-        params += [change.coin_id, change.price, change.previous_price]
-    return "batch(coin_id, price, previous) AS (VALUES " + ", ".join([row] * len(changes)) + ")", (
-        params
+    return _rows_cte(
+        _Dialect.current(),
+        "batch",
+        [("coin_id", "BIGINT"), ("price", "NUMERIC"), ("previous", "NUMERIC")],
+        [[change.coin_id, change.price, change.previous_price] for change in changes],
     )
 
 
 def _moves_cte(movements: Sequence[Movement]) -> tuple[str, list]:
     # One row per coin and window: the rise, the fall (both positive, NULL
     # when the price went the other way) and the absolute move.
-    row = (
-        "(CAST(%s AS BIGINT), CAST(%s AS TEXT), CAST(%s AS NUMERIC), "
-        "CAST(%s AS NUMERIC), CAST(%s AS NUMERIC))"
-    )
-    params: list = []
-    for movement in movements:
-        change = movement.change_pct
-        params += [
+    columns = [
+        ("coin_id", "BIGINT"),
+        ("win", "TEXT"),
+        ("rise", "NUMERIC"),
+        ("fall", "NUMERIC"),
+        ("swing", "NUMERIC"),
+    ]
+    rows = [
+        [
             movement.coin_id,
             movement.window,
-            change if change > 0 else None,
-            -change if change < 0 else None,
-            abs(change),
+            movement.change_pct if movement.change_pct > 0 else None,
+            -movement.change_pct if movement.change_pct < 0 else None,
+            abs(movement.change_pct),
         ]
-    if not movements:
-        # An empty VALUES list is a syntax error: a row that matches nothing.
-        return f"moves(coin_id, win, rise, fall, swing) AS (VALUES {row})", [0, "", None, None, 0]
-    rows = ", ".join([row] * len(movements))
-    return f"moves(coin_id, win, rise, fall, swing) AS (VALUES {rows})", params
+        for movement in movements
+    ]
+    return _rows_cte(_Dialect.current(), "moves", columns, rows)
 
 
 def _in(conditions: Iterable[str]) -> str:
