@@ -1,0 +1,120 @@
+"""live.js in headless Chromium: reconnects, stale marking, alert popups.
+
+The happy path (a poll changes a price on screen) is in test_browser.py; these
+are the failure paths of the socket itself, against a daphne that is stopped
+and restarted on the same port.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+
+from cryptomonitor.testing.live_server import current_database_url, running_daphne
+from prices.ingest import store_quotes
+from prices.models import FeedState, PriceSource
+from prices.tests.coins import priced_coin
+from prices.tests.pipeline import alert_batches, quote  # noqa: F401 (fixture)
+from prices.tests.test_browser import beside_the_browser, chromium  # noqa: F401 (fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+WAIT_MS = 20_000  # a reconnect waits up to a few seconds of jittered backoff
+PRICE = '[data-coin="bitcoin"][data-field="price"]'
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def daphne_env() -> dict[str, str]:
+    return {"TEST_DATABASE_URL": current_database_url()}
+
+
+@pytest.fixture
+def browser_page(request, port, alert_batches) -> Iterator:  # noqa: F811
+    priced_coin("bitcoin", ("26800", "27000.5"), market_cap_rank=1)
+    FeedState.current().record_success()
+    browser = request.getfixturevalue("chromium")
+    context = browser.new_context(base_url=f"http://127.0.0.1:{port}")
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def test_it_marks_prices_stale_while_down_and_shows_the_fresh_snapshot_after(
+    browser_page, port, daphne_env
+):
+    page = browser_page
+    with running_daphne(daphne_env, port=port):
+        page.goto("/")
+        page.wait_for_selector('#connection-status[data-state="live"]')
+        assert page.locator(PRICE).inner_text() == "$27,000.50"
+
+    page.wait_for_selector('#connection-status[data-state="reconnecting"]')
+    page.wait_for_selector(f"{PRICE}.stale")
+    # The price moves while the page cannot hear about it.
+    beside_the_browser(
+        store_quotes, [quote("bitcoin", "28000", at=timezone.now())], PriceSource.COINGECKO
+    )
+
+    with running_daphne(daphne_env, port=port):
+        page.wait_for_selector('#connection-status[data-state="live"]')
+        page.wait_for_function(
+            f"() => document.querySelector('{PRICE}').textContent === '$28,000.00'"
+        )
+        assert "stale" not in (page.locator(PRICE).get_attribute("class") or "")
+
+
+def test_a_signed_in_user_sees_a_dismissable_alert_popup(
+    browser_page, port, daphne_env, django_user_model
+):
+    page = browser_page
+    user = beside_the_browser(
+        django_user_model.objects.create_user, "erin", "erin@example.com", "pw-erin-12345"
+    )
+
+    def session_cookie() -> str:
+        client = Client()
+        client.force_login(user)
+        return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": beside_the_browser(session_cookie),
+                "url": f"http://127.0.0.1:{port}",
+            }
+        ]
+    )
+    alert = {"id": 3, "event_id": 9, "coin": "bitcoin", "message": "Bitcoin rose above 27,500"}
+    with running_daphne(daphne_env, port=port):
+        page.goto("/")
+        page.wait_for_selector('#connection-status[data-state="live"]')
+        beside_the_browser(
+            async_to_sync(get_channel_layer().group_send),
+            f"user.{user.pk}",
+            {"type": "user.alert", "alert": alert},
+        )
+        popup = page.locator("#alert-popups [role=status]")
+        popup.wait_for()
+        assert "Bitcoin rose above 27,500" in popup.inner_text()
+        popup.get_by_role("button", name="Dismiss alert").click()
+        popup.wait_for(state="detached")
