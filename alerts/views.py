@@ -47,30 +47,27 @@ def alert_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def alert_create(request: HttpRequest) -> HttpResponse:
-    alert = Alert(user=request.user)
-    if request.method == "POST":
-        form = AlertForm(request.POST, instance=alert)
-        if form.is_valid() and not form.needs_confirmation:
-            form.save()
-            messages.success(request, f"Alert created: {alert}.")
-            return redirect(alert)
-    else:
-        form = AlertForm(instance=alert, initial={"coin": request.GET.get("coin", "")})
-    return render(request, "alerts/alert_form.html", {"form": form, "creating": True})
+    return _alert_form_page(request, Alert(user=request.user), creating=True)
 
 
 @login_required
 def alert_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    alert = _own_alert(request, pk)
+    return _alert_form_page(request, _own_alert(request, pk), creating=False)
+
+
+def _alert_form_page(request: HttpRequest, alert: Alert, creating: bool) -> HttpResponse:
     if request.method == "POST":
         form = AlertForm(request.POST, instance=alert)
+        # A level alert already true is saved only once the person confirms.
         if form.is_valid() and not form.needs_confirmation:
             form.save()
-            messages.success(request, f"Alert saved: {alert}.")
+            messages.success(request, f"Alert {'created' if creating else 'saved'}: {alert}.")
             return redirect(alert)
     else:
-        form = AlertForm(instance=alert)
-    return render(request, "alerts/alert_form.html", {"form": form, "alert": alert})
+        initial = {"coin": request.GET.get("coin", "")} if creating else None
+        form = AlertForm(instance=alert, initial=initial)
+    context = {"form": form, "creating": creating, "alert": alert}
+    return render(request, "alerts/alert_form.html", context)
 
 
 @login_required
