@@ -197,3 +197,26 @@ def test_unknown_ids_are_left_out_and_known_ones_stored(
     assert report.ok
     assert set(_stored_prices()) == {"bitcoin", "ethereum"}
     assert not Coin.objects.filter(coingecko_id="no-such-coin").exists()
+
+
+def test_a_polled_price_crossing_an_alert_fires_it_through_the_real_task(
+    fake_coingecko,
+    owner,
+    django_capture_on_commit_callbacks,
+    alert_batches,  # noqa: F811
+):
+    from alerts.models import Alert, AlertEvent
+    from alerts.tasks import evaluate_alerts
+
+    poll_once()
+    bitcoin = Coin.objects.get(coingecko_id="bitcoin")
+    target = bitcoin.price * Decimal("1.01")
+    alert = Alert.objects.create(user=owner, coin=bitcoin, condition="above", target=target)
+    fake_coingecko.move("bitcoin", 2)
+
+    _poll_and_commit(django_capture_on_commit_callbacks)
+    fired = evaluate_alerts.apply(args=[alert_batches[-1]]).get()
+
+    event = AlertEvent.objects.get(alert=alert)
+    assert fired == 1
+    assert event.tick.price == fake_coingecko.coins["bitcoin"].price
