@@ -16,6 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from cryptomonitor.api_filters import StrictBooleanFilter
 from notifications.models import Delivery, InAppNotification
 
 NOTIFICATION_EXAMPLE = {
@@ -70,7 +71,7 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 
 class NotificationFilter(django_filters.FilterSet):
-    unread = django_filters.BooleanFilter(
+    unread = StrictBooleanFilter(
         field_name="read_at", lookup_expr="isnull", help_text="Only unread (true) or read (false)."
     )
 

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cryptomonitor.api_filters import StrictBooleanFilter
 from prices import history, watchlists
 from prices.models import Coin, WatchlistEntry
 
@@ -119,7 +120,7 @@ RANGE_PARAMETER = OpenApiParameter(
 
 
 class CoinFilter(django_filters.FilterSet):
-    tracked = django_filters.BooleanFilter(
+    tracked = StrictBooleanFilter(
         field_name="is_tracked", help_text="Only coins polled live (true) or not (false)."
     )
     ordering = django_filters.OrderingFilter(

@@ -58,6 +58,11 @@ def test_it_ignores_unknown_query_parameters(api_client, catalogue):
     assert ids(response) == ["bitcoin"]
 
 
+def test_it_rejects_a_tracked_value_that_is_not_a_boolean(api_client, catalogue):
+    response = api_client.get("/api/v1/coins/?tracked=maybe")
+    assert list(response.json()["error"]["fields"]) == ["tracked"]
+
+
 def test_it_rejects_an_invalid_ordering(api_client, catalogue):
     response = api_client.get("/api/v1/coins/?ordering=price")
     assert response.status_code == 400
