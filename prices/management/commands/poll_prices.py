@@ -21,11 +21,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, once: bool, force: bool, **options) -> None:
-        while True:
-            self.print_report(poll_once(force=force))
-            if once:
-                return
-            time.sleep(settings.PRICE_POLL_SECONDS)
+        try:
+            while True:
+                self.print_report(poll_once(force=force))
+                if once:
+                    return
+                time.sleep(settings.PRICE_POLL_SECONDS)
+        except KeyboardInterrupt:
+            self.stdout.write("Stopped.")
 
     def print_report(self, report: PollReport) -> None:
         write = self.stdout.write
