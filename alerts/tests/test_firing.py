@@ -1,8 +1,8 @@
 """What firing writes (event, outbox), frequency, cooldown, re-arm and expiry."""
 
 from datetime import timedelta
-from importlib import import_module
 from decimal import Decimal
+from importlib import import_module
 
 import pytest
 from django.apps import apps as django_apps
