@@ -445,6 +445,27 @@ def print_table(rows: list[dict]) -> None:
             f"{row['kib_per_idle_connection']:>9}{row['daphne_cpu_ms_per_batch']:>8}"
             f"  {'yes' if meets_targets(row) else 'NO'}"
         )
+    print(
+        f"latency: polled_at stamp -> client receipt; lost: not received {DRAIN_SECONDS:.0f} s "
+        "after the last batch; failed: handshakes refused; cpu ms: daphne CPU per batch "
+        f"(all processes); targets p99 {TARGETS} ms, <= {TARGET_KIB_PER_CONNECTION:.0f} KiB/conn"
+    )
+
+
+def write_results(rows: list[dict]) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "benchmark": "fanout",
+                "run_at": datetime.now(UTC).isoformat(),
+                "cpus": os.cpu_count(),
+                "targets": {"p99_ms": TARGETS, "kib_per_idle_connection": 40, "lost": 0},
+                "scenarios": rows,
+            },
+            indent=2,
+        )
+    )
 
 
 def main() -> None:
@@ -465,26 +486,28 @@ def main() -> None:
         args.clients, args.servers, args.seconds = "200", "1", 10
     raise_open_files_limit()
     prepare_database(bench_env(next(iter(LAYERS))))
-    rows = []
+    rows: list[dict] = []
     for clients in [int(n) for n in args.clients.split(",")]:
         for servers in [int(n) for n in args.servers.split(",")]:
             for layer in args.layers.split(","):
                 print(f"... {layer}, {servers} daphne, {clients} clients", flush=True)
-                rows.append(run_scenario(layer, servers, clients, args.seconds))
-    print_table(rows)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "benchmark": "fanout",
-                "run_at": datetime.now(UTC).isoformat(),
-                "cpus": os.cpu_count(),
-                "targets": {"p99_ms": TARGETS, "kib_per_idle_connection": 40, "lost": 0},
-                "scenarios": rows,
-            },
-            indent=2,
-        )
-    )
+                try:
+                    rows.append(run_scenario(layer, servers, clients, args.seconds))
+                except Exception as exc:  # noqa: BLE001 - one broken scenario must not hide the rest
+                    rows.append(
+                        {
+                            "layer": layer,
+                            "servers": servers,
+                            "clients": clients,
+                            "error": f"{type(exc).__name__}: {exc}"[:500],
+                        }
+                    )
+                print(json.dumps(rows[-1]), flush=True)
+                write_results(rows)
+    print_table([row for row in rows if "error" not in row])
+    for row in rows:
+        if "error" in row:
+            print(f"FAILED {row['layer']} {row['servers']} daphne {row['clients']}: {row['error']}")
     print(f"wrote {RESULTS.relative_to(BASE_DIR)}")
 
 
