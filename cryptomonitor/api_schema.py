@@ -13,6 +13,7 @@ ERRORS = {
     "401": ("No credentials, or a wrong or revoked token.", "not_authenticated"),
     "403": ("Authenticated but not allowed (e.g. a missing CSRF token).", "permission_denied"),
     "404": ("No such object, or it belongs to someone else; or no such page.", "not_found"),
+    "406": ("The Accept header allows no JSON.", "not_acceptable"),
     "429": ("Too many requests: wait the seconds in Retry-After.", "throttled"),
 }
 BODY_ERRORS = {
