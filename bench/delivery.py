@@ -37,10 +37,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from email.parser import BytesHeaderParser
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+
+from bench.scratch_database import drop_database, recreate_database  # noqa: E402
 
 RESULTS = BASE_DIR / "bench" / "results" / "delivery.json"
 DATABASE_URL = os.environ.get(
@@ -81,26 +82,6 @@ class Sink:
     def count(self) -> int:
         with self.lock:
             return len(self.accepted)
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    parts = urlsplit(DATABASE_URL)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{parts.path.lstrip("/")}"')
-
-
-def drop_database() -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    parts = urlsplit(DATABASE_URL)
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
 
 
 def environment(smtp_port: int, fake_url: str) -> dict[str, str]:
@@ -323,7 +304,7 @@ def main() -> None:
     fake = FakeCoinGecko(generate_coins(1)).start()
     env = environment(smtp_port, fake.url)
     os.environ.update(env)
-    recreate_database()
+    recreate_database(DATABASE_URL)
     import django
 
     django.setup()
@@ -352,7 +333,7 @@ def main() -> None:
         fake.stop()
         queue_redis.delete(QUEUE)
         if not args.keep:
-            drop_database()
+            drop_database(DATABASE_URL)
 
     passed = {
         "burst": burst["all_accepted"]
