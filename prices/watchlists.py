@@ -6,8 +6,13 @@ from prices.models import Coin, WatchlistEntry
 
 
 def watch(user, coin: Coin) -> bool:
-    """Pin `coin` for `user`; False when it was already pinned."""
+    """Pin `coin` for `user`; False when it was already pinned.
+
+    Only tracked coins are polled, so watching a coin from the catalogue
+    starts tracking it: a pinned card must not wait forever for a price.
+    """
     _, created = WatchlistEntry.objects.get_or_create(user=user, coin=coin)
+    Coin.objects.filter(pk=coin.pk, is_tracked=False).update(is_tracked=True)
     return created
 
 

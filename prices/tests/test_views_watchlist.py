@@ -25,6 +25,17 @@ def test_it_adds_a_coin_to_the_owners_watchlist(client, owner, bitcoin):
     assert watched_ids(owner) == ["bitcoin"]
 
 
+def test_watching_a_catalogue_coin_starts_polling_it(client, owner):
+    coin = catalogue_coin("pepe", "pepe", "Pepe", rank=40)
+    assert coin.is_tracked is False
+    client.force_login(owner)
+
+    client.post("/watchlist/add/", {"coin": "pepe"})
+
+    coin.refresh_from_db()
+    assert coin.is_tracked is True
+
+
 def test_it_adds_a_coin_only_once(client, owner, bitcoin):
     client.force_login(owner)
 
