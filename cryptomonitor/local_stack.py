@@ -248,6 +248,20 @@ class StackManager(Manager):
             else:
                 self._procmgr.terminate(process["pid"])
 
+    def loop(self) -> None:
+        # honcho stops everything on SIGINT and SIGTERM only; closing the
+        # terminal (SIGHUP) would otherwise orphan daphne, worker and beat.
+        signal.signal(signal.SIGHUP, self._hang_up)
+        super().loop()
+
+    def _hang_up(self, signum: int, frame: FrameType | None) -> None:
+        # The terminal is gone: writing to it would fail, so log to nowhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, sys.stderr.fileno())
+        self.returncode = 128 + signum
+        self.terminate()
+
     def _all_started(self) -> bool:
         # The loop asks this after recording each start: the moment to signal
         # the processes that started after a stop request.
@@ -267,8 +281,8 @@ def run_processes(procfile: Path, env: dict[str, str]) -> int:
     return manager.returncode or 0
 
 
-def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    # Until honcho takes over the signals, SIGTERM must still run our cleanup.
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    # Until the processes run, SIGTERM and SIGHUP must still run our cleanup.
     raise SystemExit(128 + signum)
 
 
@@ -283,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--procfile", type=Path, default=PROCFILE)
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGHUP, _exit_on_signal)
     # Settings read .env too; read it here first so "REDIS_URL is unset"
     # means the same thing for us as for the processes we start.
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
