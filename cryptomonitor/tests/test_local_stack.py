@@ -325,6 +325,18 @@ def test_a_crashing_process_stops_the_others_and_redis(
         stack.kill_leftovers()
 
 
+def run_to_completion(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run the stack when it is expected to give up before starting anything."""
+    return subprocess.run(
+        [sys.executable, "-m", "cryptomonitor.local_stack"],
+        env=env,
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
 def test_it_refuses_a_busy_port_before_starting_anything(
     tmp_path: Path, migrated_database: Path
 ) -> None:
@@ -334,14 +346,7 @@ def test_it_refuses_a_busy_port_before_starting_anything(
         busy_port = occupant.getsockname()[1]
         env = base_environment(f"sqlite:///{migrated_database}") | {"PORT": str(busy_port)}
 
-        result = subprocess.run(
-            [sys.executable, "-m", "cryptomonitor.local_stack"],
-            env=env,
-            cwd=BASE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        result = run_to_completion(env)
 
     assert result.returncode == 1
     assert f"port {busy_port} on 127.0.0.1 is not available" in result.stderr
@@ -365,14 +370,7 @@ def test_a_port_left_in_time_wait_by_the_last_run_counts_as_free() -> None:
 def test_it_asks_for_migrations_on_an_empty_database(tmp_path: Path) -> None:
     env = base_environment(f"sqlite:///{tmp_path / 'empty.sqlite3'}") | {"PORT": str(free_port())}
 
-    result = subprocess.run(
-        [sys.executable, "-m", "cryptomonitor.local_stack"],
-        env=env,
-        cwd=BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_to_completion(env)
 
     assert result.returncode == 1
     assert "migrate it first" in result.stderr
