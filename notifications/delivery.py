@@ -23,6 +23,7 @@ from django.utils import timezone
 from alerts.models import Channel
 from notifications.models import Delivery, DeliveryStatus, EmailDigest
 from notifications.notices import load_delivery, notice_for, with_notice_relations
+from notifications.outbox import enqueue_deliveries
 from notifications.transports import TransportError, transport_for
 from notifications.transports.email import EmailTransport
 
@@ -286,7 +287,7 @@ def sweep(now: datetime | None = None) -> SweepResult:
     lost = Delivery.objects.filter(status=DeliveryStatus.PENDING, created_at__lt=cutoff).filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=cutoff)
     )
-    for pk in lost.values_list("pk", flat=True)[:SWEEP_BATCH]:
-        enqueue(pk)
-        result.requeued += 1
+    lost_ids = list(lost.values_list("pk", flat=True)[:SWEEP_BATCH])
+    enqueue_deliveries(lost_ids)
+    result.requeued = len(lost_ids)
     return result

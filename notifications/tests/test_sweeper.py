@@ -13,6 +13,7 @@ from django_celery_beat.models import PeriodicTask
 from cryptomonitor.celery import app as celery_app
 from notifications.delivery import sweep
 from notifications.models import Delivery, DeliveryStatus
+from notifications.outbox import ENQUEUE_CHUNK
 from notifications.tests.conftest import queued_delivery_ids, wait_for
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +141,13 @@ def test_a_delivery_survives_its_worker_being_killed_mid_send(owner, smtp, fire,
     delivery.refresh_from_db()
     assert delivery.attempts == 2
     assert [m["X-CryptoMonitor-Delivery"] for m in smtp.messages] == [str(delivery.pk)]
+
+
+def test_it_requeues_a_large_backlog_in_chunks(owner, fire, private_celery_queue):
+    deliveries = [d for _ in range(ENQUEUE_CHUNK + 1) for d in fire(owner)]
+    Delivery.objects.update(created_at=timezone.now() - timedelta(seconds=60))
+
+    assert sweep().requeued == ENQUEUE_CHUNK + 1
+
+    assert len(queued_delivery_ids(private_celery_queue)) == 2  # two chunk tasks
+    assert len(deliveries) == ENQUEUE_CHUNK + 1

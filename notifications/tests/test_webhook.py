@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifications.delivery import deliver
+from notifications.delivery import deliver, send_test_notifications
 from notifications.models import DeliveryStatus, NotificationSettings
 
 pytestmark = pytest.mark.django_db
@@ -103,3 +103,14 @@ def test_it_gives_up_after_the_maximum_attempts(hook, owner, fire, settings):
     delivery.refresh_from_db()
     assert delivery.attempts == 2
     assert delivery.last_error.startswith("gave up after 2 attempts")
+
+
+def test_a_test_notification_posts_a_signed_test_message(hook, owner):
+    [delivery] = send_test_notifications(owner, ["webhook"])
+
+    assert deliver(delivery.pk) == DeliveryStatus.SENT
+
+    [request] = hook.requests
+    assert request["signature_valid"]
+    assert request["json"]["type"] == "test"
+    assert request["json"]["alert"]["event_id"] is None
