@@ -7,6 +7,7 @@ from django import forms
 from accounts.models import Profile
 from notifications.models import NotificationSettings
 from notifications.transports.apprise import invalid_urls
+from notifications.transports.base import forbidden_destination
 
 
 class NotificationSettingsForm(forms.ModelForm):
@@ -42,6 +43,9 @@ class NotificationSettingsForm(forms.ModelForm):
         url = self.cleaned_data["webhook_url"]
         if url and not url.lower().startswith(("http://", "https://")):
             raise forms.ValidationError("Use an http:// or https:// URL.")
+        refused = forbidden_destination(url) if url else None
+        if refused:
+            raise forms.ValidationError(f"We cannot post there: {refused}.")
         return url
 
     def clean_apprise_urls(self) -> str:

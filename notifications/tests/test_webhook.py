@@ -11,7 +11,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def hook(receiver, owner):
+def hook(receiver, owner, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True  # the receiver listens on 127.0.0.1
     config = NotificationSettings.for_user(owner)
     config.webhook_url = receiver.url
     config.save()
@@ -114,3 +115,16 @@ def test_a_test_notification_posts_a_signed_test_message(hook, owner):
     assert request["signature_valid"]
     assert request["json"]["type"] == "test"
     assert request["json"]["alert"]["event_id"] is None
+
+
+def test_it_refuses_to_post_to_a_private_address_by_default(receiver, owner, fire):
+    config = NotificationSettings.for_user(owner)
+    config.webhook_url = receiver.url
+    config.save()
+    [delivery] = fire(owner, channels=["webhook"])
+
+    assert deliver(delivery.pk) == DeliveryStatus.FAILED
+
+    delivery.refresh_from_db()
+    assert "127.0.0.1 is a private network address" in delivery.last_error
+    assert receiver.requests == []

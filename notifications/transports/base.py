@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -20,6 +23,31 @@ class TransportError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def forbidden_destination(url: str) -> str | None:
+    """Why we will not POST to `url` (a private address), or None.
+
+    Checked when the URL is saved and again before each send, since DNS may
+    change in between. A name that does not resolve now is let through: the
+    send fails and is retried like any unreachable server.
+    """
+    if settings.WEBHOOK_ALLOW_PRIVATE_IPS:
+        return None
+    host = urlsplit(url).hostname
+    if not host:
+        return f"{url} has no host name"
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        return None
+    for address in sorted(addresses):
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if getattr(ip, "ipv4_mapped", None):
+            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
+        if not ip.is_global:
+            return f"{host} is a private network address ({address}); webhooks go to public hosts"
+    return None
 
 
 class Transport:
@@ -41,6 +69,9 @@ class HttpTransport(Transport):
         return settings.WEBHOOK_TIMEOUT_SECONDS
 
     def post(self, url: str, content: bytes, headers: dict[str, str]) -> httpx.Response:
+        refused = forbidden_destination(url)
+        if refused:
+            raise TransportError(refused, permanent=True)
         timeout = self.timeout()
         try:
             with httpx.Client(timeout=timeout, follow_redirects=False) as client:
