@@ -23,11 +23,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings as django_settings
-from django.db import connection
 from django.utils import timezone
 
 from alerts.models import Alert, AlertEvent
 from cryptomonitor.celery import app as celery_app
+from cryptomonitor.testing.live_server import current_database_url
 from notifications.models import Delivery
 from notifications.outbox import record_deliveries
 from prices.models import Coin
@@ -185,11 +185,6 @@ class Workers:
         self.processes: list[subprocess.Popen] = []
 
     def start(self, smtp_port: int, **env: str) -> subprocess.Popen:
-        db = connection.settings_dict
-        database_url = (
-            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:"
-            f"{db['PORT'] or 5432}/{db['NAME']}"
-        )
         process = subprocess.Popen(
             [
                 f"{django_settings.BASE_DIR}/.venv/bin/celery",
@@ -208,7 +203,7 @@ class Workers:
             env={
                 **os.environ,
                 "DJANGO_SETTINGS_MODULE": "notifications.tests.worker_settings",
-                "TEST_DATABASE_URL": database_url,
+                "TEST_DATABASE_URL": current_database_url(),
                 "TEST_REDIS_URL": django_settings.REDIS_URL,
                 "CM_TEST_CELERY_QUEUE": self.queue,
                 "CM_TEST_SMTP_PORT": str(smtp_port),
