@@ -6,6 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -238,6 +239,27 @@ class NotificationSettings(models.Model):
     def for_user(cls, user) -> NotificationSettings:
         obj, _ = cls.objects.get_or_create(user=user)
         return obj
+
+    def clean(self) -> None:
+        """Refuse webhook and Apprise URLs we could never deliver to.
+
+        On the model so the settings page and the API (full_clean) agree.
+        """
+        # Imported here: the transports import this module.
+        from notifications.transports.apprise import invalid_urls
+        from notifications.transports.base import forbidden_destination
+
+        errors = {}
+        if self.webhook_url:
+            if not self.webhook_url.lower().startswith(("http://", "https://")):
+                errors["webhook_url"] = "Use an http:// or https:// URL."
+            elif refused := forbidden_destination(self.webhook_url):
+                errors["webhook_url"] = f"We cannot post there: {refused}."
+        bad = invalid_urls(self.apprise_url_list())
+        if bad:
+            errors["apprise_urls"] = f"Apprise does not understand: {', '.join(bad)}"
+        if errors:
+            raise ValidationError(errors)
 
     def regenerate_webhook_secret(self) -> None:
         self.webhook_secret = new_webhook_secret()

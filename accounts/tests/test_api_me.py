@@ -18,12 +18,16 @@ def test_the_owner_reads_their_profile(owner_api):
     assert len(body["webhook_secret"]) == 64
 
 
+# A well-formed Telegram URL: Apprise refuses malformed ones (NotificationSettings.clean).
+TELEGRAM = "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/42"
+
+
 def test_the_owner_changes_their_settings(owner_api, owner):
     changes = {
         "time_zone": "Europe/Paris",
         "notification_email": "alerts@example.com",
         "webhook_url": "https://example.com/hook",
-        "apprise_urls": ["ntfy://ntfy.sh/topic", "tgram://bot/chat"],
+        "apprise_urls": ["ntfy://ntfy.sh/topic", TELEGRAM],
     }
     response = owner_api.patch("/api/v1/me/", changes, format="json")
     assert response.status_code == 200
@@ -31,7 +35,7 @@ def test_the_owner_changes_their_settings(owner_api, owner):
     profile = Profile.objects.get(user=owner)
     assert (profile.time_zone, profile.notification_email) == ("Europe/Paris", "alerts@example.com")
     assert NotificationSettings.objects.get(user=owner).apprise_urls == (
-        "ntfy://ntfy.sh/topic\ntgram://bot/chat"
+        "ntfy://ntfy.sh/topic\n" + TELEGRAM
     )
 
 

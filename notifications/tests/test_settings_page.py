@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from accounts.models import Profile
 from notifications.models import Delivery, NotificationSettings
@@ -104,3 +105,14 @@ def test_send_test_queues_a_test_delivery_for_the_user(logged_in, owner, strange
 def test_send_test_rejects_an_unknown_channel(logged_in):
     assert logged_in.post("/notifications/settings/test/carrier-pigeon/").status_code == 404
     assert not Delivery.objects.exists()
+
+
+def test_the_model_refuses_what_the_page_refuses(owner):
+    config = NotificationSettings.for_user(owner)
+    config.webhook_url = "http://127.0.0.1/hook"
+    config.apprise_urls = "nosuchservice://x"
+
+    with pytest.raises(ValidationError) as error:
+        config.full_clean()
+
+    assert set(error.value.message_dict) == {"webhook_url", "apprise_urls"}
