@@ -86,6 +86,7 @@ class Movement:
 class _Dialect:
     """The only SQL that differs between PostgreSQL and SQLite."""
 
+    postgresql: bool
     timestamp: str
     lock: str
     cooldown_until: str
@@ -99,7 +100,7 @@ class _Dialect:
 
     def rows_cte(self, name: str, columns: Sequence[tuple[str, str]]) -> str:
         """A CTE reading rows from one JSON array parameter (see _rows_cte)."""
-        if self.lateral:  # PostgreSQL
+        if self.postgresql:
             typed = ", ".join(
                 f"{column} {self.timestamp if kind == 'TIME' else kind}" for column, kind in columns
             )
@@ -117,12 +118,13 @@ class _Dialect:
 
     def time_text(self, value: datetime) -> str:
         # PostgreSQL parses ISO 8601; SQLite compares Django's stored text.
-        return value.isoformat() if self.lateral else str(_adapt_time(value))
+        return value.isoformat() if self.postgresql else str(_adapt_time(value))
 
     @classmethod
     def current(cls) -> _Dialect:
         if connection.vendor == "postgresql":
             return cls(
+                postgresql=True,
                 timestamp="TIMESTAMPTZ",
                 lock="FOR UPDATE",
                 cooldown_until="CAST(%s AS TIMESTAMPTZ) + cooldown_seconds * INTERVAL '1 second'",
@@ -135,6 +137,7 @@ class _Dialect:
         # datetimes as text ("2023-03-10 17:10:00" or "...:00.387000") and
         # compares them as text, so the cooldown end is written the same way.
         return cls(
+            postgresql=False,
             timestamp="TEXT",
             lock="",
             cooldown_until="(SELECT CASE WHEN substr(v, 21) = '000' THEN substr(v, 1, 19) "
