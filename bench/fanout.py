@@ -210,6 +210,7 @@ async def run_clients(urls: list[str], count: int, ready, stop) -> dict:
                     max_size=2**22,
                     max_queue=None,
                     open_timeout=60,
+                    close_timeout=2,
                 )
                 await socket.recv(decode=False)  # the snapshot
             except Exception as exc:  # noqa: BLE001 - counted and reported
@@ -257,11 +258,12 @@ async def run_clients(urls: list[str], count: int, ready, stop) -> dict:
         len(got) < expected for got, socket in zip(received, sockets, strict=True) if socket
     ):
         await asyncio.sleep(0.2)
-    for socket in sockets:
-        if socket is not None:
-            await socket.close()
     for task in listeners:
         task.cancel()
+    # All at once and briefly: a swamped server must not hold the report.
+    await asyncio.gather(
+        *(socket.close() for socket in sockets if socket is not None), return_exceptions=True
+    )
     return {"latencies": latencies, "received": [len(got) for got in received]}
 
 
@@ -364,7 +366,7 @@ def run_scenario(layer: str, servers: int, clients: int, seconds: int) -> dict:
         server_cpu = cpu_seconds(pids) - server_cpu
         client_cpu = cpu_seconds(worker_pids) - client_cpu
         stop.set(seconds)
-        outcomes = [results.get(timeout=120) for _ in workers]
+        outcomes = [results.get(timeout=300) for _ in workers]
         for worker in workers:
             worker.join(timeout=30)
     latencies = [ms * 1000 for o in outcomes for ms in o["latencies"]]
@@ -397,6 +399,7 @@ def run_scenario(layer: str, servers: int, clients: int, seconds: int) -> dict:
         # of other processes: all daphne processes, and all client processes.
         "daphne_cpu_ms_per_batch": round(server_cpu * 1000 / seconds, 1),
         "client_cpu_ms_per_batch": round(client_cpu * 1000 / seconds, 1),
+        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
@@ -453,7 +456,12 @@ def print_table(rows: list[dict]) -> None:
 
 
 def write_results(rows: list[dict]) -> None:
+    """Write this run's scenarios, keeping earlier runs' figures for the others."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    key = lambda row: (row["layer"], row["servers"], row["clients"])  # noqa: E731
+    earlier = json.loads(RESULTS.read_text())["scenarios"] if RESULTS.exists() else []
+    done = {key(row) for row in rows}
+    rows = [row for row in earlier if key(row) not in done] + rows
     RESULTS.write_text(
         json.dumps(
             {
