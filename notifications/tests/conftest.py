@@ -58,7 +58,10 @@ def private_celery_queue() -> Iterator[str]:
     yield queue
     celery_app.conf.task_default_queue = previous
     with celery_app.connection_for_write() as connection:
-        connection.default_channel.client.delete(queue)
+        # The queue and kombu's bookkeeping of it.
+        connection.default_channel.client.delete(
+            queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"
+        )
 
 
 def queued_delivery_ids(queue: str) -> list[int]:

@@ -30,9 +30,24 @@ async def _receive(channel: str, seconds: float) -> dict | None:
         return None
 
 
-def test_it_pushes_the_alert_to_the_owners_group_only(owner, stranger, fire):
-    mine = async_to_sync(_listen)(f"user.{owner.pk}")
-    theirs = async_to_sync(_listen)(f"user.{stranger.pk}")
+@pytest.fixture
+def listen():
+    """Join a channel-layer group as a receiver; leave it after the test."""
+    joined: list[tuple[str, str]] = []
+
+    def listen(group: str) -> str:
+        channel = async_to_sync(_listen)(group)
+        joined.append((group, channel))
+        return channel
+
+    yield listen
+    for group, channel in joined:
+        async_to_sync(get_channel_layer().group_discard)(group, channel)
+
+
+def test_it_pushes_the_alert_to_the_owners_group_only(owner, stranger, fire, listen):
+    mine = listen(f"user.{owner.pk}")
+    theirs = listen(f"user.{stranger.pk}")
     [delivery] = fire(owner, channels=["in_app"])
 
     assert deliver(delivery.pk) == DeliveryStatus.SENT
