@@ -17,6 +17,7 @@ from alerts.models import Alert, AlertEvent
 from notifications.models import Delivery, InAppNotification
 from prices.models import Coin, WatchlistEntry
 
+LONG_RUN_SECONDS = 1800
 SCHEMATHESIS = str(Path(sys.executable).with_name("st"))
 # Server errors and answers that contradict the schema: codes, headers, bodies.
 CHECKS = ",".join(
@@ -126,6 +127,7 @@ def run_schemathesis(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
 @pytest.mark.django_db(transaction=True)
 def test_a_bounded_fuzz_finds_no_server_error_or_schema_violation(
     live_server, api_key, fuzz_config
@@ -141,6 +143,7 @@ def test_a_bounded_fuzz_finds_no_server_error_or_schema_violation(
 
 
 @pytest.mark.fuzz
+@pytest.mark.timeout(LONG_RUN_SECONDS + 600)
 @pytest.mark.django_db(transaction=True)
 def test_a_long_fuzz_finds_no_server_error_or_schema_violation(
     live_server, api_key, fuzz_config, request
@@ -151,6 +154,6 @@ def test_a_long_fuzz_finds_no_server_error_or_schema_violation(
         api_key,
         fuzz_config,
         max_examples=examples,
-        max_time=1800,
+        max_time=LONG_RUN_SECONDS,
         phases="examples,coverage,fuzzing,stateful",
     )
