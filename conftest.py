@@ -63,6 +63,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="Examples per API operation for the schemathesis run (`make fuzz`).",
     )
+    parser.addoption(
+        "--fuzz-seconds",
+        type=int,
+        default=1800,
+        help="Time budget of the long schemathesis run (`make fuzz`).",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -72,6 +78,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # The long fuzz run only happens when asked for with `-m fuzz`.
     if "fuzz" in (config.getoption("-m") or ""):
+        budget = pytest.mark.timeout(config.getoption("--fuzz-seconds") + 600)
+        for item in items:
+            if "fuzz" in item.keywords:
+                item.add_marker(budget)
         return
     skip = pytest.mark.skip(reason="long fuzz run: `make fuzz`")
     for item in items:
