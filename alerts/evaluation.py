@@ -11,12 +11,16 @@ batch at once this module
    and claims them in the same statement with one conditional UPDATE, in id
    order so concurrent evaluators never deadlock and never both win a row;
 3. writes an AlertEvent per claimed alert and its deliveries through the
-   outbox (contract 3, in one INSERT for the batch: record_deliveries for
-   many events), in the claiming transaction.
+   outbox (contract 3), in the claiming transaction. On PostgreSQL the claim,
+   the events and the deliveries are ONE statement (FIRE_SQL, data-modifying
+   CTEs), so a firing costs no ORM work beyond the AlertEvent returned for it.
+   On SQLite the claimed alerts come back to Python, which writes events and
+   deliveries with one INSERT each.
 
 The work grows with the number of matching alerts, not with all alerts. The
-SQL is portable between PostgreSQL (production, tests, benchmark) and SQLite
-(`make run`); the two differences are spelled out in `_Dialect`.
+matching and claiming SQL is portable between PostgreSQL (production, tests,
+benchmark) and SQLite (`make run`); the differences are spelled out in
+`_Dialect`.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from alerts.models import (
+    MOVEMENT_CONDITIONS,
     WINDOW_DURATIONS,
     Alert,
     AlertEvent,
@@ -40,7 +45,11 @@ from alerts.models import (
     Status,
     Window,
 )
-from notifications.outbox import record_deliveries_for_events
+from notifications.outbox import (
+    DELIVERIES_INSERT_SQL,
+    enqueue_on_commit,
+    record_deliveries_for_events,
+)
 
 HUNDRED = Decimal(100)
 
@@ -80,6 +89,7 @@ class Movement:
     window: str
     reference: Decimal
     change_pct: Decimal
+    price: Decimal
 
 
 @dataclass(frozen=True)
@@ -159,11 +169,14 @@ def evaluate_batch(batch: Sequence[dict], now: datetime | None = None) -> list[A
         return []
     now = now or timezone.now()
     movements = window_movements(changes)
+    dialect = _Dialect.current()
     with transaction.atomic():
         with connection.cursor() as cursor:
-            for statement in _Dialect.current().setup:
+            for statement in dialect.setup:
                 cursor.execute(statement)
         rearm_level_alerts(changes)
+        if dialect.postgresql:
+            return fire_matching_alerts(changes, movements, now)
         fired = claim_matching_alerts(changes, movements, now)
         return record_events(fired, changes, movements, now)
 
@@ -210,7 +223,7 @@ def window_movements(changes: Sequence[PriceChange]) -> list[Movement]:
                 continue
             reference = Decimal(str(reference))
             change_pct = (prices[coin_id] - reference) / reference * HUNDRED
-            movements.append(Movement(coin_id, window, reference, change_pct))
+            movements.append(Movement(coin_id, window, reference, change_pct, prices[coin_id]))
     return movements
 
 
@@ -241,23 +254,43 @@ def _rows_cte(
 
 
 def _batch_cte(changes: Sequence[PriceChange]) -> tuple[str, list]:
-    return _rows_cte(
-        _Dialect.current(),
-        "batch",
-        [("coin_id", "BIGINT"), ("price", "NUMERIC"), ("previous", "NUMERIC")],
-        [[change.coin_id, change.price, change.previous_price] for change in changes],
-    )
+    # The texts are the coin's parts of the reasons (see firing_reason), made
+    # here once per coin so FIRE_SQL writes exactly what Python would.
+    columns = [
+        ("coin_id", "BIGINT"),
+        ("price", "NUMERIC"),
+        ("previous", "NUMERIC"),
+        ("tick_id", "BIGINT"),
+        ("price_text", "TEXT"),
+        ("previous_text", "TEXT"),
+        ("direction", "TEXT"),
+    ]
+    rows = [
+        [
+            change.coin_id,
+            change.price,
+            change.previous_price,
+            change.tick_id,
+            _plain(change.price),
+            None if change.previous_price is None else _plain(change.previous_price),
+            None if change.previous_price is None else crossing_direction(change),
+        ]
+        for change in changes
+    ]
+    return _rows_cte(_Dialect.current(), "batch", columns, rows)
 
 
 def _moves_cte(movements: Sequence[Movement]) -> tuple[str, list]:
     # One row per coin and window: the rise, the fall (both positive, NULL
-    # when the price went the other way) and the absolute move.
+    # when the price went the other way), the absolute move, and the start of
+    # the reason of a movement alert firing on it.
     columns = [
         ("coin_id", "BIGINT"),
         ("win", "TEXT"),
         ("rise", "NUMERIC"),
         ("fall", "NUMERIC"),
         ("swing", "NUMERIC"),
+        ("reason_start", "TEXT"),
     ]
     rows = [
         [
@@ -266,6 +299,7 @@ def _moves_cte(movements: Sequence[Movement]) -> tuple[str, list]:
             movement.change_pct if movement.change_pct > 0 else None,
             -movement.change_pct if movement.change_pct < 0 else None,
             abs(movement.change_pct),
+            movement_reason_start(movement),
         ]
         for movement in movements
     ]
@@ -328,8 +362,9 @@ def matching_sql(dialect: _Dialect) -> str:
     return " UNION ALL ".join(_matching_part(*part) for part in parts)
 
 
-CLAIM_SQL = """
-WITH {batch}, {moves},
+# The alerts that match the batch and may fire now, locked in id order.
+_CLAIMABLE_CTES = """
+{batch}, {moves},
 matched AS ({matching}),
 claimable AS (
     SELECT id AS claimed_id FROM alerts_alert
@@ -338,6 +373,10 @@ claimable AS (
       AND (expires_at IS NULL OR expires_at > CAST(%s AS {timestamp}))
     ORDER BY id {lock}
 )
+"""
+
+# Claims them: once -> triggered; every_time -> cooldown (levels also disarm).
+_CLAIMING_UPDATE = """
 UPDATE alerts_alert SET
     status = CASE WHEN frequency = '{once}' THEN '{triggered}' ELSE status END,
     armed = CASE WHEN frequency = '{every_time}' AND condition IN {levels}
@@ -348,6 +387,60 @@ UPDATE alerts_alert SET
 WHERE id IN (SELECT claimed_id FROM claimable)
 RETURNING id, user_id, coin_id, condition, target, percent, "window", channels, frequency
 """
+
+# SQLite: match and claim; the claimed alerts go back to Python (record_events).
+CLAIM_SQL = "WITH " + _CLAIMABLE_CTES + _CLAIMING_UPDATE
+
+# PostgreSQL: the whole firing in one statement. Its data-modifying CTEs run
+# as one unit on one snapshot: `claimed` is the conditional UPDATE above (the
+# exactly-once claim), `events` writes one AlertEvent per claimed alert with
+# the reason firing_reason() would give (the coin's texts come in the batch
+# and moves rows; the alert's target and percent are printed by trim_scale,
+# which drops trailing zeros like _plain), `deliveries` is the outbox's INSERT
+# (notifications.outbox.DELIVERIES_INSERT_SQL). It returns each event's id,
+# alert, coin and reason (the rest is the batch's) and its delivery ids, for
+# the tasks enqueued on commit.
+FIRE_SQL = (  # Only this module's constants are formatted in; values are parameters.
+    "WITH "  # noqa: S608
+    + _CLAIMABLE_CTES
+    + ", claimed AS ("
+    + _CLAIMING_UPDATE
+    + """),
+events AS (
+    INSERT INTO alerts_alertevent
+        (alert_id, coin_id, tick_id, price, previous_price, reason, triggered_at)
+    SELECT c.id, c.coin_id, b.tick_id, b.price, b.previous,
+        CASE
+            WHEN c.condition IN {movements}
+                THEN m.reason_start || CAST(trim_scale(c.percent) AS TEXT) || '%% asked for.'
+            WHEN c.condition IN {levels}
+                THEN 'Price ' || b.price_text || ' is at or '
+                    || CASE WHEN c.condition = '{above}' THEN 'above' ELSE 'below' END
+                    || ' ' || CAST(trim_scale(c.target) AS TEXT) || '.'
+            ELSE 'Price crossed ' || b.direction || ' through '
+                || CAST(trim_scale(c.target) AS TEXT)
+                || ' (' || b.previous_text || ' → ' || b.price_text || ').'
+        END,
+        CAST(%s AS TIMESTAMPTZ)
+    FROM claimed c
+    JOIN batch b ON b.coin_id = c.coin_id
+    LEFT JOIN moves m ON m.coin_id = c.coin_id AND m.win = c."window"
+    ORDER BY c.id
+    RETURNING id, alert_id, coin_id, reason
+),
+fired AS (
+    SELECT e.id AS event_id, c.user_id, c.channels
+    FROM events e JOIN claimed c ON c.id = e.alert_id
+),
+deliveries AS ({deliveries}),
+delivery_ids AS (
+    SELECT event_id, array_agg(id ORDER BY id) AS ids FROM deliveries GROUP BY event_id
+)
+SELECT e.id, e.alert_id, e.coin_id, e.reason, d.ids
+FROM events e LEFT JOIN delivery_ids d ON d.event_id = e.id
+ORDER BY e.id
+"""
+)
 
 
 def claim_matching_alerts(
@@ -365,14 +458,67 @@ def claim_matching_alerts(
         return [_alert_from_row(row) for row in cursor.fetchall()]
 
 
-def claim_statement(
+def fire_matching_alerts(
     changes: Sequence[PriceChange], movements: Sequence[Movement], now: datetime
+) -> list[AlertEvent]:
+    """Claim, record and queue every alert that fires on this batch: FIRE_SQL (PostgreSQL).
+
+    The same conditional claim as claim_matching_alerts, so each alert fires
+    once under concurrent evaluators; the delivery tasks are enqueued on commit.
+    """
+    sql, params = claim_statement(changes, movements, now, FIRE_SQL)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    enqueue_on_commit([delivery_id for *_, ids in rows for delivery_id in ids or ()])
+    by_coin = {change.coin_id: change for change in changes}
+    # from_db: the positional fast path of Model.__init__ (a third of the cost
+    # of keyword arguments, at a thousand events a batch).
+    return [
+        AlertEvent.from_db(
+            connection.alias,
+            _EVENT_FIELDS,
+            (
+                event_id,
+                alert_id,
+                coin_id,
+                by_coin[coin_id].tick_id,
+                by_coin[coin_id].price,
+                by_coin[coin_id].previous_price,
+                reason,
+                now,
+            ),
+        )
+        for event_id, alert_id, coin_id, reason, _ in rows
+    ]
+
+
+_EVENT_FIELDS = [
+    "id",
+    "alert_id",
+    "coin_id",
+    "tick_id",
+    "price",
+    "previous_price",
+    "reason",
+    "triggered_at",
+]
+
+
+def claim_statement(
+    changes: Sequence[PriceChange],
+    movements: Sequence[Movement],
+    now: datetime,
+    template: str = CLAIM_SQL,
 ) -> tuple[str, list]:
-    """The claiming UPDATE and its parameters (the benchmark EXPLAINs it)."""
+    """The claiming statement (CLAIM_SQL or FIRE_SQL) and its parameters.
+
+    The benchmark EXPLAINs it.
+    """
     dialect = _Dialect.current()
     batch_sql, batch_params = _batch_cte(changes)
     moves_sql, moves_params = _moves_cte(movements)
-    sql = CLAIM_SQL.format(
+    sql = template.format(
         batch=batch_sql,
         moves=moves_sql,
         matching=matching_sql(dialect),
@@ -384,9 +530,15 @@ def claim_statement(
         timestamp=dialect.timestamp,
         lock=dialect.lock,
         cooldown_until=dialect.cooldown_until,
+        movements=_in(MOVEMENT_CONDITIONS),
+        above=Condition.ABOVE,
+        deliveries=DELIVERIES_INSERT_SQL.format(source="fired"),
     )
     at = _adapt_time(now)
-    return sql, [*batch_params, *moves_params, at, at, at, at, at]
+    params = [*batch_params, *moves_params, at, at, at, at, at]
+    if template is FIRE_SQL:
+        params.append(at)  # the events' triggered_at
+    return sql, params
 
 
 def _alert_from_row(row: tuple) -> Alert:
@@ -435,23 +587,32 @@ def record_events(
 
 def firing_reason(alert: Alert, change: PriceChange, moves: dict[tuple[int, str], Movement]) -> str:
     """Why the alert fired, in words, e.g. "Price crossed up through 30000 (29950 → 30010)."."""
+    # FIRE_SQL builds the same texts: change one, change both.
     price = _plain(change.price)
     if alert.is_movement:
         movement = moves[(alert.coin_id, alert.window)]
-        verb = "rose" if movement.change_pct > 0 else "fell"
-        return (
-            f"Price {verb} {abs(movement.change_pct):.2f}% within "
-            f"{Window(alert.window).label} ({_plain(movement.reference)} → {price}), "
-            f"at least the {_plain(alert.percent)}% asked for."
-        )
+        return movement_reason_start(movement) + f"{_plain(alert.percent)}% asked for."
     target = _plain(alert.target)
     if alert.is_level:
         side = "above" if alert.condition == Condition.ABOVE else "below"
         return f"Price {price} is at or {side} {target}."
-    direction = "up" if change.price > change.previous_price else "down"
     return (
-        f"Price crossed {direction} through {target} ({_plain(change.previous_price)} → {price})."
+        f"Price crossed {crossing_direction(change)} through {target} "
+        f"({_plain(change.previous_price)} → {price})."
     )
+
+
+def movement_reason_start(movement: Movement) -> str:
+    """A movement alert's reason up to its own percent ("… at least the ")."""
+    verb = "rose" if movement.change_pct > 0 else "fell"
+    return (
+        f"Price {verb} {abs(movement.change_pct):.2f}% within {Window(movement.window).label} "
+        f"({_plain(movement.reference)} → {_plain(movement.price)}), at least the "
+    )
+
+
+def crossing_direction(change: PriceChange) -> str:
+    return "up" if change.price > change.previous_price else "down"
 
 
 def _plain(value: Decimal) -> str:
