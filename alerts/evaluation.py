@@ -472,11 +472,12 @@ def fire_matching_alerts(
         rows = cursor.fetchall()
     enqueue_on_commit([delivery_id for *_, ids in rows for delivery_id in ids or ()])
     by_coin = {change.coin_id: change for change in changes}
+    alias = connection.alias
     # from_db: the positional fast path of Model.__init__ (a third of the cost
     # of keyword arguments, at a thousand events a batch).
     return [
         AlertEvent.from_db(
-            connection.alias,
+            alias,
             _EVENT_FIELDS,
             (
                 event_id,
