@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from celery import current_app
 from django.db import transaction
 
 from alerts.models import AlertEvent
@@ -92,7 +91,7 @@ def enqueue_deliveries(delivery_ids: list[int]) -> None:
     """
     from notifications.tasks import deliver_notification, deliver_notifications
 
-    with current_app.producer_or_acquire() as producer:
+    with deliver_notifications.app.producer_or_acquire() as producer:
         if len(delivery_ids) <= ENQUEUE_CHUNK:
             for delivery_id in delivery_ids:
                 deliver_notification.apply_async((delivery_id,), producer=producer)
