@@ -357,4 +357,14 @@ def _announce(result: IngestResult, evaluate: bool) -> None:
     try:
         evaluate_alerts.delay(result.batch)
     except Exception:
-        logger.exception("Could not enqueue alert evaluation for %d coins", len(result.batch))
+        # The ticks are committed: a broker hiccup must not lose this batch's
+        # triggers, so evaluate here instead. Deliveries it cannot enqueue
+        # wait in the outbox for the sweeper.
+        logger.exception(
+            "Could not enqueue alert evaluation for %d coins; evaluating in this process",
+            len(result.batch),
+        )
+        try:
+            evaluate_alerts(result.batch)
+        except Exception:
+            logger.exception("Alert evaluation failed for %d coins", len(result.batch))

@@ -220,3 +220,27 @@ def test_a_polled_price_crossing_an_alert_fires_it_through_the_real_task(
     event = AlertEvent.objects.get(alert=alert)
     assert fired == 1
     assert event.tick.price == fake_coingecko.coins["bitcoin"].price
+
+
+def test_a_poll_evaluates_alerts_itself_when_the_broker_refuses_the_task(
+    fake_coingecko, owner, django_capture_on_commit_callbacks, monkeypatch
+):
+    from alerts.models import Alert, AlertEvent
+    from alerts.tasks import evaluate_alerts
+
+    poll_once()
+    bitcoin = Coin.objects.get(coingecko_id="bitcoin")
+    alert = Alert.objects.create(
+        user=owner, coin=bitcoin, condition="above", target=bitcoin.price * Decimal("1.01")
+    )
+
+    def broker_down(batch):
+        raise ConnectionError("Redis is unreachable")
+
+    monkeypatch.setattr(evaluate_alerts, "delay", broker_down)
+    monkeypatch.setattr("notifications.outbox._enqueue", lambda ids: None)
+    fake_coingecko.move("bitcoin", 2)
+
+    _poll_and_commit(django_capture_on_commit_callbacks)
+
+    assert AlertEvent.objects.filter(alert=alert).count() == 1
