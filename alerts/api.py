@@ -140,6 +140,8 @@ class AlertSerializer(serializers.ModelSerializer):
         return self._clean_alert
 
     def update(self, instance: Alert, validated_data: dict) -> Alert:
+        # As the web form does: an edited alert fires afresh.
+        self._clean_alert.forget_firings()
         self._clean_alert.save()
         return self._clean_alert
 

@@ -99,7 +99,5 @@ class AlertForm(forms.ModelForm):
         return self.fires_immediately and not self.cleaned_data.get("confirm_immediate")
 
     def save(self, commit: bool = True) -> Alert:
-        # New parameters make the old disarm and cooldown meaningless.
-        self.instance.armed = True
-        self.instance.cooldown_until = None
+        self.instance.forget_firings()
         return super().save(commit)

@@ -276,6 +276,11 @@ class Alert(models.Model):
             return price <= self.target
         return False
 
+    def forget_firings(self) -> None:
+        """Re-arm and end the cooldown, unsaved: new parameters make the old ones meaningless."""
+        self.armed = True
+        self.cooldown_until = None
+
     def pause(self) -> bool:
         """Stop evaluating the alert; False when it was not active."""
         return self._move(Status.ACTIVE, Status.PAUSED)

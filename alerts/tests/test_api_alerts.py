@@ -182,6 +182,16 @@ def test_the_owner_changes_the_target(owner_api, alert):
     assert alert.target == Decimal("72000.5")
 
 
+def test_a_change_re_arms_the_alert_and_ends_its_cooldown(owner_api, alert):
+    Alert.objects.filter(pk=alert.pk).update(armed=False, cooldown_until=timezone.now())
+
+    response = owner_api.patch(f"/api/v1/alerts/{alert.pk}/", {"target": "72000"}, format="json")
+
+    assert response.status_code == 200, response.content
+    alert.refresh_from_db()
+    assert (alert.target, alert.armed, alert.cooldown_until) == (Decimal("72000"), True, None)
+
+
 def test_a_change_is_validated_as_a_whole(owner_api, alert):
     response = owner_api.patch(f"/api/v1/alerts/{alert.pk}/", {"condition": "pct_up"})
     assert set(error_fields(response)) == {"percent", "window", "target"}
