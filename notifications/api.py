@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import QuerySet
-from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiExample,
     extend_schema,
@@ -129,9 +128,7 @@ class NotificationViewSet(
     @action(detail=True, methods=["post"], filter_backends=[])
     def read(self, request: Request, pk: str) -> Response:
         notification = self.get_object()
-        InAppNotification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
-            read_at=timezone.now()
-        )
+        InAppNotification.objects.filter(pk=notification.pk).mark_read()
         notification.refresh_from_db()
         return Response(self.get_serializer(notification).data)
 
@@ -144,7 +141,7 @@ class NotificationViewSet(
     )
     @action(detail=False, methods=["post"], url_path="read-all", filter_backends=[])
     def read_all(self, request: Request) -> Response:
-        marked = self.get_queryset().filter(read_at__isnull=True).update(read_at=timezone.now())
+        marked = self.get_queryset().mark_read()
         return Response({"marked": marked})
 
 
