@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -20,6 +21,7 @@ from django.utils import timezone
 from cryptomonitor.testing.live_server import current_database_url, running_daphne
 from prices.ingest import store_quotes
 from prices.models import FeedState, PriceSource
+from prices.templatetags.price_format import money
 from prices.tests.coins import priced_coin
 from prices.tests.pipeline import alert_batches, quote  # noqa: F401 (fixture)
 from prices.tests.test_browser import beside_the_browser, chromium  # noqa: F401 (fixture)
@@ -118,3 +120,16 @@ def test_a_signed_in_user_sees_a_dismissable_alert_popup(
         assert "Bitcoin rose above 27,500" in popup.inner_text()
         popup.get_by_role("button", name="Dismiss alert").click()
         popup.wait_for(state="detached")
+
+
+@pytest.mark.parametrize(
+    "price",
+    ["27000.5", "1", "0.99996", "0.5", "0.08123456", "0.00012345", "0.0000891234", "0.00000001"],
+)
+def test_it_formats_a_live_price_as_the_server_renders_it(chromium, price):  # noqa: F811
+    page = chromium.new_page()
+    page.set_content("<body></body>")
+    page.add_script_tag(path=str(Path(settings.BASE_DIR) / "static" / "js" / "live.js"))
+    shown = page.evaluate("price => window.CryptoMonitorLive.formatPrice(price)", price)
+    page.close()
+    assert shown == money(price)

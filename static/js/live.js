@@ -53,11 +53,10 @@
     if (amount === null) return MISSING;
     if (Math.abs(amount) >= 1) return withCurrency(grouped2.format(amount));
     if (amount === 0) return withCurrency("0.00");
-    // Sub-dollar coins: up to 8 significant digits, no trailing zeros.
-    var text = amount.toPrecision(8);
-    if (text.indexOf("e") === -1) text = text.replace(/\.?0+$/, "");
-    else text = text.replace(/\.?0+e/, "e");
-    return withCurrency(text);
+    // Sub-dollar coins: four significant digits without trailing zeros (the
+    // filter's "{:.4g}"), and below 0.0001 the filter's "{:.4e}".
+    if (Math.abs(amount) < 1e-4) return withCurrency(amount.toExponential(4));
+    return withCurrency(amount.toPrecision(4).replace(/\.?0+$/, ""));
   }
 
   function formatCompact(value) {
@@ -274,9 +273,7 @@
       send({ type: "ping" });
       window.clearTimeout(pongTimer);
       // No pong: the connection is dead even if the browser has not noticed.
-      pongTimer = window.setTimeout(function () {
-        if (socket) socket.close();
-      }, PONG_TIMEOUT_MS);
+      pongTimer = window.setTimeout(dropSocket, PONG_TIMEOUT_MS);
     }, PING_EVERY_MS);
   }
 
@@ -285,10 +282,24 @@
     window.clearTimeout(pongTimer);
   }
 
+  // Stop trusting the socket at once: a dead connection's close handshake can
+  // take a minute, and until then its prices would still look live.
+  function dropSocket() {
+    var dead = socket;
+    if (!dead) return;
+    socket = null;
+    dead.onopen = dead.onmessage = dead.onclose = null;
+    dead.close();
+    stopPinging();
+    markAllStale();
+    scheduleReconnect();
+  }
+
   function connect() {
     window.clearTimeout(reconnectTimer);
     reconnectTimer = null;
     if (navigator.onLine === false) {
+      markAllStale();
       setState("offline");
       return;
     }
@@ -300,13 +311,7 @@
       startPinging();
     };
     current.onmessage = onMessage;
-    current.onclose = function () {
-      if (socket !== current) return;
-      socket = null;
-      stopPinging();
-      markAllStale();
-      scheduleReconnect();
-    };
+    current.onclose = dropSocket;
   }
 
   function scheduleReconnect() {
@@ -328,7 +333,7 @@
       return;
     }
     window.addEventListener("offline", function () {
-      if (socket) socket.close();
+      dropSocket();
       markAllStale();
       setState("offline");
     });
@@ -345,9 +350,7 @@
     formatCompact: formatCompact,
     formatChange: formatChange,
     formatAgo: formatAgo,
-    reconnectNow: function () {
-      if (socket) socket.close();
-    },
+    reconnectNow: dropSocket,
   };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
