@@ -36,10 +36,12 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+
+from bench.scratch_database import ensure_database  # noqa: E402
+
 RESULTS = BASE_DIR / "bench" / "results" / "api.json"
 
 DATABASE_URL = os.environ.get(
@@ -65,16 +67,8 @@ ALERTS = 100
 TARGETS = {"p50_ms": 20.0, "p99_ms": 100.0}
 
 
-def ensure_database() -> None:
-    import psycopg
-
-    parts = urlsplit(DATABASE_URL)
-    name = parts.path.lstrip("/")
-    admin = DATABASE_URL.replace(parts.path, "/postgres")
-    with psycopg.connect(admin, autocommit=True) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if exists.fetchone() is None:
-            connection.execute(f'CREATE DATABASE "{name}"')
+def prepare_database() -> None:
+    ensure_database(DATABASE_URL)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
         cwd=BASE_DIR,
@@ -330,7 +324,7 @@ def main() -> None:
         return
 
     load_before = os.getloadavg()
-    ensure_database()
+    prepare_database()
     key = seed()
     listener = free_socket()
     base = f"http://127.0.0.1:{listener.getsockname()[1]}"

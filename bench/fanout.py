@@ -34,11 +34,11 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.scratch_database import ensure_database  # noqa: E402
 from cryptomonitor.testing.live_server import running_daphne  # noqa: E402
 
 RESULTS = BASE_DIR / "bench" / "results" / "fanout.json"
@@ -82,15 +82,7 @@ def raise_open_files_limit() -> None:
 
 
 def prepare_database(env: dict[str, str]) -> None:
-    import psycopg
-
-    url = urlsplit(env["DATABASE_URL"])
-    name = url.path.lstrip("/")
-    admin = url._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')  # noqa: S608 (our own setting)
+    ensure_database(env["DATABASE_URL"])
     manage = [sys.executable, "manage.py"]
     child_env = {**os.environ, **env}
     subprocess.run(
