@@ -171,7 +171,7 @@ EVENT_EXAMPLE = {
     "coin": "bitcoin",
     "price": "70012.3",
     "previous_price": "69990.1",
-    "reason": "price is at or above 70000",
+    "reason": "Price 70012.3 is at or above 70000.",
     "triggered_at": "2026-11-21T06:01:00Z",
 }
 STATE_RESPONSES = {
@@ -279,7 +279,9 @@ class AlertViewSet(viewsets.ModelViewSet):
         except DjangoValidationError as error:
             raise Conflict(" ".join(error.messages)) from error
         if not resumed and alert.status != Status.ACTIVE:
-            raise Conflict(f"Only paused alerts can be resumed; this one is {alert.status}.")
+            raise Conflict(
+                f"Only paused or triggered alerts can be resumed; this one is {alert.status}."
+            )
         return Response(self.get_serializer(alert).data)
 
     @extend_schema(
