@@ -74,8 +74,14 @@ def deliver_many(delivery_ids: list[int], now: datetime | None = None) -> dict[i
     for delivery in with_notice_relations(
         Delivery.objects.filter(pk__in=delivery_ids).claimed_by(token).order_by("pk")
     ):
-        if delivery.pk not in outcomes:
-            outcomes.update(send_claimed(delivery, now))
+        if delivery.pk in outcomes:
+            continue  # it went out inside a digest with an earlier row
+        if delivery.lease_expires_at <= timezone.now():
+            # The chunk's sends outlasted the lease they all share: the sweeper
+            # may already have handed this row to another worker. Sending it
+            # too would duplicate it; the sweeper settles it instead.
+            continue
+        outcomes.update(send_claimed(delivery, now))
     return outcomes
 
 

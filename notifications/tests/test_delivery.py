@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -143,6 +144,17 @@ def test_a_chunk_skips_rows_another_worker_holds(owner, fire, smtp):
 
     assert outcomes == {mine[0].pk: "sent"}
     assert Delivery.objects.get(pk=theirs[0].pk).status == DeliveryStatus.SENDING
+
+
+def test_a_chunk_leaves_rows_whose_lease_ran_out_to_the_sweeper(owner, fire, smtp, settings):
+    [delivery] = fire(owner)
+    # Claimed so long ago (a slow chunk) that the lease is over before this row's turn.
+    lease = timedelta(seconds=settings.NOTIFICATIONS_SENDING_LEASE_SECONDS)
+    claimed_at = timezone.now() - lease - timedelta(seconds=1)
+
+    assert deliver_many([delivery.pk], now=claimed_at) == {}
+    assert smtp.messages == []
+    assert Delivery.objects.lease_expired(timezone.now()).filter(pk=delivery.pk).exists()
 
 
 def test_an_outcome_is_not_recorded_once_the_lease_was_taken_over(owner, fire, smtp):
