@@ -136,13 +136,11 @@ class AlertSerializer(serializers.ModelSerializer):
         return attrs
 
     def create(self, validated_data: dict) -> Alert:
-        self._clean_alert.save()
+        self._clean_alert.save_edit()
         return self._clean_alert
 
     def update(self, instance: Alert, validated_data: dict) -> Alert:
-        # As the web form does: an edited alert fires afresh.
-        self._clean_alert.forget_firings()
-        self._clean_alert.save()
+        self._clean_alert.save_edit()
         return self._clean_alert
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django import forms
 
-from alerts.models import Alert, Channel
+from alerts.models import OWNER_FIELDS, Alert, Channel
 from prices.models import Coin
 
 
@@ -40,18 +40,7 @@ class AlertForm(forms.ModelForm):
 
     class Meta:
         model = Alert
-        fields = [
-            "coin",
-            "condition",
-            "target",
-            "percent",
-            "window",
-            "frequency",
-            "cooldown_seconds",
-            "channels",
-            "expires_at",
-            "note",
-        ]
+        fields = list(OWNER_FIELDS)
         labels = {
             "target": "Target price (USD)",
             "percent": "Change (%)",
@@ -99,5 +88,9 @@ class AlertForm(forms.ModelForm):
         return self.fires_immediately and not self.cleaned_data.get("confirm_immediate")
 
     def save(self, commit: bool = True) -> Alert:
-        self.instance.forget_firings()
-        return super().save(commit)
+        alert = super().save(commit=False)  # Raises on errors; the alert holds the new values.
+        if commit:
+            alert.save_edit()
+        else:
+            alert.forget_firings()
+        return alert

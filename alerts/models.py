@@ -65,6 +65,21 @@ WINDOW_DURATIONS = {
 }
 
 
+# What the owner sets, through the form or the API; the rest is the evaluator's.
+OWNER_FIELDS = (
+    "coin",
+    "condition",
+    "target",
+    "percent",
+    "window",
+    "frequency",
+    "cooldown_seconds",
+    "channels",
+    "expires_at",
+    "note",
+)
+
+
 def default_channels() -> list[str]:
     return [Channel.EMAIL, Channel.IN_APP]
 
@@ -280,6 +295,19 @@ class Alert(models.Model):
         """Re-arm and end the cooldown, unsaved: new parameters make the old ones meaningless."""
         self.armed = True
         self.cooldown_until = None
+
+    def save_edit(self) -> None:
+        """Save the owner's new parameters, re-armed and out of cooldown.
+
+        Only the owner's fields: a full save would write back the status and
+        last firing time read before a concurrent evaluator fired the alert,
+        so a once alert just triggered would turn active and fire again.
+        """
+        self.forget_firings()
+        if self.pk is None:
+            self.save()
+            return
+        self.save(update_fields=[*OWNER_FIELDS, "armed", "cooldown_until", "updated_at"])
 
     def pause(self) -> bool:
         """Stop evaluating the alert; False when it was not active."""

@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from alerts.models import Condition
+from alerts.models import Alert, Condition
 
 pytestmark = pytest.mark.django_db
 
@@ -24,6 +24,22 @@ def test_it_does_not_pause_a_triggered_alert(make_alert):
 
     assert not alert.pause()
     assert alert.status == "triggered"
+
+
+def test_an_edit_keeps_a_firing_that_happened_since_the_alert_was_read(make_alert):
+    alert = make_alert()
+    fired_at = timezone.now()
+    Alert.objects.filter(pk=alert.pk).update(status="triggered", last_triggered_at=fired_at)
+
+    alert.note = "take profit"
+    alert.save_edit()
+
+    alert.refresh_from_db()
+    assert (alert.note, alert.status, alert.last_triggered_at) == (
+        "take profit",
+        "triggered",
+        fired_at,
+    )
 
 
 def test_resume_re_arms_and_clears_the_cooldown(make_alert):
