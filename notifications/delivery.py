@@ -23,7 +23,7 @@ from django.utils import timezone
 from alerts.models import Channel
 from notifications.models import Delivery, DeliveryStatus, EmailDigest
 from notifications.notices import load_delivery, notice_for, with_notice_relations
-from notifications.outbox import enqueue_deliveries
+from notifications.outbox import enqueue_deliveries, enqueue_on_commit
 from notifications.transports import TransportError, transport_for
 from notifications.transports.email import EmailTransport
 
@@ -237,8 +237,7 @@ def send_test_notifications(user, channels: list[str]) -> list[Delivery]:
     deliveries = Delivery.objects.bulk_create(
         Delivery(user=user, channel=channel) for channel in dict.fromkeys(channels)
     )
-    ids = [delivery.pk for delivery in deliveries]
-    transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
+    enqueue_on_commit([delivery.pk for delivery in deliveries])
     return deliveries
 
 
@@ -252,7 +251,7 @@ def retry_deliveries(queryset) -> int:
     Delivery.objects.filter(
         pk__in=ids, status__in=[DeliveryStatus.FAILED, DeliveryStatus.PENDING]
     ).update(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=None, digest=None)
-    transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
+    enqueue_on_commit(ids)
     return len(ids)
 
 
