@@ -56,9 +56,7 @@ def _ping_redis() -> None:
 
 
 def _feed_status() -> dict:
-    # Read-only: no FeedState row yet means no poll has ever succeeded.
-    state = FeedState.objects.filter(name=settings.PRICE_SOURCE).first()
-    state = state or FeedState(name=settings.PRICE_SOURCE)
+    state = FeedState.observed()
     seconds = state.seconds_since_success()
     stale = state.is_stale()
     return {

@@ -42,6 +42,6 @@ def day_sparkline(coin: Coin) -> SafeString:
 
 
 def feed_banner(coins: list[Coin]) -> FeedBanner:
-    state = FeedState.current()
+    state = FeedState.observed()
     simulated = settings.PRICE_SOURCE == "simulated" or any(coin.is_simulated for coin in coins)
     return FeedBanner(state.is_stale(), simulated, state.seconds_since_success())

@@ -49,11 +49,10 @@ def parse_subscription(coins: Any) -> list[str]:
 
 def feed_status() -> dict[str, bool]:
     """Whether the feed is stale and whether the prices shown are simulated."""
-    state = FeedState.objects.filter(name=settings.PRICE_SOURCE).first()
     simulated = settings.PRICE_SOURCE == PriceSource.SIMULATED or (
         Coin.objects.filter(is_tracked=True, price_source=PriceSource.SIMULATED).exists()
     )
-    return {"stale": state is None or state.is_stale(), "simulated": simulated}
+    return {"stale": FeedState.observed().is_stale(), "simulated": simulated}
 
 
 def snapshot_message(coin_ids: Collection[str] | None = None) -> dict[str, Any]:

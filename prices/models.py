@@ -152,6 +152,13 @@ class FeedState(models.Model):
         state, _ = cls.objects.get_or_create(name=settings.PRICE_SOURCE)
         return state
 
+    @classmethod
+    def observed(cls) -> FeedState:
+        """The current feed's state for display, read-only: unsaved and blank
+        (never succeeded, so stale) when no poll has run yet."""
+        state = cls.objects.filter(name=settings.PRICE_SOURCE).first()
+        return state or cls(name=settings.PRICE_SOURCE)
+
     def seconds_since_success(self, now=None) -> float | None:
         if self.last_success_at is None:
             return None
