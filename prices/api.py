@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 
 from cryptomonitor.api_filters import StrictBooleanFilter
 from prices import history, watchlists
-from prices.models import Coin, WatchlistEntry
+from prices.models import Coin, WatchlistEntry, decimal_text
 
 COIN_EXAMPLE = {
     "id": "bitcoin",
@@ -104,8 +104,7 @@ def history_body(coin: Coin, request: Request) -> dict:
         "coin": coin.coingecko_id,
         "range": range_key,
         "points": [
-            {"time": time.isoformat(), "price": format(price.normalize(), "f")}
-            for time, price in points
+            {"time": time.isoformat(), "price": decimal_text(price)} for time, price in points
         ],
     }
 
@@ -240,7 +239,7 @@ class WatchlistEntrySerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
     def validate_coin(self, coin: Coin) -> Coin:
-        if WatchlistEntry.objects.filter(user=self.context["request"].user, coin=coin).exists():
+        if watchlists.is_watched(self.context["request"].user, coin):
             raise serializers.ValidationError("This coin is already on your watchlist.")
         return coin
 

@@ -21,13 +21,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from prices.bulk_sql import json_rows, sqlite_row
-from prices.models import Coin, PriceSource, PriceTick
+from prices.live import PRICES_GROUP
+from prices.models import Coin, PriceSource, PriceTick, decimal_text
 from prices.quotes import MarketQuote
 from prices.rollups import TickPoint, postgres_rollups_sql, upsert_rollups
 
 logger = logging.getLogger(__name__)
-
-PRICES_GROUP = "prices"
 
 
 @dataclass
@@ -322,15 +321,11 @@ def _describe_changes(
             {
                 "coin_id": before.pk,
                 "tick_id": tick_ids[key],
-                "price": _exact(now.price),
-                "previous_price": None if before.price is None else _exact(before.price),
+                "price": decimal_text(now.price),
+                "previous_price": None if before.price is None else decimal_text(before.price),
                 "time": q.last_updated.isoformat(),
             }
         )
-
-
-def _exact(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 def _announce(result: IngestResult, evaluate: bool) -> None:

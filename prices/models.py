@@ -71,8 +71,13 @@ class Coin(models.Model):
         }
 
 
+def decimal_text(value: Decimal) -> str:
+    """A decimal as exact plain text for JSON: no exponent, no trailing zeros."""
+    return format(value.normalize(), "f")
+
+
 def _str_or_none(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.normalize(), "f")
+    return None if value is None else decimal_text(value)
 
 
 class PriceTick(models.Model):

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET, require_POST
 from prices.coin_search import MAX_QUERY_LENGTH, search_coins
 from prices.dashboard import coin_cards, feed_banner
 from prices.history import RANGES, price_history
-from prices.models import Coin
-from prices.watchlists import unwatch, watch, watched_coins
+from prices.models import Coin, decimal_text
+from prices.watchlists import is_watched, unwatch, watch
 
 
 @require_GET
@@ -44,7 +44,7 @@ def coin_detail(request: HttpRequest, coingecko_id: str) -> HttpResponse:
         {
             "coin": coin,
             "alerts": alerts,
-            "watched": coin in watched_coins(request.user),
+            "watched": is_watched(request.user, coin),
             "banner": feed_banner([coin]),
             "ranges": RANGES,
         },
@@ -67,9 +67,7 @@ def coin_history(request: HttpRequest, coingecko_id: str) -> JsonResponse:
             "coin": coin.coingecko_id,
             "range": range_key,
             # [unix seconds, exact decimal string]; the chart parses the string.
-            "points": [
-                [int(time.timestamp()), format(price.normalize(), "f")] for time, price in points
-            ],
+            "points": [[int(time.timestamp()), decimal_text(price)] for time, price in points],
         }
     )
 

@@ -22,6 +22,11 @@ def unwatch(user, coin: Coin) -> bool:
     return deleted > 0
 
 
+def is_watched(user, coin: Coin) -> bool:
+    """Whether `user` pinned `coin`; never for anonymous."""
+    return user.is_authenticated and WatchlistEntry.objects.filter(user=user, coin=coin).exists()
+
+
 def watched_coins(user) -> list[Coin]:
     """The user's pinned coins in the order they pinned them; none for anonymous."""
     if not user.is_authenticated:
