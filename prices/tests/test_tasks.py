@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from cryptomonitor.testing.live_server import current_database_url
 from prices.models import PriceTick
 from prices.schedule import POLL_TASK_NAME, PURGE_TASK_NAME, ensure_schedule
 from prices.tasks import poll_prices, purge_old_ticks
@@ -90,11 +91,6 @@ def test_the_purge_task_reports_what_it_deleted():
 def celery_worker_queue(settings):
     """A real `celery worker` on a queue of its own, using this test's database."""
     queue = f"test-prices-{uuid.uuid4().hex[:8]}"
-    db = connection.settings_dict
-    database_url = (
-        f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}"
-        f":{db['PORT'] or 5432}/{db['NAME']}"
-    )
     process = subprocess.Popen(
         [
             f"{settings.BASE_DIR}/.venv/bin/celery",
@@ -113,7 +109,7 @@ def celery_worker_queue(settings):
         env={
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "cryptomonitor.settings_test",
-            "TEST_DATABASE_URL": database_url,
+            "TEST_DATABASE_URL": current_database_url(),
             "TEST_REDIS_URL": settings.REDIS_URL,
             "PRICE_SOURCE": "simulated",
         },
