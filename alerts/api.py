@@ -33,6 +33,7 @@ from cryptomonitor.api_errors import (
     validation_error_from_django,
 )
 from prices.api import CoinIdField
+from prices.models import decimal_text
 
 ALERT_REQUEST_EXAMPLE = {
     "coin": "bitcoin",
@@ -71,7 +72,7 @@ class PlainDecimalField(serializers.DecimalField):
     def to_representation(self, value: Decimal | None) -> str | None:
         if value is None:
             return None
-        return format(Decimal(value).normalize(), "f")
+        return decimal_text(Decimal(value))
 
 
 class AlertSerializer(serializers.ModelSerializer):

@@ -50,6 +50,7 @@ from notifications.outbox import (
     enqueue_on_commit,
     record_deliveries_for_events,
 )
+from prices.models import decimal_text
 
 HUNDRED = Decimal(100)
 
@@ -271,8 +272,8 @@ def _batch_cte(changes: Sequence[PriceChange]) -> tuple[str, list]:
             change.price,
             change.previous_price,
             change.tick_id,
-            _plain(change.price),
-            None if change.previous_price is None else _plain(change.previous_price),
+            decimal_text(change.price),
+            None if change.previous_price is None else decimal_text(change.previous_price),
             None if change.previous_price is None else crossing_direction(change),
         ]
         for change in changes
@@ -396,7 +397,7 @@ CLAIM_SQL = "WITH " + _CLAIMABLE_CTES + _CLAIMING_UPDATE
 # exactly-once claim), `events` writes one AlertEvent per claimed alert with
 # the reason firing_reason() would give (the coin's texts come in the batch
 # and moves rows; the alert's target and percent are printed by trim_scale,
-# which drops trailing zeros like _plain), `deliveries` is the outbox's INSERT
+# which drops trailing zeros like decimal_text), `deliveries` is the outbox's INSERT
 # (notifications.outbox.DELIVERIES_INSERT_SQL). It returns each event's id,
 # alert, coin and reason (the rest is the batch's) and its delivery ids, for
 # the tasks enqueued on commit.
@@ -589,17 +590,17 @@ def record_events(
 def firing_reason(alert: Alert, change: PriceChange, moves: dict[tuple[int, str], Movement]) -> str:
     """Why the alert fired, in words, e.g. "Price crossed up through 30000 (29950 → 30010)."."""
     # FIRE_SQL builds the same texts: change one, change both.
-    price = _plain(change.price)
+    price = decimal_text(change.price)
     if alert.is_movement:
         movement = moves[(alert.coin_id, alert.window)]
-        return movement_reason_start(movement) + f"{_plain(alert.percent)}% asked for."
-    target = _plain(alert.target)
+        return movement_reason_start(movement) + f"{decimal_text(alert.percent)}% asked for."
+    target = decimal_text(alert.target)
     if alert.is_level:
         side = "above" if alert.condition == Condition.ABOVE else "below"
         return f"Price {price} is at or {side} {target}."
     return (
         f"Price crossed {crossing_direction(change)} through {target} "
-        f"({_plain(change.previous_price)} → {price})."
+        f"({decimal_text(change.previous_price)} → {price})."
     )
 
 
@@ -608,16 +609,12 @@ def movement_reason_start(movement: Movement) -> str:
     verb = "rose" if movement.change_pct > 0 else "fell"
     return (
         f"Price {verb} {abs(movement.change_pct):.2f}% within {Window(movement.window).label} "
-        f"({_plain(movement.reference)} → {_plain(movement.price)}), at least the "
+        f"({decimal_text(movement.reference)} → {decimal_text(movement.price)}), at least the "
     )
 
 
 def crossing_direction(change: PriceChange) -> str:
     return "up" if change.price > change.previous_price else "down"
-
-
-def _plain(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 REARM_SQL = """

@@ -11,7 +11,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from prices.models import PERCENT_DIGITS, PRICE_DIGITS, Coin, PriceTick
+from prices.models import PERCENT_DIGITS, PRICE_DIGITS, Coin, PriceTick, decimal_text
 
 
 class Condition(models.TextChoices):
@@ -206,8 +206,8 @@ class Alert(models.Model):
         """The condition in words, e.g. "price crosses up through 30000"."""
         label = Condition(self.condition).label
         if self.condition in MOVEMENT_CONDITIONS:
-            return f"{label} {self.percent.normalize():f}% within {Window(self.window).label}"
-        return f"{label} {self.target.normalize():f}"
+            return f"{label} {decimal_text(self.percent)}% within {Window(self.window).label}"
+        return f"{label} {decimal_text(self.target)}"
 
     def clean(self) -> None:
         """Cross-field rules; field validators have already run (contract 6)."""
