@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -12,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notifications.models import Delivery
+from prices.models import decimal_text
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,6 @@ def currency() -> str:
     return settings.VS_CURRENCY.upper()
 
 
-def format_price(value: Decimal) -> str:
-    return format(value.normalize(), "f")
-
-
 def notice_for(delivery: Delivery) -> Notice:
     """Build the notice of a delivery: its alert event's, or a test message."""
     event = delivery.event
@@ -97,7 +93,7 @@ def notice_for(delivery: Delivery) -> Notice:
         symbol=coin.symbol.upper(),
         condition=alert.describe(),
         message=event.reason or f"{coin.symbol.upper()} {alert.describe()}",
-        price=format_price(event.price),
+        price=decimal_text(event.price),
         triggered_at=event.triggered_at,
         path=alert.get_absolute_url(),
         note=alert.note,
