@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -27,7 +26,7 @@ from django.utils import timezone
 
 from alerts.models import Alert, AlertEvent
 from cryptomonitor.celery import app as celery_app
-from cryptomonitor.testing.live_server import current_database_url
+from cryptomonitor.testing.celery_worker import start_celery_worker
 from notifications.models import Delivery
 from notifications.outbox import record_deliveries
 from prices.models import Coin
@@ -188,31 +187,13 @@ class Workers:
         self.processes: list[subprocess.Popen] = []
 
     def start(self, smtp_port: int, **env: str) -> subprocess.Popen:
-        process = subprocess.Popen(
-            [
-                f"{django_settings.BASE_DIR}/.venv/bin/celery",
-                "-A",
-                "cryptomonitor",
-                "worker",
-                "--pool=solo",
-                "-Q",
-                self.queue,
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel=WARNING",
-            ],
-            cwd=django_settings.BASE_DIR,
-            env={
-                **os.environ,
-                "DJANGO_SETTINGS_MODULE": "notifications.tests.worker_settings",
-                "TEST_DATABASE_URL": current_database_url(),
-                "TEST_REDIS_URL": django_settings.REDIS_URL,
-                "CM_TEST_CELERY_QUEUE": self.queue,
-                "CM_TEST_SMTP_PORT": str(smtp_port),
-                "CM_TEST_ROOT_URLCONF": django_settings.ROOT_URLCONF,
-                **env,
-            },
+        process = start_celery_worker(
+            self.queue,
+            "notifications.tests.worker_settings",
+            CM_TEST_CELERY_QUEUE=self.queue,
+            CM_TEST_SMTP_PORT=str(smtp_port),
+            CM_TEST_ROOT_URLCONF=django_settings.ROOT_URLCONF,
+            **env,
         )
         self.processes.append(process)
         return process

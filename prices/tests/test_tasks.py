@@ -1,7 +1,5 @@
 import importlib
 import io
-import os
-import subprocess
 import time
 import uuid
 
@@ -12,7 +10,7 @@ from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from cryptomonitor.testing.live_server import current_database_url
+from cryptomonitor.testing.celery_worker import start_celery_worker
 from prices.models import PriceTick
 from prices.schedule import POLL_TASK_NAME, PURGE_TASK_NAME, ensure_schedule
 from prices.tasks import poll_prices, purge_old_ticks
@@ -91,29 +89,7 @@ def test_the_purge_task_reports_what_it_deleted():
 def celery_worker_queue(settings):
     """A real `celery worker` on a queue of its own, using this test's database."""
     queue = f"test-prices-{uuid.uuid4().hex[:8]}"
-    process = subprocess.Popen(
-        [
-            f"{settings.BASE_DIR}/.venv/bin/celery",
-            "-A",
-            "cryptomonitor",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel=WARNING",
-        ],
-        cwd=settings.BASE_DIR,
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "cryptomonitor.settings_test",
-            "TEST_DATABASE_URL": current_database_url(),
-            "TEST_REDIS_URL": settings.REDIS_URL,
-            "PRICE_SOURCE": "simulated",
-        },
-    )
+    process = start_celery_worker(queue, PRICE_SOURCE="simulated")
     yield queue
     process.kill()
     process.wait(timeout=10)
