@@ -6,6 +6,7 @@ from django import forms
 
 from accounts.models import Profile
 from notifications.models import NotificationSettings
+from notifications.transports.apprise import refused_urls
 
 
 class NotificationSettingsForm(forms.ModelForm):
@@ -38,9 +39,15 @@ class NotificationSettingsForm(forms.ModelForm):
         self.fields["notification_email"].initial = profile.notification_email
 
     def clean_apprise_urls(self) -> str:
-        # Validation is NotificationSettings.clean()'s; here only tidy the lines.
-        urls = [line.strip() for line in self.cleaned_data["apprise_urls"].splitlines()]
-        return "\n".join(url for url in urls if url)
+        # NotificationSettings.clean() validates too (for the API); here tidy
+        # the lines and name private servers as such, not as "not understood".
+        urls = [
+            url for line in self.cleaned_data["apprise_urls"].splitlines() if (url := line.strip())
+        ]
+        refused = refused_urls(urls)
+        if refused:
+            raise forms.ValidationError(f"We cannot send there: {'; '.join(refused)}.")
+        return "\n".join(urls)
 
     def save(self, commit: bool = True) -> NotificationSettings:
         self.profile.notification_email = self.cleaned_data["notification_email"]

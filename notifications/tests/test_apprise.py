@@ -10,6 +10,11 @@ from notifications.models import DeliveryStatus, NotificationSettings
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def allow_loopback(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True  # the receiver listens on 127.0.0.1
+
+
 def use_apprise(user, *urls: str) -> None:
     config = NotificationSettings.for_user(user)
     config.apprise_urls = "\n".join(urls)

@@ -46,7 +46,7 @@ def test_it_saves_email_webhook_and_apprise_urls(logged_in, owner):
         {
             "notification_email": "alerts@alice.example",
             "webhook_url": "https://hooks.alice.example/cm",
-            "apprise_urls": "ntfy://alice-alerts\n\n  json://localhost:8080/x  \n",
+            "apprise_urls": "ntfy://alice-alerts\n\n  json://hooks.alice.example/x  \n",
         },
     )
 
@@ -54,7 +54,7 @@ def test_it_saves_email_webhook_and_apprise_urls(logged_in, owner):
     assert Profile.for_user(owner).alert_email == "alerts@alice.example"
     config = NotificationSettings.for_user(owner)
     assert config.webhook_url == "https://hooks.alice.example/cm"
-    assert config.apprise_url_list() == ["ntfy://alice-alerts", "json://localhost:8080/x"]
+    assert config.apprise_url_list() == ["ntfy://alice-alerts", "json://hooks.alice.example/x"]
 
 
 def test_it_rejects_an_apprise_url_it_does_not_understand(logged_in, owner):
