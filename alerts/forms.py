@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 
 from alerts.models import OWNER_FIELDS, Alert, Channel
 from prices.models import Coin
@@ -42,7 +43,6 @@ class AlertForm(forms.ModelForm):
         model = Alert
         fields = list(OWNER_FIELDS)
         labels = {
-            "target": "Target price (USD)",
             "percent": "Change (%)",
             "window": "Within",
             "cooldown_seconds": "Cooldown (seconds)",
@@ -67,6 +67,8 @@ class AlertForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["window"].required = False
+        # Prices are quoted in the configured currency, not always USD.
+        self.fields["target"].label = f"Target price ({settings.VS_CURRENCY.upper()})"
         if self.instance.pk:
             self.initial["coin"] = self.instance.coin.coingecko_id
 

@@ -31,6 +31,12 @@ def _with_currency(number: str) -> str:
     return f"{symbol}{number}" if symbol else f"{number} {code.upper()}"
 
 
+@register.simple_tag
+def currency_code() -> str:
+    """The code of the currency prices are quoted in (VS_CURRENCY): USD, EUR..."""
+    return settings.VS_CURRENCY.upper()
+
+
 @register.filter
 def money(value) -> str:
     """A price: cents above 1, four significant digits below (sub-cent coins)."""
