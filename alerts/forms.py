@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from django import forms
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
-from alerts.models import OWNER_FIELDS, Alert, Channel
+from alerts.models import OWNER_FIELDS, Alert, Channel, Status
 from prices.models import Coin
 
 
@@ -89,10 +92,49 @@ class AlertForm(forms.ModelForm):
     def needs_confirmation(self) -> bool:
         return self.fires_immediately and not self.cleaned_data.get("confirm_immediate")
 
+    @property
+    def revives(self) -> bool:
+        """An expired alert given a future expiry (or none): the save makes it active."""
+        return (
+            self.instance.pk is not None
+            and self.instance.status == Status.EXPIRED
+            and "expires_at" in self.cleaned_data
+            and not has_passed(self.cleaned_data["expires_at"])
+        )
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        # The model checks the cap only for alerts that are active already.
+        if self.revives and self.instance.other_active_alerts().count() >= Alert.active_cap():
+            self.add_error(None, self.instance.cap_message())
+        return cleaned
+
     def save(self, commit: bool = True) -> Alert:
         alert = super().save(commit=False)  # Raises on errors; the alert holds the new values.
-        if commit:
-            alert.save_edit()
-        else:
+        if not commit:
             alert.forget_firings()
+            return alert
+        revives = self.revives
+        with transaction.atomic():
+            alert.save_edit()
+            if revives:
+                revive(alert)
         return alert
+
+
+def has_passed(expires_at: datetime | None) -> bool:
+    return expires_at is not None and expires_at <= timezone.now()
+
+
+def revive(alert: Alert) -> bool:
+    """Make an expired alert active again (after save_edit re-armed it).
+
+    Conditional, like Alert's other status moves: only from expired. The
+    expiry task never touches expired alerts, so nothing races it back.
+    """
+    changed = Alert.objects.filter(pk=alert.pk, status=Status.EXPIRED).update(
+        status=Status.ACTIVE, updated_at=timezone.now()
+    )
+    if changed:
+        alert.refresh_from_db()
+    return bool(changed)

@@ -60,8 +60,17 @@ def _alert_form_page(request: HttpRequest, alert: Alert, creating: bool) -> Http
         form = AlertForm(request.POST, instance=alert)
         # A level alert already true is saved only once the person confirms.
         if form.is_valid() and not form.needs_confirmation:
+            revived = form.revives
             form.save()
-            messages.success(request, f"Alert {'created' if creating else 'saved'}: {alert}.")
+            if alert.status == Status.EXPIRED:
+                messages.warning(
+                    request,
+                    f"Alert saved: {alert}. It is still expired: set an expiry in the future "
+                    "to make it active again.",
+                )
+            else:
+                done = "created" if creating else "saved and active again" if revived else "saved"
+                messages.success(request, f"Alert {done}: {alert}.")
             return redirect(alert)
     else:
         initial = {"coin": request.GET.get("coin", "")} if creating else None

@@ -1,0 +1,83 @@
+"""Editing an expired alert: a new future expiry makes it active again, re-armed."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from alerts.models import Alert, Status
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def expired(make_alert) -> Alert:
+    return make_alert(
+        target=Decimal("35000"),
+        status=Status.EXPIRED,
+        armed=False,
+        cooldown_until=timezone.now() + timedelta(hours=1),
+        expires_at=timezone.now() - timedelta(days=1),
+    )
+
+
+def edit(client, alert: Alert, expires_at: str) -> object:
+    data = {
+        "coin": "bitcoin",
+        "condition": "above",
+        "target": "35000",
+        "frequency": "once",
+        "cooldown_seconds": "3600",
+        "channels": ["in_app"],
+        "expires_at": expires_at,
+        "note": "again",
+    }
+    return client.post(reverse("alerts:edit", args=[alert.pk]), data, follow=True)
+
+
+def test_a_new_future_expiry_makes_it_active_and_armed(client, owner, expired):
+    client.force_login(owner)
+    future = (timezone.now() + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
+
+    response = edit(client, expired, future)
+
+    expired.refresh_from_db()
+    assert (expired.status, expired.armed, expired.cooldown_until) == (Status.ACTIVE, True, None)
+    assert expired.note == "again"
+    assert "active again" in response.content.decode()
+
+
+def test_clearing_the_expiry_makes_it_active_too(client, owner, expired):
+    client.force_login(owner)
+
+    edit(client, expired, "")
+
+    expired.refresh_from_db()
+    assert (expired.status, expired.expires_at) == (Status.ACTIVE, None)
+
+
+def test_an_expiry_still_past_keeps_it_expired_and_says_so(client, owner, expired):
+    client.force_login(owner)
+    past = (timezone.now() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+
+    response = edit(client, expired, past)
+
+    expired.refresh_from_db()
+    assert expired.status == Status.EXPIRED
+    assert expired.note == "again"
+    assert "still expired: set an expiry in the future" in response.content.decode()
+
+
+def test_reviving_respects_the_cap_of_active_alerts(client, owner, expired, make_alert, settings):
+    settings.ALERTS_MAX_ACTIVE_PER_USER = 1
+    make_alert(target=Decimal("40000"))
+    client.force_login(owner)
+    future = (timezone.now() + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
+
+    response = edit(client, expired, future)
+
+    assert "You already have 1 active alerts" in response.content.decode()
+    expired.refresh_from_db()
+    assert expired.status == Status.EXPIRED
