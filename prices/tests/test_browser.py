@@ -171,6 +171,24 @@ def test_the_coin_page_draws_the_chart_and_switches_ranges(page):
     screenshot(page, "coin-bitcoin")
 
 
+def test_the_chart_says_plainly_when_the_history_request_fails(page):
+    from playwright.sync_api import expect  # lazily, as the chromium fixture imports it
+
+    # A proxy's HTML error page, as when daphne is down behind it.
+    page.route(
+        "**/history.json*",
+        lambda route: route.fulfill(
+            status=502, content_type="text/html", body="<html><h1>502 Bad Gateway</h1></html>"
+        ),
+    )
+    page.goto("/coins/bitcoin/")
+
+    page.wait_for_selector('#price-chart[data-state="error"]')
+    expect(page.locator("#chart-status")).to_have_text(
+        "Could not load the chart: the server answered HTTP 502."
+    )
+
+
 def test_the_coin_chart_grows_as_ticks_arrive(page):
     page.goto("/coins/bitcoin/")
     page.get_by_role("button", name="1h", exact=True).click()

@@ -54,6 +54,28 @@
     return data;
   }
 
+  // The history, or an Error saying plainly what went wrong: an error page
+  // from a proxy (HTML, 502) is not JSON, so check the status before parsing.
+  async function fetchHistory(rangeKey) {
+    let response;
+    try {
+      response = await fetch(historyUrl + "?range=" + encodeURIComponent(rangeKey), {
+        headers: { Accept: "application/json" },
+      });
+    } catch (error) {
+      throw new Error("the server could not be reached.");
+    }
+    const isJson = (response.headers.get("Content-Type") || "").includes("application/json");
+    const body = isJson ? await response.json().catch(function () { return null; }) : null;
+    if (!response.ok) {
+      throw new Error((body && body.error) || "the server answered HTTP " + response.status + ".");
+    }
+    if (!body || !Array.isArray(body.points)) {
+      throw new Error("the server sent something that is not price history.");
+    }
+    return body;
+  }
+
   async function load(rangeKey) {
     const mine = ++request;
     container.dataset.state = "loading";
@@ -64,12 +86,8 @@
       button.classList.toggle("outline", !active);
     });
     try {
-      const response = await fetch(historyUrl + "?range=" + encodeURIComponent(rangeKey), {
-        headers: { Accept: "application/json" },
-      });
-      const body = await response.json();
+      const body = await fetchHistory(rangeKey);
       if (mine !== request) return; // A newer range was chosen meanwhile.
-      if (!response.ok) throw new Error(body.error || response.statusText);
       const data = toSeries(body.points);
       if (data.length) series.applyOptions({ priceFormat: priceFormat(data[data.length - 1].value) });
       series.setData(data);
