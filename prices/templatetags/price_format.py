@@ -39,7 +39,13 @@ def currency_code() -> str:
 
 @register.filter
 def money(value) -> str:
-    """A price: cents above 1, four significant digits below (sub-cent coins)."""
+    """A price as live.js's formatPrice prints it after an update.
+
+    Cents from 1 up ($27,000.50); four significant digits below 1, trailing
+    zeros dropped ($0.08123); below 0.0001, scientific notation with four
+    decimals, so five significant digits ($8.9123e-5), which is what live.js's
+    toExponential(4) prints. Change both together (test_live_js compares them).
+    """
     amount = _decimal(value)
     if amount is None:
         return MISSING
