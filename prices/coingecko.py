@@ -142,27 +142,54 @@ class CoinGeckoClient:
         """Validated quotes for `ids`: one /coins/markets request per 250 ids.
 
         Unknown ids are absent from CoinGecko's answer and so from the result.
-        A page that cannot be read fails the whole fetch with FeedError.
+        A page that cannot be read does not lose the others: their quotes come
+        back with `failure` saying what was missed. Once CoinGecko asks us to
+        wait, the pages left are not requested. FeedError when no page was read.
         """
         wanted = list(dict.fromkeys(ids))
+        pages = list(_chunks(wanted, MARKETS_PAGE_SIZE))
         result = FetchResult()
         now = datetime.now(UTC)
-        for chunk in _chunks(wanted, MARKETS_PAGE_SIZE):
-            rows = self._get(
-                "/coins/markets",
-                {
-                    "vs_currency": vs_currency.lower(),
-                    "ids": ",".join(chunk),
-                    "order": "market_cap_desc",
-                    "per_page": MARKETS_PAGE_SIZE,
-                    "page": 1,
-                    "sparkline": "false",
-                    "precision": "full",
-                },
-                expect=list,
-            )
+        failures: list[FeedError] = []
+        unread: list[str] = []
+        for number, chunk in enumerate(pages):
+            if failures and failures[-1].retry_after is not None:
+                unread.extend(chunk)
+                continue
+            try:
+                rows = self._markets_page(chunk, vs_currency)
+            except FeedError as exc:
+                failures.append(exc)
+                unread.extend(chunk)
+                log.warning(
+                    "CoinGecko markets page %d of %d failed: %s", number + 1, len(pages), exc
+                )
+                continue
             self._collect(rows, set(chunk), result, now)
+        if failures and len(unread) == len(wanted):
+            raise failures[0]
+        if failures:
+            result.failure = FeedError(
+                f"{len(failures)} of {len(pages)} /coins/markets pages failed, "
+                f"{len(unread)} coins not updated: {failures[0]}",
+                retry_after=failures[-1].retry_after,
+            )
         return result
+
+    def _markets_page(self, ids: list[str], vs_currency: str) -> list[Any]:
+        return self._get(
+            "/coins/markets",
+            {
+                "vs_currency": vs_currency.lower(),
+                "ids": ",".join(ids),
+                "order": "market_cap_desc",
+                "per_page": MARKETS_PAGE_SIZE,
+                "page": 1,
+                "sparkline": "false",
+                "precision": "full",
+            },
+            expect=list,
+        )
 
     @_only_feed_errors
     def list_coins(self) -> list[dict[str, str]]:

@@ -47,7 +47,9 @@ class PollReport:
         if self.skipped:
             return f"skipped: {self.skipped}"
         if self.error:
-            return f"feed error: {self.error} (backing off until {self.backoff_until})"
+            kept = f", {self.ingest.stored} new ticks from the rest" if self.ingest else ""
+            wait = f" (backing off until {self.backoff_until})" if self.backoff_until else ""
+            return f"feed error: {self.error}{kept}{wait}"
         ingest = self.ingest or IngestResult()
         return (
             f"{self.requested} requested, {ingest.stored} new ticks, "
@@ -84,16 +86,9 @@ def _poll(state: FeedState, source: Source) -> PollReport:
                 f"no usable price among {len(ids)} coins ({len(fetched.rejections)} rejected)"
             )
     except FeedError as exc:
-        wait = exc.retry_after or backoff(state.consecutive_failures + 1)
-        state.record_failure(str(exc), wait)
-        logger.warning(
-            "Price feed %s failed (%d in a row): %s; next try in %.0f s",
-            state.name,
-            state.consecutive_failures,
-            exc,
-            wait.total_seconds(),
+        _record_failure(
+            state, report, exc, exc.retry_after or backoff(state.consecutive_failures + 1)
         )
-        report.error, report.backoff_until = str(exc), state.backoff_until
         return report
     for rejection in fetched.rejections:
         logger.warning(
@@ -101,8 +96,27 @@ def _poll(state: FeedState, source: Source) -> PollReport:
         )
     report.rejections = fetched.rejections
     report.ingest = store_quotes(fetched.quotes, source.price_source)
-    state.record_success()
+    if fetched.failure:
+        # Part of the feed works: keep polling it at the normal pace unless
+        # the source asked us to wait, but never call the feed good.
+        _record_failure(state, report, fetched.failure, fetched.failure.retry_after)
+    else:
+        state.record_success()
     return report
+
+
+def _record_failure(
+    state: FeedState, report: PollReport, exc: FeedError, wait: timedelta | None
+) -> None:
+    state.record_failure(str(exc), wait)
+    logger.warning(
+        "Price feed %s failed (%d in a row): %s; next try in %.0f s",
+        state.name,
+        state.consecutive_failures,
+        exc,
+        wait.total_seconds() if wait else settings.PRICE_POLL_SECONDS,
+    )
+    report.error, report.backoff_until = str(exc), state.backoff_until
 
 
 def backoff(failures: int) -> timedelta:

@@ -35,6 +35,9 @@ class Rejection:
 class FetchResult:
     quotes: list[MarketQuote] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    # Set when part of the fetch failed (a page of many): the quotes are the
+    # coins that were read, and the feed is not healthy for the others.
+    failure: FeedError | None = None
 
 
 class FeedError(Exception):

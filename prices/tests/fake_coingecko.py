@@ -35,8 +35,9 @@ Endpoints (paths below `fake.url`):
                                  granularity as CoinGecko: days=1 5-minutely, 2..90 hourly,
                                  above 90 daily; 404 for an unknown id
 
-Request faults, `inject(kind, times=1, path=None, **kw)`, each used up by one
-request (to `path` only when given; `times=None` means until `clear_faults()`):
+Request faults, `inject(kind, times=1, path=None, after=0, **kw)`, each used up by
+one request (to `path` only when given; `times=None` means until `clear_faults()`;
+`after=n` lets the first n such requests through, e.g. to fail a later page):
     "rate_limit" / "429"   429 {"status": {"error_code": 429, ...}}; kw retry_after (seconds
                            or an HTTP date string) adds a Retry-After header
     "server_error" / "500" 500 with an HTML body
@@ -196,6 +197,7 @@ class _Fault:
     coin: str | None = None
     field: str = "current_price"
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    after: int = 0  # matching requests let through before the fault starts
 
     def use(self) -> None:
         if self.remaining is not None:
@@ -315,6 +317,7 @@ class FakeCoinGecko:
         path: str | None = None,
         coin: str | None = None,
         field: str | None = None,
+        after: int = 0,
         **options: Any,
     ) -> None:
         """Make the next `times` requests (or responses with `coin`) misbehave.
@@ -327,7 +330,7 @@ class FakeCoinGecko:
                 raise ValueError(f"data fault {fault!r} needs coin=<id>")
             spec = _Fault(kind, times, path, coin, field or default_field, options)
         elif fault in REQUEST_FAULTS:
-            spec = _Fault(REQUEST_FAULTS[fault], times, path, options=options)
+            spec = _Fault(REQUEST_FAULTS[fault], times, path, after=after, options=options)
         else:
             raise ValueError(f"unknown fault {fault!r}")
         with self._lock:
@@ -351,6 +354,9 @@ class FakeCoinGecko:
         with self._lock:
             for spec in self._faults:
                 if spec.coin is None and spec.path in (None, path) and spec.remaining != 0:
+                    if spec.after:
+                        spec.after -= 1
+                        return None
                     spec.use()
                     return spec
         return None

@@ -11,6 +11,7 @@ from django.core.cache import cache
 
 from prices.models import Coin, FeedState, PriceRollup, PriceTick
 from prices.polling import LOCK_KEY, poll_once
+from prices.tests.fake_coingecko import FakeCoinGecko, generate_coins
 from prices.tests.pipeline import alert_batches  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -244,3 +245,26 @@ def test_a_poll_evaluates_alerts_itself_when_the_broker_refuses_the_task(
     _poll_and_commit(django_capture_on_commit_callbacks)
 
     assert AlertEvent.objects.filter(alert=alert).count() == 1
+
+
+def test_a_failed_page_keeps_the_other_pages_and_records_the_failure(
+    settings,
+    alert_batches,  # noqa: F811
+):
+    coins = generate_coins(300)
+    settings.TRACKED_COINS = [coin.id for coin in coins]
+    with FakeCoinGecko(coins) as fake:
+        settings.COINGECKO_BASE_URL = fake.url
+        fake.inject("500", path="/coins/markets", after=1)
+
+        report = poll_once()
+
+        state = FeedState.current()
+        assert "1 of 2 /coins/markets pages failed" in report.error
+        assert set(_stored_prices()) == set(settings.TRACKED_COINS[:250])
+        # Not marked good: 50 coins were not updated.
+        assert (state.last_success_at, state.consecutive_failures) == (None, 1)
+        assert "50 coins not updated" in state.last_error
+        recovered = poll_once(force=True)
+        assert recovered.ok and recovered.ingest.stored == 50
+        assert FeedState.current().consecutive_failures == 0
