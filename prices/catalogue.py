@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from prices.models import Coin
 
@@ -24,6 +25,7 @@ class CatalogueSync:
     updated: int = 0
     unchanged: int = 0
     newly_tracked: int = 0
+    no_longer_tracked: int = 0
     unknown_tracked: list[str] = field(default_factory=list)
 
     @property
@@ -42,8 +44,9 @@ def sync_catalogue(
 
     Only symbol and name are written on existing coins: whether a coin is
     tracked and its latest price stay as they are. Coins of TRACKED_COINS (or
-    `tracked_ids`) become tracked. `progress(done, total)` is called after
-    each batch.
+    `tracked_ids`) become tracked, and coins the setting dropped since the last
+    sync stop being tracked (`untrack_dropped`). `progress(done, total)` is
+    called after each batch.
     """
     catalogue: dict[str, tuple[str, str]] = {}
     for entry in entries:
@@ -66,13 +69,44 @@ def sync_catalogue(
         if progress:
             progress(min(done + batch_size, len(changed)), len(changed))
     tracked = list(settings.TRACKED_COINS if tracked_ids is None else tracked_ids)
-    result.newly_tracked = Coin.objects.filter(coingecko_id__in=tracked, is_tracked=False).update(
-        is_tracked=True
-    )
+    with transaction.atomic():
+        result.newly_tracked = Coin.objects.filter(
+            coingecko_id__in=tracked, is_tracked=False
+        ).update(is_tracked=True)
+        result.no_longer_tracked = untrack_dropped(tracked)
+        Coin.objects.filter(coingecko_id__in=tracked, tracked_by_setting=False).update(
+            tracked_by_setting=True
+        )
     result.unknown_tracked = sorted(set(tracked) - set(catalogue) - set(known))
     if result.unknown_tracked:
         log.warning("Tracked coins unknown to CoinGecko: %s", ", ".join(result.unknown_tracked))
     return result
+
+
+def untrack_dropped(tracked: list[str]) -> int:
+    """Stop tracking coins tracked only because an earlier TRACKED_COINS named them.
+
+    A coin someone watches, or with an alert that can still fire (active,
+    paused, or triggered and so resumable), stays tracked: its card and its
+    alert need prices. Coins tracked in the admin were never the setting's.
+    Returns how many coins stopped being tracked.
+    """
+    from alerts.models import Status  # alerts imports prices.models
+
+    dropped = Coin.objects.filter(tracked_by_setting=True).exclude(coingecko_id__in=tracked)
+    can_fire = [Status.ACTIVE, Status.PAUSED, Status.TRIGGERED]
+    needed = Q(watchers__isnull=False) | Q(alerts__status__in=can_fire)
+    untracked = (
+        Coin.objects.filter(pk__in=dropped.values("pk"), is_tracked=True)
+        .exclude(pk__in=Coin.objects.filter(needed).values("pk"))
+        .update(is_tracked=False)
+    )
+    # Coins kept for a watcher or an alert stay marked: a later sync drops
+    # them once nothing needs them.
+    dropped.filter(is_tracked=False).update(tracked_by_setting=False)
+    if untracked:
+        log.info("Stopped tracking %d coins no longer in TRACKED_COINS", untracked)
+    return untracked
 
 
 def _upsert(coins: list[Coin]) -> None:

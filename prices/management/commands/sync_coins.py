@@ -29,7 +29,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"{result.added} coins added, {result.updated} updated, "
-                f"{result.unchanged} unchanged; {result.newly_tracked} newly tracked."
+                f"{result.unchanged} unchanged; {result.newly_tracked} newly tracked, "
+                f"{result.no_longer_tracked} no longer tracked."
             )
         )
         if result.unknown_tracked:

@@ -1,0 +1,105 @@
+"""A coin dropped from TRACKED_COINS stops being tracked on the next sync, unless needed."""
+
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from alerts.models import Alert, Status
+from prices.models import Coin
+from prices.watchlists import watch
+
+pytestmark = pytest.mark.django_db
+
+
+def sync_coins() -> str:
+    out = StringIO()
+    call_command("sync_coins", stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def tracked() -> set[str]:
+    return set(Coin.objects.filter(is_tracked=True).values_list("coingecko_id", flat=True))
+
+
+@pytest.fixture
+def was_tracked(fake_coingecko, settings):
+    """bitcoin, cosmos and solana were TRACKED_COINS at the last sync; now only bitcoin is."""
+    settings.TRACKED_COINS = ["bitcoin", "cosmos", "solana"]
+    sync_coins()
+    settings.TRACKED_COINS = ["bitcoin"]
+
+
+def test_a_coin_dropped_from_the_setting_stops_being_tracked(was_tracked):
+    out = sync_coins()
+
+    assert tracked() == {"bitcoin"}
+    assert "2 no longer tracked" in out
+
+
+def test_a_dropped_coin_a_user_watches_stays_tracked(was_tracked, owner):
+    watch(owner, Coin.objects.get(coingecko_id="cosmos"))
+
+    sync_coins()
+
+    assert tracked() == {"bitcoin", "cosmos"}
+
+
+@pytest.mark.parametrize("status", [Status.ACTIVE, Status.PAUSED, Status.TRIGGERED])
+def test_a_dropped_coin_with_an_alert_that_can_fire_stays_tracked(was_tracked, owner, status):
+    Alert.objects.create(
+        user=owner,
+        coin=Coin.objects.get(coingecko_id="solana"),
+        condition="above",
+        target=Decimal("100"),
+        status=status,
+    )
+
+    sync_coins()
+
+    assert tracked() == {"bitcoin", "solana"}
+
+
+def test_an_expired_alert_does_not_keep_a_dropped_coin_tracked(was_tracked, owner):
+    Alert.objects.create(
+        user=owner,
+        coin=Coin.objects.get(coingecko_id="solana"),
+        condition="above",
+        target=Decimal("100"),
+        status=Status.EXPIRED,
+    )
+
+    sync_coins()
+
+    assert tracked() == {"bitcoin"}
+
+
+def test_a_coin_tracked_in_the_admin_is_not_the_settings_to_drop(was_tracked):
+    Coin.objects.filter(coingecko_id="coin-00100").update(is_tracked=True)
+
+    sync_coins()
+
+    assert tracked() == {"bitcoin", "coin-00100"}
+
+
+def test_a_coin_back_in_the_setting_is_tracked_again(was_tracked, settings):
+    sync_coins()
+    settings.TRACKED_COINS = ["bitcoin", "cosmos"]
+
+    sync_coins()
+
+    assert tracked() == {"bitcoin", "cosmos"}
+
+
+def test_a_coin_a_watcher_kept_is_dropped_once_unwatched(was_tracked, owner):
+    from prices.watchlists import unwatch
+
+    cosmos = Coin.objects.get(coingecko_id="cosmos")
+    watch(owner, cosmos)
+    sync_coins()
+    unwatch(owner, cosmos)
+
+    sync_coins()
+
+    assert tracked() == {"bitcoin"}
