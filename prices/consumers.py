@@ -91,8 +91,7 @@ class PriceConsumer(AsyncWebsocketConsumer):
         if self.coin_ids is None:
             await self.send(text_data=live.process_texts.batch_text(event))
             return
-        live.process_texts.batch_seen(event)
-        message = live.prices_message(event, self.coin_ids)
+        message = live.process_texts.narrowed_message(event, self.coin_ids)
         if message is not None:
             await self.send_message(message)
 

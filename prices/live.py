@@ -10,6 +10,7 @@ import json
 import re
 import time
 from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +23,12 @@ MAX_CLIENT_FRAME_BYTES = 4096
 MAX_SUBSCRIBED_COINS = 500
 # CoinGecko ids: lower-case words joined by hyphens, sometimes dots or underscores.
 COIN_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+# A `prices` batch is a table: one row per coin, these columns in this order
+# (docs/websocket.md). Only what changes with a price; the snapshot has the rest.
+BATCH_VERSION = 2
+BATCH_FIELDS = ("id", "price", "change_24h_pct", "market_cap", "volume_24h", "updated_at")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 class BadMessage(ValueError):
@@ -74,14 +81,50 @@ def known_coin_ids(coin_ids: Collection[str]) -> set[str]:
     return set(found)
 
 
-def prices_message(event: dict[str, Any], coin_ids: Collection[str] | None) -> dict | None:
-    """The `prices` message for one client, or None when none of its coins changed."""
-    coins = event["coins"]
+def epoch_ms(iso: str | None) -> int | None:
+    """An ISO 8601 time as exact milliseconds since 1970 (None stays None)."""
+    if not iso:
+        return None
+    return (datetime.fromisoformat(iso) - _EPOCH) // _MILLISECOND
+
+
+def batch_row(coin: dict[str, Any]) -> list[Any]:
+    """One coin of a `prices` batch: its BATCH_FIELDS values, the time in ms."""
+    return [
+        coin.get("id"),
+        coin.get("price"),
+        coin.get("change_24h_pct"),
+        coin.get("market_cap"),
+        coin.get("volume_24h"),
+        epoch_ms(coin.get("updated_at")),
+    ]
+
+
+def batch_rows(event: dict[str, Any]) -> list[list[Any]]:
+    return [batch_row(coin) for coin in event["coins"]]
+
+
+def prices_message(
+    event: dict[str, Any], coin_ids: Collection[str] | None, rows: list[list[Any]] | None = None
+) -> dict | None:
+    """The `prices` message for one client, or None when none of its coins changed.
+
+    `rows` are the event's batch_rows() when the caller has them already.
+    """
+    if rows is None:
+        rows = batch_rows(event)
     if coin_ids is not None:
-        coins = [coin for coin in coins if coin.get("id") in coin_ids]
-        if not coins:
+        rows = [row for row in rows if row[0] in coin_ids]
+        if not rows:
             return None
-    return {"type": "prices", "coins": coins, "polled_at": event.get("polled_at")}
+    # polled_at first: a client can read the stamp before the table.
+    return {
+        "type": "prices",
+        "polled_at": event.get("polled_at"),
+        "v": BATCH_VERSION,
+        "fields": BATCH_FIELDS,
+        "coins": rows,
+    }
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -106,6 +149,7 @@ class ProcessTexts:
 
     def clear(self) -> None:
         self._batch_key: tuple[Any, int] | None = None
+        self._batch_rows: list[list[Any]] = []
         self._batch_text = ""
         self._snapshot_text: str | None = None
         self._snapshot_made_at = 0.0
@@ -117,15 +161,22 @@ class ProcessTexts:
         if key == self._batch_key and key[0] is not None:
             return False
         self._batch_key = key
+        self._batch_rows = batch_rows(event)
         self._batch_text = ""
         self._snapshot_text = None
         self._generation += 1
         return True
 
     def batch_text(self, event: dict[str, Any]) -> str:
+        """The `prices` text every client with the full subscription gets."""
         if self.batch_seen(event) or not self._batch_text:
-            self._batch_text = encode(prices_message(event, None))
+            self._batch_text = encode(prices_message(event, None, self._batch_rows))
         return self._batch_text
+
+    def narrowed_message(self, event: dict[str, Any], coin_ids: Collection[str]) -> dict | None:
+        """The `prices` message for a narrowed subscription (None: none of its coins)."""
+        self.batch_seen(event)
+        return prices_message(event, coin_ids, self._batch_rows)
 
     def snapshot_text(self) -> str:
         """The full snapshot (runs in the sync thread: it may query the database)."""

@@ -7,8 +7,9 @@ uncommitted rows.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -157,11 +158,30 @@ def test_it_forwards_every_price_batch(coins):
         await communicator.disconnect()
         assert message == {
             "type": "prices",
-            "coins": [{"id": "bitcoin", "price": "27200"}],
             "polled_at": "2026-11-21T05:00:00+00:00",
+            "v": 2,
+            "fields": list(live.BATCH_FIELDS),
+            "coins": [["bitcoin", "27200", None, None, None, None]],
         }
 
     run(scenario)
+
+
+def test_a_batch_row_holds_what_changes_with_a_price_and_the_time_in_ms(coins):
+    bitcoin = coins[0]
+    bitcoin.market_cap, bitcoin.volume_24h = Decimal("528000000000.5"), Decimal("12000000000")
+    bitcoin.change_24h_pct = Decimal("-1.25")
+    bitcoin.price_updated_at = datetime(2026, 11, 21, 5, 0, 0, 123456, tzinfo=UTC)
+    event = {"type": "prices.update", "coins": [bitcoin.snapshot()], "polled_at": "t"}
+    message = json.loads(live.process_texts.batch_text(event))
+    assert dict(zip(message["fields"], message["coins"][0], strict=True)) == {
+        "id": "bitcoin",
+        "price": "27123.45",
+        "change_24h_pct": "-1.25",
+        "market_cap": "528000000000.5",
+        "volume_24h": "12000000000",
+        "updated_at": 1795237200123,
+    }
 
 
 def test_it_answers_ping_with_pong(coins):
@@ -207,11 +227,8 @@ def test_subscribe_narrows_later_price_batches(coins):
         message = await communicator.receive_json_from(TIMEOUT)
         nothing_more = await communicator.receive_nothing(timeout=0.2)
         await communicator.disconnect()
-        assert message == {
-            "type": "prices",
-            "coins": [{"id": "bitcoin", "price": "27300"}],
-            "polled_at": "t2",
-        }
+        assert message["polled_at"] == "t2"
+        assert message["coins"] == [["bitcoin", "27300", None, None, None, None]]
         assert nothing_more
 
     run(scenario)

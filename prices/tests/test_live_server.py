@@ -80,8 +80,9 @@ def test_a_poll_reaches_a_connected_browser(daphne_on_each_layer, fake_coingecko
     snapshot, update, new_price = async_to_sync(scenario)()
     before = {coin["id"]: coin["price"] for coin in snapshot["coins"]}
     assert set(before) == set(settings.TRACKED_COINS)
-    assert [coin["id"] for coin in update["coins"]] == ["bitcoin"]
-    assert Decimal(update["coins"][0]["price"]) == new_price != Decimal(before["bitcoin"])
+    changed = [dict(zip(update["fields"], row, strict=True)) for row in update["coins"]]
+    assert [coin["id"] for coin in changed] == ["bitcoin"]
+    assert Decimal(changed[0]["price"]) == new_price != Decimal(before["bitcoin"])
     assert update["polled_at"]
 
 

@@ -210,6 +210,24 @@
     box.appendChild(popup);
   }
 
+  // A `prices` batch (version 2) is a table: `fields` names the columns of
+  // each row in `coins`, and updated_at is in epoch milliseconds. Turn it
+  // back into coin objects shaped as the snapshot's, so the DOM updates and
+  // the cm:prices listeners read one shape.
+  function expandBatch(message) {
+    var fields = message.fields;
+    if (!fields) return message; // version 1: the coins are objects already
+    var coins = message.coins.map(function (row) {
+      var coin = {};
+      for (var i = 0; i < fields.length; i++) coin[fields[i]] = row[i];
+      if (typeof coin.updated_at === "number") {
+        coin.updated_at = new Date(coin.updated_at).toISOString();
+      }
+      return coin;
+    });
+    return { type: "prices", polled_at: message.polled_at, coins: coins };
+  }
+
   function announce(name, message) {
     document.dispatchEvent(new CustomEvent(name, { detail: message }));
   }
@@ -253,10 +271,11 @@
       setState("live");
       announce("cm:snapshot", message);
     } else if (message.type === "prices") {
-      applyCoins(message.coins);
+      var batch = expandBatch(message);
+      applyCoins(batch.coins);
       // A batch means a poll just succeeded: the feed is not stale.
       showFeed({ stale: false });
-      announce("cm:prices", message);
+      announce("cm:prices", batch);
     } else if (message.type === "alert") {
       showAlert(message);
       announce("cm:alert", message);
