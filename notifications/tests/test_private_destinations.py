@@ -113,3 +113,79 @@ def test_a_webhook_keeps_the_host_header_of_its_url(receiver, owner, fire, setti
 
     [request] = receiver.requests
     assert request["headers"]["Host"] == url.split("/")[2]
+
+
+@pytest.fixture
+def tls_receiver(tmp_path, monkeypatch):
+    """An HTTPS server for "localhost" whose certificate the client is told to trust."""
+    import datetime
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    hosts: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            hosts.append(self.headers["Host"])
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # httpx trusts it from the environment
+    yield f"https://localhost:{server.server_address[1]}/hook", hosts
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_an_https_webhook_pinned_to_its_address_still_verifies_the_name(
+    tls_receiver, owner, fire, settings
+):
+    # The connection goes to 127.0.0.1; the certificate is checked against "localhost".
+    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    url, hosts = tls_receiver
+    NotificationSettings.objects.update_or_create(user=owner, defaults={"webhook_url": url})
+    [delivery] = fire(owner, channels=["webhook"])
+
+    assert deliver(delivery.pk) == DeliveryStatus.SENT
+    assert hosts == [url.split("/")[2]]
