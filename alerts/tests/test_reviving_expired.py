@@ -81,3 +81,12 @@ def test_reviving_respects_the_cap_of_active_alerts(client, owner, expired, make
     assert "You already have 1 active alerts" in response.content.decode()
     expired.refresh_from_db()
     assert expired.status == Status.EXPIRED
+
+
+def test_the_detail_page_says_how_to_use_an_expired_alert_again(client, owner, expired):
+    client.force_login(owner)
+
+    page = client.get(reverse("alerts:detail", args=[expired.pk])).content.decode()
+
+    assert "set an expiry in the future (or none): it becomes active again" in page
+    assert reverse("alerts:edit", args=[expired.pk]) in page
