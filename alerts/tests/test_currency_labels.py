@@ -6,22 +6,17 @@ from django.urls import reverse
 pytestmark = pytest.mark.django_db
 
 
-def test_the_form_names_the_configured_currency(client, owner, bitcoin, settings):
-    settings.VS_CURRENCY = "eur"
+@pytest.mark.parametrize(
+    ("setting", "code", "other"), [("eur", "EUR", "USD"), ("usd", "USD", "EUR")]
+)
+def test_the_form_names_the_configured_currency(
+    client, owner, bitcoin, settings, setting, code, other
+):
+    settings.VS_CURRENCY = setting
     client.force_login(owner)
 
     page = client.get(reverse("alerts:create") + "?coin=bitcoin").content.decode()
 
-    assert "Target price (EUR)" in page
-    assert "30000</strong> EUR" in page
-    assert "USD" not in page
-
-
-def test_it_still_says_usd_by_default(client, owner, bitcoin, settings):
-    settings.VS_CURRENCY = "usd"
-    client.force_login(owner)
-
-    page = client.get(reverse("alerts:create") + "?coin=bitcoin").content.decode()
-
-    assert "Target price (USD)" in page
-    assert "30000</strong> USD" in page
+    assert f"Target price ({code})" in page
+    assert f"30000</strong> {code}" in page
+    assert other not in page
