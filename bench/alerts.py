@@ -260,7 +260,10 @@ def reset_prices(coins: list) -> datetime:
                     copy.write_row(
                         (coin.pk, now - timedelta(minutes=minutes), start_price(index), "simulated")
                     )
-        cursor.execute("ANALYZE prices_pricetick")
+        # VACUUM: each run deletes the last run's 375k ticks, and their dead
+        # index entries would slow every window lookup of the next (a poller
+        # never deletes recent ticks).
+        cursor.execute("VACUUM ANALYZE prices_pricetick")
     return now
 
 

@@ -55,6 +55,18 @@ def test_the_events_it_returns_are_the_rows_it_wrote(feed, make_alert):
             assert getattr(event, field.attname) == getattr(stored, field.attname), field
 
 
+def test_the_events_it_returns_behave_as_rows_loaded_from_the_database(feed, make_alert):
+    alert = make_alert(Condition.ABOVE, target=Decimal("30000"))
+
+    [event] = feed.tick("30010")
+
+    assert not event._state.adding
+    assert event._state.db == "default"
+    assert event == AlertEvent.objects.get(pk=event.pk)
+    assert event.alert == alert
+    assert event.coin == feed.coin
+
+
 def _python_reasons(feed, events: list[AlertEvent], previous: str) -> dict[int, str]:
     """What firing_reason (the SQLite path) says for these events' alerts."""
     [event, *_] = events
