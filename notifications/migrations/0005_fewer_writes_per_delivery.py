@@ -1,0 +1,81 @@
+"""Fewer writes per delivery row: the evaluator inserts two per fired alert.
+
+- notifications_delivery.user_id loses its own index (delivery_user_idx
+  (user, -created_at) leads with it) and its database constraint (the user
+  is the alert's owner, guaranteed by the alert row the evaluator holds
+  locked; see Delivery.user).
+- digest_id's index becomes partial (delivery_digest_idx, only where set).
+
+On PostgreSQL only these are dropped; Django's own AlterField would also drop
+and re-add the digest's foreign key, re-validating every row under a lock.
+SQLite (make run) keeps the old index and check, which cost nothing there.
+"""
+
+import django.db.models.deletion
+from django.conf import settings
+from django.db import migrations, models
+
+from cryptomonitor.migration_ops import postgresql_only
+
+FORWARD = [
+    'DROP INDEX IF EXISTS "notifications_delivery_user_id_70f8752d"',
+    'DROP INDEX IF EXISTS "notifications_delivery_digest_id_315052ac"',
+    'ALTER TABLE "notifications_delivery" '
+    'DROP CONSTRAINT IF EXISTS "notifications_delivery_user_id_70f8752d_fk_auth_user_id"',
+]
+BACKWARD = [
+    'CREATE INDEX IF NOT EXISTS "notifications_delivery_user_id_70f8752d" '
+    'ON "notifications_delivery" ("user_id")',
+    'CREATE INDEX IF NOT EXISTS "notifications_delivery_digest_id_315052ac" '
+    'ON "notifications_delivery" ("digest_id")',
+    'ALTER TABLE "notifications_delivery" ADD CONSTRAINT '
+    '"notifications_delivery_user_id_70f8752d_fk_auth_user_id" FOREIGN KEY ("user_id") '
+    'REFERENCES "auth_user" ("id") DEFERRABLE INITIALLY DEFERRED',
+]
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("alerts", "0004_fewer_writes_per_firing"),
+        ("notifications", "0004_delivery_claim_token"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+    ]
+
+    operations = [
+        migrations.SeparateDatabaseAndState(
+            database_operations=[postgresql_only(FORWARD, BACKWARD)],
+            state_operations=[
+                migrations.AlterField(
+                    model_name="delivery",
+                    name="digest",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="deliveries",
+                        to="notifications.emaildigest",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="delivery",
+                    name="user",
+                    field=models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+        ),
+        migrations.AddIndex(
+            model_name="delivery",
+            index=models.Index(
+                condition=models.Q(("digest__isnull", False)),
+                fields=["digest"],
+                name="delivery_digest_idx",
+            ),
+        ),
+    ]
