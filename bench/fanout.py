@@ -6,8 +6,9 @@ processes (asyncio + websockets, spread over the daphne ports), measures the
 server's memory per idle connection, then a publisher process sends one
 `prices.update` batch of 250 coins per second through the channel layer
 (contract 1, stamped with `polled_at` just before group_send, as the poll task
-does after its commit). Each client records publish-to-receive latency and
-which batches it got.
+does after its commit). Each client receives every frame whole and records
+publish-to-receive latency and which batches it got; it reads the stamp, which
+leads the `prices` message, without parsing the 250 coins after it.
 
     .venv/bin/python bench/fanout.py            # full matrix, several minutes
     .venv/bin/python bench/fanout.py --quick    # 200 clients, 10 s, both layers
@@ -159,7 +160,8 @@ def publish(batches: int, interval: float) -> None:
             await asyncio.sleep(max(0.0, start + index * interval - time.monotonic()))
             btc = closes[index % len(closes)]
             for rank, coin in enumerate(coins, start=1):
-                coin["price"] = format((btc / rank).quantize(Decimal("1e-8")), "f")
+                # Exact decimal text, as prices.models.decimal_text writes it.
+                coin["price"] = format((btc / rank).quantize(Decimal("1e-8")).normalize(), "f")
                 coin["updated_at"] = datetime.now(UTC).isoformat()
             stamp = datetime.now(UTC).isoformat()
             before = time.perf_counter()
@@ -185,6 +187,7 @@ async def run_clients(urls: list[str], count: int, ready, stop) -> dict:
 
     gate = asyncio.Semaphore(CONNECTS_IN_FLIGHT)
     latencies: list[float] = []
+    frame_bytes: list[int] = []
     received: list[set[str]] = [set() for _ in range(count)]
     failures: list[str] = []
 
@@ -217,10 +220,13 @@ async def run_clients(urls: list[str], count: int, ready, stop) -> dict:
                 arrived = time.time()
                 if not data.startswith(b'{"type":"prices"'):
                     continue
-                at = data.rfind(marker) + len(marker)
+                # The stamp leads the message: no need to parse 250 coins to read it.
+                at = data.find(marker) + len(marker)
                 stamp = data[at : data.index(b'"', at)].decode()
                 latencies.append(arrived - datetime.fromisoformat(stamp).timestamp())
                 received[index].add(stamp)
+                if index == 0:
+                    frame_bytes.append(len(data))
         except websockets.ConnectionClosed:
             return
 
@@ -256,7 +262,11 @@ async def run_clients(urls: list[str], count: int, ready, stop) -> dict:
     await asyncio.gather(
         *(socket.close() for socket in sockets if socket is not None), return_exceptions=True
     )
-    return {"latencies": latencies, "received": [len(got) for got in received]}
+    return {
+        "latencies": latencies,
+        "received": [len(got) for got in received],
+        "frame_bytes": frame_bytes,
+    }
 
 
 async def _frames(socket):
@@ -376,6 +386,7 @@ def run_scenario(layer: str, servers: int, clients: int, seconds: int) -> dict:
         "connect_ms_p99": round(percentile(handshakes, 0.99) * 1000, 1),
         "batches": seconds,
         "batch_bytes": published["batch_bytes"],
+        "frame_bytes_max": max((b for o in outcomes for b in o["frame_bytes"]), default=0),
         "group_send_ms_p50": round(statistics.median(published["send_ms"]), 1),
         "group_send_ms_max": round(max(published["send_ms"]), 1),
         "latency_ms_p50": round(percentile(latencies, 0.5), 1),
