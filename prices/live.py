@@ -90,7 +90,10 @@ def epoch_ms(iso: str | None) -> int | None:
     """An ISO 8601 time as exact milliseconds since 1970 (None stays None)."""
     if not iso:
         return None
-    return (datetime.fromisoformat(iso) - _EPOCH) // _MILLISECOND
+    moment = datetime.fromisoformat(iso)
+    if moment.tzinfo is None:  # none with USE_TZ; read as UTC, never local time
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _MILLISECOND
 
 
 def batch_row(coin: dict[str, Any]) -> list[Any]:
