@@ -26,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from alerts.models import Alert, AlertEvent, Channel, Status
+from cryptomonitor.api_cache import ValidatedListCacheMixin, row_digest
 from cryptomonitor.api_errors import (
     Conflict,
     ErrorSerializer,
@@ -33,7 +34,7 @@ from cryptomonitor.api_errors import (
     validation_error_from_django,
 )
 from prices.api import CoinIdField
-from prices.models import decimal_text
+from prices.models import Coin, decimal_text
 
 ALERT_REQUEST_EXAMPLE = {
     "coin": "bitcoin",
@@ -239,13 +240,24 @@ STATE_RESPONSES = {
     ),
     destroy=extend_schema(summary="Delete an alert", description="Delete it and its events."),
 )
-class AlertViewSet(viewsets.ModelViewSet):
+class AlertViewSet(ValidatedListCacheMixin, viewsets.ModelViewSet):
     queryset = Alert.objects.none()  # for the schema; get_queryset() scopes to the caller
     serializer_class = AlertSerializer
     filterset_class = AlertFilter
+    list_cache_scope = "alerts"
 
     def get_queryset(self) -> QuerySet[Alert]:
         return Alert.objects.filter(user=self.request.user).select_related("coin")
+
+    def list_validator(self, request: Request) -> str | None:
+        # The caller's alerts (status changes by the evaluator and the expiry
+        # task included), and the coin id each one shows.
+        return row_digest(
+            Alert._meta.db_table,
+            f"JOIN {Coin._meta.db_table} c ON c.id = t.coin_id WHERE t.user_id = %s",
+            (request.user.pk,),
+            extra="c.coingecko_id",
+        )
 
     @extend_schema(
         summary="Pause an alert",

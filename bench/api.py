@@ -1,29 +1,34 @@
 """REST API benchmark: 50 concurrent connections against the production server setup.
 
-Runs daphne with DEBUG=False (the Procfile's web process; --processes of them
-share one listening socket) on its own database, then a load generator in
-another process (httpx, asyncio) keeps 50 connections busy for --seconds per
-endpoint:
+Runs the production HTTP stack of docker-compose.yml on its own database:
+nginx with docker/nginx.conf in front of granian (WSGI, cryptomonitor.wsgi,
+DEBUG=False, persistent database connections), then wrk (or httpx) in
+another process keeps 50 connections busy for --seconds per endpoint:
 
 - GET /api/v1/coins/   anonymous, 250 coins in the catalogue (a page of 50)
 - GET /api/v1/alerts/  token auth, a user with 100 alerts (two pages of 50)
 
 Reports throughput and p50/p99 latency (targets p50 <= 20 ms, p99 <= 100 ms).
-The throttle rates are raised for the run: one client at this rate would be
-throttled by design. The load generator shares the machine's CPUs with the
-server, so the figures are a lower bound of what the server alone could do.
+--direct loads the server without nginx; --server gunicorn (sync workers, or
+gthread with --threads > 1) and --server daphne (the ASGI server, which
+serves /ws/ in production) measure the alternatives. The throttle rates are
+raised for the run: one client at this rate would be throttled by design. The
+load generator, PostgreSQL and Redis share the machine's CPUs with the server,
+so the figures are a lower bound of what the server alone could do.
 
-    .venv/bin/python bench/api.py [--seconds 30] [--connections 50] [--processes 2]
+    .venv/bin/python bench/api.py [--seconds 30] [--connections 50]
+        [--server granian|gunicorn|daphne] [--workers 2] [--threads 1] [--direct]
 
-Needs PostgreSQL and Redis: BENCH_API_DATABASE_URL (created and migrated when
-missing) and BENCH_API_REDIS_URL. Prints a table and writes
-bench/results/api.json.
+Needs PostgreSQL, Redis and nginx (Debian's nginx-light or nginx; --direct
+without it): BENCH_API_DATABASE_URL (created and migrated when missing) and
+BENCH_API_REDIS_URL. Prints a table and writes bench/results/api.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -32,6 +37,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -41,6 +47,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.scratch_database import ensure_database  # noqa: E402
+from cryptomonitor.testing.nginx import running_nginx  # noqa: E402
 
 RESULTS = BASE_DIR / "bench" / "results" / "api.json"
 
@@ -57,10 +64,6 @@ SERVER_ENV = {
     "LOG_LEVEL": "WARNING",
     "API_THROTTLE_ANON": "1000000000/min",
     "API_THROTTLE_USER": "1000000000/min",
-    # Under ASGI each request runs in a thread of its own (Django's
-    # ThreadSensitiveContext): persistent connections would pile up, one per
-    # request thread, until PostgreSQL refuses clients. Daphne needs 0.
-    "DB_CONN_MAX_AGE": "0",
 }
 COINS = 250
 ALERTS = 100
@@ -132,21 +135,60 @@ def free_socket() -> socket.socket:
     return listener
 
 
-def start_servers(listener: socket.socket, processes: int, log) -> list[subprocess.Popen]:
-    """daphne processes accepting on one inherited socket (the kernel spreads the load)."""
+def server_env(server: str) -> dict:
+    # Under ASGI each request runs in a thread of its own (Django's
+    # ThreadSensitiveContext): persistent connections would pile up, one per
+    # request thread, until PostgreSQL refuses clients. Daphne needs 0; a WSGI
+    # worker keeps one connection per worker thread, as production does.
+    return {**os.environ, **SERVER_ENV, "DB_CONN_MAX_AGE": "0" if server == "daphne" else "60"}
+
+
+def server_commands(server: str, fd: int, port: int, workers: int, threads: int) -> list[list[str]]:
+    """The command lines of `server`, accepting on the inherited socket `fd` (or `port`)."""
+    bin_dir = Path(sys.executable).parent
+    if server == "daphne":
+        # One process per worker; they share the socket (the kernel spreads the load).
+        command = [str(bin_dir / "daphne"), "--fd", str(fd), "cryptomonitor.asgi:application"]
+        return [command] * workers
+    if server == "granian":
+        # As docker-compose.yml's web service runs it.
+        return [
+            [
+                str(bin_dir / "granian"), "--interface", "wsgi", "--workers", str(workers),
+                "--blocking-threads", str(threads), "--no-ws", "--log-level", "warning",
+                "--host", "127.0.0.1", "--port", str(port), "cryptomonitor.wsgi:application",
+            ]
+        ]  # fmt: skip
+    # gunicorn, measured against granian: sync workers, or gthread with --threads.
+    return [
+        [
+            str(bin_dir / "gunicorn"), "--bind", f"fd://{fd}", "--workers", str(workers),
+            "--threads", str(threads), "--worker-class", "gthread" if threads > 1 else "sync",
+            "--backlog", "2048", "cryptomonitor.wsgi:application",
+        ]
+    ]  # fmt: skip
+
+
+def start_servers(
+    listener: socket.socket, server: str, workers: int, threads: int, log
+) -> list[subprocess.Popen]:
     fd = listener.fileno()
     os.set_inheritable(fd, True)
-    daphne = str(Path(sys.executable).with_name("daphne"))
+    port = listener.getsockname()[1]
+    commands = server_commands(server, fd, port, workers, threads)
+    if server == "granian":
+        # granian binds its own socket: hand it the port, not the file.
+        listener.close()
     return [
         subprocess.Popen(
-            [daphne, "--fd", str(fd), "cryptomonitor.asgi:application"],
+            command,
             cwd=BASE_DIR,
-            env={**os.environ, **SERVER_ENV},
-            pass_fds=[fd],
+            env=server_env(server),
+            pass_fds=[] if server == "granian" else [fd],
             stdout=subprocess.DEVNULL,
             stderr=log,
         )
-        for _ in range(processes)
+        for command in commands
     ]
 
 
@@ -309,7 +351,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--processes", type=int, default=2, help="daphne processes")
+    parser.add_argument("--server", choices=["granian", "gunicorn", "daphne"], default="granian")
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument("--threads", type=int, default=1, help="threads per WSGI worker")
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="load the server directly, not through nginx with docker/nginx.conf",
+    )
     parser.add_argument(
         "--generator",
         choices=["wrk", "httpx"],
@@ -327,9 +376,9 @@ def main() -> None:
     prepare_database()
     key = seed()
     listener = free_socket()
-    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    server_address = f"127.0.0.1:{listener.getsockname()[1]}"
     log = open(RESULTS.with_suffix(".server.log"), "w")  # noqa: SIM115 (closed below)
-    servers = start_servers(listener, args.processes, log)
+    servers = start_servers(listener, args.server, args.workers, args.threads, log)
     auth = {"Authorization": f"Token {key}"}
     endpoints = [
         ("GET /api/v1/coins/", "/api/v1/coins/", {}),
@@ -338,13 +387,20 @@ def main() -> None:
     generate = load_with_wrk if args.generator == "wrk" else load_with_httpx
     rows = []
     try:
-        for _, path, headers in endpoints:
-            wait_until_up(base + path, headers)
-        for name, path, headers in endpoints:
-            # A short warm-up: connection pools, the first queries' plans.
-            generate(base + path, headers, args.connections, 2.0)
-            run = generate(base + path, headers, args.connections, args.seconds)
-            rows.append(summarise(name, run, args.connections))
+        with contextlib.ExitStack() as stack:
+            base = f"http://{server_address}"
+            if not args.direct:
+                workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nginx-")))
+                # The WebSocket upstream is never used here (no daphne runs).
+                port = stack.enter_context(running_nginx(server_address, "127.0.0.1:9", workdir))
+                base = f"http://127.0.0.1:{port}"
+            for _, path, headers in endpoints:
+                wait_until_up(base + path, headers)
+            for name, path, headers in endpoints:
+                # A short warm-up: connection pools, the first queries' plans.
+                generate(base + path, headers, args.connections, 2.0)
+                run = generate(base + path, headers, args.connections, args.seconds)
+                rows.append(summarise(name, run, args.connections))
     finally:
         stop_servers(servers)
         listener.close()
@@ -356,7 +412,10 @@ def main() -> None:
             {
                 "benchmark": "api",
                 "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "server": f"daphne x{args.processes}, DEBUG=False",
+                "server": (
+                    f"{args.server} x{args.workers} (threads {args.threads}), DEBUG=False, "
+                    + ("direct" if args.direct else "behind nginx (docker/nginx.conf)")
+                ),
                 "load_generator": f"{args.generator} in a separate process, same machine",
                 "load_average_before": load_before,
                 "cpus": os.cpu_count(),

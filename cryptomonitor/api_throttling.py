@@ -3,9 +3,11 @@
 DRF's own throttles keep a list of every request's timestamp in the cache and
 rewrite it on each request (read, check, write): two concurrent requests can
 both pass, and the list grows with the rate. These count with one atomic
-INCR per window instead. A window allows at most `rate` requests; a client
-that bursts across a window boundary can get up to twice that in a short
-span, an accepted trade-off for a constant-cost, race-free check.
+INCR per window instead (on the project's Redis cache, INCR and EXPIRE NX in
+one round trip: cryptomonitor.redis_cache). A window allows at most `rate`
+requests; a client that bursts across a window boundary can get up to twice
+that in a short span, an accepted trade-off for a constant-cost, race-free
+check.
 
 DRF also copies DEFAULT_THROTTLE_RATES into a class attribute at import, so a
 changed setting (an operator's env, a test's override_settings) would not
@@ -40,13 +42,20 @@ class _FixedWindowMixin:
         window = int(now // self.duration)
         self.wait_seconds = (window + 1) * self.duration - now
         counter = f"{key}:{window}"
-        self.cache.add(counter, 0, timeout=self.duration + 1)
+        return self.count(counter, timeout=self.duration + 1) <= self.num_requests
+
+    def count(self, counter: str, timeout: int) -> int:
+        """Add one to the window's counter; return the new count."""
+        incr_with_expiry = getattr(self.cache, "incr_with_expiry", None)
+        if incr_with_expiry is not None:
+            # cryptomonitor.redis_cache: INCR + EXPIRE NX, one round trip.
+            return incr_with_expiry(counter, timeout)
+        self.cache.add(counter, 0, timeout=timeout)
         try:
-            count = self.cache.incr(counter)
+            return self.cache.incr(counter)
         except ValueError:  # expired between add and incr
-            self.cache.set(counter, 1, timeout=self.duration + 1)
-            count = 1
-        return count <= self.num_requests
+            self.cache.set(counter, 1, timeout=timeout)
+            return 1
 
     def wait(self) -> float:
         # Whole seconds, at least one: Retry-After: 0 would invite a retry storm.

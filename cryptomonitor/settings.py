@@ -112,11 +112,21 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's RedisCache, without a new redis-py client object per call.
+        "BACKEND": "cryptomonitor.redis_cache.SharedClientRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "cm",
-    }
+    },
+    # Rendered API list pages, per process, keyed on a validator read from the
+    # database on every request (cryptomonitor/api_cache.py): never stale.
+    "api": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "api-pages",
+        "TIMEOUT": 300,
+        "OPTIONS": {"MAX_ENTRIES": env.int("API_RESPONSE_CACHE_MAX_ENTRIES", default=500)},
+    },
 }
+API_RESPONSE_CACHE = env.bool("API_RESPONSE_CACHE", default=True)
 
 # Redis pub/sub, decoding each broadcast once per process: chosen by
 # measurement (bench/fanout.py; why in docs/decisions.md).

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cryptomonitor.api_cache import ValidatedListCacheMixin, row_digest
 from cryptomonitor.api_filters import StrictBooleanFilter
 from prices import history, watchlists
 from prices.models import Coin, WatchlistEntry, decimal_text
@@ -148,7 +149,7 @@ class CoinFilter(django_filters.FilterSet):
         examples=[OpenApiExample("Bitcoin", value=COIN_EXAMPLE, response_only=True)],
     ),
 )
-class CoinViewSet(viewsets.ReadOnlyModelViewSet):
+class CoinViewSet(ValidatedListCacheMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Coin.objects.all()
     serializer_class = CoinSerializer
     permission_classes = [AllowAny]
@@ -158,6 +159,11 @@ class CoinViewSet(viewsets.ReadOnlyModelViewSet):
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend, filters.SearchFilter]
     filterset_class = CoinFilter
     search_fields = ["coingecko_id", "name", "symbol"]
+    list_cache_scope = "coins"
+
+    def list_validator(self, request: Request) -> str | None:
+        # Any page of any filter can show any coin: the whole catalogue.
+        return row_digest(Coin._meta.db_table)
 
     @extend_schema(
         summary="Price history of a coin",

@@ -18,7 +18,7 @@ import yaml
 from honcho.environ import parse_procfile
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-DJANGO_SERVICES = ("web", "worker", "beat")
+DJANGO_SERVICES = ("web", "ws", "worker", "beat")
 SETTING_VARIABLE = re.compile(r"\benv(?:\.\w+)?\(\s*\"([A-Z][A-Z0-9_]*)\"")
 SCRIPT_VARIABLE = re.compile(r"os\.environ\.get\(\s*\"([A-Z][A-Z0-9_]*)\"|\$\{([A-Z][A-Z0-9_]*)")
 DOCUMENTED_VARIABLE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=", re.MULTILINE)
@@ -83,7 +83,9 @@ def test_readme_documents_every_setting() -> None:
 
 
 def test_compose_runs_the_whole_product(compose: dict) -> None:
-    assert set(compose["services"]) == {"postgres", "redis", "web", "worker", "beat", "mailpit"}
+    assert set(compose["services"]) == {
+        "postgres", "redis", "proxy", "web", "ws", "worker", "beat", "mailpit",
+    }  # fmt: skip
     assert compose["services"]["postgres"]["image"].startswith("postgres:16")
     assert compose["services"]["redis"]["image"].startswith("redis:7")
     assert compose["services"]["mailpit"]["image"].startswith("axllent/mailpit")
@@ -97,7 +99,9 @@ def test_web_worker_and_beat_run_one_image(compose: dict) -> None:
     assert "x-django" in compose
 
 
-@pytest.mark.parametrize("service", ["postgres", "redis", "web", "worker", "mailpit"])
+@pytest.mark.parametrize(
+    "service", ["postgres", "redis", "proxy", "web", "ws", "worker", "mailpit"]
+)
 def test_it_health_checks_the_servers(compose: dict, service: str) -> None:
     assert compose["services"][service]["healthcheck"]["test"]
 
@@ -125,7 +129,7 @@ def test_django_services_wait_for_a_healthy_database_and_redis(compose: dict, se
     assert depends_on["redis"] == {"condition": "service_healthy"}
 
 
-@pytest.mark.parametrize("service", ["worker", "beat"])
+@pytest.mark.parametrize("service", ["ws", "worker", "beat"])
 def test_worker_and_beat_start_after_web_has_migrated(compose: dict, service: str) -> None:
     assert compose["services"][service]["depends_on"]["web"] == {"condition": "service_healthy"}
 
@@ -144,6 +148,45 @@ def test_every_long_running_service_restarts(compose: dict) -> None:
     assert {name: s.get("restart") for name, s in compose["services"].items()} == dict.fromkeys(
         compose["services"], "unless-stopped"
     )
+
+
+def test_only_the_proxy_publishes_the_app(compose: dict) -> None:
+    services = compose["services"]
+
+    assert services["proxy"]["ports"] == ["${WEB_PORT:-8000}:8000"]
+    assert "ports" not in services["web"]
+    assert "ports" not in services["ws"]
+    assert services["proxy"]["depends_on"] == {
+        "web": {"condition": "service_healthy"},
+        "ws": {"condition": "service_healthy"},
+    }
+
+
+def test_the_proxy_runs_the_nginx_config_of_the_repository(compose: dict) -> None:
+    [mount] = compose["services"]["proxy"]["volumes"]
+    source, target, mode = mount.split(":")
+    config = (BASE_DIR / source).read_text()
+
+    assert (target, mode) == ("/etc/nginx/nginx.conf", "ro")
+    assert "server web:8000;" in config
+    assert "server ws:8001;" in config
+    assert re.search(r"location /ws/ \{[^}]*proxy_pass http://ws_app;", config)
+
+
+def test_web_serves_the_wsgi_app_and_ws_the_asgi_app(compose: dict) -> None:
+    web = compose["services"]["web"]["command"]
+    ws = compose["services"]["ws"]["command"]
+
+    assert web[-1] == "cryptomonitor.wsgi:application"
+    assert (ws[0], ws[-1]) == ("daphne", "cryptomonitor.asgi:application")
+    assert (BASE_DIR / "cryptomonitor" / "wsgi.py").is_file()
+
+
+def test_only_the_wsgi_workers_keep_database_connections(compose: dict) -> None:
+    services = compose["services"]
+
+    assert services["web"]["environment"]["DB_CONN_MAX_AGE"] == "60"
+    assert services["ws"]["environment"]["DB_CONN_MAX_AGE"] == "0"
 
 
 def test_data_lives_in_named_volumes(compose: dict) -> None:

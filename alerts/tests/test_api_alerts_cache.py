@@ -1,0 +1,133 @@
+"""GET /api/v1/alerts/ from the per-process page cache: never another user's, never stale.
+
+Every way an alert changes is read back at once: the API, the web form's
+model method, the evaluator's raw SQL firing, the expiry task, deletion.
+Transactional tests: production requests run in autocommit, where every write
+is a transaction of its own (inside one, the cache stands aside).
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Profile
+from alerts.models import Alert
+from alerts.tasks import expire_alerts
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def alert(make_alert):
+    return make_alert(target=Decimal("70000"), note="take profit")
+
+
+def listed(client) -> list[dict]:
+    response = client.get("/api/v1/alerts/")
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+def one(client) -> dict:
+    [item] = listed(client)
+    return item
+
+
+def test_a_repeated_read_costs_auth_and_validator_queries_only(
+    owner_api, alert, django_assert_num_queries
+):
+    first = listed(owner_api)
+
+    with django_assert_num_queries(2):  # the token, the validator
+        assert listed(owner_api) == first
+
+
+def test_another_user_never_gets_the_owners_cached_page(owner_api, stranger_api, alert):
+    assert [item["id"] for item in listed(owner_api)] == [alert.pk]
+
+    assert listed(stranger_api) == []
+
+
+def test_the_owners_page_is_not_a_strangers_cached_one(owner_api, stranger_api, alert):
+    assert listed(stranger_api) == []
+
+    assert [item["id"] for item in listed(owner_api)] == [alert.pk]
+
+
+def test_an_edit_through_the_api_shows_at_once(owner_api, alert):
+    assert one(owner_api)["target"] == "70000"
+
+    response = owner_api.patch(f"/api/v1/alerts/{alert.pk}/", {"target": "72000"}, format="json")
+    assert response.status_code == 200, response.content
+
+    assert one(owner_api)["target"] == "72000"
+
+
+def test_a_new_alert_shows_at_once(owner_api, alert):
+    listed(owner_api)
+    body = {"coin": "bitcoin", "condition": "below", "target": "20000"}
+    assert owner_api.post("/api/v1/alerts/", body, format="json").status_code == 201
+
+    assert len(listed(owner_api)) == 2
+
+
+def test_a_deleted_alert_disappears_at_once(owner_api, alert, make_alert):
+    make_alert(target=Decimal("1"))
+    assert len(listed(owner_api)) == 2
+
+    assert owner_api.delete(f"/api/v1/alerts/{alert.pk}/").status_code == 204
+
+    remaining = [item["id"] for item in listed(owner_api)]
+    assert len(remaining) == 1
+    assert alert.pk not in remaining
+
+
+def test_a_pause_shows_at_once(owner_api, alert):
+    assert one(owner_api)["status"] == "active"
+
+    assert owner_api.post(f"/api/v1/alerts/{alert.pk}/pause/").status_code == 200
+
+    assert one(owner_api)["status"] == "paused"
+
+
+def test_a_firing_by_the_evaluators_raw_sql_shows_at_once(owner_api, feed, make_alert):
+    make_alert(target=Decimal("30000"))
+    assert one(owner_api)["status"] == "active"
+
+    assert feed.tick("31000")  # fired: one conditional UPDATE of raw SQL
+
+    fired = one(owner_api)
+    assert fired["status"] == "triggered"
+    assert fired["last_triggered_at"] is not None
+
+
+def test_an_expiry_by_the_periodic_task_shows_at_once(owner_api, alert):
+    assert one(owner_api)["status"] == "active"
+    Alert.objects.filter(pk=alert.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert expire_alerts() == 1
+
+    assert one(owner_api)["status"] == "expired"
+
+
+def test_an_update_that_sets_no_timestamp_shows_at_once(owner_api, alert):
+    listed(owner_api)
+    updated_at = Alert.objects.get(pk=alert.pk).updated_at
+    # A write that forgets updated_at still changes the row's version.
+    Alert.objects.filter(pk=alert.pk).update(note="renamed", updated_at=updated_at)
+
+    assert one(owner_api)["note"] == "renamed"
+
+
+def test_times_follow_the_callers_own_time_zone(owner, alert, client):
+    Profile.objects.update_or_create(user=owner, defaults={"time_zone": "Asia/Tokyo"})
+    client.force_login(owner)
+    tokyo = one(client)["created_at"]
+
+    Profile.objects.filter(user=owner).update(time_zone="UTC")
+
+    # Same rows, same URL, same user: only the zone differs.
+    assert tokyo.endswith("+09:00")
+    assert one(client)["created_at"].endswith("Z")

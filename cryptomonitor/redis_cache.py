@@ -1,0 +1,45 @@
+"""Django's RedisCache with one redis-py client per connection pool.
+
+Django's RedisCacheClient builds a new `redis.Redis` object for every cache
+call; its constructor fills a table of some 170 response callbacks, about
+0.15 ms of CPU each time, more than the round trip to a local Redis. A
+client holds no connection of its own (the pool does) and is safe to share
+between threads, so one per pool serves every call of the process.
+"""
+
+from __future__ import annotations
+
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+
+
+class SharedClientRedisCacheClient(RedisCacheClient):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, object] = {}
+
+    def get_client(self, key=None, *, write=False):
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+        return client
+
+    def incr_with_expiry(self, key, timeout: int) -> int:
+        """INCR a counter and give a new one `timeout` seconds to live, in one round trip."""
+        pipeline = self.get_client(key, write=True).pipeline(transaction=False)
+        pipeline.incr(key)
+        pipeline.expire(key, timeout, nx=True)
+        count, _ = pipeline.execute()
+        return count
+
+
+class SharedClientRedisCache(RedisCache):
+    """settings.CACHES backend: RedisCache without a client object per call."""
+
+    def __init__(self, server, params) -> None:
+        super().__init__(server, params)
+        self._class = SharedClientRedisCacheClient
+
+    def incr_with_expiry(self, key: str, timeout: int, version: int | None = None) -> int:
+        key = self.make_and_validate_key(key, version=version)
+        return self._cache.incr_with_expiry(key, timeout)

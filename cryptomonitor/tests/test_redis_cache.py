@@ -1,0 +1,44 @@
+"""cryptomonitor.redis_cache: Django's RedisCache with one client per pool, on the real Redis."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+
+@pytest.fixture
+def counter():
+    key = "tests:redis-cache:counter"
+    cache.delete(key)
+    yield key
+    cache.delete(key)
+
+
+def test_every_call_reuses_one_client():
+    client = cache._cache.get_client(write=True)
+
+    assert cache._cache.get_client(write=True) is client
+
+
+def test_it_still_reads_and_writes_like_django_rediscache():
+    cache.set("tests:redis-cache:value", {"a": [1, 2]}, timeout=30)
+
+    assert cache.get("tests:redis-cache:value") == {"a": [1, 2]}
+    assert cache.delete("tests:redis-cache:value")
+
+
+def test_incr_with_expiry_counts_from_one(counter):
+    assert [cache.incr_with_expiry(counter, 30) for _ in range(3)] == [1, 2, 3]
+    assert cache.get(counter) == 3
+
+
+def test_incr_with_expiry_sets_the_lifetime_once(counter):
+    cache.incr_with_expiry(counter, 30)
+    client = cache._cache.get_client(write=True)
+    key = cache.make_and_validate_key(counter)
+    client.expire(key, 5)
+
+    cache.incr_with_expiry(counter, 30)
+
+    # The first INCR started the window; later ones must not extend it.
+    assert 0 < client.ttl(key) <= 5
