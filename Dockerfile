@@ -1,5 +1,8 @@
-# CryptoMonitor's production image: daphne, the Celery worker and beat all run
-# from it (see docker-compose.yml). Build: docker build -t cryptomonitor .
+# CryptoMonitor's production image: granian (HTTP), daphne (WebSockets), the
+# Celery worker and beat all run from it (see docker-compose.yml, where nginx
+# routes /ws/ to daphne and the rest to granian). Its default command is
+# daphne alone, which serves both in one process (as `make run` does).
+# Build: docker build -t cryptomonitor .
 
 # Front-end packages (Pico CSS, lightweight-charts) come from npm at build time,
 # pinned by package-lock.json; the app serves them itself, never from a CDN.
