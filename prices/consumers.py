@@ -21,8 +21,6 @@ class PriceConsumer(AsyncWebsocketConsumer):
     groups = [live.PRICES_GROUP]
 
     async def connect(self) -> None:
-        # The first socket comes after everything a server loads at startup.
-        live.settle_process_heap()
         # None means every tracked coin; a subscribe message narrows it.
         self.coin_ids: frozenset[str] | None = None
         user = self.scope.get("user")

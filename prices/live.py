@@ -6,7 +6,6 @@ they can be tested and reused without a socket.
 
 from __future__ import annotations
 
-import gc
 import json
 import re
 import time
@@ -30,10 +29,6 @@ BATCH_VERSION = 2
 BATCH_FIELDS = ("id", "price", "change_24h_pct", "market_cap", "volume_24h", "updated_at")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
-# The garbage collector's young generation in a server process (Python's
-# default is 700 objects); see settle_process_heap().
-GC_YOUNG_THRESHOLD = 50_000
-_heap_settled = False
 
 
 class BadMessage(ValueError):
@@ -137,28 +132,6 @@ def prices_message(
 
 def encode(message: dict[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"))
-
-
-def settle_process_heap() -> None:
-    """Keep the garbage collector from pausing a server's fan-out; once per process.
-
-    Every batch leaves a few objects per socket alive until the next one (each
-    consumer's pending receive), so with the default thresholds they are
-    promoted, and a full collection ran every ~3 s in a daphne process holding
-    2,500 sockets, pausing it ~250 ms to free nothing (bench/fanout.py). So:
-    freeze what startup made (modules, settings, never garbage), which full
-    collections then skip, and let the young generation grow to
-    GC_YOUNG_THRESHOLD objects, so per-batch objects die young instead of
-    being promoted. Full collections still run, rarely, and still free what
-    closed sockets leave in cycles.
-    """
-    global _heap_settled
-    if _heap_settled:
-        return
-    _heap_settled = True
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 class ProcessTexts:

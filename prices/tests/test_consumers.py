@@ -7,9 +7,8 @@ uncommitted rows.
 
 from __future__ import annotations
 
-import gc
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -69,16 +68,6 @@ def clean_channel_layer(channel_layer_backend) -> None:
     async_to_sync(get_channel_layer().flush)()
     # The per-process texts would carry one test's coins into the next.
     live.process_texts.clear()
-
-
-@pytest.fixture(autouse=True)
-def default_garbage_collector() -> Iterator[None]:
-    """Undo what the first socket does to the collector of this (test) process."""
-    threshold = gc.get_threshold()
-    yield
-    gc.unfreeze()
-    gc.set_threshold(*threshold)
-    live._heap_settled = False
 
 
 @pytest.fixture
@@ -193,12 +182,6 @@ def test_a_batch_row_holds_what_changes_with_a_price_and_the_time_in_ms(coins):
         "volume_24h": "12000000000",
         "updated_at": 1795237200123,
     }
-
-
-def test_the_first_socket_freezes_the_startup_heap_and_widens_the_young_generation(coins):
-    connect_snapshot()
-    assert gc.get_freeze_count() > 0
-    assert gc.get_threshold()[0] == live.GC_YOUNG_THRESHOLD
 
 
 def test_it_answers_ping_with_pong(coins):
