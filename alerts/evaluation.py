@@ -518,8 +518,10 @@ def fire_matching_alerts(
         rows = cursor.fetchall()
     enqueue_on_commit([delivery_id for *_, ids in rows for delivery_id in ids or ()])
     by_coin = {change.coin_id: change for change in changes}
+    alias = connection.alias
     return [
         _loaded_event(
+            alias,
             (
                 event_id,
                 alert_id,
@@ -529,13 +531,13 @@ def fire_matching_alerts(
                 by_coin[coin_id].previous_price,
                 reason,
                 now,
-            )
+            ),
         )
         for event_id, alert_id, coin_id, reason, _ in rows
     ]
 
 
-def _loaded_event(values: tuple) -> AlertEvent:
+def _loaded_event(alias: str, values: tuple) -> AlertEvent:
     """An AlertEvent as loaded from the database, built without Model.__init__.
 
     What Model.from_db gives (saved, same attributes), at a sixth of its cost:
@@ -545,7 +547,7 @@ def _loaded_event(values: tuple) -> AlertEvent:
     event = _new_object(AlertEvent)
     state = ModelState()
     state.adding = False
-    state.db = connection.alias
+    state.db = alias
     event._state = state
     event.__dict__.update(zip(_EVENT_FIELDS, values, strict=True))
     return event
