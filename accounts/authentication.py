@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework import authentication, exceptions
@@ -32,7 +35,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             key = parts[1].decode()
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed("Invalid token.") from exc
-        token = ApiToken.authenticate(key)
+        token = find_token(key)
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         mark_used(token)
@@ -41,6 +44,46 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
     def authenticate_header(self, request: Request) -> str:
         # Makes DRF answer 401 (not 403) to callers without credentials.
         return 'Token realm="api"'
+
+
+def find_token(key: str) -> ApiToken | None:
+    """ApiToken.authenticate(key) in one precompiled query: the token and its user.
+
+    The same rules (a token not revoked, of an active user, found by the
+    SHA-256 of its key); the ORM's select_related() query cost about 0.7 ms
+    to compile on every API request, longer than the whole cached answer.
+    """
+    sql, token_fields, user_fields = _token_query()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ApiToken.hash_key(key)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    token = ApiToken.from_db(connection.alias, token_fields, row[: len(token_fields)])
+    token.user = get_user_model().from_db(connection.alias, user_fields, row[len(token_fields) :])
+    return token if token.user.is_active else None
+
+
+@cache
+def _token_query() -> tuple[str, list[str], list[str]]:
+    """SELECT every column of the token and of its user, by key hash, active tokens only."""
+    user_model = get_user_model()
+    quote = connection.ops.quote_name
+    token_fields = [field.attname for field in ApiToken._meta.concrete_fields]
+    user_fields = [field.attname for field in user_model._meta.concrete_fields]
+    columns = [f"t.{quote(f.column)}" for f in ApiToken._meta.concrete_fields] + [
+        f"u.{quote(f.column)}" for f in user_model._meta.concrete_fields
+    ]
+    user_fk = quote(ApiToken._meta.get_field("user").column)
+    revoked_at = quote(ApiToken._meta.get_field("revoked_at").column)
+    key_hash = quote(ApiToken._meta.get_field("key_hash").column)
+    # Names come from the models' metadata; the key hash is a parameter.
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {quote(ApiToken._meta.db_table)} t "  # noqa: S608
+        f"JOIN {quote(user_model._meta.db_table)} u ON u.{quote(user_model._meta.pk.column)} "
+        f"= t.{user_fk} WHERE t.{key_hash} = %s AND t.{revoked_at} IS NULL"
+    )
+    return sql, token_fields, user_fields
 
 
 def mark_used(token: ApiToken) -> None:
