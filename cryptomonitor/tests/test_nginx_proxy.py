@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -48,7 +49,11 @@ if nginx_binary() is None and os.environ.get("CI") != "true":
 def compose_command(service: str, listen_port: str, port: int) -> list[str]:
     """docker-compose.yml's command of `service`, on 127.0.0.1:`port` instead."""
     compose = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
-    command = list(compose["services"][service]["command"])
+    # Compose's ${NAME:-default} substitutions take their defaults.
+    command = [
+        re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", part)
+        for part in compose["services"][service]["command"]
+    ]
     assert "0.0.0.0" in command and listen_port in command
     return [{"0.0.0.0": "127.0.0.1", listen_port: str(port)}.get(part, part) for part in command]
 
