@@ -100,7 +100,10 @@ class _Dialect:
 
     postgresql: bool
     timestamp: str
+    # Locks the claimable alerts (alias a), not the batch rows they match.
     lock: str
+    # Null-safe equality: the match columns a claim re-checks may be NULL.
+    same: str
     cooldown_until: str
     # PostgreSQL: scan per batch row through LATERAL ... OFFSET 0. As a plain
     # join the planner cannot know the target ranges are narrow, so at a
@@ -138,7 +141,8 @@ class _Dialect:
             return cls(
                 postgresql=True,
                 timestamp="TIMESTAMPTZ",
-                lock="FOR UPDATE",
+                lock="FOR UPDATE OF a",
+                same="IS NOT DISTINCT FROM",
                 cooldown_until="CAST(%s AS TIMESTAMPTZ) + cooldown_seconds * INTERVAL '1 second'",
                 lateral=True,
                 # JIT compiling these statements costs tens of milliseconds;
@@ -152,6 +156,7 @@ class _Dialect:
             postgresql=False,
             timestamp="TEXT",
             lock="",
+            same="IS",
             cooldown_until="(SELECT CASE WHEN substr(v, 21) = '000' THEN substr(v, 1, 19) "
             "ELSE v || '000' END FROM (SELECT strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, "
             "'+' || cooldown_seconds || ' seconds') AS v))",
@@ -366,15 +371,23 @@ def _matching_part(
         f"a.status = '{Status.ACTIVE}' AND {'' if armed else 'NOT '}a.armed "
         f"AND a.condition IN {_in(conditions)} AND {predicate}"
     )
+    columns = ", ".join(f"a.{column}" for column in ("id", *MATCH_COLUMNS))
     if dialect.lateral:
         return (
-            f"SELECT m.id FROM {source} b CROSS JOIN LATERAL ("  # noqa: S608
-            f"SELECT a.id FROM alerts_alert a WHERE {join} AND {where} OFFSET 0) m WHERE {rows}"
+            f"SELECT m.* FROM {source} b CROSS JOIN LATERAL ("  # noqa: S608
+            f"SELECT {columns} FROM alerts_alert a WHERE {join} AND {where} OFFSET 0) m "
+            f"WHERE {rows}"
         )
     return (
-        f"SELECT a.id FROM {source} b JOIN alerts_alert a ON {join} "  # noqa: S608
+        f"SELECT {columns} FROM {source} b JOIN alerts_alert a ON {join} "  # noqa: S608
         f"WHERE {rows} AND {where}"
     )
+
+
+# What a match depends on besides the batch: each matched row carries them as
+# the evaluator's snapshot saw them, and the claim takes an alert only if its
+# locked row still has them (see _CLAIMABLE_CTES).
+MATCH_COLUMNS = ("coin_id", "condition", "target", "percent", '"window"')
 
 
 def matching_sql(dialect: _Dialect) -> str:
@@ -409,15 +422,27 @@ def matching_sql(dialect: _Dialect) -> str:
 
 
 # The alerts that match the batch and may fire now, locked in id order.
+#
+# `matched` is computed on the statement's snapshot. When a row is locked by
+# a concurrent transaction (an owner's edit, another evaluator), PostgreSQL
+# waits for it and then re-checks the quals of this scan on the NEW row
+# version only (READ COMMITTED EvalPlanQual): `matched` keeps the old row's
+# values. So the claim compares the match columns of the locked row with the
+# ones that matched: an alert edited onto another coin, condition, target,
+# percent or window while we waited is left alone (it would otherwise be
+# claimed with no event, the events joining the batch on its new coin); the
+# next batch judges it on its new settings. SQLite serialises writers: there
+# the comparison always holds.
 _CLAIMABLE_CTES = """
 {batch}, {moves},
 matched AS ({matching}),
 claimable AS (
-    SELECT id AS claimed_id FROM alerts_alert
-    WHERE id IN (SELECT id FROM matched) AND status = '{active}' AND armed
-      AND (cooldown_until IS NULL OR cooldown_until <= CAST(%s AS {timestamp}))
-      AND (expires_at IS NULL OR expires_at > CAST(%s AS {timestamp}))
-    ORDER BY id {lock}
+    SELECT a.id AS claimed_id FROM matched m JOIN alerts_alert a ON a.id = m.id
+      {same_match}
+    WHERE a.status = '{active}' AND a.armed
+      AND (a.cooldown_until IS NULL OR a.cooldown_until <= CAST(%s AS {timestamp}))
+      AND (a.expires_at IS NULL OR a.expires_at > CAST(%s AS {timestamp}))
+    ORDER BY a.id {lock}
 )
 """
 
@@ -496,7 +521,8 @@ def claim_matching_alerts(
 
     Only an active, armed alert out of cooldown and not expired is claimed;
     concurrent evaluators of the same batch lock rows in id order and re-check
-    these conditions after the wait, so each alert is claimed once.
+    these conditions after the wait, so each alert is claimed once, and only
+    if what it matched on is still what its locked row says.
     """
     sql, params = claim_statement(changes, movements, now)
     with connection.cursor() as cursor:
@@ -591,6 +617,9 @@ def claim_statement(
         levels=_in([Condition.ABOVE, Condition.BELOW]),
         timestamp=dialect.timestamp,
         lock=dialect.lock,
+        same_match=" ".join(
+            f"AND a.{column} {dialect.same} m.{column}" for column in MATCH_COLUMNS
+        ),
         cooldown_until=dialect.cooldown_until,
         movements=_in(MOVEMENT_CONDITIONS),
         above=Condition.ABOVE,
@@ -686,8 +715,8 @@ WITH {batch},
 matched AS ({matching})
 UPDATE alerts_alert SET armed = TRUE
 WHERE id IN (
-    SELECT id FROM alerts_alert WHERE id IN (SELECT id FROM matched)
-      AND status = '{active}' AND NOT armed ORDER BY id {lock}
+    SELECT a.id FROM alerts_alert a WHERE a.id IN (SELECT id FROM matched)
+      AND a.status = '{active}' AND NOT a.armed ORDER BY a.id {lock}
 )
 """
 
