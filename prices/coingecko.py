@@ -14,7 +14,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -150,30 +150,32 @@ class CoinGeckoClient:
         pages = list(_chunks(wanted, MARKETS_PAGE_SIZE))
         result = FetchResult()
         now = datetime.now(UTC)
-        failures: list[FeedError] = []
+        failures: dict[int, FeedError] = {}  # page number (from 1) -> its error
         unread: list[str] = []
-        for number, chunk in enumerate(pages):
-            if failures and failures[-1].retry_after is not None:
+        for number, chunk in enumerate(pages, start=1):
+            if _asked_to_wait(failures.values()):
                 unread.extend(chunk)
                 continue
             try:
                 rows = self._markets_page(chunk, vs_currency)
             except FeedError as exc:
-                failures.append(exc)
+                failures[number] = exc
                 unread.extend(chunk)
-                log.warning(
-                    "CoinGecko markets page %d of %d failed: %s", number + 1, len(pages), exc
-                )
+                log.warning("CoinGecko markets page %d of %d failed: %s", number, len(pages), exc)
                 continue
             self._collect(rows, set(chunk), result, now)
-        if failures and len(unread) == len(wanted):
-            raise failures[0]
-        if failures:
-            result.failure = FeedError(
-                f"{len(failures)} of {len(pages)} /coins/markets pages failed, "
-                f"{len(unread)} coins not updated: {failures[0]}",
-                retry_after=failures[-1].retry_after,
-            )
+        if not failures:
+            return result
+        # Any page's Retry-After binds the whole feed, whichever page failed first.
+        retry_after = _asked_to_wait(failures.values())
+        if len(unread) == len(wanted):
+            raise FeedError(_no_page_read(failures, len(pages)), retry_after=retry_after)
+        first = next(iter(failures.values()))
+        result.failure = FeedError(
+            f"{len(failures)} of {len(pages)} /coins/markets pages failed, "
+            f"{len(unread)} coins not updated: {first}",
+            retry_after=retry_after,
+        )
         return result
 
     def _markets_page(self, ids: list[str], vs_currency: str) -> list[Any]:
@@ -329,6 +331,23 @@ def _retry_after_seconds(header: str | None) -> float | None:
     if at.tzinfo is None:
         return None
     return max((at - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def _asked_to_wait(failures: Iterable[FeedError]) -> timedelta | None:
+    """The longest wait any of `failures` asked for, or None when none did."""
+    waits = [exc.retry_after for exc in failures if exc.retry_after is not None]
+    return max(waits, default=None)
+
+
+def _no_page_read(failures: dict[int, FeedError], pages: int) -> str:
+    """Name every failed page with its error, and the pages left unrequested."""
+    text = "no /coins/markets page could be read: " + "; ".join(
+        f"page {number} of {pages}: {exc}" for number, exc in failures.items()
+    )
+    skipped = pages - len(failures)
+    if skipped:
+        text += f"; {skipped} more not requested while CoinGecko asks us to wait"
+    return text
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

@@ -65,3 +65,20 @@ def test_a_long_retry_after_stops_at_that_page_and_is_passed_on(client, fake):
     assert {q.coingecko_id for q in result.quotes} == set(IDS[:250])
     assert result.failure.retry_after == timedelta(seconds=120)
     assert "350 coins not updated" in str(result.failure)
+
+
+def test_every_page_failing_keeps_a_later_pages_retry_after_and_names_the_pages(client, fake):
+    fake.inject("500", path="/coins/markets")
+    fake.inject("429", path="/coins/markets", retry_after=120)
+
+    with pytest.raises(FeedError) as failed:
+        client.fetch_markets(IDS, "usd")
+
+    # Page 2's Retry-After binds the feed though page 1 failed first (with none).
+    assert failed.value.retry_after == timedelta(seconds=120)
+    assert "page 1 of 3: CoinGecko /coins/markets: HTTP 500" in str(failed.value)
+    assert "page 2 of 3: CoinGecko /coins/markets: HTTP 429, asked to wait 120 s" in str(
+        failed.value
+    )
+    assert "1 more not requested" in str(failed.value)
+    assert len(fake.requests) == 2

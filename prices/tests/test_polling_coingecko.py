@@ -1,6 +1,7 @@
 """Full polls against the fake CoinGecko server, through the real client and Redis."""
 
 import asyncio
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -247,24 +248,47 @@ def test_a_poll_evaluates_alerts_itself_when_the_broker_refuses_the_task(
     assert AlertEvent.objects.filter(alert=alert).count() == 1
 
 
-def test_a_failed_page_keeps_the_other_pages_and_records_the_failure(
-    settings,
-    alert_batches,  # noqa: F811
-):
+@pytest.fixture
+def two_pages(settings) -> Iterator[FakeCoinGecko]:
+    """A fake CoinGecko and 300 tracked coins: two /coins/markets pages a poll."""
     coins = generate_coins(300)
     settings.TRACKED_COINS = [coin.id for coin in coins]
     with FakeCoinGecko(coins) as fake:
         settings.COINGECKO_BASE_URL = fake.url
-        fake.inject("500", path="/coins/markets", after=1)
+        yield fake
 
-        report = poll_once()
 
-        state = FeedState.current()
-        assert "1 of 2 /coins/markets pages failed" in report.error
-        assert set(_stored_prices()) == set(settings.TRACKED_COINS[:250])
-        # Not marked good: 50 coins were not updated.
-        assert (state.last_success_at, state.consecutive_failures) == (None, 1)
-        assert "50 coins not updated" in state.last_error
-        recovered = poll_once(force=True)
-        assert recovered.ok and recovered.ingest.stored == 50
-        assert FeedState.current().consecutive_failures == 0
+def test_a_failed_page_keeps_the_other_pages_and_records_the_failure(
+    two_pages,
+    settings,
+    alert_batches,  # noqa: F811
+):
+    two_pages.inject("500", path="/coins/markets", after=1)
+
+    report = poll_once()
+
+    state = FeedState.current()
+    assert "1 of 2 /coins/markets pages failed" in report.error
+    assert set(_stored_prices()) == set(settings.TRACKED_COINS[:250])
+    # Not marked good: 50 coins were not updated.
+    assert (state.last_success_at, state.consecutive_failures) == (None, 1)
+    assert "50 coins not updated" in state.last_error
+    recovered = poll_once(force=True)
+    assert recovered.ok and recovered.ingest.stored == 50
+    assert FeedState.current().consecutive_failures == 0
+
+
+def test_a_retry_after_from_a_later_page_backs_off_a_poll_where_every_page_failed(
+    two_pages,
+    alert_batches,  # noqa: F811
+):
+    two_pages.inject("500", path="/coins/markets")
+    two_pages.inject("429", path="/coins/markets", retry_after=120)
+
+    report = poll_once()
+
+    state = FeedState.current()
+    assert "page 1 of 2" in report.error and "page 2 of 2" in report.error
+    assert state.backoff_until > state.last_attempt_at + timedelta(seconds=115)
+    assert (poll_once().skipped or "").startswith("backing off")
+    assert len(two_pages.requests) == 2
