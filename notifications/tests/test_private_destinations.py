@@ -24,6 +24,13 @@ TELEGRAM = "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/42"
         ("ntfy://10.0.0.1/alerts", "10.0.0.1 is a private network address"),
         ("gotify://localhost/token", "localhost is a private network address"),
         ("mailto://user:pass@169.254.169.254", "169.254.169.254 is a private network address"),
+        # The server is not the host part: mailto://?smtp=, zulip://bot@org.host/.
+        ("mailto://user:pw@gmail.com?smtp=127.0.0.1", "127.0.0.1 is a private network address"),
+        (
+            "mailto://example.com?smtp=169.254.169.254&user=a&pass=b&from=a@example.com",
+            "169.254.169.254 is a private network address",
+        ),
+        (f"zulip://bot-bot@org.localhost/{'a' * 32}", "localhost is a private network address"),
     ],
 )
 def test_the_page_refuses_an_apprise_url_on_a_private_address(client, owner, url, message):
@@ -78,6 +85,19 @@ def test_a_send_to_a_private_apprise_server_fails_without_posting(receiver, owne
     delivery.refresh_from_db()
     assert "127.0.0.1 is a private network address" in delivery.last_error
     assert receiver.requests == []
+
+
+def test_an_email_service_is_not_sent_through_a_private_smtp_server(smtp, owner, fire):
+    # Saved while it was allowed; mailto://…?smtp= names the server to connect to.
+    url = f"mailto://user:pw@example.com:{smtp.port}?smtp=127.0.0.1&to=b@example.com"
+    NotificationSettings.objects.update_or_create(user=owner, defaults={"apprise_urls": url})
+    [delivery] = fire(owner, channels=["apprise"])
+
+    assert deliver(delivery.pk) == DeliveryStatus.FAILED
+
+    delivery.refresh_from_db()
+    assert "127.0.0.1 is a private network address" in delivery.last_error
+    assert smtp.connections == 0
 
 
 @pytest.fixture

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
 import apprise
 
 from notifications.models import NotificationSettings
@@ -18,31 +22,75 @@ def invalid_urls(urls: list[str]) -> list[str]:
 
 
 def refused_urls(urls: list[str]) -> list[str]:
-    """Each URL whose server is a private address, with why.
+    """Each URL naming a server on a private address, with why.
 
-    The webhook policy (WEBHOOK_ALLOW_PRIVATE_IPS), applied to the host of
-    every service whose URL names its server.
+    The webhook policy (WEBHOOK_ALLOW_PRIVATE_IPS), applied to every server
+    the service's attributes name (`service_servers`).
     """
     refused = []
     for url in urls:
         service = apprise.Apprise.instantiate(url)
-        host = service_host(service) if service else ""
-        if host and (reason := forbidden_destination(f"//{host}")):
-            refused.append(f"{url} ({reason})")
+        for server in service_servers(service) if service else []:
+            if reason := forbidden_destination(server):
+                refused.append(f"{url} ({reason})")
+                break
     return refused
 
 
-def service_host(service) -> str:
-    """The network host an Apprise service connects to, or "" when the URL has none.
+# Attribute names that hold a server to connect to: smtp_host (mailto://?smtp=),
+# xmpp_host, hostname (zulip://), home_server (matrix://), _NotifyBluesky__endpoint...
+SERVER_ATTRIBUTE = re.compile(r"(^|_)(host|hostname|server|endpoint|uri|url)$")
+# A host name of two labels or more; a token with dots (a JWT) is not looked up.
+DOTTED_NAME = re.compile(r"^([a-z0-9-]{1,63}\.)+[a-z][a-z0-9-]{0,62}$", re.IGNORECASE)
+URL_VALUE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+
+def service_servers(service) -> list[str]:
+    """Every server an Apprise service may connect to, as `//host` or a URL.
+
+    Not a list per plugin (plugins add overrides such as mailto://?smtp=):
+    every string attribute of the instantiated service whose name says host,
+    server, endpoint or URL, and every value that is a URL. Links the service
+    only displays (pover://?url=, discord://?avatar_url=) are checked too, so
+    they may not point at a private address either.
+    """
+    servers = []
+    for name, value in vars(service).items():
+        if not isinstance(value, str) or not value.strip():
+            continue
+        value = value.strip()
+        if name == "host":
+            if _host_is_a_server(service, value):
+                servers.append(f"//{_bracketed(value)}")
+        elif URL_VALUE.match(value):
+            servers.append(value)
+        elif SERVER_ATTRIBUTE.search(name.lower()):
+            servers.append(f"//{_bracketed(value)}")
+    # A value without a host (sns:// has aws_canonical_uri "/") names no server.
+    return [server for server in dict.fromkeys(servers) if urlsplit(server).hostname]
+
+
+def _host_is_a_server(service, host: str) -> bool:
+    """Whether the URL's host part names a server.
 
     Services whose URL names the server (json://, ntfy://host/topic, gotify://,
     mailto://…) declare a `host` token; in the others (tgram://, slack://…) the
-    host part is a token and the server is the vendor's. ntfy://topic is ntfy.sh.
+    host part is a token and the server is the vendor's, unless it holds a dot
+    (zulip://bot@org.example.com/ connects to org.example.com). ntfy://topic is
+    ntfy.sh.
     """
-    if "host" not in service.template_tokens or getattr(service, "mode", None) == "cloud":
-        return ""
-    host = (service.host or "").strip("[]")
-    return f"[{host}]" if ":" in host else host
+    if getattr(service, "mode", None) == "cloud":
+        return False
+    return "host" in service.template_tokens or bool(DOTTED_NAME.match(host))
+
+
+def _bracketed(host: str) -> str:
+    host = host.strip("[]") if host.startswith("[") else host
+    try:
+        ipaddress.IPv6Address(host.split("%")[0])
+    except ValueError:
+        return host
+    return f"[{host}]"
 
 
 class AppriseTransport(Transport):
@@ -52,7 +100,10 @@ class AppriseTransport(Transport):
         urls = NotificationSettings.for_user(self.user).apprise_url_list()
         if not urls:
             raise TransportError("no Apprise URL is set in notification settings", permanent=True)
-        # Checked again right before sending: DNS may have changed since saving.
+        # Checked again right before sending, against what the names resolve
+        # to now. Apprise resolves them again itself when it connects, so a
+        # name can still rebind to a private address in between (unlike
+        # webhooks, which connect to the address checked).
         bad = invalid_urls(urls)
         if bad:
             raise TransportError(f"invalid Apprise URL: {', '.join(bad)}", permanent=True)
