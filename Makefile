@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 DEPS_STAMP := $(VENV)/.deps-installed
 ASSETS_STAMP := node_modules/.assets-installed
 CHROMIUM ?= /usr/bin/chromium
+NGINX ?= /usr/sbin/nginx
 
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cryptomonitor
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/13
 
-.PHONY: run test lint bench fuzz deps assets browser migrate clean
+.PHONY: run test lint bench fuzz deps assets browser proxy migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +48,16 @@ browser:
 	  else echo "warning: $(CHROMIUM) missing; run: sudo apt-get install chromium"; fi; \
 	fi
 
-test: assets browser
+# nginx for the reverse-proxy test (docker/nginx.conf in front of real servers).
+proxy:
+	@if [ ! -x $(NGINX) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null) \
+	      || echo "warning: could not install nginx; the proxy test will fail"; \
+	  else echo "warning: $(NGINX) missing; run: sudo apt-get install nginx-light"; fi; \
+	fi
+
+test: assets browser proxy
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run -v 0
 	$(BIN)/pytest $(PYTEST_ARGS)
