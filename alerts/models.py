@@ -350,15 +350,10 @@ class AlertEvent(models.Model):
     alert = models.ForeignKey(
         Alert, on_delete=models.CASCADE, related_name="events", db_index=False
     )
-    # No database constraint: the evaluator copies coin_id from the alert row
-    # it holds locked in the same transaction, whose own constraint already
-    # guarantees the coin, so a check per event (3.5 ms per 1,000 at commit)
-    # proves nothing new. Deleting a coin through Django still cascades here
-    # (on_delete runs in Python), and the index stays for that and the admin's
-    # coin filter.
-    coin = models.ForeignKey(
-        Coin, on_delete=models.CASCADE, related_name="alert_events", db_constraint=False
-    )
+    # The coin the alert fired on. It can differ from the alert's coin later
+    # (the owner may edit an alert onto another coin), so the database
+    # constraint is this column's own guarantee (restored by migration 0005).
+    coin = models.ForeignKey(Coin, on_delete=models.CASCADE, related_name="alert_events")
     # Retention deletes old ticks; the event keeps its own copy of the price.
     tick = models.ForeignKey(PriceTick, on_delete=models.SET_NULL, null=True, blank=True)
     price = models.DecimalField(**PRICE_DIGITS)

@@ -83,19 +83,16 @@ class Delivery(models.Model):
     conditional updates on `status`.
     """
 
-    # No database constraint and no index of its own: an alert's deliveries
-    # copy user_id from the alert row the evaluator holds locked in the same
-    # transaction (its own constraint already guarantees the user), and test
-    # deliveries are written for the requesting user; the check per row cost
-    # 7 ms per 2,000 deliveries at commit. Deleting a user through Django
-    # still cascades here (on_delete runs in Python). delivery_user_idx
-    # (user, -created_at) serves every lookup by user.
+    # Whom it was sent to. No index of its own: delivery_user_idx (user,
+    # -created_at) serves every lookup by user. The database constraint is
+    # this column's own guarantee (restored by migration 0006): nothing else
+    # pins the user, since test deliveries have no alert and the admin can
+    # move an alert to another user while its old deliveries keep theirs.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         related_name="deliveries",
         db_index=False,
-        db_constraint=False,
     )
     # Null for a "send test notification" delivery.
     event = models.ForeignKey(
