@@ -14,6 +14,9 @@ AlterField would also drop and re-add the other foreign keys, re-validating
 every row of the table under a lock that stops the evaluator. SQLite (make
 run) keeps its tables: an extra index or check there costs nothing that
 matters.
+
+0005 restores the coin's constraint: an alert's coin is editable, so an
+event's coin can differ from its alert's.
 """
 
 import django.db.models.deletion
@@ -34,11 +37,17 @@ BACKWARD = [
     'ON "alerts_alertevent" ("alert_id")',
     'ALTER TABLE "alerts_alertevent" ADD CONSTRAINT '
     '"alerts_alertevent_coin_id_f6cbe53d_fk_prices_coin_id" FOREIGN KEY ("coin_id") '
-    'REFERENCES "prices_coin" ("id") DEFERRABLE INITIALLY DEFERRED',
+    'REFERENCES "prices_coin" ("id") DEFERRABLE INITIALLY DEFERRED NOT VALID',
+    'ALTER TABLE "alerts_alertevent" '
+    'VALIDATE CONSTRAINT "alerts_alertevent_coin_id_f6cbe53d_fk_prices_coin_id"',
 ]
 
 
 class Migration(migrations.Migration):
+    # Going backwards, the coin's foreign key comes back NOT VALID (a brief
+    # lock, no scan) and is validated in its own transaction.
+    atomic = False
+
     dependencies = [
         ("alerts", "0003_expire_alerts_schedule"),
         ("prices", "0003_coin_tracked_by_setting"),

@@ -9,6 +9,14 @@
 On PostgreSQL only these are dropped; Django's own AlterField would also drop
 and re-add the digest's foreign key, re-validating every row under a lock.
 SQLite (make run) keeps the old index and check, which cost nothing there.
+
+The migration is not atomic, so that on PostgreSQL
+- delivery_digest_idx is built CONCURRENTLY: a plain CREATE INDEX blocks the
+  evaluator's INSERTs into the table for the whole build (a failed build
+  leaves an INVALID index: drop it before migrating again);
+- going backwards, the user's foreign key comes back NOT VALID (a brief lock,
+  no scan) and is validated in its own transaction without blocking inserts.
+SQLite builds the index with Django's own operation.
 """
 
 import django.db.models.deletion
@@ -30,11 +38,35 @@ BACKWARD = [
     'ON "notifications_delivery" ("digest_id")',
     'ALTER TABLE "notifications_delivery" ADD CONSTRAINT '
     '"notifications_delivery_user_id_70f8752d_fk_auth_user_id" FOREIGN KEY ("user_id") '
-    'REFERENCES "auth_user" ("id") DEFERRABLE INITIALLY DEFERRED',
+    'REFERENCES "auth_user" ("id") DEFERRABLE INITIALLY DEFERRED NOT VALID',
+    'ALTER TABLE "notifications_delivery" '
+    'VALIDATE CONSTRAINT "notifications_delivery_user_id_70f8752d_fk_auth_user_id"',
 ]
+DIGEST_INDEX = models.Index(
+    condition=models.Q(("digest__isnull", False)),
+    fields=["digest"],
+    name="delivery_digest_idx",
+)
+CREATE_DIGEST_INDEX = [
+    'CREATE INDEX CONCURRENTLY IF NOT EXISTS "delivery_digest_idx" '
+    'ON "notifications_delivery" ("digest_id") WHERE "digest_id" IS NOT NULL'
+]
+DROP_DIGEST_INDEX = ['DROP INDEX CONCURRENTLY IF EXISTS "delivery_digest_idx"']
+
+
+def add_digest_index_elsewhere(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor != "postgresql":
+        schema_editor.add_index(apps.get_model("notifications", "Delivery"), DIGEST_INDEX)
+
+
+def remove_digest_index_elsewhere(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor != "postgresql":
+        schema_editor.remove_index(apps.get_model("notifications", "Delivery"), DIGEST_INDEX)
 
 
 class Migration(migrations.Migration):
+    atomic = False  # CREATE INDEX CONCURRENTLY, and VALIDATE in its own transaction
+
     dependencies = [
         ("alerts", "0004_fewer_writes_per_firing"),
         ("notifications", "0004_delivery_claim_token"),
@@ -70,12 +102,11 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        migrations.AddIndex(
-            model_name="delivery",
-            index=models.Index(
-                condition=models.Q(("digest__isnull", False)),
-                fields=["digest"],
-                name="delivery_digest_idx",
-            ),
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                postgresql_only(CREATE_DIGEST_INDEX, DROP_DIGEST_INDEX),
+                migrations.RunPython(add_digest_index_elsewhere, remove_digest_index_elsewhere),
+            ],
+            state_operations=[migrations.AddIndex(model_name="delivery", index=DIGEST_INDEX)],
         ),
     ]
