@@ -86,15 +86,16 @@ def sync_catalogue(
 def untrack_dropped(tracked: list[str]) -> int:
     """Stop tracking coins tracked only because an earlier TRACKED_COINS named them.
 
-    A coin someone watches, or with an alert that can still fire (active,
-    paused, or triggered and so resumable), stays tracked: its card and its
-    alert need prices. Coins tracked in the admin were never the setting's.
+    A coin someone watches, or with an alert that can fire again (active,
+    paused, triggered and so resumable, or expired and so revivable by an
+    edit, whose form offers only tracked coins), stays tracked: its card and
+    its alert need prices. Coins tracked in the admin were never the setting's.
     Returns how many coins stopped being tracked.
     """
     from alerts.models import Status  # alerts imports prices.models
 
     dropped = Coin.objects.filter(tracked_by_setting=True).exclude(coingecko_id__in=tracked)
-    can_fire = [Status.ACTIVE, Status.PAUSED, Status.TRIGGERED]
+    can_fire = [Status.ACTIVE, Status.PAUSED, Status.TRIGGERED, Status.EXPIRED]
     needed = Q(watchers__isnull=False) | Q(alerts__status__in=can_fire)
     untracked = (
         Coin.objects.filter(pk__in=dropped.values("pk"), is_tracked=True)
