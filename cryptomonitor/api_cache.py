@@ -46,8 +46,10 @@ def row_digest(table: str, where: str = "", params: tuple = (), extra: str = "")
         # Inside a transaction, its own earlier writes share one xmin.
         return None
     row_text = "t.id::text || ':' || t.xmin::text" + (f" || ':' || {extra}" if extra else "")
-    # Only code constants are formatted in; values are parameters.
-    sql = f"SELECT count(*), md5(string_agg({row_text}, ',' ORDER BY t.id)) FROM {table} t {where}"  # noqa: S608
+    # A sum of 64-bit hashes: no sort, unlike an ordered string_agg (half the
+    # cost at 250 coins). Only code constants are formatted in; values are
+    # parameters.
+    sql = f"SELECT count(*), sum(hashtextextended({row_text}, 0)) FROM {table} t {where}"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         count, digest = cursor.fetchone()
