@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import socket
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.exceptions import ValidationError
 
 from notifications.delivery import deliver
 from notifications.models import DeliveryStatus, NotificationSettings
-from notifications.transports.base import pinned_request
+from notifications.transports.base import HttpTransport, TransportError, pinned_request
 
 pytestmark = pytest.mark.django_db
 
+IDN, IDN_ASCII = "bücher.test", "xn--bcher-kva.test"
 TELEGRAM = "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/42"
 
 
@@ -101,24 +104,42 @@ def test_an_email_service_is_not_sent_through_a_private_smtp_server(smtp, owner,
 
 
 @pytest.fixture
-def rebinding_dns(monkeypatch):
-    """rebind.test: public on the first lookup, loopback afterwards (DNS rebinding)."""
+def dns(monkeypatch) -> dict[str, list[list[str]]]:
+    """Names the test answers for: each lookup takes the next answer (a list of
+    addresses, in order), the last one stays; other names are looked up for real.
+    """
     real = socket.getaddrinfo
-    answers = ["93.184.215.14", "127.0.0.1"]
+    answers: dict[str, list[list[str]]] = {}
 
     def getaddrinfo(host, port, *args, **kwargs):
-        if host != "rebind.test":
+        if host not in answers:
             return real(host, port, *args, **kwargs)
-        address = answers.pop(0) if len(answers) > 1 else answers[0]
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port or 0))]
+        queue = answers[host]
+        addresses = queue.pop(0) if len(queue) > 1 else queue[0]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port or 0)) for a in addresses]
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers
 
 
-def test_a_webhook_send_connects_to_the_address_it_checked(rebinding_dns):
-    url, headers, extensions = pinned_request("https://rebind.test:8443/hook?x=1", {"A": "b"})
+def send_webhook(owner, fire, url: str) -> DeliveryStatus:
+    """Deliver an alert of `owner` to `url` as their webhook; the delivery's status."""
+    NotificationSettings.objects.update_or_create(user=owner, defaults={"webhook_url": url})
+    [delivery] = fire(owner, channels=["webhook"])
+    return deliver(delivery.pk)
 
-    assert url == "https://93.184.215.14:8443/hook?x=1"
+
+def basic_auth(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_a_webhook_send_connects_to_the_address_it_checked(dns):
+    # rebind.test: public on the first lookup, loopback afterwards (DNS rebinding).
+    dns["rebind.test"] = [["93.184.215.14"], ["127.0.0.1"]]
+
+    urls, headers, extensions = pinned_request("https://rebind.test:8443/hook?x=1", {"A": "b"})
+
+    assert urls == ["https://93.184.215.14:8443/hook?x=1"]
     assert headers == {"A": "b", "Host": "rebind.test:8443"}
     assert extensions == {"sni_hostname": "rebind.test"}
 
@@ -126,18 +147,83 @@ def test_a_webhook_send_connects_to_the_address_it_checked(rebinding_dns):
 def test_a_webhook_keeps_the_host_header_of_its_url(receiver, owner, fire, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
     url = receiver.url.replace("127.0.0.1", "localhost")
-    NotificationSettings.objects.update_or_create(user=owner, defaults={"webhook_url": url})
-    [delivery] = fire(owner, channels=["webhook"])
 
-    assert deliver(delivery.pk) == DeliveryStatus.SENT
+    assert send_webhook(owner, fire, url) == DeliveryStatus.SENT
 
     [request] = receiver.requests
     assert request["headers"]["Host"] == url.split("/")[2]
 
 
+def test_a_webhook_sends_the_credentials_of_its_url(receiver, owner, fire, settings):
+    # httpx sent a URL's user-info as Basic auth; the pinned URL has none, so we do.
+    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    url = receiver.url.replace("http://", "http://hook-user:s%3Acret@")
+
+    assert send_webhook(owner, fire, url) == DeliveryStatus.SENT
+
+    [request] = receiver.requests
+    assert request["headers"]["Authorization"] == basic_auth("hook-user", "s:cret")
+    assert request["headers"]["Host"] == receiver.url.split("/")[2]
+
+
+def test_an_authorization_header_of_the_caller_wins_over_the_url(receiver, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    url = receiver.url.replace("http://", "http://hook-user:secret@")
+
+    HttpTransport(user=None).post(url, b"{}", {"Authorization": "Bearer t0ken"})
+
+    [request] = receiver.requests
+    assert request["headers"]["Authorization"] == "Bearer t0ken"
+
+
+def test_a_webhook_tries_the_next_address_when_one_refuses_to_connect(
+    receiver, dns, owner, fire, settings
+):
+    # 127.0.0.2 is loopback but nothing listens there on the receiver's port.
+    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    dns["two.test"] = [["127.0.0.2", "127.0.0.1"]]
+    url = receiver.url.replace("127.0.0.1", "two.test")
+
+    assert send_webhook(owner, fire, url) == DeliveryStatus.SENT
+
+    [request] = receiver.requests
+    assert request["headers"]["Host"] == url.split("/")[2]
+
+
+def test_it_does_not_try_the_next_address_after_an_http_error(receiver, dns, owner, fire, settings):
+    # Once connected the server may have acted on the request: no second POST.
+    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    port = urlsplit(receiver.url).port
+    receiver.script = [500]
+    dns["two.test"] = [["127.0.0.1", "127.0.0.2"]]
+    NotificationSettings.objects.update_or_create(
+        user=owner, defaults={"webhook_url": f"http://two.test:{port}/hook"}
+    )
+    [delivery] = fire(owner, channels=["webhook"])
+
+    with socket.create_server(("127.0.0.2", port)) as second:
+        second.setblocking(False)
+
+        assert deliver(delivery.pk) == DeliveryStatus.PENDING
+
+        assert len(receiver.requests) == 1
+        with pytest.raises(BlockingIOError):
+            second.accept()
+
+
+def test_a_name_with_one_private_address_among_others_is_refused(dns, settings):
+    dns["mixed.test"] = [["93.184.215.14", "10.0.0.7"]]
+
+    with pytest.raises(TransportError) as error:
+        pinned_request("https://mixed.test/hook", {})
+
+    assert error.value.permanent
+    assert "10.0.0.7" in error.value.message
+
+
 @pytest.fixture
 def tls_receiver(tmp_path, monkeypatch):
-    """An HTTPS server for "localhost" whose certificate the client is told to trust."""
+    """An HTTPS server for "localhost" and IDN_ASCII, whose certificate the client trusts."""
     import datetime
     import ssl
     import threading
@@ -159,7 +245,10 @@ def tls_receiver(tmp_path, monkeypatch):
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.DNSName(IDN_ASCII)]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
@@ -172,12 +261,12 @@ def tls_receiver(tmp_path, monkeypatch):
             serialization.NoEncryption(),
         )
     )
-    hosts: list[str] = []
+    requests: list[dict[str, str]] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            hosts.append(self.headers["Host"])
+            requests.append(dict(self.headers))
             self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -192,7 +281,7 @@ def tls_receiver(tmp_path, monkeypatch):
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # httpx trusts it from the environment
-    yield f"https://localhost:{server.server_address[1]}/hook", hosts
+    yield f"https://localhost:{server.server_address[1]}/hook", requests
     server.shutdown()
     server.server_close()
     thread.join()
@@ -203,9 +292,30 @@ def test_an_https_webhook_pinned_to_its_address_still_verifies_the_name(
 ):
     # The connection goes to 127.0.0.1; the certificate is checked against "localhost".
     settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
-    url, hosts = tls_receiver
-    NotificationSettings.objects.update_or_create(user=owner, defaults={"webhook_url": url})
-    [delivery] = fire(owner, channels=["webhook"])
+    url, requests = tls_receiver
 
-    assert deliver(delivery.pk) == DeliveryStatus.SENT
-    assert hosts == [url.split("/")[2]]
+    assert send_webhook(owner, fire, url) == DeliveryStatus.SENT
+    assert [request["Host"] for request in requests] == [url.split("/")[2]]
+
+
+def test_an_https_webhook_sends_the_credentials_of_its_url(tls_receiver, owner, fire, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    url, requests = tls_receiver
+    url = url.replace("https://", "https://hook-user:s%40cret@")
+
+    assert send_webhook(owner, fire, url) == DeliveryStatus.SENT
+    [request] = requests
+    assert request["Authorization"] == basic_auth("hook-user", "s@cret")
+    assert "@" not in request["Host"]
+
+
+def test_an_idn_webhook_goes_to_its_idna_name(tls_receiver, dns, owner, fire, settings):
+    # The Host header, the lookup, SNI and the certificate check all use xn--bcher-kva.test.
+    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    url, requests = tls_receiver
+    dns[IDN_ASCII] = [["127.0.0.1"]]
+    url = url.replace("localhost", IDN)
+
+    assert send_webhook(owner, fire, url) == DeliveryStatus.SENT
+    [request] = requests
+    assert request["Host"] == f"{IDN_ASCII}:{urlsplit(url).port}"

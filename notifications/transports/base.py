@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import socket
 from typing import ClassVar
@@ -28,10 +29,12 @@ class TransportError(Exception):
 def forbidden_destination(url: str) -> str | None:
     """Why we will not send to `url` (a private address), or None.
 
-    Checked when the URL is saved; sends check the address they connect to
-    (`pinned_request`), since DNS may change in between. A name that does
-    not resolve now is let through: the send fails and is retried like any
-    unreachable server.
+    Checked when the URL is saved and before each send, since DNS may change
+    in between. Webhook sends connect to the addresses checked
+    (`pinned_request`); Apprise resolves names again itself, so for it the
+    check before sending narrows the rebinding gap but does not close it. A
+    name that does not resolve now is let through: the send fails and is
+    retried like any unreachable server.
     """
     if settings.WEBHOOK_ALLOW_PRIVATE_IPS:
         return None
@@ -64,31 +67,51 @@ def private_address(host: str, addresses: list[str]) -> str | None:
     return None
 
 
-def pinned_request(url: str, headers: dict[str, str]) -> tuple[str, dict[str, str], dict]:
-    """`url` rewritten to the address we checked, with the Host header and SNI kept.
+def pinned_request(url: str, headers: dict[str, str]) -> tuple[list[str], dict[str, str], dict]:
+    """`url` rewritten to each address we checked, with the Host header and SNI kept.
 
-    Resolving once and connecting to that address closes the gap in which a
-    name checked as public could resolve to a private address for the send
-    (DNS rebinding). Returns the URL, headers and httpx request extensions.
+    Resolving once and connecting to those addresses closes the gap in which
+    a name checked as public could resolve to a private address for the send
+    (DNS rebinding). Every address is checked; the caller tries them in the
+    resolver's order (`post`). What the URL carried besides the address stays:
+    its user-info as Basic auth (unless `headers` has an Authorization), and
+    an IDN host as its IDNA form (xn--…), as httpx would send it. Returns the
+    URLs, the headers and the httpx request extensions.
     """
-    parts = urlsplit(url)
-    host = parts.hostname
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.raw_host.decode("ascii")
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        raise TransportError(f"invalid URL {url}: {exc}", permanent=True) from None
     if not host:
         raise TransportError(f"{url} has no host name", permanent=True)
     try:
         addresses = resolve(host)
     except (OSError, UnicodeError) as exc:
         raise TransportError(f"could not resolve {host}: {exc}") from None
+    if not addresses:
+        raise TransportError(f"could not resolve {host}: no address")
     if not settings.WEBHOOK_ALLOW_PRIVATE_IPS:
         refused = private_address(host, addresses)
         if refused:
             raise TransportError(refused, permanent=True)
-    address = addresses[0]
-    literal = f"[{address}]" if ":" in address else address
-    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
-    host_header = parts.netloc.rpartition("@")[2]
+    parts = urlsplit(url)
+    port = "" if parts.port is None else f":{parts.port}"
+    targets = [
+        parts._replace(netloc=f"{_bracketed(address)}{port}").geturl() for address in addresses
+    ]
+    headers = {**headers, "Host": f"{_bracketed(host)}{port}"}
+    if (parsed.username or parsed.password) and not any(
+        name.lower() == "authorization" for name in headers
+    ):
+        credentials = f"{parsed.username}:{parsed.password}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode("ascii")
     extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
-    return parts._replace(netloc=netloc).geturl(), {**headers, "Host": host_header}, extensions
+    return targets, headers, extensions
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 class Transport:
@@ -110,13 +133,11 @@ class HttpTransport(Transport):
         return settings.WEBHOOK_TIMEOUT_SECONDS
 
     def post(self, url: str, content: bytes, headers: dict[str, str]) -> httpx.Response:
-        target, headers, extensions = pinned_request(url, headers)
+        targets, headers, extensions = pinned_request(url, headers)
         timeout = self.timeout()
         try:
             with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-                response = client.post(
-                    target, content=content, headers=headers, extensions=extensions
-                )
+                response = _post_first_reachable(client, targets, content, headers, extensions)
         except httpx.TimeoutException:
             raise TransportError(f"{url} did not answer within {timeout:g} s") from None
         except httpx.InvalidURL as exc:
@@ -129,3 +150,20 @@ class HttpTransport(Transport):
         if status >= 400:
             raise TransportError(f"{url} refused the notification: HTTP {status}", permanent=True)
         return response
+
+
+def _post_first_reachable(
+    client: httpx.Client, targets: list[str], content: bytes, headers: dict, extensions: dict
+) -> httpx.Response:
+    """POST to the first of `targets` (one per address of the name) that connects.
+
+    Only a failed connection moves on to the next address, as a client given
+    the name would: once connected, the request may have been received, so an
+    error or timeout after that is the send's outcome.
+    """
+    for target in targets[:-1]:
+        try:
+            return client.post(target, content=content, headers=headers, extensions=extensions)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            continue
+    return client.post(targets[-1], content=content, headers=headers, extensions=extensions)
