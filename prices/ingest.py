@@ -4,8 +4,9 @@ One transaction per batch: create unknown coins, write every new tick
 (re-ingesting a (coin, time) is a no-op), move the snapshots of coins whose
 quote is newer than what they show, and fold the ticks into rollups. On
 PostgreSQL those writes are one statement; on SQLite (development) a few.
-Only after the commit do we broadcast (contract 1) and enqueue alert
-evaluation (contract 2), so nobody hears about rows that were rolled back.
+Only after the commit do we broadcast (contract 1, with the feed's state as
+committed) and enqueue alert evaluation (contract 2), so nobody hears about
+rows that were rolled back.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from prices.bulk_sql import json_rows, sqlite_row
-from prices.live import PRICES_GROUP
+from prices.live import PRICES_GROUP, feed_status
 from prices.models import Coin, PriceSource, PriceTick, decimal_text
 from prices.quotes import MarketQuote
 from prices.rollups import TickPoint, postgres_rollups_sql, upsert_rollups
@@ -334,15 +335,19 @@ def _announce(result: IngestResult, evaluate: bool) -> None:
     The rows are committed whatever happens here: a Redis hiccup must not turn
     a good poll into a failed one.
     """
+    event = {
+        "type": "prices.update",
+        "coins": result.changed,
+        "polled_at": result.polled_at.isoformat(),
+    }
     try:
-        async_to_sync(get_channel_layer().group_send)(
-            PRICES_GROUP,
-            {
-                "type": "prices.update",
-                "coins": result.changed,
-                "polled_at": result.polled_at.isoformat(),
-            },
-        )
+        # Read once per batch here, not per process or socket: the state the
+        # poll committed with these rows (a partial poll is not a good one).
+        event["feed"] = feed_status()
+    except Exception:
+        logger.exception("Could not read the feed's state for the price broadcast")
+    try:
+        async_to_sync(get_channel_layer().group_send)(PRICES_GROUP, event)
     except Exception:
         logger.exception("Could not broadcast %d price updates", len(result.changed))
     if not evaluate:

@@ -121,13 +121,12 @@ def prices_message(
         if not rows:
             return None
     # polled_at first: a client can read the stamp before the table.
-    return {
-        "type": "prices",
-        "polled_at": event.get("polled_at"),
-        "v": BATCH_VERSION,
-        "fields": BATCH_FIELDS,
-        "coins": rows,
-    }
+    message = {"type": "prices", "polled_at": event.get("polled_at"), "v": BATCH_VERSION}
+    if "feed" in event:  # the producer's feed_status(), read once for the batch
+        message["feed"] = event["feed"]
+    message["fields"] = BATCH_FIELDS
+    message["coins"] = rows
+    return message
 
 
 def encode(message: dict[str, Any]) -> str:

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
 
 from prices.ingest import IngestResult, store_quotes
 from prices.models import FeedState
@@ -95,26 +97,49 @@ def _poll(state: FeedState, source: Source) -> PollReport:
             "Rejected %s from %s: %s", rejection.coingecko_id, state.name, rejection.reason
         )
     report.rejections = fetched.rejections
-    report.ingest = store_quotes(fetched.quotes, source.price_source)
-    if fetched.failure:
-        # Part of the feed works: keep polling it at the normal pace unless
-        # the source asked us to wait, but never call the feed good.
-        _record_failure(state, report, fetched.failure, fetched.failure.retry_after)
-    else:
-        state.record_success()
+    # One transaction: the batch's broadcast (on commit) reads the feed's
+    # state as this poll leaves it, so open pages learn what /healthz says.
+    with transaction.atomic():
+        report.ingest = store_quotes(fetched.quotes, source.price_source)
+        if fetched.failure:
+            _record_partial(state, report, fetched.failure)
+        else:
+            state.record_success()
     return report
 
 
-def _record_failure(
-    state: FeedState, report: PollReport, exc: FeedError, wait: timedelta | None
-) -> None:
+def _record_partial(state: FeedState, report: PollReport, exc: FeedError) -> None:
+    """A poll that read some pages only: not a good poll, not a failed one.
+
+    The feed is not called good (last_success_at stays, so it goes stale if
+    this persists), but CoinGecko did answer: the failure streak that grows
+    the backoff ends, and the normal pace goes on unless it asked us to wait.
+    """
+    now = timezone.now()
+    FeedState.objects.filter(pk=state.pk).update(
+        last_attempt_at=now,
+        consecutive_failures=0,
+        last_error=str(exc)[:2000],
+        backoff_until=now + exc.retry_after if exc.retry_after else None,
+    )
+    state.refresh_from_db()
+    logger.warning(
+        "Price feed %s answered in part: %s; next try in %.0f s",
+        state.name,
+        exc,
+        exc.retry_after.total_seconds() if exc.retry_after else settings.PRICE_POLL_SECONDS,
+    )
+    report.error, report.backoff_until = str(exc), state.backoff_until
+
+
+def _record_failure(state: FeedState, report: PollReport, exc: FeedError, wait: timedelta) -> None:
     state.record_failure(str(exc), wait)
     logger.warning(
         "Price feed %s failed (%d in a row): %s; next try in %.0f s",
         state.name,
         state.consecutive_failures,
         exc,
-        wait.total_seconds() if wait else settings.PRICE_POLL_SECONDS,
+        wait.total_seconds(),
     )
     report.error, report.backoff_until = str(exc), state.backoff_until
 

@@ -234,6 +234,26 @@ def test_subscribe_narrows_later_price_batches(coins):
     run(scenario)
 
 
+def test_a_batch_carries_the_feed_state_its_producer_read_to_every_client(coins):
+    stale = {"stale": True, "simulated": False}
+
+    async def scenario():
+        everything = await connected()
+        narrowed = await connected()
+        await narrowed.send_json_to({"type": "subscribe", "coins": ["bitcoin"]})
+        await narrowed.receive_json_from(TIMEOUT)
+        await narrowed.receive_json_from(TIMEOUT)
+        event = {**batch("t1", ("bitcoin", "27300")), "feed": stale}
+        await get_channel_layer().group_send("prices", event)
+        messages = [await c.receive_json_from(TIMEOUT) for c in (everything, narrowed)]
+        for communicator in (everything, narrowed):
+            await communicator.disconnect()
+        # Stale although a batch came: a poll may read only some of the coins.
+        assert [message["feed"] for message in messages] == [stale, stale]
+
+    run(scenario)
+
+
 @pytest.mark.parametrize(
     ("sent", "complaint"),
     [

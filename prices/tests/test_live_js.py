@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,36 @@ def test_it_marks_prices_stale_while_down_and_shows_the_fresh_snapshot_after(
             f"() => document.querySelector('{PRICE}').textContent === '$28,000.00'"
         )
         assert "stale" not in (page.locator(PRICE).get_attribute("class") or "")
+
+
+def _stale_feed() -> None:
+    limit = settings.PRICE_POLL_SECONDS * settings.PRICE_STALE_AFTER_POLLS
+    FeedState.objects.update(last_success_at=timezone.now() - timedelta(seconds=limit + 60))
+
+
+def test_a_batch_shows_the_feed_state_the_server_sent_with_it(browser_page, port, daphne_env):
+    page = browser_page
+    banner = page.locator("#feed-stale-banner")
+    beside_the_browser(_stale_feed)
+    with running_daphne(daphne_env, port=port):
+        page.goto("/")
+        page.wait_for_selector('#connection-status[data-state="live"]')
+        assert banner.is_visible()
+
+        # Prices from a poll that missed a page: still stale, as /healthz says.
+        beside_the_browser(
+            store_quotes, [quote("bitcoin", "28000", at=timezone.now())], PriceSource.COINGECKO
+        )
+        page.wait_for_function(
+            f"() => document.querySelector('{PRICE}').textContent === '$28,000.00'"
+        )
+        assert banner.is_visible()
+
+        beside_the_browser(lambda: FeedState.current().record_success())
+        beside_the_browser(
+            store_quotes, [quote("bitcoin", "28100", at=timezone.now())], PriceSource.COINGECKO
+        )
+        banner.wait_for(state="hidden")
 
 
 def test_a_signed_in_user_sees_a_dismissable_alert_popup(

@@ -9,7 +9,9 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.cache import cache
+from django.utils import timezone
 
+from prices import live
 from prices.models import Coin, FeedState, PriceRollup, PriceTick
 from prices.polling import LOCK_KEY, poll_once
 from prices.tests.fake_coingecko import FakeCoinGecko, generate_coins
@@ -270,8 +272,8 @@ def test_a_failed_page_keeps_the_other_pages_and_records_the_failure(
     state = FeedState.current()
     assert "1 of 2 /coins/markets pages failed" in report.error
     assert set(_stored_prices()) == set(settings.TRACKED_COINS[:250])
-    # Not marked good: 50 coins were not updated.
-    assert (state.last_success_at, state.consecutive_failures) == (None, 1)
+    # Not marked good: 50 coins were not updated. Not a failure streak either.
+    assert (state.last_success_at, state.consecutive_failures) == (None, 0)
     assert "50 coins not updated" in state.last_error
     recovered = poll_once(force=True)
     assert recovered.ok and recovered.ingest.stored == 50
@@ -292,3 +294,72 @@ def test_a_retry_after_from_a_later_page_backs_off_a_poll_where_every_page_faile
     assert state.backoff_until > state.last_attempt_at + timedelta(seconds=115)
     assert (poll_once().skipped or "").startswith("backing off")
     assert len(two_pages.requests) == 2
+
+
+def _poll_with_page_2_timing_out(fake, capture):
+    """One poll in which the first page is read and the second times out."""
+    fake.move_all(1)
+    fake.inject("slow", path="/coins/markets", after=1, delay=1.3)
+    with capture(execute=True):
+        report = poll_once()
+    assert "1 of 2 /coins/markets pages failed" in report.error
+    return report
+
+
+def test_a_batch_of_a_partial_poll_says_stale_once_the_feed_has_been_for_too_long(
+    two_pages,
+    settings,
+    prices_subscriber,
+    django_capture_on_commit_callbacks,
+    alert_batches,  # noqa: F811
+):
+    settings.PRICE_POLL_SECONDS, settings.PRICE_STALE_AFTER_POLLS = 10, 3
+    poll_once()  # every page read: a good poll
+    _poll_with_page_2_timing_out(two_pages, django_capture_on_commit_callbacks)
+    fresh = async_to_sync(prices_subscriber)()
+    # PRICE_STALE_AFTER_POLLS intervals of polls like that one.
+    FeedState.objects.update(last_success_at=timezone.now() - timedelta(seconds=31))
+
+    _poll_with_page_2_timing_out(two_pages, django_capture_on_commit_callbacks)
+
+    stale = async_to_sync(prices_subscriber)()
+    assert len(stale["coins"]) == 250
+    assert fresh["feed"] == {"stale": False, "simulated": False}
+    # What the snapshot on (re)connect and /healthz say, so the banner stays.
+    assert stale["feed"] == live.feed_status() == {"stale": True, "simulated": False}
+
+
+def test_partial_polls_do_not_grow_the_backoff_of_the_next_failure(
+    two_pages,
+    settings,
+    alert_batches,  # noqa: F811
+):
+    settings.PRICE_POLL_SECONDS, settings.COINGECKO_BACKOFF_CAP_SECONDS = 10, 300
+    for _ in range(4):
+        two_pages.inject("500", path="/coins/markets", after=1)
+        assert "1 of 2 /coins/markets pages failed" in poll_once().error
+    two_pages.inject("500", path="/coins/markets", times=2)
+
+    assert "no /coins/markets page could be read" in poll_once().error
+
+    state = FeedState.current()
+    # CoinGecko answered the polls before: the first full failure waits one
+    # interval at most (backoff(1)), not 2**4 intervals.
+    assert state.consecutive_failures == 1
+    assert state.backoff_until - state.last_attempt_at <= timedelta(seconds=10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_first_good_poll_after_an_outage_broadcasts_a_fresh_feed(
+    fake_coingecko,
+    prices_subscriber,
+    alert_batches,  # noqa: F811
+):
+    fake_coingecko.inject("500")
+    poll_once()
+    assert live.feed_status()["stale"]
+
+    poll_once(force=True)  # committed for real: the broadcast follows the commit
+
+    message = async_to_sync(prices_subscriber)()
+    assert message["feed"] == {"stale": False, "simulated": False}

@@ -225,7 +225,7 @@
       }
       return coin;
     });
-    return { type: "prices", polled_at: message.polled_at, coins: coins };
+    return { type: "prices", polled_at: message.polled_at, feed: message.feed, coins: coins };
   }
 
   function announce(name, message) {
@@ -273,8 +273,10 @@
     } else if (message.type === "prices") {
       var batch = expandBatch(message);
       applyCoins(batch.coins);
-      // A batch means a poll just succeeded: the feed is not stale.
-      showFeed({ stale: false });
+      // A batch is not proof of a good poll (a poll may read only some of
+      // the coins): the server says with each batch what it knows, as in the
+      // snapshot and /healthz. No `feed`: the banners stay as they are.
+      if (batch.feed) showFeed(batch.feed);
       announce("cm:prices", batch);
     } else if (message.type === "alert") {
       showAlert(message);
