@@ -165,6 +165,11 @@ class AlertFilter(django_filters.FilterSet):
         fields = ["status", "condition", "coin"]
 
 
+# Alert.save_edit revives; nothing records whether the alert was paused before.
+REVIVAL_NOTE = (
+    "An expired alert given a future `expires_at` (or none) becomes active again, "
+    "even if it was paused before it expired."
+)
 ALERT_RESPONSE = OpenApiExample("An alert", value=ALERT_EXAMPLE, response_only=True)
 EVENT_EXAMPLE = {
     "id": 9,
@@ -223,7 +228,7 @@ STATE_RESPONSES = {
         summary="Replace an alert",
         description=(
             "Send every required field; optional ones left out keep their current values. "
-            "Validated like a new alert."
+            "Validated like a new alert. " + REVIVAL_NOTE
         ),
         examples=[
             OpenApiExample("Price above", value=ALERT_REQUEST_EXAMPLE, request_only=True),
@@ -232,7 +237,7 @@ STATE_RESPONSES = {
     ),
     partial_update=extend_schema(
         summary="Change an alert",
-        description="Change some fields; the result is validated as a whole.",
+        description="Change some fields; the result is validated as a whole. " + REVIVAL_NOTE,
         examples=[
             OpenApiExample("New target", value={"target": "72000"}, request_only=True),
             ALERT_RESPONSE,

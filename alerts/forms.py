@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
 from django import forms
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 
 from alerts.models import OWNER_FIELDS, Alert, Channel, Status
 from prices.models import Coin
@@ -25,6 +22,13 @@ class CoinChoiceField(forms.ModelChoiceField):
 
 def format_price(price: Decimal) -> str:
     return f"{price.normalize():,f}" if price >= 1 else f"{price.normalize():f}"
+
+
+# Nothing records whether an expired alert was paused before it expired.
+EXPIRED_HELP = (
+    "This alert has expired. Saving it with a future expiry, or none, makes it active "
+    "again, even if it was paused before it expired."
+)
 
 
 class AlertForm(forms.ModelForm):
@@ -74,6 +78,8 @@ class AlertForm(forms.ModelForm):
         self.fields["target"].label = f"Target price ({settings.VS_CURRENCY.upper()})"
         if self.instance.pk:
             self.initial["coin"] = self.instance.coin.coingecko_id
+        if self.instance.status == Status.EXPIRED:
+            self.fields["expires_at"].help_text = EXPIRED_HELP
 
     @property
     def selected_coin(self) -> Coin | None:
@@ -95,46 +101,12 @@ class AlertForm(forms.ModelForm):
     @property
     def revives(self) -> bool:
         """An expired alert given a future expiry (or none): the save makes it active."""
-        return (
-            self.instance.pk is not None
-            and self.instance.status == Status.EXPIRED
-            and "expires_at" in self.cleaned_data
-            and not has_passed(self.cleaned_data["expires_at"])
-        )
-
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        # The model checks the cap only for alerts that are active already.
-        if self.revives and self.instance.other_active_alerts().count() >= Alert.active_cap():
-            self.add_error(None, self.instance.cap_message())
-        return cleaned
+        return "expires_at" in self.cleaned_data and self.instance.revives
 
     def save(self, commit: bool = True) -> Alert:
         alert = super().save(commit=False)  # Raises on errors; the alert holds the new values.
         if not commit:
             alert.forget_firings()
             return alert
-        revives = self.revives
-        with transaction.atomic():
-            alert.save_edit()
-            if revives:
-                revive(alert)
+        alert.save_edit()  # Revives an expired alert given a future expiry (Alert.revives).
         return alert
-
-
-def has_passed(expires_at: datetime | None) -> bool:
-    return expires_at is not None and expires_at <= timezone.now()
-
-
-def revive(alert: Alert) -> bool:
-    """Make an expired alert active again (after save_edit re-armed it).
-
-    Conditional, like Alert's other status moves: only from expired. The
-    expiry task never touches expired alerts, so nothing races it back.
-    """
-    changed = Alert.objects.filter(pk=alert.pk, status=Status.EXPIRED).update(
-        status=Status.ACTIVE, updated_at=timezone.now()
-    )
-    if changed:
-        alert.refresh_from_db()
-    return bool(changed)

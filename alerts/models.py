@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -265,7 +265,7 @@ class Alert(models.Model):
         return []
 
     def _check_active_cap(self) -> list[tuple[str, str]]:
-        if self.status != Status.ACTIVE or self.user_id is None:
+        if (self.status != Status.ACTIVE and not self.revives) or self.user_id is None:
             return []
         if self.other_active_alerts().count() < self.active_cap():
             return []
@@ -299,18 +299,39 @@ class Alert(models.Model):
         self.armed = True
         self.cooldown_until = None
 
-    def save_edit(self) -> None:
-        """Save the owner's new parameters, re-armed and out of cooldown.
+    @property
+    def revives(self) -> bool:
+        """An expired alert given a future expiry (or none): save_edit makes it active.
+
+        Active, not paused: nothing records whether it was paused when it
+        expired (the expiry task expires paused alerts too), so the form and
+        the API say so before the owner saves.
+        """
+        return (
+            self.pk is not None
+            and self.status == Status.EXPIRED
+            and (self.expires_at is None or self.expires_at > timezone.now())
+        )
+
+    def save_edit(self) -> bool:
+        """Save the owner's new parameters, re-armed and out of cooldown; True if revived.
 
         Only the owner's fields: a full save would write back the status and
         last firing time read before a concurrent evaluator fired the alert,
-        so a once alert just triggered would turn active and fire again.
+        so a once alert just triggered would turn active and fire again. An
+        expired alert given a future expiry (or none) becomes active again
+        (see `revives`); the form and the API both save through here.
         """
         self.forget_firings()
         if self.pk is None:
             self.save()
-            return
-        self.save(update_fields=[*OWNER_FIELDS, "armed", "cooldown_until", "updated_at"])
+            return False
+        revives = self.revives
+        with transaction.atomic():
+            self.save(update_fields=[*OWNER_FIELDS, "armed", "cooldown_until", "updated_at"])
+            # Conditional, like the other status moves: only from expired. The
+            # expiry task never touches expired alerts, so nothing races it back.
+            return revives and self._move(Status.EXPIRED, Status.ACTIVE)
 
     def pause(self) -> bool:
         """Stop evaluating the alert; False when it was not active."""

@@ -90,3 +90,48 @@ def test_the_detail_page_says_how_to_use_an_expired_alert_again(client, owner, e
 
     assert "set an expiry in the future (or none): it becomes active again" in page
     assert reverse("alerts:edit", args=[expired.pk]) in page
+
+
+def test_the_edit_page_says_a_revived_alert_is_active_even_if_it_was_paused(client, owner, expired):
+    client.force_login(owner)
+
+    page = client.get(reverse("alerts:edit", args=[expired.pk])).content.decode()
+
+    assert "makes it active again, even if it was paused before it expired" in page
+
+
+def in_a_week() -> str:
+    return (timezone.now() + timedelta(days=7)).isoformat()
+
+
+def test_the_api_revives_it_like_the_form(owner_api, expired):
+    response = owner_api.patch(
+        f"/api/v1/alerts/{expired.pk}/", {"expires_at": in_a_week()}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == Status.ACTIVE
+    expired.refresh_from_db()
+    assert (expired.status, expired.armed, expired.cooldown_until) == (Status.ACTIVE, True, None)
+
+
+def test_the_api_keeps_it_expired_when_the_expiry_is_still_past(owner_api, expired):
+    response = owner_api.patch(f"/api/v1/alerts/{expired.pk}/", {"note": "x"}, format="json")
+
+    assert response.status_code == 200, response.json()
+    expired.refresh_from_db()
+    assert (expired.status, expired.note) == (Status.EXPIRED, "x")
+
+
+def test_the_api_revives_within_the_cap_of_active_alerts(owner_api, expired, make_alert, settings):
+    settings.ALERTS_MAX_ACTIVE_PER_USER = 1
+    make_alert(target=Decimal("40000"))
+
+    response = owner_api.patch(
+        f"/api/v1/alerts/{expired.pk}/", {"expires_at": in_a_week()}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "You already have 1 active alerts" in str(response.json())
+    expired.refresh_from_db()
+    assert expired.status == Status.EXPIRED
