@@ -32,6 +32,14 @@ class SharedClientRedisCacheClient(RedisCacheClient):
         count, _ = pipeline.execute()
         return count
 
+    def incr_many_with_expiry(self, keys_timeouts: list[tuple[str, int]]) -> list[int]:
+        """incr_with_expiry of each (key, timeout), all in one round trip."""
+        pipeline = self.get_client(write=True).pipeline(transaction=False)
+        for key, timeout in keys_timeouts:
+            pipeline.incr(key)
+            pipeline.expire(key, timeout, nx=True)
+        return pipeline.execute()[::2]
+
 
 class SharedClientRedisCache(RedisCache):
     """settings.CACHES backend: RedisCache without a client object per call."""
@@ -43,3 +51,12 @@ class SharedClientRedisCache(RedisCache):
     def incr_with_expiry(self, key: str, timeout: int, version: int | None = None) -> int:
         key = self.make_and_validate_key(key, version=version)
         return self._cache.incr_with_expiry(key, timeout)
+
+    def incr_many_with_expiry(
+        self, keys_timeouts: list[tuple[str, int]], version: int | None = None
+    ) -> list[int]:
+        keys_timeouts = [
+            (self.make_and_validate_key(key, version=version), timeout)
+            for key, timeout in keys_timeouts
+        ]
+        return self._cache.incr_many_with_expiry(keys_timeouts)

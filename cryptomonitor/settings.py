@@ -268,11 +268,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_THROTTLE_CLASSES": [
-        "cryptomonitor.api_throttling.AnonRateThrottle",
-        "cryptomonitor.api_throttling.UserRateThrottle",
-        "cryptomonitor.api_throttling.ScopedRateThrottle",
-    ],
+    # Anon, user and scoped rates, every counter in one Redis round trip.
+    "DEFAULT_THROTTLE_CLASSES": ["cryptomonitor.api_throttling.ApiThrottles"],
     "EXCEPTION_HANDLER": "cryptomonitor.api_errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="120/min"),

@@ -80,6 +80,15 @@ def test_users_are_throttled_per_user(owner_api, stranger_api, settings):
     assert stranger_api.get("/api/v1/alerts/").status_code == 200
 
 
+def test_anonymous_callers_also_count_against_the_user_rate(api_client, settings):
+    # Visitors are "users" keyed by IP too: a user rate below the anon rate binds them.
+    low_rates(settings, anon="5/min", user="2/min")
+    ip = f"10.7.{random.randrange(256)}.{random.randrange(256)}"
+    for _ in range(2):
+        assert api_client.get("/api/v1/coins/", REMOTE_ADDR=ip).status_code == 200
+    assert error_of(api_client.get("/api/v1/coins/", REMOTE_ADDR=ip), 429)["code"] == "throttled"
+
+
 def test_a_throttle_window_ends(api_client, settings):
     low_rates(settings, anon="1/s")
     ip = f"10.8.{random.randrange(256)}.{random.randrange(256)}"

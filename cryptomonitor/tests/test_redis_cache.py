@@ -42,3 +42,26 @@ def test_incr_with_expiry_sets_the_lifetime_once(counter):
 
     # The first INCR started the window; later ones must not extend it.
     assert 0 < client.ttl(key) <= 5
+
+
+def test_incr_many_with_expiry_counts_each_key(counter):
+    other = f"{counter}:other"
+    cache.delete(other)
+    try:
+        assert cache.incr_many_with_expiry([(counter, 30), (other, 30)]) == [1, 1]
+        assert cache.incr_many_with_expiry([(counter, 30), (other, 30)]) == [2, 2]
+        assert cache.incr_many_with_expiry([(counter, 30)]) == [3]
+        assert (cache.get(counter), cache.get(other)) == (3, 2)
+    finally:
+        cache.delete(other)
+
+
+def test_incr_many_with_expiry_sets_each_lifetime_once(counter):
+    cache.incr_many_with_expiry([(counter, 30)])
+    client = cache._cache.get_client(write=True)
+    key = cache.make_and_validate_key(counter)
+    client.expire(key, 5)
+
+    cache.incr_many_with_expiry([(counter, 30)])
+
+    assert 0 < client.ttl(key) <= 5
