@@ -133,10 +133,15 @@ API_RESPONSE_CACHE = env.bool("API_RESPONSE_CACHE", default=True)
 CHANNEL_LAYER_BACKEND = env.str(
     "CHANNEL_LAYER_BACKEND", default="cryptomonitor.channel_layers.SharedDecodePubSubChannelLayer"
 )
+# redis-py 8 gives every connection a 5 s socket timeout by default: exactly
+# RedisChannelLayer's blocking read (BZPOPMIN, 5 s), so an idle socket's
+# consumer died with "Timeout reading" and its browser reconnected every few
+# seconds. Longer than that read, still short enough to notice a dead Redis.
+CHANNEL_LAYER_HOSTS = [{"address": REDIS_URL, "socket_timeout": 30}]
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": CHANNEL_LAYER_BACKEND,
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "cm:channels"},
+        "CONFIG": {"hosts": CHANNEL_LAYER_HOSTS, "prefix": "cm:channels"},
     }
 }
 if CHANNEL_LAYER_BACKEND == "channels_redis.core.RedisChannelLayer":

@@ -7,6 +7,7 @@ uncommitted rows.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -56,7 +57,7 @@ def channel_layer_backend(request, settings) -> str:
         "default": {
             **settings.CHANNEL_LAYERS["default"],
             "BACKEND": LAYERS[request.param],
-            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": "cm:test-channels"},
+            "CONFIG": {"hosts": settings.CHANNEL_LAYER_HOSTS, "prefix": "cm:test-channels"},
         }
     }
     return request.param
@@ -250,6 +251,19 @@ def test_a_batch_carries_the_feed_state_its_producer_read_to_every_client(coins)
             await communicator.disconnect()
         # Stale although a batch came: a poll may read only some of the coins.
         assert [message["feed"] for message in messages] == [stale, stale]
+
+    run(scenario)
+
+
+def test_a_socket_idle_for_longer_than_the_layers_blocking_read_still_receives(coins):
+    async def scenario():
+        communicator = await connected()
+        # RedisChannelLayer blocks 5 s per read: an idle socket outlives one.
+        await asyncio.sleep(6)
+        await get_channel_layer().group_send("prices", batch("t1", ("bitcoin", "27300")))
+        message = await communicator.receive_json_from(TIMEOUT)
+        await communicator.disconnect()
+        assert message["polled_at"] == "t1"
 
     run(scenario)
 

@@ -56,7 +56,7 @@ def daphne_on_each_layer(request, settings, transactional_db) -> Iterator[LiveSe
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": backend,
-            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": "cm:channels"},
+            "CONFIG": {"hosts": settings.CHANNEL_LAYER_HOSTS, "prefix": "cm:channels"},
         }
     }
     env = {"TEST_DATABASE_URL": current_database_url(), "CHANNEL_LAYER_BACKEND": backend}
