@@ -95,6 +95,10 @@ class PriceConsumer(AsyncWebsocketConsumer):
         if message is not None:
             await self.send_message(message)
 
+    async def prices_feed(self, event: dict[str, Any]) -> None:
+        # A failed poll: no batch, only the feed's state (rare, tiny).
+        await self.send_message({"type": "feed", "feed": event["feed"]})
+
     async def user_alert(self, event: dict[str, Any]) -> None:
         await self.send_message({**event["alert"], "type": "alert"})
 

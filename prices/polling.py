@@ -14,12 +14,15 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from prices.ingest import IngestResult, store_quotes
+from prices.live import PRICES_GROUP, feed_status
 from prices.models import FeedState
 from prices.quotes import FeedError, Rejection
 from prices.sources import Source, current_source, tracked_coin_ids
@@ -66,6 +69,8 @@ def poll_once(source: Source | None = None, *, force: bool = False) -> PollRepor
     """
     state = FeedState.current()
     if state.is_backing_off() and not force:
+        # No batch comes while we wait: tell open pages once the feed is stale.
+        announce_feed(only_if_stale=True)
         return PollReport(skipped=f"backing off until {state.backoff_until:%H:%M:%S} UTC")
     token = uuid.uuid4().hex
     if not _acquire(token):
@@ -134,6 +139,7 @@ def _record_partial(state: FeedState, report: PollReport, exc: FeedError) -> Non
 
 def _record_failure(state: FeedState, report: PollReport, exc: FeedError, wait: timedelta) -> None:
     state.record_failure(str(exc), wait)
+    announce_feed()
     logger.warning(
         "Price feed %s failed (%d in a row): %s; next try in %.0f s",
         state.name,
@@ -142,6 +148,24 @@ def _record_failure(state: FeedState, report: PollReport, exc: FeedError, wait: 
         wait.total_seconds(),
     )
     report.error, report.backoff_until = str(exc), state.backoff_until
+
+
+def announce_feed(only_if_stale: bool = False) -> None:
+    """Send open pages the feed's state when a poll brought no batch; never raise.
+
+    Batches carry the feed's state, but a failed poll has no batch: without
+    this an open page would show its last prices as current through a whole
+    outage, until it reconnects.
+    """
+    try:
+        feed = feed_status()
+        if only_if_stale and not feed["stale"]:
+            return
+        async_to_sync(get_channel_layer().group_send)(
+            PRICES_GROUP, {"type": "prices.feed", "feed": feed}
+        )
+    except Exception:
+        logger.exception("Could not broadcast the price feed's state")
 
 
 def backoff(failures: int) -> timedelta:

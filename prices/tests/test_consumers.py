@@ -235,15 +235,21 @@ def test_subscribe_narrows_later_price_batches(coins):
     run(scenario)
 
 
+async def connected_full_and_narrowed() -> tuple[WebsocketCommunicator, WebsocketCommunicator]:
+    """Two sockets: one hearing every coin, one subscribed to bitcoin only."""
+    everything = await connected()
+    narrowed = await connected()
+    await narrowed.send_json_to({"type": "subscribe", "coins": ["bitcoin"]})
+    await narrowed.receive_json_from(TIMEOUT)  # subscribed
+    await narrowed.receive_json_from(TIMEOUT)  # its snapshot
+    return everything, narrowed
+
+
 def test_a_batch_carries_the_feed_state_its_producer_read_to_every_client(coins):
     stale = {"stale": True, "simulated": False}
 
     async def scenario():
-        everything = await connected()
-        narrowed = await connected()
-        await narrowed.send_json_to({"type": "subscribe", "coins": ["bitcoin"]})
-        await narrowed.receive_json_from(TIMEOUT)
-        await narrowed.receive_json_from(TIMEOUT)
+        everything, narrowed = await connected_full_and_narrowed()
         event = {**batch("t1", ("bitcoin", "27300")), "feed": stale}
         await get_channel_layer().group_send("prices", event)
         messages = [await c.receive_json_from(TIMEOUT) for c in (everything, narrowed)]
@@ -264,6 +270,20 @@ def test_a_socket_idle_for_longer_than_the_layers_blocking_read_still_receives(c
         message = await communicator.receive_json_from(TIMEOUT)
         await communicator.disconnect()
         assert message["polled_at"] == "t1"
+
+    run(scenario)
+
+
+def test_a_failed_polls_feed_state_reaches_every_client_even_a_narrowed_one(coins):
+    stale = {"stale": True, "simulated": False}
+
+    async def scenario():
+        everything, narrowed = await connected_full_and_narrowed()
+        await get_channel_layer().group_send("prices", {"type": "prices.feed", "feed": stale})
+        messages = [await c.receive_json_from(TIMEOUT) for c in (everything, narrowed)]
+        for communicator in (everything, narrowed):
+            await communicator.disconnect()
+        assert messages == [{"type": "feed", "feed": stale}] * 2
 
     run(scenario)
 

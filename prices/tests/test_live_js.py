@@ -22,6 +22,7 @@ from django.utils import timezone
 from cryptomonitor.testing.live_server import current_database_url, running_daphne
 from prices.ingest import store_quotes
 from prices.models import FeedState, PriceSource
+from prices.polling import announce_feed
 from prices.templatetags.price_format import money
 from prices.tests.coins import priced_coin
 from prices.tests.pipeline import alert_batches, quote  # noqa: F401 (fixture)
@@ -113,6 +114,27 @@ def test_a_batch_shows_the_feed_state_the_server_sent_with_it(browser_page, port
             store_quotes, [quote("bitcoin", "28100", at=timezone.now())], PriceSource.COINGECKO
         )
         banner.wait_for(state="hidden")
+
+
+def test_a_failed_poll_shows_the_stale_banner_without_a_batch(browser_page, port, daphne_env):
+    page = browser_page
+    banner = page.locator("#feed-stale-banner")
+    with running_daphne(daphne_env, port=port):
+        page.goto("/")
+        page.wait_for_selector('#connection-status[data-state="live"]')
+        assert not banner.is_visible()
+        page.evaluate(
+            "window.snapshots = 0;"
+            "document.addEventListener('cm:snapshot', () => { window.snapshots += 1; })"
+        )
+
+        # An outage: polls fail, no prices come, only the feed's state.
+        beside_the_browser(_stale_feed)
+        beside_the_browser(announce_feed)
+
+        banner.wait_for(state="visible")
+        # Shown by the message, not by a reconnect's snapshot.
+        assert page.evaluate("window.snapshots") == 0
 
 
 def test_a_signed_in_user_sees_a_dismissable_alert_popup(

@@ -358,8 +358,56 @@ def test_the_first_good_poll_after_an_outage_broadcasts_a_fresh_feed(
     fake_coingecko.inject("500")
     poll_once()
     assert live.feed_status()["stale"]
+    assert async_to_sync(prices_subscriber)()["type"] == "prices.feed"
 
     poll_once(force=True)  # committed for real: the broadcast follows the commit
 
     message = async_to_sync(prices_subscriber)()
     assert message["feed"] == {"stale": False, "simulated": False}
+
+
+def test_a_failed_poll_tells_open_pages_the_feed_is_stale(
+    fake_coingecko,
+    prices_subscriber,
+    alert_batches,  # noqa: F811
+):
+    fake_coingecko.inject("500")
+
+    poll_once()  # no poll has ever succeeded: stale at once
+
+    message = async_to_sync(prices_subscriber)()
+    assert message == {"type": "prices.feed", "feed": {"stale": True, "simulated": False}}
+
+
+def test_a_poll_skipped_while_backing_off_repeats_the_stale_state_to_open_pages(
+    fake_coingecko,
+    prices_subscriber,
+    alert_batches,  # noqa: F811
+):
+    fake_coingecko.inject("500")
+    poll_once()
+    async_to_sync(prices_subscriber)()
+
+    assert poll_once().skipped.startswith("backing off")
+
+    message = async_to_sync(prices_subscriber)()
+    assert message["feed"] == {"stale": True, "simulated": False}
+
+
+def test_a_poll_skipped_while_backing_off_says_nothing_while_the_feed_is_fresh(
+    fake_coingecko,
+    prices_subscriber,
+    django_capture_on_commit_callbacks,
+    alert_batches,  # noqa: F811
+):
+    _poll_and_commit(django_capture_on_commit_callbacks)  # a good poll: fresh
+    fake_coingecko.inject("500")
+    poll_once()
+    while True:  # drain the first poll's batch and the failure's feed message
+        if async_to_sync(prices_subscriber)()["type"] == "prices.feed":
+            break
+
+    assert poll_once().skipped.startswith("backing off")
+
+    with pytest.raises(TimeoutError):
+        async_to_sync(prices_subscriber)(wait=0.3)

@@ -278,6 +278,9 @@
       // snapshot and /healthz. No `feed`: the banners stay as they are.
       if (batch.feed) showFeed(batch.feed);
       announce("cm:prices", batch);
+    } else if (message.type === "feed") {
+      // A poll failed: no prices came, only what the server knows of the feed.
+      showFeed(message.feed);
     } else if (message.type === "alert") {
       showAlert(message);
       announce("cm:alert", message);
