@@ -33,6 +33,8 @@ from django.utils import timezone, translation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from cryptomonitor import prepared
+
 CACHE_ALIAS = "api"
 
 
@@ -50,9 +52,9 @@ def row_digest(table: str, where: str = "", params: tuple = (), extra: str = "")
     # cost at 250 coins). Only code constants are formatted in; values are
     # parameters.
     sql = f"SELECT count(*), sum(hashtextextended({row_text}, 0)) FROM {table} t {where}"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        count, digest = cursor.fetchone()
+    # Planned once per connection: planning cost more than the query.
+    name = "cm_digest_" + hashlib.sha256(sql.encode()).hexdigest()[:16]
+    count, digest = prepared.fetchone(name, sql, params)
     return f"{count}:{digest}"
 
 

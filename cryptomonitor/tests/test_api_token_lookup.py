@@ -48,3 +48,16 @@ def test_an_unknown_key_is_not_found(issued):
     _, key = issued
 
     assert find_token(key + "x") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_it_answers_from_a_prepared_statement(
+    issued, owner, django_assert_num_queries
+):
+    _, key = issued
+    find_token(key)
+
+    with django_assert_num_queries(1) as queries:
+        assert find_token(key).user.pk == owner.pk
+    assert queries.captured_queries[0]["sql"].startswith("EXECUTE cm_api_token(")
+    assert find_token(key + "x") is None

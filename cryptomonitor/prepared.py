@@ -1,0 +1,70 @@
+"""Hot queries as server-side prepared statements, planned once per database connection.
+
+Django sends every query as text (client-side binding, psycopg's prepared
+statements off), so PostgreSQL parses and plans each one again: for the API's
+per-request queries (the page validators, the token lookup) planning costs
+more than running them (alerts validator: 0.33 ms a query, 0.22 ms prepared).
+`fetchone` runs a query through `PREPARE name AS ...` the first time on a
+connection (in the same round trip as its first `EXECUTE`), then `EXECUTE
+name(...)`; it still goes through Django's cursor, so it is logged and counted
+like any query.
+
+A prepared statement lives in the database session: this needs one session
+per Django connection (no transaction-mode pooler in between). Inside a
+transaction block, and off PostgreSQL, the query is sent as plain text: a
+failed EXECUTE there would abort the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from django.db import connection
+from django.db.utils import ProgrammingError
+
+# Names prepared on each open psycopg connection (gone with the connection).
+_prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+INVALID_STATEMENT_NAME = "26000"  # EXECUTE of a statement this session does not have
+DUPLICATE_PREPARED_STATEMENT = "42P05"
+
+
+def fetchone(name: str, sql: str, params: tuple = ()) -> tuple | None:
+    """The first row of `sql` (placeholders %s) with `params`, prepared as `name` on PostgreSQL.
+
+    `name` must be unique per distinct `sql` in the project; `sql` must hold
+    no other % than its placeholders.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql" or connection.in_atomic_block:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+        names = _prepared.setdefault(connection.connection, set())
+        arguments = f"({', '.join(['%s'] * len(params))})" if params else ""
+        execute = f"EXECUTE {name}{arguments}"
+        if name in names:
+            try:
+                cursor.execute(execute, params)
+                return cursor.fetchone()
+            except ProgrammingError as exc:
+                if _sqlstate(exc) != INVALID_STATEMENT_NAME:
+                    raise
+                names.discard(name)  # e.g. a DISCARD ALL: prepare it again
+        parts = sql.split("%s")
+        body = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
+        try:
+            # PREPARE and the first EXECUTE in one round trip (simple query protocol).
+            cursor.execute(f"PREPARE {name} AS {body}; {execute}", params)
+        except ProgrammingError as exc:
+            if _sqlstate(exc) != DUPLICATE_PREPARED_STATEMENT:
+                raise
+            cursor.execute(execute, params)
+            names.add(name)
+            return cursor.fetchone()
+        names.add(name)
+        cursor.nextset()  # past PREPARE's empty result
+        return cursor.fetchone()
+
+
+def _sqlstate(exc: Exception) -> str | None:
+    return getattr(exc.__cause__, "sqlstate", None)
