@@ -299,6 +299,17 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Client addresses behind reverse proxies ---------------------------------------
+# How many proxies of ours stand in front, each writing the address it saw as
+# the last X-Forwarded-For entry (docker-compose.yml: 1, nginx, which drops
+# what the client sent). 0 trusts no header: the
+# client is REMOTE_ADDR (`make run`, daphne on its own). API throttles and
+# allauth's login and signup rate limits count per client address; a header a
+# client wrote itself must never pick that address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+
 # --- Internationalisation, static files ---------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -15,8 +15,9 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -46,25 +47,51 @@ if nginx_binary() is None and os.environ.get("CI") != "true":
     pytestmark.append(pytest.mark.skip(reason="nginx is not installed (apt-get install nginx)"))
 
 
+def compose_service(service: str) -> dict:
+    return yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())["services"][service]
+
+
 def compose_command(service: str, listen_port: str, port: int) -> list[str]:
     """docker-compose.yml's command of `service`, on 127.0.0.1:`port` instead."""
-    compose = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
     # Compose's ${NAME:-default} substitutions take their defaults.
     command = [
-        re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", part)
-        for part in compose["services"][service]["command"]
+        re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", part) for part in compose_service(service)["command"]
     ]
     assert "0.0.0.0" in command and listen_port in command
     return [{"0.0.0.0": "127.0.0.1", listen_port: str(port)}.get(part, part) for part in command]
 
 
-@pytest.fixture
-def proxy(tmp_path) -> Iterator[int]:
+def compose_environment(service: str) -> dict[str, str]:
+    """The literal variables compose gives `service` (not those built from .env)."""
+    return {
+        name: value
+        for name, value in compose_service(service)["environment"].items()
+        if "${" not in value
+    }
+
+
+# The servers' settings: the test settings, one cache key prefix for every
+# process (throttle counters are shared, as in production), the proxy header
+# production trusts when DEBUG is off, plus a test's own.
+SERVER_SETTINGS = """
+from cryptomonitor.settings_test import *
+CACHES["default"]["KEY_PREFIX"] = {prefix!r}
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+{extra}
+"""
+
+
+@contextmanager
+def behind_nginx(tmp_path: Path, extra_settings: str = "") -> Iterator[int]:
     """nginx in front of compose's web and ws commands; yields nginx's port."""
+    (tmp_path / "proxy_test_settings.py").write_text(
+        SERVER_SETTINGS.format(prefix=f"cm-proxy-test-{uuid.uuid4().hex}", extra=extra_settings)
+    )
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "DJANGO_SETTINGS_MODULE": "cryptomonitor.settings_test",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(BASE_DIR)]),
+        "DJANGO_SETTINGS_MODULE": "proxy_test_settings",
         "TEST_DATABASE_URL": current_database_url(),
         "PYTHONUNBUFFERED": "1",
     }
@@ -74,11 +101,48 @@ def proxy(tmp_path) -> Iterator[int]:
             command = compose_command(service, listen_port, ports[service])
             log = tmp_path / f"{service}.log"
             stack.enter_context(
-                running_process(command, ports[service], log, cwd=BASE_DIR, env=env)
+                running_process(
+                    command,
+                    ports[service],
+                    log,
+                    cwd=BASE_DIR,
+                    env={**env, **compose_environment(service)},
+                )
             )
         yield stack.enter_context(
             running_nginx(f"127.0.0.1:{ports['web']}", f"127.0.0.1:{ports['ws']}", tmp_path)
         )
+
+
+@pytest.fixture
+def proxy(tmp_path) -> Iterator[int]:
+    with behind_nginx(tmp_path) as port:
+        yield port
+
+
+@pytest.fixture
+def strict_proxy(tmp_path) -> Iterator[int]:
+    """Behind nginx, with one token request and one failed login per minute and address."""
+    extra = (
+        'REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["token_obtain"] = "1/min"\n'
+        'ACCOUNT_RATE_LIMITS = {**ACCOUNT_RATE_LIMITS, "login_failed": "1/m/ip"}'
+    )
+    with behind_nginx(tmp_path, extra) as port:
+        yield port
+
+
+def client_at(address: str) -> httpx.Client:
+    """A client whose requests leave from `address` (any of 127.0.0.0/8)."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=10)
+
+
+def ask_for_a_token(client: httpx.Client, port: int, **headers) -> int:
+    response = client.post(
+        f"http://127.0.0.1:{port}/api/v1/auth/token/",
+        json={"username": "nobody", "password": "wrong", "name": "guess"},
+        headers=headers,
+    )
+    return response.status_code
 
 
 def test_the_config_passes_nginx_t(tmp_path):
@@ -133,3 +197,47 @@ def test_nginx_answers_its_own_health_check(proxy):
 def test_a_stopped_upstream_is_a_502_not_a_hang(tmp_path):
     with running_nginx("127.0.0.1:9", "127.0.0.1:9", tmp_path) as port:
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/coins/", timeout=10).status_code == 502
+
+
+def test_a_spoofed_x_forwarded_for_does_not_escape_the_throttle(strict_proxy):
+    with client_at("127.0.0.5") as client:
+        first = ask_for_a_token(client, strict_proxy, **{"X-Forwarded-For": "203.0.113.1"})
+        second = ask_for_a_token(client, strict_proxy, **{"X-Forwarded-For": "203.0.113.2"})
+
+    assert (first, second) == (400, 429)
+
+
+def test_each_visitor_address_has_its_own_throttle(strict_proxy):
+    # nginx connects from 127.0.0.1 for everyone: counting by its address
+    # would put every visitor in one bucket.
+    with client_at("127.0.0.5") as one, client_at("127.0.0.6") as other:
+        statuses = [ask_for_a_token(client, strict_proxy) for client in (one, other)]
+
+    assert statuses == [400, 400]
+
+
+def failed_login(client: httpx.Client, port: int) -> str:
+    login = f"http://127.0.0.1:{port}/accounts/login/"
+    client.get(login)
+    response = client.post(
+        login,
+        data={
+            "login": "nobody",
+            "password": "wrong",
+            "csrfmiddlewaretoken": client.cookies["csrftoken"],
+        },
+        headers={"Referer": login, "X-Forwarded-For": "203.0.113.1"},
+    )
+    return response.text
+
+
+def test_failed_logins_lock_out_only_their_own_address(strict_proxy):
+    with client_at("127.0.0.5") as one, client_at("127.0.0.6") as other:
+        failed_login(one, strict_proxy)
+        locked = failed_login(one, strict_proxy)
+        page = failed_login(other, strict_proxy)
+
+    assert "Too many failed login attempts" in locked
+    assert "Too many failed login attempts" not in page
+    assert "not correct" in page
+
