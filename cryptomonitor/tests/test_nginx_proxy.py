@@ -241,3 +241,17 @@ def test_failed_logins_lock_out_only_their_own_address(strict_proxy):
     assert "Too many failed login attempts" not in page
     assert "not correct" in page
 
+
+def test_a_client_cannot_claim_https(proxy):
+    # Django trusts X-Forwarded-Proto: https (SECURE_PROXY_SSL_HEADER) when
+    # DEBUG is off: only nginx may say how the client connected.
+    for symbol in ("btc", "eth"):
+        Coin.objects.create(coingecko_id=symbol, symbol=symbol, name=symbol)
+
+    response = httpx.get(
+        f"http://127.0.0.1:{proxy}/api/v1/coins/?page_size=1",
+        headers={"X-Forwarded-Proto": "https"},
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["next"].startswith(f"http://127.0.0.1:{proxy}/")
