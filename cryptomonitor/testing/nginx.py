@@ -59,15 +59,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_process(command: list[str], port: int, log_path: Path, **popen) -> Iterator[None]:
-    """Run `command` until the block ends; enter the block once it accepts on `port`."""
+def running_process(
+    command: list[str], port: int, log_path: Path, **popen
+) -> Iterator[subprocess.Popen]:
+    """Run `command` until the block ends; enter the block, with it, once it accepts on `port`."""
     with log_path.open("w") as log:
         process = subprocess.Popen(  # noqa: S603 (an argv of the caller's, no shell)
             command, stdout=log, stderr=subprocess.STDOUT, **popen
         )
     try:
         _wait_for_port(process, port, log_path)
-        yield
+        yield process
     finally:
         _stop(process)
 

@@ -178,7 +178,9 @@ def test_web_serves_the_wsgi_app_and_ws_the_asgi_app(compose: dict) -> None:
     ws = compose["services"]["ws"]["command"]
 
     assert web[-1] == "cryptomonitor.wsgi:application"
-    assert (ws[0], ws[-1]) == ("daphne", "cryptomonitor.asgi:application")
+    assert ws[:3] == ["python", "-m", "cryptomonitor.serve_websockets"]
+    assert ws[-1] == "cryptomonitor.asgi:application"
+    assert (BASE_DIR / "cryptomonitor" / "serve_websockets.py").is_file()
     assert (BASE_DIR / "cryptomonitor" / "wsgi.py").is_file()
 
 
@@ -187,6 +189,14 @@ def test_only_the_wsgi_workers_keep_database_connections(compose: dict) -> None:
 
     assert services["web"]["environment"]["DB_CONN_MAX_AGE"] == "60"
     assert services["ws"]["environment"]["DB_CONN_MAX_AGE"] == "0"
+
+
+def test_ws_runs_ws_processes_daphnes(compose: dict) -> None:
+    command = compose["services"]["ws"]["command"]
+
+    assert command[command.index("--processes") + 1] == "${WS_PROCESSES:-2}"
+    assert "WS_PROCESSES=" in read(".env.example")
+    assert "`WS_PROCESSES`" in read("README.md")
 
 
 def test_data_lives_in_named_volumes(compose: dict) -> None:
