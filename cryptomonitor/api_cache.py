@@ -41,17 +41,18 @@ CACHE_ALIAS = "api"
 def row_digest(table: str, where: str = "", params: tuple = (), extra: str = "") -> str | None:
     """Count and digest of the rows of `table` matching `where`; None off PostgreSQL.
 
-    `table` is aliased `t`; `extra` adds a text expression per row (e.g. a
-    joined column that the page shows) to what is digested.
+    `table` is aliased `t`; `extra` adds an expression per row (e.g. a joined
+    column that the page shows) to what is digested.
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         # Inside a transaction, its own earlier writes share one xmin.
         return None
-    row_text = "t.id::text || ':' || t.xmin::text" + (f" || ':' || {extra}" if extra else "")
+    row = "t.id, t.xmin" + (f", {extra}" if extra else "")
     # A sum of 64-bit hashes: no sort, unlike an ordered string_agg (half the
-    # cost at 250 coins). Only code constants are formatted in; values are
-    # parameters.
-    sql = f"SELECT count(*), sum(hashtextextended({row_text}, 0)) FROM {table} t {where}"  # noqa: S608
+    # cost at 250 coins). Each row hashed as a record (PostgreSQL 14+), not
+    # as text built from its columns: 178 -> 121 us for 250 coins. Only code
+    # constants are formatted in; values are parameters.
+    sql = f"SELECT count(*), sum(hash_record_extended(({row}), 0)) FROM {table} t {where}"  # noqa: S608
     # Planned once per connection: planning cost more than the query.
     name = "cm_digest_" + hashlib.sha256(sql.encode()).hexdigest()[:16]
     count, digest = prepared.fetchone(name, sql, params)
