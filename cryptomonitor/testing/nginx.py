@@ -37,8 +37,10 @@ def render_config(http_upstream: str, ws_upstream: str, port: int, workdir: Path
     """docker/nginx.conf pointed at the given upstreams and port, written into workdir."""
     text = CONFIG.read_text()
     replacements = [
-        (r"server web:8000;", f"server {http_upstream};"),
-        (r"server ws:8001;", f"server {ws_upstream};"),
+        # Fixed addresses here; `resolve` (re-resolving Docker's names) needs
+        # nginx >= 1.27.3, newer than Debian bookworm's.
+        (r"server web:8000 resolve;", f"server {http_upstream};"),
+        (r"server ws:8001 resolve;", f"server {ws_upstream};"),
         (r"listen 8000;", f"listen 127.0.0.1:{port};"),
         (r"pid /tmp/nginx\.pid;", f"pid {workdir / 'nginx.pid'};"),
         (r"(\w+_temp_path) /tmp/nginx-", rf"\1 {workdir}/"),

@@ -157,9 +157,20 @@ def test_only_the_proxy_publishes_the_app(compose: dict) -> None:
     assert "ports" not in services["web"]
     assert "ports" not in services["ws"]
     assert services["proxy"]["depends_on"] == {
-        "web": {"condition": "service_healthy"},
-        "ws": {"condition": "service_healthy"},
+        "web": {"condition": "service_healthy", "restart": True},
+        "ws": {"condition": "service_healthy", "restart": True},
     }
+
+
+def test_the_proxy_finds_recreated_servers_again(compose: dict) -> None:
+    config = read("docker/nginx.conf")
+    version = re.fullmatch(r"nginx:(\d+)\.(\d+)-alpine", compose["services"]["proxy"]["image"])
+
+    # Open-source nginx re-resolves upstream names (`resolve`) since 1.27.3.
+    assert version and tuple(map(int, version.groups())) >= (1, 28)
+    assert re.search(r"^\s*resolver 127\.0\.0\.11 ", config, re.MULTILINE)
+    assert "server web:8000 resolve;" in config
+    assert "server ws:8001 resolve;" in config
 
 
 def test_the_proxy_runs_the_nginx_config_of_the_repository(compose: dict) -> None:
@@ -168,8 +179,8 @@ def test_the_proxy_runs_the_nginx_config_of_the_repository(compose: dict) -> Non
     config = (BASE_DIR / source).read_text()
 
     assert (target, mode) == ("/etc/nginx/nginx.conf", "ro")
-    assert "server web:8000;" in config
-    assert "server ws:8001;" in config
+    assert "server web:8000 resolve;" in config
+    assert "server ws:8001 resolve;" in config
     assert re.search(r"location /ws/ \{[^}]*proxy_pass http://ws_app;", config)
 
 
