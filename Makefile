@@ -48,12 +48,18 @@ browser:
 	  else echo "warning: $(CHROMIUM) missing; run: sudo apt-get install chromium"; fi; \
 	fi
 
-# nginx for the reverse-proxy test (docker/nginx.conf in front of real servers).
+# Debian's nginx-light for the reverse-proxy test and bench/api.py
+# (docker/nginx.conf in front of real servers). A policy-rc.d that answers 101
+# keeps the package from starting a system nginx on port 80 (the tests start
+# their own on free ports); an existing policy is left alone.
 proxy:
 	@if [ ! -x $(NGINX) ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
+	    policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	      policy=/usr/sbin/policy-rc.d; printf '#!/bin/sh\nexit 101\n' > $$policy; chmod +x $$policy; fi; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null) \
-	      || echo "warning: could not install nginx; the proxy test will fail"; \
+	      || echo "warning: could not install nginx-light; the proxy test will fail"; \
+	    [ -z "$$policy" ] || rm -f $$policy; \
 	  else echo "warning: $(NGINX) missing; run: sudo apt-get install nginx-light"; fi; \
 	fi
 
@@ -66,7 +72,7 @@ lint: deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: assets
+bench: assets proxy
 	$(BIN)/python bench/ingest.py
 	@for b in alerts delivery fanout api; do [ ! -f bench/$$b.py ] || $(BIN)/python bench/$$b.py || exit 1; done
 

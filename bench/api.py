@@ -9,17 +9,19 @@ another process keeps 50 connections busy for --seconds per endpoint:
 - GET /api/v1/alerts/  token auth, a user with 100 alerts (two pages of 50)
 
 Reports throughput and p50/p99 latency (targets p50 <= 20 ms, p99 <= 100 ms).
---direct loads the server without nginx; --server gunicorn (sync workers, or
-gthread with --threads > 1) and --server daphne (the ASGI server, which
-serves /ws/ in production) measure the alternatives. The throttle rates are
-raised for the run: one client at this rate would be throttled by design. The
-load generator, PostgreSQL and Redis share the machine's CPUs with the server,
-so the figures are a lower bound of what the server alone could do.
+The granian command is docker-compose.yml's own (--workers and --threads
+replace its worker and blocking-thread counts). --direct loads the server
+without nginx; --server gunicorn (sync workers, or gthread with --threads > 1)
+and --server daphne (the ASGI server, which serves /ws/ in production) measure
+the alternatives. The throttle rates are raised for the run: one client at
+this rate would be throttled by design. The load generator, PostgreSQL and
+Redis share the machine's CPUs with the server, so the figures are a lower
+bound of what the server alone could do.
 
     .venv/bin/python bench/api.py [--seconds 30] [--connections 50]
-        [--server granian|gunicorn|daphne] [--workers 2] [--threads 1] [--direct]
+        [--server granian|gunicorn|daphne] [--workers 2] [--threads N] [--direct]
 
-Needs PostgreSQL, Redis and nginx (Debian's nginx-light or nginx; --direct
+Needs PostgreSQL, Redis and nginx (Debian's nginx-light, `make proxy`; --direct
 without it): BENCH_API_DATABASE_URL (created and migrated when missing) and
 BENCH_API_REDIS_URL. Prints a table and writes bench/results/api.json.
 """
@@ -47,6 +49,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.scratch_database import ensure_database  # noqa: E402
+from cryptomonitor.testing.compose import compose_command  # noqa: E402
 from cryptomonitor.testing.nginx import running_nginx  # noqa: E402
 
 RESULTS = BASE_DIR / "bench" / "results" / "api.json"
@@ -151,14 +154,12 @@ def server_commands(server: str, fd: int, port: int, workers: int, threads: int)
         command = [str(bin_dir / "daphne"), "--fd", str(fd), "cryptomonitor.asgi:application"]
         return [command] * workers
     if server == "granian":
-        # As docker-compose.yml's web service runs it.
-        return [
-            [
-                str(bin_dir / "granian"), "--interface", "wsgi", "--workers", str(workers),
-                "--blocking-threads", str(threads), "--no-ws", "--log-level", "warning",
-                "--host", "127.0.0.1", "--port", str(port), "cryptomonitor.wsgi:application",
-            ]
-        ]  # fmt: skip
+        # docker-compose.yml's web command itself, with this run's workers and threads.
+        command = compose_command("web", "8000", port)
+        command[0] = str(bin_dir / command[0])
+        for option, value in (("--workers", workers), ("--blocking-threads", threads)):
+            command[command.index(option) + 1] = str(value)
+        return [[*command[:-1], "--log-level", "warning", command[-1]]]
     # gunicorn, measured against granian: sync workers, or gthread with --threads.
     return [
         [
@@ -167,6 +168,12 @@ def server_commands(server: str, fd: int, port: int, workers: int, threads: int)
             "--backlog", "2048", "cryptomonitor.wsgi:application",
         ]
     ]  # fmt: skip
+
+
+def compose_threads() -> int:
+    """The blocking threads per worker docker-compose.yml's web runs granian with."""
+    command = compose_command("web", "8000", 8000)
+    return int(command[command.index("--blocking-threads") + 1])
 
 
 def start_servers(
@@ -353,7 +360,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--server", choices=["granian", "gunicorn", "daphne"], default="granian")
     parser.add_argument("--workers", type=int, default=2, help="server processes")
-    parser.add_argument("--threads", type=int, default=1, help="threads per WSGI worker")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads per WSGI worker (default: granian as compose runs it, gunicorn 1)",
+    )
     parser.add_argument(
         "--direct",
         action="store_true",
@@ -371,6 +383,8 @@ def main() -> None:
         job = json.loads(args.load)
         print(json.dumps(asyncio.run(generate_load(**job))))
         return
+    if args.threads is None:
+        args.threads = compose_threads() if args.server == "granian" else 1
 
     load_before = os.getloadavg()
     prepare_database()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import subprocess
 import sys
 import uuid
@@ -24,11 +23,11 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
-import yaml
 from asgiref.sync import async_to_sync
 
 from accounts.models import ApiToken
 from alerts.models import Alert
+from cryptomonitor.testing.compose import compose_command, compose_environment
 from cryptomonitor.testing.live_server import current_database_url
 from cryptomonitor.testing.nginx import (
     free_port,
@@ -44,30 +43,11 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 if nginx_binary() is None and os.environ.get("CI") != "true":
-    pytestmark.append(pytest.mark.skip(reason="nginx is not installed (apt-get install nginx)"))
-
-
-def compose_service(service: str) -> dict:
-    return yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())["services"][service]
-
-
-def compose_command(service: str, listen_port: str, port: int) -> list[str]:
-    """docker-compose.yml's command of `service`, on 127.0.0.1:`port` instead."""
-    # Compose's ${NAME:-default} substitutions take their defaults.
-    command = [
-        re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", part) for part in compose_service(service)["command"]
-    ]
-    assert "0.0.0.0" in command and listen_port in command
-    return [{"0.0.0.0": "127.0.0.1", listen_port: str(port)}.get(part, part) for part in command]
-
-
-def compose_environment(service: str) -> dict[str, str]:
-    """The literal variables compose gives `service` (not those built from .env)."""
-    return {
-        name: value
-        for name, value in compose_service(service)["environment"].items()
-        if "${" not in value
-    }
+    pytestmark.append(
+        pytest.mark.skip(
+            reason="nginx is not installed (make proxy, or apt-get install nginx-light)"
+        )
+    )
 
 
 # The servers' settings: the test settings, one cache key prefix for every
@@ -255,3 +235,4 @@ def test_a_client_cannot_claim_https(proxy):
 
     assert response.status_code == 200, response.text
     assert response.json()["next"].startswith(f"http://127.0.0.1:{proxy}/")
+
