@@ -10,10 +10,14 @@ installed, except in CI (CI=true), where a missing nginx fails the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -236,3 +240,80 @@ def test_a_client_cannot_claim_https(proxy):
     assert response.status_code == 200, response.text
     assert response.json()["next"].startswith(f"http://127.0.0.1:{proxy}/")
 
+
+class SilentSmtpServer:
+    """Accepts SMTP connections and never greets: every send waits for its timeout."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.accepted.append(self.listener.accept()[0])
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.accepted) < count:
+            assert time.monotonic() < deadline, f"{len(self.accepted)} of {count} mail sends"
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+@pytest.fixture
+def silent_smtp() -> Iterator[SilentSmtpServer]:
+    server = SilentSmtpServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def mailing_proxy(tmp_path, silent_smtp) -> Iterator[int]:
+    """Behind nginx, sending mail over SMTP to the silent server (30 s timeout)."""
+    extra = (
+        'EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"\n'
+        f"EMAIL_HOST, EMAIL_PORT, EMAIL_TIMEOUT = '127.0.0.1', {silent_smtp.port}, 30"
+    )
+    with behind_nginx(tmp_path, extra) as port:
+        yield port
+
+
+def request_password_reset(port: int, email: str) -> None:
+    reset = f"http://127.0.0.1:{port}/accounts/password/reset/"
+    with httpx.Client(timeout=60) as client:
+        client.get(reset)
+        with contextlib.suppress(httpx.HTTPError):
+            client.post(
+                reset,
+                data={"email": email, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+                headers={"Referer": reset},
+            )
+
+
+def test_slow_mail_sends_do_not_stall_the_site(mailing_proxy, silent_smtp, django_user_model):
+    # allauth sends reset mail inside the request: with one thread per worker,
+    # as many slow SMTP servers as workers stalled every page and /healthz.
+    django_user_model.objects.create_user("someone", "someone@example.com", "a-password-1")
+    senders = [
+        threading.Thread(
+            target=request_password_reset, args=(mailing_proxy, "someone@example.com"), daemon=True
+        )
+        for _ in range(3)
+    ]
+    for sender in senders:
+        sender.start()
+    silent_smtp.wait_for(3)
+
+    statuses = [
+        httpx.get(f"http://127.0.0.1:{mailing_proxy}/healthz", timeout=5).status_code
+        for _ in range(4)
+    ]
+
+    assert set(statuses) <= {200, 503}
