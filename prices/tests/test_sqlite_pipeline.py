@@ -6,11 +6,10 @@ in a subprocess with the real settings pointed at a fresh SQLite file.
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+
+from cryptomonitor.testing.sqlite_project import sqlite_manage
 
 CHECKS = """
 import json
@@ -44,25 +43,8 @@ print(json.dumps({
 
 
 @pytest.mark.slow
-def test_polls_history_and_retention_work_on_sqlite(tmp_path, settings):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "cryptomonitor.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "REDIS_URL": settings.REDIS_URL,
-        "PRICE_SOURCE": "simulated",
-        "LOG_LEVEL": "ERROR",
-    }
-
-    def manage(*args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=settings.BASE_DIR,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+def test_polls_history_and_retention_work_on_sqlite(tmp_path):
+    manage = sqlite_manage(tmp_path / "db.sqlite3", PRICE_SOURCE="simulated")
 
     manage("migrate", "--noinput", "-v", "0")
     manage("poll_prices", "--once")
