@@ -166,6 +166,19 @@ def test_a_webhook_sends_the_credentials_of_its_url(receiver, owner, fire, setti
     assert request["headers"]["Host"] == receiver.url.split("/")[2]
 
 
+def test_a_failed_webhook_send_does_not_print_the_urls_password(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    with socket.socket() as probe:  # a port nothing listens on: connection refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    with pytest.raises(TransportError) as failure:
+        HttpTransport(user=None).post(f"http://hook-user:s3cret@127.0.0.1:{port}/h", b"{}", {})
+
+    assert "s3cret" not in str(failure.value)
+    assert f"***@127.0.0.1:{port}/h" in str(failure.value)
+
+
 def test_an_authorization_header_of_the_caller_wins_over_the_url(receiver, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
     url = receiver.url.replace("http://", "http://hook-user:secret@")

@@ -82,9 +82,11 @@ def pinned_request(url: str, headers: dict[str, str]) -> tuple[list[str], dict[s
         parsed = httpx.URL(url)
         host = parsed.raw_host.decode("ascii")
     except (httpx.InvalidURL, UnicodeError) as exc:
-        raise TransportError(f"invalid URL {url}: {exc}", permanent=True) from None
+        raise TransportError(
+            f"invalid URL {without_credentials(url)}: {exc}", permanent=True
+        ) from None
     if not host:
-        raise TransportError(f"{url} has no host name", permanent=True)
+        raise TransportError(f"{without_credentials(url)} has no host name", permanent=True)
     try:
         addresses = resolve(host)
     except (OSError, UnicodeError) as exc:
@@ -108,6 +110,14 @@ def pinned_request(url: str, headers: dict[str, str]) -> tuple[list[str], dict[s
         headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode("ascii")
     extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
     return targets, headers, extensions
+
+
+def without_credentials(url: str) -> str:
+    """`url` with any user:password replaced by ***, for error messages."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _bracketed(host: str) -> str:
@@ -134,6 +144,8 @@ class HttpTransport(Transport):
 
     def post(self, url: str, content: bytes, headers: dict[str, str]) -> httpx.Response:
         targets, headers, extensions = pinned_request(url, headers)
+        # Errors are stored on the Delivery and shown in pages and the admin.
+        url = without_credentials(url)
         timeout = self.timeout()
         try:
             with httpx.Client(timeout=timeout, follow_redirects=False) as client:
