@@ -189,6 +189,26 @@ def test_the_chart_says_plainly_when_the_history_request_fails(page):
     )
 
 
+def test_a_reconnect_while_a_range_loads_reloads_the_range_chosen(page):
+    held = []  # the 1h history requests, answered only when we say
+    one_hour = lambda url: "range=1h" in url  # noqa: E731
+    page.route(one_hour, lambda route: held.append(route))
+    page.goto("/coins/bitcoin/")
+    page.wait_for_selector('#price-chart[data-state="ready"][data-range="24h"]')
+    page.wait_for_selector('#connection-status[data-state="live"]')
+    page.get_by_role("button", name="1h", exact=True).click()
+    while not held:
+        page.wait_for_timeout(50)
+
+    # live.js reconnected (its second snapshot) before the 1h chart arrived.
+    page.evaluate("document.dispatchEvent(new CustomEvent('cm:snapshot', {detail: {coins: []}}))")
+    for route in held:
+        route.continue_()
+    page.unroute(one_hour)  # lets through a 1h request that came after
+
+    page.wait_for_selector('#price-chart[data-state="ready"][data-range="1h"]')
+
+
 def test_the_coin_chart_grows_as_ticks_arrive(page):
     page.goto("/coins/bitcoin/")
     page.get_by_role("button", name="1h", exact=True).click()

@@ -28,6 +28,8 @@
 
   let lastTime = 0;
   let request = 0;
+  // The range the reader chose last; a reconnect reloads it.
+  let chosenRange = container.dataset.range || "24h";
 
   function setStatus(text) {
     status.textContent = text;
@@ -78,6 +80,7 @@
 
   async function load(rangeKey) {
     const mine = ++request;
+    chosenRange = rangeKey;
     container.dataset.state = "loading";
     setStatus("Loading " + rangeKey + " chart…");
     buttons.forEach(function (button) {
@@ -129,8 +132,9 @@
   let snapshots = 0;
   document.addEventListener("cm:snapshot", function (event) {
     snapshots += 1;
-    if (snapshots > 1) load(container.dataset.range || "24h");
+    // The range last chosen, even if its load has not finished yet.
+    if (snapshots > 1) load(chosenRange);
     else appendLive(event);
   });
-  load(container.dataset.range || "24h");
+  load(chosenRange);
 })();
