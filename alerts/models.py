@@ -373,7 +373,7 @@ class AlertEvent(models.Model):
     )
     # The coin the alert fired on. It can differ from the alert's coin later
     # (the owner may edit an alert onto another coin), so the database
-    # constraint is this column's own guarantee (restored by migration 0005).
+    # constraint is this column's own guarantee.
     coin = models.ForeignKey(Coin, on_delete=models.CASCADE, related_name="alert_events")
     # Retention deletes old ticks; the event keeps its own copy of the price.
     tick = models.ForeignKey(PriceTick, on_delete=models.SET_NULL, null=True, blank=True)

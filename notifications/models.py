@@ -85,7 +85,7 @@ class Delivery(models.Model):
 
     # Whom it was sent to. No index of its own: delivery_user_idx (user,
     # -created_at) serves every lookup by user. The database constraint is
-    # this column's own guarantee (restored by migration 0006): nothing else
+    # this column's own guarantee: nothing else
     # pins the user, since test deliveries have no alert and the admin can
     # move an alert to another user while its old deliveries keep theirs.
     user = models.ForeignKey(

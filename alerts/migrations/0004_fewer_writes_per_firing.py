@@ -1,22 +1,19 @@
-"""Fewer writes per fired alert: two redundant indexes and one redundant check.
+"""Fewer writes per fired alert: two redundant indexes.
 
 - alerts_alert.user_id loses its own index: alert_user_status_idx (user,
   status) leads with it, and a firing's status change (never a HOT update)
   inserts into every index of the row.
 - alerts_alertevent.alert_id loses its own index: alertevent_alert_idx
   (alert, -triggered_at) leads with it.
-- alerts_alertevent.coin_id loses its database constraint: the evaluator
-  copies it from the alert row it holds locked in the same transaction, whose
-  own constraint already guarantees the coin (see AlertEvent.coin).
 
-On PostgreSQL only the index and the constraint are dropped; Django's own
+On PostgreSQL only the indexes are dropped; Django's own
 AlterField would also drop and re-add the other foreign keys, re-validating
 every row of the table under a lock that stops the evaluator. SQLite (make
 run) keeps its tables: an extra index or check there costs nothing that
 matters.
 
-0005 restores the coin's constraint: an alert's coin is editable, so an
-event's coin can differ from its alert's.
+AlertEvent.coin keeps its database constraint: an alert's coin is editable,
+so an event's coin can differ from its alert's and nothing else pins it.
 """
 
 import django.db.models.deletion
@@ -28,29 +25,17 @@ from cryptomonitor.migration_ops import postgresql_only
 FORWARD = [
     'DROP INDEX IF EXISTS "alerts_alert_user_id_f5648313"',
     'DROP INDEX IF EXISTS "alerts_alertevent_alert_id_edd734b8"',
-    'ALTER TABLE "alerts_alertevent" '
-    'DROP CONSTRAINT IF EXISTS "alerts_alertevent_coin_id_f6cbe53d_fk_prices_coin_id"',
 ]
 BACKWARD = [
     'CREATE INDEX IF NOT EXISTS "alerts_alert_user_id_f5648313" ON "alerts_alert" ("user_id")',
     'CREATE INDEX IF NOT EXISTS "alerts_alertevent_alert_id_edd734b8" '
     'ON "alerts_alertevent" ("alert_id")',
-    'ALTER TABLE "alerts_alertevent" ADD CONSTRAINT '
-    '"alerts_alertevent_coin_id_f6cbe53d_fk_prices_coin_id" FOREIGN KEY ("coin_id") '
-    'REFERENCES "prices_coin" ("id") DEFERRABLE INITIALLY DEFERRED NOT VALID',
-    'ALTER TABLE "alerts_alertevent" '
-    'VALIDATE CONSTRAINT "alerts_alertevent_coin_id_f6cbe53d_fk_prices_coin_id"',
 ]
 
 
 class Migration(migrations.Migration):
-    # Going backwards, the coin's foreign key comes back NOT VALID (a brief
-    # lock, no scan) and is validated in its own transaction.
-    atomic = False
-
     dependencies = [
         ("alerts", "0003_expire_alerts_schedule"),
-        ("prices", "0003_coin_tracked_by_setting"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -76,16 +61,6 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="events",
                         to="alerts.alert",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="alertevent",
-                    name="coin",
-                    field=models.ForeignKey(
-                        db_constraint=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="alert_events",
-                        to="prices.coin",
                     ),
                 ),
             ],

@@ -1,21 +1,18 @@
 """Fewer writes per delivery row: the evaluator inserts two per fired alert.
 
 - notifications_delivery.user_id loses its own index (delivery_user_idx
-  (user, -created_at) leads with it) and its database constraint (the user
-  is the alert's owner, guaranteed by the alert row the evaluator holds
-  locked; see Delivery.user).
+  (user, -created_at) leads with it); it keeps its database constraint (see
+  Delivery.user).
 - digest_id's index becomes partial (delivery_digest_idx, only where set).
 
-On PostgreSQL only these are dropped; Django's own AlterField would also drop
-and re-add the digest's foreign key, re-validating every row under a lock.
-SQLite (make run) keeps the old index and check, which cost nothing there.
+On PostgreSQL only these indexes are dropped; Django's own AlterField would
+also drop and re-add the foreign keys, re-validating every row under a lock.
+SQLite (make run) keeps the old index, which costs nothing there.
 
-The migration is not atomic, so that on PostgreSQL
-- delivery_digest_idx is built CONCURRENTLY: a plain CREATE INDEX blocks the
-  evaluator's INSERTs into the table for the whole build (a failed build
-  leaves an INVALID index: drop it before migrating again);
-- going backwards, the user's foreign key comes back NOT VALID (a brief lock,
-  no scan) and is validated in its own transaction without blocking inserts.
+The migration is not atomic, so that on PostgreSQL delivery_digest_idx is
+built CONCURRENTLY: a plain CREATE INDEX blocks the evaluator's INSERTs into
+the table for the whole build (a failed build leaves an INVALID index: drop it
+before migrating again).
 SQLite builds the index with Django's own operation.
 """
 
@@ -28,19 +25,12 @@ from cryptomonitor.migration_ops import postgresql_only
 FORWARD = [
     'DROP INDEX IF EXISTS "notifications_delivery_user_id_70f8752d"',
     'DROP INDEX IF EXISTS "notifications_delivery_digest_id_315052ac"',
-    'ALTER TABLE "notifications_delivery" '
-    'DROP CONSTRAINT IF EXISTS "notifications_delivery_user_id_70f8752d_fk_auth_user_id"',
 ]
 BACKWARD = [
     'CREATE INDEX IF NOT EXISTS "notifications_delivery_user_id_70f8752d" '
     'ON "notifications_delivery" ("user_id")',
     'CREATE INDEX IF NOT EXISTS "notifications_delivery_digest_id_315052ac" '
     'ON "notifications_delivery" ("digest_id")',
-    'ALTER TABLE "notifications_delivery" ADD CONSTRAINT '
-    '"notifications_delivery_user_id_70f8752d_fk_auth_user_id" FOREIGN KEY ("user_id") '
-    'REFERENCES "auth_user" ("id") DEFERRABLE INITIALLY DEFERRED NOT VALID',
-    'ALTER TABLE "notifications_delivery" '
-    'VALIDATE CONSTRAINT "notifications_delivery_user_id_70f8752d_fk_auth_user_id"',
 ]
 DIGEST_INDEX = models.Index(
     condition=models.Q(("digest__isnull", False)),
@@ -65,7 +55,7 @@ def remove_digest_index_elsewhere(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    atomic = False  # CREATE INDEX CONCURRENTLY, and VALIDATE in its own transaction
+    atomic = False  # CREATE INDEX CONCURRENTLY
 
     dependencies = [
         ("alerts", "0004_fewer_writes_per_firing"),
@@ -93,7 +83,6 @@ class Migration(migrations.Migration):
                     model_name="delivery",
                     name="user",
                     field=models.ForeignKey(
-                        db_constraint=False,
                         db_index=False,
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="deliveries",
