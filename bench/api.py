@@ -391,6 +391,8 @@ def main() -> None:
     key = seed()
     listener = free_socket()
     server_address = f"127.0.0.1:{listener.getsockname()[1]}"
+    # bench/results/ is not in a fresh clone (gitignored): the server log goes there too.
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     log = open(RESULTS.with_suffix(".server.log"), "w")  # noqa: SIM115 (closed below)
     servers = start_servers(listener, args.server, args.workers, args.threads, log)
     auth = {"Authorization": f"Token {key}"}
