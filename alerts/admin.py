@@ -28,12 +28,28 @@ class AlertAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__email", "coin__coingecko_id", "coin__symbol"]
     list_select_related = ["user", "coin"]
     raw_id_fields = ["user"]
-    readonly_fields = ["armed", "cooldown_until", "last_triggered_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "expired_from",
+        "armed",
+        "cooldown_until",
+        "last_triggered_at",
+        "created_at",
+        "updated_at",
+    ]
     actions = ["pause", "resume", "send_test_notification"]
 
     @admin.display(description="condition")
     def describe(self, alert: Alert) -> str:
         return alert.describe()
+
+    def save_model(self, request: HttpRequest, obj: Alert, form, change: bool) -> None:
+        # A status set by hand: record what an expiry expired from, as
+        # expire_alerts does, so an edit that revives the alert restores it.
+        if change and "status" in form.changed_data:
+            was = form.initial["status"]
+            expired = obj.status == Status.EXPIRED and was in (Status.ACTIVE, Status.PAUSED)
+            obj.expired_from = was if expired else ""
+        super().save_model(request, obj, form, change)
 
     @admin.action(description="Pause selected alerts")
     def pause(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:

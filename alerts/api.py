@@ -61,6 +61,7 @@ ALERT_EXAMPLE = {
     "cooldown_seconds": 3600,
     "expires_at": None,
     "status": "active",
+    "expired_from": "",
     "description": "price is at or above 70000",
     "last_triggered_at": None,
     "created_at": "2026-11-21T06:00:00Z",
@@ -107,16 +108,21 @@ class AlertSerializer(serializers.ModelSerializer):
             "note",
             "channels",
             "status",
+            "expired_from",
             "description",
             "last_triggered_at",
             "created_at",
         ]
-        read_only_fields = ["status", "last_triggered_at", "created_at"]
+        read_only_fields = ["status", "expired_from", "last_triggered_at", "created_at"]
         extra_kwargs = {
             "target": {"help_text": "Price for above/below/crosses*, a decimal string."},
             "percent": {"help_text": "Percent for pct_up/pct_down/pct_move."},
             "window": {"help_text": "Window of a movement condition: 5m, 1h or 24h."},
             "expires_at": {"help_text": "After this time the alert expires; in the future."},
+            "expired_from": {
+                "help_text": "Of an expired alert: the status it expired from (active or "
+                "paused), which an edit giving it a future expiry restores. Blank otherwise."
+            },
         }
 
     def get_description(self, alert: Alert) -> str:
@@ -165,10 +171,10 @@ class AlertFilter(django_filters.FilterSet):
         fields = ["status", "condition", "coin"]
 
 
-# Alert.save_edit revives; nothing records whether the alert was paused before.
+# Alert.save_edit revives, to Alert.revived_status.
 REVIVAL_NOTE = (
-    "An expired alert given a future `expires_at` (or none) becomes active again, "
-    "even if it was paused before it expired."
+    "An expired alert given a future `expires_at` (or none) becomes active again, or "
+    "paused again if it was paused when it expired (`expired_from`)."
 )
 ALERT_RESPONSE = OpenApiExample("An alert", value=ALERT_EXAMPLE, response_only=True)
 EVENT_EXAMPLE = {

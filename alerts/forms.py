@@ -24,11 +24,13 @@ def format_price(price: Decimal) -> str:
     return f"{price.normalize():,f}" if price >= 1 else f"{price.normalize():f}"
 
 
-# Nothing records whether an expired alert was paused before it expired.
-EXPIRED_HELP = (
-    "This alert has expired. Saving it with a future expiry, or none, makes it active "
-    "again, even if it was paused before it expired."
-)
+EXPIRED_HELP = {
+    Status.ACTIVE: "This alert has expired. Saving it with a future expiry, or none, "
+    "makes it active again.",
+    # Alert.revived_status: it expired paused, so it comes back paused.
+    Status.PAUSED: "This alert expired while paused. Saving it with a future expiry, or "
+    "none, makes it paused again: resume it to have it evaluated.",
+}
 
 
 class AlertForm(forms.ModelForm):
@@ -79,7 +81,7 @@ class AlertForm(forms.ModelForm):
         if self.instance.pk:
             self.initial["coin"] = self.instance.coin.coingecko_id
         if self.instance.status == Status.EXPIRED:
-            self.fields["expires_at"].help_text = EXPIRED_HELP
+            self.fields["expires_at"].help_text = EXPIRED_HELP[self.instance.revived_status]
 
     @property
     def selected_coin(self) -> Coin | None:
@@ -100,7 +102,7 @@ class AlertForm(forms.ModelForm):
 
     @property
     def revives(self) -> bool:
-        """An expired alert given a future expiry (or none): the save makes it active."""
+        """An expired alert given a future expiry (or none): the save revives it."""
         return "expires_at" in self.cleaned_data and self.instance.revives
 
     def save(self, commit: bool = True) -> Alert:

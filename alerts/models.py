@@ -150,6 +150,14 @@ class Alert(models.Model):
         error_messages={"blank": "Choose at least one channel."},
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    # The status an expired alert had when it expired, so an edit that
+    # revives it restores a pause (`revived_status`); blank otherwise, and on
+    # alerts that expired before this was recorded (they revive active).
+    expired_from = models.CharField(
+        max_length=20,
+        choices=[(Status.ACTIVE, Status.ACTIVE.label), (Status.PAUSED, Status.PAUSED.label)],
+        blank=True,
+    )
     # An every_time level alert disarms when it fires and re-arms once its
     # condition has been false again, so a price hovering at the target cannot
     # spam. Edge and movement alerts stay armed and rely on the cooldown.
@@ -265,7 +273,8 @@ class Alert(models.Model):
         return []
 
     def _check_active_cap(self) -> list[tuple[str, str]]:
-        if (self.status != Status.ACTIVE and not self.revives) or self.user_id is None:
+        becomes_active = self.revives and self.revived_status == Status.ACTIVE
+        if (self.status != Status.ACTIVE and not becomes_active) or self.user_id is None:
             return []
         if self.other_active_alerts().count() < self.active_cap():
             return []
@@ -301,17 +310,17 @@ class Alert(models.Model):
 
     @property
     def revives(self) -> bool:
-        """An expired alert given a future expiry (or none): save_edit makes it active.
-
-        Active, not paused: nothing records whether it was paused when it
-        expired (the expiry task expires paused alerts too), so the form and
-        the API say so before the owner saves.
-        """
+        """An expired alert given a future expiry (or none): save_edit revives it."""
         return (
             self.pk is not None
             and self.status == Status.EXPIRED
             and (self.expires_at is None or self.expires_at > timezone.now())
         )
+
+    @property
+    def revived_status(self) -> Status:
+        """What a revival makes an expired alert: paused if it expired paused, else active."""
+        return Status.PAUSED if self.expired_from == Status.PAUSED else Status.ACTIVE
 
     def save_edit(self) -> bool:
         """Save the owner's new parameters, re-armed and out of cooldown; True if revived.
@@ -319,8 +328,9 @@ class Alert(models.Model):
         Only the owner's fields: a full save would write back the status and
         last firing time read before a concurrent evaluator fired the alert,
         so a once alert just triggered would turn active and fire again. An
-        expired alert given a future expiry (or none) becomes active again
-        (see `revives`); the form and the API both save through here.
+        expired alert given a future expiry (or none) becomes active again,
+        or paused if it was paused when it expired (`revives`,
+        `revived_status`); the form and the API both save through here.
         """
         self.forget_firings()
         if self.pk is None:
@@ -330,8 +340,9 @@ class Alert(models.Model):
         with transaction.atomic():
             self.save(update_fields=[*OWNER_FIELDS, "armed", "cooldown_until", "updated_at"])
             # Conditional, like the other status moves: only from expired. The
-            # expiry task never touches expired alerts, so nothing races it back.
-            return revives and self._move(Status.EXPIRED, Status.ACTIVE)
+            # expiry task never touches expired alerts, so nothing races it back
+            # and `expired_from` is still what it expired from.
+            return revives and self._move(Status.EXPIRED, self.revived_status, expired_from="")
 
     def pause(self) -> bool:
         """Stop evaluating the alert; False when it was not active."""

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 from django.db import DatabaseError
+from django.db.models import F
 from django.utils import timezone
 
 from alerts.evaluation import evaluate_batch
@@ -23,8 +24,12 @@ def evaluate_alerts(batch: list[dict]) -> int:
 
 @shared_task
 def expire_alerts() -> int:
-    """Mark active and paused alerts past their expiry as expired, in one UPDATE."""
+    """Mark active and paused alerts past their expiry as expired, in one UPDATE.
+
+    Each keeps the status it expired from (the SET reads the old row), so an
+    edit that revives it brings a paused alert back paused.
+    """
     now = timezone.now()
     return Alert.objects.filter(
         status__in=[Status.ACTIVE, Status.PAUSED], expires_at__isnull=False, expires_at__lte=now
-    ).update(status=Status.EXPIRED, updated_at=now)
+    ).update(status=Status.EXPIRED, expired_from=F("status"), updated_at=now)

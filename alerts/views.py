@@ -69,7 +69,8 @@ def _alert_form_page(request: HttpRequest, alert: Alert, creating: bool) -> Http
                     "to make it active again.",
                 )
             else:
-                done = "created" if creating else "saved and active again" if revived else "saved"
+                again = f"saved and {alert.status} again"  # paused if it expired paused
+                done = "created" if creating else again if revived else "saved"
                 messages.success(request, f"Alert {done}: {alert}.")
             return redirect(alert)
     else:

@@ -100,3 +100,32 @@ def test_events_are_read_only(admin_client, make_alert):
     assert change.status_code == 200
     assert 'name="_save"' not in change.content.decode()
     assert admin_client.get(reverse("admin:alerts_alertevent_changelist")).status_code == 200
+
+
+def set_status_in_the_change_form(admin_client, alert: Alert, status: str):
+    url = reverse("admin:alerts_alert_change", args=[alert.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if name != "expires_at"}
+    data = {name: "" if value is None else value for name, value in data.items()}
+    data.update(expires_at_0="", expires_at_1="", status=status)
+    return admin_client.post(url, data)
+
+
+def test_expiring_a_paused_alert_by_hand_records_it_expired_paused(admin_client, make_alert):
+    # So an owner's edit that revives it brings it back paused, as after the task.
+    alert = make_alert(status="paused")
+
+    response = set_status_in_the_change_form(admin_client, alert, "expired")
+
+    assert response.status_code == 302
+    alert.refresh_from_db()
+    assert (alert.status, alert.expired_from) == ("expired", "paused")
+
+
+def test_reviving_an_alert_by_hand_forgets_what_it_expired_from(admin_client, make_alert):
+    alert = make_alert(status="expired", expired_from="paused")
+
+    set_status_in_the_change_form(admin_client, alert, "active")
+
+    alert.refresh_from_db()
+    assert (alert.status, alert.expired_from) == ("active", "")

@@ -23,6 +23,7 @@ FIELDS = {
     "note",
     "channels",
     "status",
+    "expired_from",
     "description",
     "last_triggered_at",
     "created_at",

@@ -166,6 +166,19 @@ def test_expire_alerts_marks_live_alerts_past_their_expiry(make_alert):
     }
 
 
+def test_expire_alerts_records_the_status_each_alert_expired_from(make_alert):
+    past = timezone.now() - timedelta(minutes=1)
+    active = make_alert(expires_at=past)
+    paused = make_alert(expires_at=past, status="paused")
+
+    expire_alerts()
+
+    assert dict(Alert.objects.values_list("pk", "expired_from")) == {
+        active.pk: "active",
+        paused.pk: "paused",
+    }
+
+
 def test_expire_alerts_is_scheduled_every_minute_in_beat_once():
     # Run the data migration's step again (a transactional test may have
     # flushed its rows): it must leave exactly one task.

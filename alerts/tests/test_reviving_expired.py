@@ -1,4 +1,8 @@
-"""Editing an expired alert: a new future expiry makes it active again, re-armed."""
+"""Editing an expired alert: a new future expiry revives it, re-armed, as it expired.
+
+An alert that expired active comes back active; one that expired paused comes
+back paused (Alert.expired_from, recorded by the expiry task).
+"""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -8,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alerts.models import Alert, Status
+from alerts.tasks import expire_alerts
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +26,20 @@ def expired(make_alert) -> Alert:
         cooldown_until=timezone.now() + timedelta(hours=1),
         expires_at=timezone.now() - timedelta(days=1),
     )
+
+
+@pytest.fixture
+def expired_paused(make_alert) -> Alert:
+    """An alert paused, then expired by the periodic task."""
+    alert = make_alert(
+        target=Decimal("35000"),
+        status=Status.PAUSED,
+        armed=False,
+        expires_at=timezone.now() - timedelta(minutes=1),
+    )
+    assert expire_alerts() == 1
+    alert.refresh_from_db()
+    return alert
 
 
 def edit(client, alert: Alert, expires_at: str) -> object:
@@ -92,12 +111,50 @@ def test_the_detail_page_says_how_to_use_an_expired_alert_again(client, owner, e
     assert reverse("alerts:edit", args=[expired.pk]) in page
 
 
-def test_the_edit_page_says_a_revived_alert_is_active_even_if_it_was_paused(client, owner, expired):
+def test_the_edit_page_says_a_revived_alert_is_active(client, owner, expired):
     client.force_login(owner)
 
     page = client.get(reverse("alerts:edit", args=[expired.pk])).content.decode()
 
-    assert "makes it active again, even if it was paused before it expired" in page
+    assert "or none, makes it active again." in page
+
+
+def test_an_alert_that_expired_paused_comes_back_paused(client, owner, expired_paused):
+    client.force_login(owner)
+    future = (timezone.now() + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
+
+    response = edit(client, expired_paused, future)
+
+    expired_paused.refresh_from_db()
+    assert (expired_paused.status, expired_paused.armed) == (Status.PAUSED, True)
+    assert expired_paused.expired_from == ""  # no longer expired
+    assert "saved and paused again" in response.content.decode()
+
+
+def test_reviving_an_alert_that_expired_paused_is_not_held_by_the_cap(
+    client, owner, expired_paused, make_alert, settings
+):
+    # It comes back paused, so it does not count among the active alerts.
+    settings.ALERTS_MAX_ACTIVE_PER_USER = 1
+    make_alert(target=Decimal("40000"))
+    client.force_login(owner)
+
+    edit(client, expired_paused, "")
+
+    expired_paused.refresh_from_db()
+    assert expired_paused.status == Status.PAUSED
+
+
+def test_the_pages_say_an_alert_that_expired_paused_comes_back_paused(
+    client, owner, expired_paused
+):
+    client.force_login(owner)
+
+    form = client.get(reverse("alerts:edit", args=[expired_paused.pk])).content.decode()
+    detail = client.get(reverse("alerts:detail", args=[expired_paused.pk])).content.decode()
+
+    assert "or none, makes it paused again: resume it to have it evaluated." in form
+    assert "it becomes paused again, as it was when it expired." in detail
 
 
 def in_a_week() -> str:
@@ -135,3 +192,16 @@ def test_the_api_revives_within_the_cap_of_active_alerts(owner_api, expired, mak
     assert "You already have 1 active alerts" in str(response.json())
     expired.refresh_from_db()
     assert expired.status == Status.EXPIRED
+
+
+def test_the_api_revives_an_alert_that_expired_paused_paused(owner_api, expired_paused):
+    assert owner_api.get(f"/api/v1/alerts/{expired_paused.pk}/").json()["expired_from"] == "paused"
+
+    response = owner_api.patch(
+        f"/api/v1/alerts/{expired_paused.pk}/", {"expires_at": in_a_week()}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert (response.json()["status"], response.json()["expired_from"]) == ("paused", "")
+    expired_paused.refresh_from_db()
+    assert (expired_paused.status, expired_paused.armed) == (Status.PAUSED, True)
