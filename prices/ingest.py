@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -84,11 +85,16 @@ def _lock_coins(
     The row locks make two overlapping ingests take turns, so each reads the
     snapshot the other wrote and `previous_price` is never skipped. Coins a
     live source reports are polled from then on; backfilled ones are not.
+    A live coin TRACKED_COINS names is marked as the setting's, as
+    `sync_coins` marks it: a poll before any sync creates those coins, and
+    they must stop being tracked once the setting drops them.
     """
     ids = sorted({q.coingecko_id for q in quotes})
     known = _select_for_update(ids)
     missing = [q for q in _latest_quote_per_coin(quotes).values() if q.coingecko_id not in known]
     if missing:
+        live = source != PriceSource.BACKFILL
+        named = set(settings.TRACKED_COINS)
         Coin.objects.bulk_create(
             [
                 Coin(
@@ -97,7 +103,8 @@ def _lock_coins(
                     name=q.name or q.coingecko_id,
                     image_url=q.image_url,
                     market_cap_rank=q.market_cap_rank,
-                    is_tracked=source != PriceSource.BACKFILL,
+                    is_tracked=live,
+                    tracked_by_setting=live and q.coingecko_id in named,
                 )
                 for q in missing
             ],

@@ -33,9 +33,9 @@ class Coin(models.Model):
     image_url = models.URLField(max_length=500, blank=True)
     market_cap_rank = models.PositiveIntegerField(null=True, blank=True)
     is_tracked = models.BooleanField(default=False, db_index=True)
-    # Tracked because TRACKED_COINS named it at the last catalogue sync, so
-    # that sync can stop tracking it once the setting drops it
-    # (prices.catalogue.untrack_dropped).
+    # Tracked because TRACKED_COINS named it at the last catalogue sync (or
+    # when a poll created it, prices.ingest), so a sync can stop tracking it
+    # once the setting drops it (prices.catalogue.untrack_dropped).
     tracked_by_setting = models.BooleanField(default=False)
 
     # The latest snapshot, denormalised so pages and alert forms read one row.

@@ -4,10 +4,12 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 
 from alerts.models import Alert, Status
 from prices.models import Coin
+from prices.polling import LOCK_KEY, poll_once
 from prices.watchlists import watch
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +38,22 @@ def test_a_coin_dropped_from_the_setting_stops_being_tracked(was_tracked):
 
     assert tracked() == {"bitcoin"}
     assert "2 no longer tracked" in out
+
+
+def test_a_coin_a_poll_created_before_any_sync_is_dropped_like_a_synced_one(
+    fake_coingecko, settings
+):
+    # A fresh install polls before anyone runs sync_coins: the poll creates
+    # the setting's coins.
+    cache.delete(LOCK_KEY)
+    settings.TRACKED_COINS = ["bitcoin", "cosmos"]
+    assert poll_once().ok
+    settings.TRACKED_COINS = ["bitcoin"]
+
+    out = sync_coins()
+
+    assert tracked() == {"bitcoin"}
+    assert "1 no longer tracked" in out
 
 
 def test_a_dropped_coin_a_user_watches_stays_tracked(was_tracked, owner):
