@@ -274,3 +274,43 @@ def receiver() -> Iterator[Receiver]:
     server = Receiver()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def dns(monkeypatch) -> dict[str, list[list[str]]]:
+    """Names the test answers for: each lookup takes the next answer (a list of
+    addresses, in order), the last one stays; other names are looked up for real.
+    """
+    real = socket.getaddrinfo
+    answers: dict[str, list[list[str]]] = {}
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host not in answers:
+            return real(host, port, *args, **kwargs)
+        queue = answers[host]
+        addresses = queue.pop(0) if len(queue) > 1 else queue[0]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port or 0)) for a in addresses]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers
+
+
+@pytest.fixture
+def unanswering_listener() -> Iterator[Callable[[str, int], int]]:
+    """Listen on (address, port) but never complete a connection; returns the port.
+
+    The backlog of one is taken by a connection nobody accepts, so the
+    kernel drops every later SYN: a client's connect waits out its timeout,
+    as with a host that is down or firewalled.
+    """
+    sockets: list[socket.socket] = []
+
+    def listen(address: str, port: int = 0) -> int:
+        server = socket.create_server((address, port), backlog=0)
+        port = server.getsockname()[1]
+        sockets.extend([server, socket.create_connection((address, port), timeout=5)])
+        return port
+
+    yield listen
+    for sock in sockets:
+        sock.close()

@@ -103,25 +103,6 @@ def test_an_email_service_is_not_sent_through_a_private_smtp_server(smtp, owner,
     assert smtp.connections == 0
 
 
-@pytest.fixture
-def dns(monkeypatch) -> dict[str, list[list[str]]]:
-    """Names the test answers for: each lookup takes the next answer (a list of
-    addresses, in order), the last one stays; other names are looked up for real.
-    """
-    real = socket.getaddrinfo
-    answers: dict[str, list[list[str]]] = {}
-
-    def getaddrinfo(host, port, *args, **kwargs):
-        if host not in answers:
-            return real(host, port, *args, **kwargs)
-        queue = answers[host]
-        addresses = queue.pop(0) if len(queue) > 1 else queue[0]
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port or 0)) for a in addresses]
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return answers
-
-
 def send_webhook(owner, fire, url: str) -> DeliveryStatus:
     """Deliver an alert of `owner` to `url` as their webhook; the delivery's status."""
     NotificationSettings.objects.update_or_create(user=owner, defaults={"webhook_url": url})

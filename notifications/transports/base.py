@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import socket
+import time
 from typing import ClassVar
 from urllib.parse import urlsplit
 
@@ -140,6 +141,7 @@ class HttpTransport(Transport):
     """POSTs with one timeout policy and one mapping of HTTP failures for everyone."""
 
     def timeout(self) -> float:
+        """How long one send may take in all, whatever the host's number of addresses."""
         return settings.WEBHOOK_TIMEOUT_SECONDS
 
     def post(self, url: str, content: bytes, headers: dict[str, str]) -> httpx.Response:
@@ -147,9 +149,12 @@ class HttpTransport(Transport):
         # Errors are stored on the Delivery and shown in pages and the admin.
         url = without_credentials(url)
         timeout = self.timeout()
+        deadline = time.monotonic() + timeout
         try:
-            with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-                response = _post_first_reachable(client, targets, content, headers, extensions)
+            with httpx.Client(follow_redirects=False) as client:
+                response = _post_first_reachable(
+                    client, targets, content, headers, extensions, deadline
+                )
         except httpx.TimeoutException:
             raise TransportError(f"{url} did not answer within {timeout:g} s") from None
         except httpx.InvalidURL as exc:
@@ -164,18 +169,55 @@ class HttpTransport(Transport):
         return response
 
 
+class TimeLeft(dict):
+    """httpcore's "timeout" extension, answering each wait with the time left.
+
+    httpcore looks up a phase's timeout as the phase starts (connecting,
+    sending, awaiting the reply), so each phase gets only what the earlier
+    ones left of the send's deadline. A connection attempt gets at most
+    `connect_share`: an equal part of the time left for each address still
+    to try, so a dead address leaves time for the next.
+    """
+
+    def __init__(self, deadline: float, connect_share: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+        self.connect_share = connect_share
+
+    def get(self, phase: str, default: object = None) -> float:
+        left = self.deadline - time.monotonic()
+        if phase == "connect":
+            left = min(left, self.connect_share)
+        # Never 0 or less: a zero socket timeout means non-blocking, not "time is up".
+        return max(left, 0.001)
+
+
 def _post_first_reachable(
-    client: httpx.Client, targets: list[str], content: bytes, headers: dict, extensions: dict
+    client: httpx.Client,
+    targets: list[str],
+    content: bytes,
+    headers: dict,
+    extensions: dict,
+    deadline: float,
 ) -> httpx.Response:
     """POST to the first of `targets` (one per address of the name) that connects.
 
     Only a failed connection moves on to the next address, as a client given
     the name would: once connected, the request may have been received, so an
-    error or timeout after that is the send's outcome.
+    error or timeout after that is the send's outcome. All of it fits in
+    `deadline` (`TimeLeft`): N unresponsive addresses take one timeout, not N.
     """
-    for target in targets[:-1]:
+
+    def attempt(target: str, addresses_left: int) -> httpx.Response:
+        share = (deadline - time.monotonic()) / addresses_left
+        timeout = TimeLeft(deadline, connect_share=share)
+        return client.post(
+            target, content=content, headers=headers, extensions={**extensions, "timeout": timeout}
+        )
+
+    for tried, target in enumerate(targets[:-1]):
         try:
-            return client.post(target, content=content, headers=headers, extensions=extensions)
+            return attempt(target, len(targets) - tried)
         except (httpx.ConnectError, httpx.ConnectTimeout):
             continue
-    return client.post(targets[-1], content=content, headers=headers, extensions=extensions)
+    return attempt(targets[-1], 1)
