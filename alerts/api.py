@@ -89,6 +89,15 @@ class AlertSerializer(serializers.ModelSerializer):
         required=False,
         help_text="Where to notify. Default: email and in_app.",
     )
+    # Declared for allow_blank: a read-only model field would lose it, and the
+    # schema would then refuse the blank of alerts that are not expired.
+    expired_from = serializers.ChoiceField(
+        choices=Alert._meta.get_field("expired_from").choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Of an expired alert: the status it expired from (active or paused), which "
+        "an edit giving it a future expiry restores. Blank otherwise.",
+    )
     # A method field, not source="describe": DRF inspects the signature of a
     # callable source for every object, which costs more than describe() itself.
     description = serializers.SerializerMethodField(help_text="The condition in words.")
@@ -119,10 +128,6 @@ class AlertSerializer(serializers.ModelSerializer):
             "percent": {"help_text": "Percent for pct_up/pct_down/pct_move."},
             "window": {"help_text": "Window of a movement condition: 5m, 1h or 24h."},
             "expires_at": {"help_text": "After this time the alert expires; in the future."},
-            "expired_from": {
-                "help_text": "Of an expired alert: the status it expired from (active or "
-                "paused), which an edit giving it a future expiry restores. Blank otherwise."
-            },
         }
 
     def get_description(self, alert: Alert) -> str:

@@ -3,6 +3,7 @@
 from datetime import timedelta
 from decimal import Decimal
 
+import jsonschema
 import pytest
 from django.utils import timezone
 
@@ -269,3 +270,14 @@ def test_a_stranger_cannot_list_the_events(stranger_api, alert):
 
 def test_anonymous_callers_cannot_list_the_events(api_client, alert):
     assert api_client.get(f"/api/v1/alerts/{alert.pk}/events/").status_code == 401
+
+
+def test_the_schema_allows_the_blank_expired_from_of_a_live_alert(owner_api, alert):
+    # Schemathesis checks every response against this schema.
+    schema = owner_api.get("/api/schema/?format=json").json()
+    field = schema["components"]["schemas"]["Alert"]["properties"]["expired_from"]
+
+    value = owner_api.get(f"/api/v1/alerts/{alert.pk}/").json()["expired_from"]
+
+    assert value == ""
+    jsonschema.validate(value, {**field, "components": schema["components"]})
