@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import weakref
 
+import psycopg
 from django.db import connection
 from django.db.utils import ProgrammingError
 
@@ -29,16 +30,25 @@ INVALID_STATEMENT_NAME = "26000"  # EXECUTE of a statement this session does not
 DUPLICATE_PREPARED_STATEMENT = "42P05"
 
 
-def fetchone(name: str, sql: str, params: tuple = ()) -> tuple | None:
+def fetchone(name: str, sql: str, params: tuple = (), *, bare: bool = False) -> tuple | None:
     """The first row of `sql` (placeholders %s) with `params`, prepared as `name` on PostgreSQL.
 
     `name` must be unique per distinct `sql` in the project; `sql` must hold
-    no other % than its placeholders.
+    no other % than its placeholders. `bare` runs it on the psycopg
+    connection itself, past Django's cursor wrapper (no query logging or
+    counting, psycopg's own exceptions), which costs as much CPU as the
+    query: for cryptomonitor.api_front, outside any request Django handles.
     """
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
+    if bare:
+        connection.ensure_connection()
+        cursor_context = connection.connection.cursor()
+    else:
+        cursor_context = connection.cursor()
+    with cursor_context as cursor:
         names = _prepared.setdefault(connection.connection, set())
         arguments = f"({', '.join(['%s'] * len(params))})" if params else ""
         execute = f"EXECUTE {name}{arguments}"
@@ -46,7 +56,7 @@ def fetchone(name: str, sql: str, params: tuple = ()) -> tuple | None:
             try:
                 cursor.execute(execute, params)
                 return cursor.fetchone()
-            except ProgrammingError as exc:
+            except (ProgrammingError, psycopg.Error) as exc:
                 if _sqlstate(exc) != INVALID_STATEMENT_NAME:
                     raise
                 names.discard(name)  # e.g. a DISCARD ALL: prepare it again
@@ -55,7 +65,7 @@ def fetchone(name: str, sql: str, params: tuple = ()) -> tuple | None:
         try:
             # PREPARE and the first EXECUTE in one round trip (simple query protocol).
             cursor.execute(f"PREPARE {name} AS {body}; {execute}", params)
-        except ProgrammingError as exc:
+        except (ProgrammingError, psycopg.Error) as exc:
             if _sqlstate(exc) != DUPLICATE_PREPARED_STATEMENT:
                 raise
             cursor.execute(execute, params)
@@ -67,4 +77,5 @@ def fetchone(name: str, sql: str, params: tuple = ()) -> tuple | None:
 
 
 def _sqlstate(exc: Exception) -> str | None:
-    return getattr(exc.__cause__, "sqlstate", None)
+    # psycopg's own error, or Django's wrapping one.
+    return getattr(exc, "sqlstate", None) or getattr(exc.__cause__, "sqlstate", None)

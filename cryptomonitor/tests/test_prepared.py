@@ -61,3 +61,32 @@ def test_inside_a_transaction_the_query_is_sent_as_text():
         assert prepared.fetchone("cm_test_plus", SQL, (1,)) == (2, "a:b")
 
     assert "cm_test_plus" not in session_statements()
+
+
+def test_bare_calls_skip_djangos_cursor(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert prepared.fetchone("cm_test_plus", SQL, (1,), bare=True) == (2, "a:b")
+        assert prepared.fetchone("cm_test_plus", SQL, (2,), bare=True) == (3, "a:b")
+
+    assert "cm_test_plus" in session_statements()
+
+
+def test_a_bare_call_prepares_a_lost_statement_again():
+    prepared.fetchone("cm_test_plus", SQL, (1,), bare=True)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+
+    assert prepared.fetchone("cm_test_plus", SQL, (5,), bare=True) == (6, "a:b")
+
+
+def test_a_bare_call_executes_a_statement_we_forgot():
+    prepared.fetchone("cm_test_plus", SQL, (1,), bare=True)
+    prepared._prepared.pop(connection.connection)
+
+    assert prepared.fetchone("cm_test_plus", SQL, (7,), bare=True) == (8, "a:b")
+
+
+def test_a_bare_call_opens_a_closed_connection():
+    connection.close()
+
+    assert prepared.fetchone("cm_test_plus", SQL, (9,), bare=True) == (10, "a:b")
