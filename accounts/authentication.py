@@ -79,22 +79,50 @@ def _token_query() -> tuple[str, list[str], list[str]]:
     columns = [f"t.{quote(f.column)}" for f in ApiToken._meta.concrete_fields] + [
         f"u.{quote(f.column)}" for f in user_model._meta.concrete_fields
     ]
+    return f"SELECT {', '.join(columns)} {_token_source()}", token_fields, user_fields  # noqa: S608
+
+
+@cache
+def token_state_query() -> str:
+    """SELECT the token's id, user id and last use, and whether its user is active.
+
+    By key hash (one %s), active tokens only: find_token's rules, for
+    cryptomonitor.api_front, which re-checks a token before answering for it.
+    """
+    quote = connection.ops.quote_name
+    columns = (
+        f"t.{quote(ApiToken._meta.pk.column)}",
+        f"t.{quote(ApiToken._meta.get_field('user').column)}",
+        f"t.{quote(ApiToken._meta.get_field('last_used_at').column)}",
+        f"u.{quote(get_user_model()._meta.get_field('is_active').column)}",
+    )
+    return f"SELECT {', '.join(columns)} {_token_source()}"  # noqa: S608
+
+
+def _token_source() -> str:
+    """FROM the token (t) JOIN its user (u) WHERE the key hash is %s and it is not revoked."""
+    user_model = get_user_model()
+    quote = connection.ops.quote_name
     user_fk = quote(ApiToken._meta.get_field("user").column)
     revoked_at = quote(ApiToken._meta.get_field("revoked_at").column)
     key_hash = quote(ApiToken._meta.get_field("key_hash").column)
     # Names come from the models' metadata; the key hash is a parameter.
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {quote(ApiToken._meta.db_table)} t "  # noqa: S608
+    return (
+        f"FROM {quote(ApiToken._meta.db_table)} t "
         f"JOIN {quote(user_model._meta.db_table)} u ON u.{quote(user_model._meta.pk.column)} "
         f"= t.{user_fk} WHERE t.{key_hash} = %s AND t.{revoked_at} IS NULL"
     )
-    return sql, token_fields, user_fields
+
+
+def used_recently(last_used_at, now) -> bool:
+    """Whether a token used at `last_used_at` needs no new mark_used at `now`."""
+    return last_used_at is not None and now - last_used_at < LAST_USED_PRECISION
 
 
 def mark_used(token: ApiToken) -> None:
     """Set last_used_at with one conditional UPDATE, at most once a minute."""
     now = timezone.now()
-    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_PRECISION:
+    if used_recently(token.last_used_at, now):
         return
     ApiToken.objects.filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_PRECISION),

@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from alerts.models import Alert, AlertEvent, Channel, Status
-from cryptomonitor.api_cache import ValidatedListCacheMixin, row_digest
+from cryptomonitor.api_cache import ValidatedListCacheMixin, ValidatorQuery, row_digest
 from cryptomonitor.api_errors import (
     Conflict,
     ErrorSerializer,
@@ -265,7 +265,7 @@ class AlertViewSet(ValidatedListCacheMixin, viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[Alert]:
         return Alert.objects.filter(user=self.request.user).select_related("coin")
 
-    def list_validator(self, request: Request) -> str | None:
+    def list_validator(self, request: Request) -> ValidatorQuery | None:
         # The caller's alerts (status changes by the evaluator and the expiry
         # task included), and the coin id each one shows.
         return row_digest(

@@ -19,11 +19,16 @@ no `xmin`) compute their lists on every request.
 The cache is per process (local memory, `CACHES["api"]`): the validator
 comes from the database, not from the cache, so processes cannot disagree,
 and a hit costs no network round trip. API_RESPONSE_CACHE=False turns it off.
+
+Under WSGI (production), cryptomonitor.api_front answers repeats of a cached
+page for token and anonymous callers before Django, with the same validator
+and the same authentication and throttling rules.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
@@ -33,12 +38,36 @@ from django.utils import timezone, translation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cryptomonitor import prepared
+from cryptomonitor import api_front, prepared
 
 CACHE_ALIAS = "api"
 
 
-def row_digest(table: str, where: str = "", params: tuple = (), extra: str = "") -> str | None:
+@dataclass(frozen=True)
+class ValidatorQuery:
+    """One statement whose single row (count, digest) changes with any row a page shows.
+
+    The view runs it through `read()`; cryptomonitor.api_front runs the same
+    statement again in front of Django to revalidate a repeated request.
+    """
+
+    sql: str  # placeholders %s; only code constants are formatted in
+    params: tuple
+
+    def read(self) -> str:
+        # Planned once per connection: planning cost more than the query.
+        name = "cm_digest_" + hashlib.sha256(self.sql.encode()).hexdigest()[:16]
+        return validator_text(prepared.fetchone(name, self.sql, self.params))
+
+
+def validator_text(row: tuple) -> str:
+    count, digest = row
+    return f"{count}:{digest}"
+
+
+def row_digest(
+    table: str, where: str = "", params: tuple = (), extra: str = ""
+) -> ValidatorQuery | None:
     """Count and digest of the rows of `table` matching `where`; None off PostgreSQL.
 
     `table` is aliased `t`; `extra` adds an expression per row (e.g. a joined
@@ -50,13 +79,9 @@ def row_digest(table: str, where: str = "", params: tuple = (), extra: str = "")
     row = "t.id, t.xmin" + (f", {extra}" if extra else "")
     # A sum of 64-bit hashes: no sort, unlike an ordered string_agg (half the
     # cost at 250 coins). Each row hashed as a record (PostgreSQL 14+), not
-    # as text built from its columns: 178 -> 121 us for 250 coins. Only code
-    # constants are formatted in; values are parameters.
+    # as text built from its columns: 178 -> 121 us for 250 coins.
     sql = f"SELECT count(*), sum(hash_record_extended(({row}), 0)) FROM {table} t {where}"  # noqa: S608
-    # Planned once per connection: planning cost more than the query.
-    name = "cm_digest_" + hashlib.sha256(sql.encode()).hexdigest()[:16]
-    count, digest = prepared.fetchone(name, sql, params)
-    return f"{count}:{digest}"
+    return ValidatorQuery(sql, tuple(params))
 
 
 class ValidatedListCacheMixin:
@@ -64,14 +89,18 @@ class ValidatedListCacheMixin:
 
     list_cache_scope: str
 
-    def list_validator(self, request: Request) -> str | None:
-        """Text that changes whenever a row this list could show changes; None: no caching."""
+    def list_validator(self, request: Request) -> ValidatorQuery | None:
+        """The query whose row changes whenever a row this list could show changes.
+
+        None: no caching (e.g. off PostgreSQL).
+        """
         raise NotImplementedError
 
     def list(self, request: Request, *args, **kwargs) -> HttpResponse:
-        validator = self.list_validator(request) if settings.API_RESPONSE_CACHE else None
-        if validator is None:
+        query = self.list_validator(request) if settings.API_RESPONSE_CACHE else None
+        if query is None:
             return super().list(request, *args, **kwargs)
+        validator = query.read()
         cache = caches[CACHE_ALIAS]
         key = self.list_cache_key(request, validator)
         cached = cache.get(key)
@@ -81,6 +110,8 @@ class ValidatedListCacheMixin:
             cached = (response.status_code, response["Content-Type"], content)
             cache.set(key, cached)
         status, content_type, content = cached
+        # Repeats of this request may then be answered before Django (WSGI only).
+        api_front.offer(request, self, query, validator)
         return HttpResponse(content, status=status, content_type=content_type)
 
     def list_cache_key(self, request: Request, validator: str) -> str:

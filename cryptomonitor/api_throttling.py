@@ -29,6 +29,11 @@ from django.core.cache import cache as default_cache
 from rest_framework import throttling
 from rest_framework.settings import api_settings
 
+# WSGI environ key (no client can send one: headers arrive as HTTP_*): the
+# seconds to wait, set by cryptomonitor.api_front on a request it has already
+# counted against the throttles and found over a limit.
+COUNTED_OVER_LIMIT = "cryptomonitor.throttle_counted_over_limit"
+
 
 class Window(NamedTuple):
     """One throttle's counter for the current window."""
@@ -124,6 +129,12 @@ class ApiThrottles(throttling.BaseThrottle):
     cache = default_cache
 
     def allow_request(self, request, view) -> bool:
+        counted_wait = request.META.get(COUNTED_OVER_LIMIT)
+        if counted_wait is not None:
+            # cryptomonitor.api_front counted this request already and found it
+            # over a limit: answer 429 without counting it twice.
+            self.wait_seconds = counted_wait
+            return False
         windows = [
             window
             for throttle_class in self.throttle_classes

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cryptomonitor.api_cache import ValidatedListCacheMixin, row_digest
+from cryptomonitor.api_cache import ValidatedListCacheMixin, ValidatorQuery, row_digest
 from cryptomonitor.api_filters import StrictBooleanFilter
 from prices import history, watchlists
 from prices.models import Coin, WatchlistEntry, decimal_text
@@ -161,7 +161,7 @@ class CoinViewSet(ValidatedListCacheMixin, viewsets.ReadOnlyModelViewSet):
     search_fields = ["coingecko_id", "name", "symbol"]
     list_cache_scope = "coins"
 
-    def list_validator(self, request: Request) -> str | None:
+    def list_validator(self, request: Request) -> ValidatorQuery | None:
         # Any page of any filter can show any coin: the whole catalogue.
         return row_digest(Coin._meta.db_table)
 
