@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -57,20 +58,21 @@ OFFER = "cryptomonitor.api_front.offer"
 TOKEN_KEYWORDS = ("token", "bearer")  # accounts.authentication.KEYWORDS
 
 # What a page's text can depend on in the request besides its path and query:
-# the host and scheme of the pagination links (proxy headers included) and
-# content negotiation.
+# the host and scheme of the pagination links and content negotiation. Headers
+# Django reads only under a setting join the key only with it (see _page_key):
+# a header nothing reads would let any client churn the pages.
 _KEY_HEADERS = (
     "SCRIPT_NAME",
     "HTTP_HOST",
     "SERVER_NAME",
     "SERVER_PORT",
     "wsgi.url_scheme",
-    "HTTP_X_FORWARDED_PROTO",
-    "HTTP_X_FORWARDED_HOST",
-    "HTTP_X_FORWARDED_PORT",
     "HTTP_ACCEPT",
-    "HTTP_ACCEPT_LANGUAGE",
 )
+LOCALE_MIDDLEWARE = "django.middleware.locale.LocaleMiddleware"
+# Warn about a failed revalidation at most this often (a database outage would
+# otherwise log a traceback per request on top of Django's own errors).
+WARNING_INTERVAL_SECONDS = 60.0
 
 
 @dataclass
@@ -160,21 +162,21 @@ class ApiFront:
 
     def __init__(self, application) -> None:
         self.application = application
+        self._warned_at = -WARNING_INTERVAL_SECONDS
 
     def __call__(self, environ: dict, start_response):
         if (
             environ.get("REQUEST_METHOD") != "GET"
             or "HTTP_COOKIE" in environ
             or not settings.API_RESPONSE_CACHE
+            # CommonMiddleware refuses these by User-Agent, which is not in the key.
+            or settings.DISALLOWED_USER_AGENTS
         ):
             return self.application(environ, start_response)
-        caller = _caller(environ)
-        if caller is None:
+        key_hash = _caller(environ)
+        if key_hash is False:
             return self.application(environ, start_response)
-        key_hash, _ = caller
-        key = (environ.get("PATH_INFO"), environ.get("QUERY_STRING", ""), key_hash) + tuple(
-            environ.get(name) for name in _KEY_HEADERS
-        )
+        key = _page_key(environ, key_hash)
         page = PAGES.get(key)
         if page is not None and self._still_valid(page, key_hash, environ):
             start_response(page.status, list(page.headers))
@@ -186,7 +188,14 @@ class ApiFront:
         try:
             return self._check(page, key_hash, environ)
         except Exception:  # noqa: BLE001 - anything unexpected: Django answers
-            logger.warning("api front: revalidation failed; Django answers", exc_info=True)
+            # Django answers next, on this thread: its request_started checks
+            # the connection (CONN_HEALTH_CHECKS) and replaces a broken one.
+            now = time.monotonic()
+            if now - self._warned_at >= WARNING_INTERVAL_SECONDS:
+                self._warned_at = now
+                logger.warning("api front: revalidation failed; Django answers", exc_info=True)
+            else:
+                logger.debug("api front: revalidation failed; Django answers", exc_info=True)
             return False
 
     def _check(self, page: Page, key_hash: str | None, environ: dict) -> bool:
@@ -234,28 +243,54 @@ class ApiFront:
             if close is not None:
                 close()  # Django's request_finished
         page = Page(page_offer, status, tuple(headers), body)
-        PAGES.put(key, page, settings.CACHES["api"]["OPTIONS"]["MAX_ENTRIES"])
+        # 300: LocMemCache's own default, where CACHES["api"] sets none.
+        limit = settings.CACHES.get("api", {}).get("OPTIONS", {}).get("MAX_ENTRIES", 300)
+        PAGES.put(key, page, limit)
         return [body]
 
 
-def _caller(environ: dict) -> tuple[str | None, str | None] | None:
-    """(SHA-256 of the token key, key) for a token caller, (None, None) anonymous.
+def _caller(environ: dict) -> str | None | bool:
+    """The SHA-256 of a token caller's key, None for a visitor, False: Django decides.
 
-    None for any other Authorization header: Django decides.
+    Parsed as DRF's get_authorization_header().split() does: the header's
+    bytes, split on ASCII whitespace only, the key decoded as UTF-8.
     """
     header = environ.get("HTTP_AUTHORIZATION")
     if header is None:
-        return None, None
-    parts = header.split()
-    if len(parts) != 2 or parts[0].lower() not in TOKEN_KEYWORDS or not parts[1].isascii():
         return None
-    key = parts[1]
-    return hashlib.sha256(key.encode()).hexdigest(), key
+    try:
+        parts = header.encode("latin-1").split()
+        keyword = parts[0].lower().decode() if parts else ""
+        key = parts[1].decode() if len(parts) == 2 else None
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return False
+    if keyword not in TOKEN_KEYWORDS or key is None:
+        return False
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _page_key(environ: dict, key_hash: str | None) -> tuple:
+    """Everything in the request the page's text and its checks depend on."""
+    get = environ.get
+    key = (get("PATH_INFO"), get("QUERY_STRING", ""), key_hash, *map(get, _KEY_HEADERS))
+    if settings.SECURE_PROXY_SSL_HEADER:  # the scheme, behind a proxy
+        key += (get(settings.SECURE_PROXY_SSL_HEADER[0]),)
+    if settings.USE_X_FORWARDED_HOST:
+        key += (get("HTTP_X_FORWARDED_HOST"),)
+    if settings.USE_X_FORWARDED_PORT:
+        key += (get("HTTP_X_FORWARDED_PORT"),)
+    if LOCALE_MIDDLEWARE in settings.MIDDLEWARE:
+        key += (get("HTTP_ACCEPT_LANGUAGE"),)
+    return key
 
 
 def _read_state(page_offer: Offer, key_hash: str | None) -> tuple | None:
     """The validator's (count, digest), then for a token its state, in one prepared statement."""
     from accounts.authentication import token_state_query
+
+    # Django's own lifecycle rules for this thread's connection (CONN_MAX_AGE,
+    # errors seen): Django's request signals never run for the front's answers.
+    connection.close_if_unusable_or_obsolete()
 
     sql, params = page_offer.validator_sql, page_offer.validator_params
     if key_hash is not None:

@@ -3,7 +3,7 @@
 DRF's own throttles keep a list of every request's timestamp in the cache and
 rewrite it on each request (read, check, write): two concurrent requests can
 both pass, and the list grows with the rate. These count with one atomic
-INCR per window instead (on the project's Redis cache, INCR and EXPIRE NX in
+INCR per window instead (on the project's Redis cache, SET NX EX and INCR in
 one round trip: cryptomonitor.redis_cache). A window allows at most `rate`
 requests; a client that bursts across a window boundary can get up to twice
 that in a short span, an accepted trade-off for a constant-cost, race-free
@@ -48,7 +48,7 @@ def count_windows(cache, windows: list[Window]) -> list[int]:
     """Add one to each window's counter; return the new counts."""
     incr_many = getattr(cache, "incr_many_with_expiry", None)
     if incr_many is not None:
-        # cryptomonitor.redis_cache: INCR + EXPIRE NX each, one round trip for all.
+        # cryptomonitor.redis_cache: SET NX EX + INCR each, one round trip for all.
         return incr_many([(window.counter, window.timeout) for window in windows])
     return [count(cache, window.counter, window.timeout) for window in windows]
 
@@ -57,7 +57,7 @@ def count(cache, counter: str, timeout: int) -> int:
     """Add one to a counter (created with `timeout`); return the new count."""
     incr_with_expiry = getattr(cache, "incr_with_expiry", None)
     if incr_with_expiry is not None:
-        # cryptomonitor.redis_cache: INCR + EXPIRE NX, one round trip.
+        # cryptomonitor.redis_cache: SET NX EX + INCR, one round trip.
         return incr_with_expiry(counter, timeout)
     cache.add(counter, 0, timeout=timeout)
     try:

@@ -280,7 +280,15 @@ def test_anonymous_callers_are_throttled_per_address(coins, settings):
     assert call("/api/v1/coins/", REMOTE_ADDR=address + "1").code == 200
 
 
-def test_a_lost_database_connection_falls_back_to_django(owner_key, alert, django_requests, caplog):
+@pytest.fixture
+def persistent_connections(monkeypatch):
+    # Production keeps connections (DB_CONN_MAX_AGE=60); tests close them after each request.
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+
+
+def test_a_lost_database_connection_falls_back_to_django(
+    owner_key, alert, django_requests, caplog, persistent_connections
+):
     first = call("/api/v1/alerts/", owner_key)
     call("/api/v1/alerts/", owner_key)  # the front's own connection, left open
     backend = connection.connection.info.backend_pid
@@ -293,6 +301,36 @@ def test_a_lost_database_connection_falls_back_to_django(owner_key, alert, djang
     assert again.body == first.body
     assert len(django_requests) == 2
     assert "revalidation failed" in caplog.text
+
+
+def test_a_connection_past_its_age_is_replaced(
+    owner_key, alert, django_requests, persistent_connections
+):
+    call("/api/v1/alerts/", owner_key)
+    call("/api/v1/alerts/", owner_key)
+    backend = connection.connection.info.backend_pid
+    connection.close_at = time.monotonic() - 1  # CONN_MAX_AGE has passed
+
+    assert call("/api/v1/alerts/", owner_key).code == 200
+    assert connection.connection.info.backend_pid != backend
+    assert len(django_requests) == 1
+
+
+def test_an_authorization_header_is_split_as_drf_splits_it(owner_key, alert):
+    # A no-break space is not a separator in DRF's byte split: no token there.
+    call("/api/v1/alerts/", owner_key)
+
+    answer = call("/api/v1/alerts/", HTTP_AUTHORIZATION=f"Token\xa0{owner_key}")
+
+    assert answer.code == 401
+
+
+def test_headers_django_does_not_read_share_one_page(coins, django_requests):
+    call("/api/v1/coins/", HTTP_ACCEPT_LANGUAGE="de", HTTP_X_FORWARDED_HOST="a.example")
+    call("/api/v1/coins/", HTTP_ACCEPT_LANGUAGE="fr", HTTP_X_FORWARDED_HOST="b.example")
+
+    assert len(django_requests) == 1
+    assert len(PAGES) == 1
 
 
 def test_the_front_keeps_at_most_the_configured_pages(coins, settings):
