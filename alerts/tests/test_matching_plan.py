@@ -1,0 +1,43 @@
+"""The matching probes' plan on PostgreSQL: plain index scans, never bitmap or sequential scans."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from alerts.evaluation import FIRE_SQL, PriceChange, _Dialect, claim_statement
+from alerts.models import Alert, Condition
+
+pytestmark = pytest.mark.django_db
+
+
+def test_probes_use_index_scans_that_skip_fired_alerts_stale_entries(bitcoin, owner):
+    # A fired alert leaves its old version in the armed indexes until VACUUM
+    # (on a large table autovacuum waits for 20 % of it to be dead). A plain
+    # index scan marks such an entry dead once; a bitmap scan visits its heap
+    # page again in every batch. With this many alerts on one coin the
+    # planner picks bitmap scans for the open-ended level ranges, or, with
+    # bitmaps off alone, a sequential scan of the table for each probe.
+    Alert.objects.bulk_create(
+        Alert(user=owner, coin=bitcoin, condition=condition, target=Decimal(40000 + n))
+        for n in range(3000)
+        for condition in (Condition.ABOVE, Condition.BELOW)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE alerts_alert")
+    now = timezone.now()
+    change = PriceChange(bitcoin.pk, None, Decimal("30000"), Decimal("29000"), now)
+    sql, params = claim_statement([change], [], now - timedelta(seconds=1), FIRE_SQL)
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        for statement in _Dialect.current().setup:
+            cursor.execute(statement)
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        transaction.set_rollback(True)
+
+    assert "Index Scan using alert_armed_target_idx" in plan
+    assert "Bitmap" not in plan
+    assert "Seq Scan" not in plan
