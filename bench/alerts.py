@@ -81,7 +81,7 @@ WINDOWS = ["5m", "1h", "24h"]
 COLUMNS = (
     'user_id, coin_id, condition, target, percent, "window", note, expires_at, frequency, '
     "cooldown_seconds, channels, status, armed, cooldown_until, last_triggered_at, "
-    "created_at, updated_at"
+    "created_at, updated_at, expired_from"
 )
 
 
@@ -244,6 +244,7 @@ def load_alerts(total: int, fires_per_batch: int, coins: list, users: list[int])
                         None,
                         now,
                         now,
+                        "",
                     )
                 )
         # VACUUM too: otherwise autovacuum starts on the million new rows
