@@ -83,7 +83,9 @@ def _lock_coins(
     """Create unknown coins, then lock every coin of the batch for this transaction.
 
     The row locks make two overlapping ingests take turns, so each reads the
-    snapshot the other wrote and `previous_price` is never skipped. Coins a
+    snapshot the other wrote and `previous_price` is never skipped. They are
+    FOR NO KEY UPDATE: rows inserted elsewhere that reference a coin (alert
+    events, ticks) check it with FOR KEY SHARE and must not wait for a poll. Coins a
     live source reports are polled from then on; backfilled ones are not.
     A live coin TRACKED_COINS names is marked as the setting's, as
     `sync_coins` marks it: a poll before any sync creates those coins, and
@@ -117,7 +119,7 @@ def _lock_coins(
 
 def _select_for_update(ids: list[str]) -> dict[str, _KnownCoin]:
     rows = (
-        Coin.objects.select_for_update()
+        Coin.objects.select_for_update(no_key=True)
         .filter(coingecko_id__in=ids)
         .order_by("pk")  # a fixed lock order: no deadlock between two ingests
         .values_list("coingecko_id", "pk", "price", "price_updated_at")
