@@ -110,8 +110,8 @@ class _Dialect:
     # million alerts it prefers a hash join over a sequential scan (1.4 s
     # instead of milliseconds). SQLite has no LATERAL and loops per row anyway.
     lateral: bool
-    # Statements to run first in the evaluating transaction.
-    setup: tuple[str, ...]
+    # Settings (name, value) for the evaluating transaction only (SET LOCAL).
+    setup: tuple[tuple[str, str], ...]
 
     def rows_cte(self, name: str, columns: Sequence[tuple[str, str]]) -> str:
         """A CTE reading rows from one JSON array parameter (see _rows_cte)."""
@@ -156,9 +156,9 @@ class _Dialect:
                 # whole table for each level probe. Every table read here has
                 # its index (alerts/tests/test_matching_plan.py).
                 setup=(
-                    "SET LOCAL jit = off",
-                    "SET LOCAL enable_bitmapscan = off",
-                    "SET LOCAL enable_seqscan = off",
+                    ("jit", "off"),
+                    ("enable_bitmapscan", "off"),
+                    ("enable_seqscan", "off"),
                 ),
             )
         # SQLite serialises writers, so it needs no row locks. Django stores
@@ -189,15 +189,36 @@ def evaluate_batch(batch: Sequence[dict], now: datetime | None = None) -> list[A
     now = now or timezone.now()
     movements = window_movements(changes)
     dialect = _Dialect.current()
+    # Inside a caller's transaction our block is a savepoint, and SET LOCAL
+    # would outlive it: the caller's later queries would be planned with our
+    # settings. Then they are put back at the end.
+    nested = connection.in_atomic_block
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            for statement in dialect.setup:
-                cursor.execute(statement)
+        previous = _apply_settings(dialect.setup, keep_previous=nested)
         rearm_level_alerts(changes)
         if dialect.postgresql:
-            return fire_matching_alerts(changes, movements, now)
-        fired = claim_matching_alerts(changes, movements, now)
-        return record_events(fired, changes, movements, now)
+            events = fire_matching_alerts(changes, movements, now)
+        else:
+            fired = claim_matching_alerts(changes, movements, now)
+            events = record_events(fired, changes, movements, now)
+        _apply_settings(previous)
+    return events
+
+
+def _apply_settings(
+    settings: Sequence[tuple[str, str]], keep_previous: bool = False
+) -> tuple[tuple[str, str], ...]:
+    """SET LOCAL each (name, value); return the values they had when `keep_previous`."""
+    if not settings:
+        return ()
+    names = [name for name, _ in settings]
+    previous = ", ".join("current_setting(%s)" for _ in names) if keep_previous else "NULL"
+    applied = ", ".join("set_config(%s, %s, true)" for _ in settings)
+    params = [*(names if keep_previous else []), *(v for pair in settings for v in pair)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {previous}, {applied}", params)  # noqa: S608 (placeholders only)
+        row = cursor.fetchone()
+    return tuple(zip(names, row[: len(names)], strict=True)) if keep_previous else ()
 
 
 def _latest_per_coin(changes: Iterable[PriceChange]) -> list[PriceChange]:

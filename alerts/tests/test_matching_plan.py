@@ -7,7 +7,14 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from alerts.evaluation import FIRE_SQL, PriceChange, _Dialect, claim_statement
+from alerts.evaluation import (
+    FIRE_SQL,
+    PriceChange,
+    _apply_settings,
+    _Dialect,
+    claim_statement,
+    evaluate_batch,
+)
 from alerts.models import Alert, Condition
 
 pytestmark = pytest.mark.django_db
@@ -32,8 +39,7 @@ def test_probes_use_index_scans_that_skip_fired_alerts_stale_entries(bitcoin, ow
     sql, params = claim_statement([change], [], now - timedelta(seconds=1), FIRE_SQL)
 
     with transaction.atomic(), connection.cursor() as cursor:
-        for statement in _Dialect.current().setup:
-            cursor.execute(statement)
+        _apply_settings(_Dialect.current().setup)
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
         transaction.set_rollback(True)
@@ -41,3 +47,27 @@ def test_probes_use_index_scans_that_skip_fired_alerts_stale_entries(bitcoin, ow
     assert "Index Scan using alert_armed_target_idx" in plan
     assert "Bitmap" not in plan
     assert "Seq Scan" not in plan
+
+
+def setting(name: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SHOW {name}")
+        return cursor.fetchone()[0]
+
+
+def test_the_plan_settings_end_with_the_evaluation_inside_a_callers_transaction(bitcoin):
+    # The test's transaction is the caller's: evaluate_batch's block is a savepoint.
+    before = {name: setting(name) for name, _ in _Dialect.current().setup}
+    batch = [
+        {
+            "coin_id": bitcoin.pk,
+            "tick_id": None,
+            "price": "30100",
+            "previous_price": "30000",
+            "time": timezone.now().isoformat(),
+        }
+    ]
+
+    evaluate_batch(batch)
+
+    assert {name: setting(name) for name in before} == before
