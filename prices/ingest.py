@@ -45,6 +45,7 @@ class _KnownCoin:
     pk: int
     price: Decimal | None
     updated_at: datetime | None
+    setting_marked: bool  # is_tracked and tracked_by_setting
 
 
 def store_quotes(quotes: list[MarketQuote], source: PriceSource) -> IngestResult:
@@ -87,16 +88,18 @@ def _lock_coins(
     FOR NO KEY UPDATE: rows inserted elsewhere that reference a coin (alert
     events, ticks) check it with FOR KEY SHARE and must not wait for a poll. Coins a
     live source reports are polled from then on; backfilled ones are not.
-    A live coin TRACKED_COINS names is marked as the setting's, as
-    `sync_coins` marks it: a poll before any sync creates those coins, and
-    they must stop being tracked once the setting drops them.
+    A live coin TRACKED_COINS names is marked tracked and the setting's, as
+    `sync_coins` marks it, whether the poll creates it (a poll before any
+    sync) or it exists untracked (loaded from the catalogue, or backfilled):
+    it is polled, so alerts may use it, and a sync stops tracking it once the
+    setting drops it.
     """
     ids = sorted({q.coingecko_id for q in quotes})
+    live = source != PriceSource.BACKFILL
+    named = set(settings.TRACKED_COINS)
     known = _select_for_update(ids)
     missing = [q for q in _latest_quote_per_coin(quotes).values() if q.coingecko_id not in known]
     if missing:
-        live = source != PriceSource.BACKFILL
-        named = set(settings.TRACKED_COINS)
         Coin.objects.bulk_create(
             [
                 Coin(
@@ -114,6 +117,11 @@ def _lock_coins(
         )
         result.created_coins = [q.coingecko_id for q in missing]
         known = _select_for_update(ids)
+    if live:
+        # Usually none: a statement only on the poll after the setting names a coin.
+        unmarked = [c.pk for i, c in known.items() if i in named and not c.setting_marked]
+        if unmarked:
+            Coin.objects.filter(pk__in=unmarked).update(is_tracked=True, tracked_by_setting=True)
     return known
 
 
@@ -122,9 +130,14 @@ def _select_for_update(ids: list[str]) -> dict[str, _KnownCoin]:
         Coin.objects.select_for_update(no_key=True)
         .filter(coingecko_id__in=ids)
         .order_by("pk")  # a fixed lock order: no deadlock between two ingests
-        .values_list("coingecko_id", "pk", "price", "price_updated_at")
+        .values_list(
+            "coingecko_id", "pk", "price", "price_updated_at", "is_tracked", "tracked_by_setting"
+        )
     )
-    return {cg_id: _KnownCoin(pk, price, updated) for cg_id, pk, price, updated in rows}
+    return {
+        cg_id: _KnownCoin(pk, price, updated, tracked and by_setting)
+        for cg_id, pk, price, updated, tracked, by_setting in rows
+    }
 
 
 def _latest_quote_per_coin(quotes: list[MarketQuote]) -> dict[str, MarketQuote]:

@@ -34,8 +34,8 @@ class Coin(models.Model):
     market_cap_rank = models.PositiveIntegerField(null=True, blank=True)
     is_tracked = models.BooleanField(default=False, db_index=True)
     # Tracked because TRACKED_COINS named it at the last catalogue sync (or
-    # when a poll created it, prices.ingest), so a sync can stop tracking it
-    # once the setting drops it (prices.catalogue.untrack_dropped).
+    # at a live poll that reported it, prices.ingest), so a sync can stop
+    # tracking it once the setting drops it (prices.catalogue.untrack_dropped).
     tracked_by_setting = models.BooleanField(default=False)
 
     # The latest snapshot, denormalised so pages and alert forms read one row.

@@ -8,8 +8,10 @@ from django.core.cache import cache
 from django.core.management import call_command
 
 from alerts.models import Alert, Status
-from prices.models import Coin
+from prices.ingest import store_quotes
+from prices.models import Coin, PriceSource
 from prices.polling import LOCK_KEY, poll_once
+from prices.tests.pipeline import quote
 from prices.watchlists import watch
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +56,40 @@ def test_a_coin_a_poll_created_before_any_sync_is_dropped_like_a_synced_one(
 
     assert tracked() == {"bitcoin"}
     assert "1 no longer tracked" in out
+
+
+def marks(coingecko_id: str) -> tuple[bool, bool]:
+    coin = Coin.objects.get(coingecko_id=coingecko_id)
+    return coin.is_tracked, coin.tracked_by_setting
+
+
+def test_a_poll_marks_a_coin_the_setting_names_that_existed_untracked(settings):
+    # Loaded from the catalogue (or backfilled) before the setting named it:
+    # the poll reports it, so it is tracked, and the setting's to drop.
+    Coin.objects.create(coingecko_id="dogecoin", symbol="doge", name="Dogecoin")
+    settings.TRACKED_COINS = ["bitcoin", "dogecoin"]
+
+    store_quotes([quote("dogecoin", "0.1")], PriceSource.COINGECKO)
+
+    assert marks("dogecoin") == (True, True)
+
+
+def test_a_backfill_never_marks_a_coin_the_setting_names(settings):
+    Coin.objects.create(coingecko_id="dogecoin", symbol="doge", name="Dogecoin")
+    settings.TRACKED_COINS = ["bitcoin", "dogecoin"]
+
+    store_quotes([quote("dogecoin", "0.1")], PriceSource.BACKFILL)
+
+    assert marks("dogecoin") == (False, False)
+
+
+def test_a_poll_leaves_a_coin_tracked_in_the_admin_alone_unless_the_setting_names_it(settings):
+    Coin.objects.create(coingecko_id="dogecoin", symbol="doge", name="Dogecoin", is_tracked=True)
+    settings.TRACKED_COINS = ["bitcoin"]
+
+    store_quotes([quote("dogecoin", "0.1")], PriceSource.COINGECKO)
+
+    assert marks("dogecoin") == (True, False)
 
 
 def test_a_dropped_coin_a_user_watches_stays_tracked(was_tracked, owner):
