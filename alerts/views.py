@@ -66,7 +66,7 @@ def _alert_form_page(request: HttpRequest, alert: Alert, creating: bool) -> Http
                 messages.warning(
                     request,
                     f"Alert saved: {alert}. It is still expired: set an expiry in the future "
-                    "to make it active again.",
+                    f"to make it {alert.revived_status} again.",  # paused if it expired paused
                 )
             else:
                 again = f"saved and {alert.status} again"  # paused if it expired paused

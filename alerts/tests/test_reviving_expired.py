@@ -131,6 +131,18 @@ def test_an_alert_that_expired_paused_comes_back_paused(client, owner, expired_p
     assert "saved and paused again" in response.content.decode()
 
 
+def test_an_expiry_still_past_says_an_alert_that_expired_paused_would_come_back_paused(
+    client, owner, expired_paused
+):
+    client.force_login(owner)
+    past = (timezone.now() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+
+    page = edit(client, expired_paused, past).content.decode()
+
+    assert "set an expiry in the future to make it paused again." in page
+    assert "active again" not in page
+
+
 def test_reviving_an_alert_that_expired_paused_is_not_held_by_the_cap(
     client, owner, expired_paused, make_alert, settings
 ):
