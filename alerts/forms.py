@@ -100,15 +100,14 @@ class AlertForm(forms.ModelForm):
     def needs_confirmation(self) -> bool:
         return self.fires_immediately and not self.cleaned_data.get("confirm_immediate")
 
-    @property
-    def revives(self) -> bool:
-        """An expired alert given a future expiry (or none): the save revives it."""
-        return "expires_at" in self.cleaned_data and self.instance.revives
+    revived = False  # whether save() revived an expired alert
 
     def save(self, commit: bool = True) -> Alert:
+        """Save through Alert.save_edit; raises ValidationError at the active cap."""
         alert = super().save(commit=False)  # Raises on errors; the alert holds the new values.
         if not commit:
             alert.forget_firings()
             return alert
-        alert.save_edit()  # Revives an expired alert given a future expiry (Alert.revives).
+        # Revives an expired alert given a future expiry, as the row is when saved.
+        self.revived = alert.save_edit()
         return alert

@@ -331,18 +331,37 @@ class Alert(models.Model):
         expired alert given a future expiry (or none) becomes active again,
         or paused if it was paused when it expired (`revives`,
         `revived_status`); the form and the API both save through here.
+        Raises ValidationError when reviving it active would pass the cap.
         """
         self.forget_firings()
         if self.pk is None:
             self.save()
             return False
-        revives = self.revives
+        fields = [*OWNER_FIELDS, "armed", "cooldown_until", "updated_at"]
         with transaction.atomic():
-            self.save(update_fields=[*OWNER_FIELDS, "armed", "cooldown_until", "updated_at"])
-            # Conditional, like the other status moves: only from expired. The
-            # expiry task never touches expired alerts, so nothing races it back
-            # and `expired_from` is still what it expired from.
-            return revives and self._move(Status.EXPIRED, self.revived_status, expired_from="")
+            # Whether it revives is decided from the row as it is now, locked:
+            # the expiry task may have expired it since the edit loaded it (it
+            # then waits for us, and our new expiry stops it matching). FOR NO
+            # KEY UPDATE, so an evaluator's events (FOR KEY SHARE) never wait.
+            row = (
+                Alert.objects.select_for_update(no_key=True)
+                .filter(pk=self.pk)
+                .values_list("status", "expired_from", "last_triggered_at")
+                .first()
+            )
+            if row is not None:  # else deleted: the save below raises
+                self.status, self.expired_from, self.last_triggered_at = row
+            revives = self.revives
+            if revives:
+                if (
+                    self.revived_status == Status.ACTIVE
+                    and self.other_active_alerts().count() >= self.active_cap()
+                ):
+                    raise ValidationError(self.cap_message())
+                self.status, self.expired_from = self.revived_status, ""
+                fields += ["status", "expired_from"]
+            self.save(update_fields=fields)
+        return revives
 
     def pause(self) -> bool:
         """Stop evaluating the alert; False when it was not active."""

@@ -60,19 +60,24 @@ def _alert_form_page(request: HttpRequest, alert: Alert, creating: bool) -> Http
         form = AlertForm(request.POST, instance=alert)
         # A level alert already true is saved only once the person confirms.
         if form.is_valid() and not form.needs_confirmation:
-            revived = form.revives
-            form.save()
-            if alert.status == Status.EXPIRED:
-                messages.warning(
-                    request,
-                    f"Alert saved: {alert}. It is still expired: set an expiry in the future "
-                    f"to make it {alert.revived_status} again.",  # paused if it expired paused
-                )
+            try:
+                form.save()
+            except ValidationError as error:
+                # Reviving it active would pass the cap (checked again as it is
+                # saved): nothing was saved.
+                form.add_error(None, error)
             else:
-                again = f"saved and {alert.status} again"  # paused if it expired paused
-                done = "created" if creating else again if revived else "saved"
-                messages.success(request, f"Alert {done}: {alert}.")
-            return redirect(alert)
+                if alert.status == Status.EXPIRED:
+                    messages.warning(
+                        request,
+                        f"Alert saved: {alert}. It is still expired: set an expiry in the future "
+                        f"to make it {alert.revived_status} again.",  # paused if it expired paused
+                    )
+                else:
+                    again = f"saved and {alert.status} again"  # paused if it expired paused
+                    done = "created" if creating else again if form.revived else "saved"
+                    messages.success(request, f"Alert {done}: {alert}.")
+                return redirect(alert)
     else:
         initial = {"coin": request.GET.get("coin", "")} if creating else None
         form = AlertForm(instance=alert, initial=initial)

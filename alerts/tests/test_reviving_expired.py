@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -217,3 +218,64 @@ def test_the_api_revives_an_alert_that_expired_paused_paused(owner_api, expired_
     assert (response.json()["status"], response.json()["expired_from"]) == ("paused", "")
     expired_paused.refresh_from_db()
     assert (expired_paused.status, expired_paused.armed) == (Status.PAUSED, True)
+
+
+# The expiry task running between the edit loading the alert and saving it:
+# save_edit decides the revival from the row as it is when saved.
+def load_then_expire(alert: Alert, **edits) -> Alert:
+    loaded = Alert.objects.get(pk=alert.pk)  # the edit's load: not expired yet
+    for name, value in edits.items():
+        setattr(loaded, name, value)
+    loaded.full_clean()
+    assert expire_alerts() == 1  # beat runs meanwhile
+    return loaded
+
+
+def test_an_alert_expiring_while_its_edit_is_saved_still_revives_as_it_expired(make_alert):
+    alert = make_alert(status=Status.PAUSED, expires_at=timezone.now() - timedelta(seconds=1))
+    loaded = load_then_expire(alert, expires_at=timezone.now() + timedelta(days=7))
+
+    assert loaded.save_edit() is True
+
+    alert.refresh_from_db()
+    assert (alert.status, alert.expired_from) == (Status.PAUSED, "")
+    assert loaded.status == Status.PAUSED  # the view's message reads it
+
+
+def test_an_alert_expiring_while_its_edit_is_saved_is_not_revived_past_the_cap(
+    make_alert, settings
+):
+    settings.ALERTS_MAX_ACTIVE_PER_USER = 1
+    alert = make_alert(expires_at=timezone.now() - timedelta(seconds=1))
+    loaded = load_then_expire(alert, note="new", expires_at=timezone.now() + timedelta(days=7))
+    make_alert(target=Decimal("40000"))  # its owner's one active alert, meanwhile
+
+    with pytest.raises(ValidationError, match="You already have 1 active alerts"):
+        loaded.save_edit()
+
+    alert.refresh_from_db()
+    assert (alert.status, alert.note) == (Status.EXPIRED, "")  # nothing saved
+
+
+def test_the_edit_page_shows_the_cap_when_a_revival_passes_it_as_it_is_saved(
+    client, owner, make_alert, settings, monkeypatch
+):
+    settings.ALERTS_MAX_ACTIVE_PER_USER = 1
+    alert = make_alert(target=Decimal("35000"), expires_at=timezone.now() - timedelta(seconds=1))
+    clean = Alert.clean
+
+    def clean_then_expire_and_fill_the_cap(self: Alert) -> None:
+        clean(self)  # the form validated it as active, within the cap
+        monkeypatch.setattr(Alert, "clean", clean)
+        expire_alerts()
+        make_alert(target=Decimal("40000"))
+
+    monkeypatch.setattr(Alert, "clean", clean_then_expire_and_fill_the_cap)
+    client.force_login(owner)
+
+    response = edit(client, alert, (timezone.now() + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M"))
+
+    assert response.status_code == 200
+    assert "You already have 1 active alerts" in response.content.decode()
+    alert.refresh_from_db()
+    assert (alert.status, alert.note) == (Status.EXPIRED, "")
