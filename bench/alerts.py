@@ -211,6 +211,13 @@ def load_alerts(total: int, fires_per_batch: int, coins: list, users: list[int])
     firing = fires_per_batch * BATCHES
     if firing > total:  # the firing set must fit
         raise SystemExit(f"{firing} firing alerts do not fit in {total}")
+    # The firing set is scattered over the whole table, each batch's alerts
+    # among all ids, as alerts created over months are: packed at the lowest
+    # ids they let any plan that walks the primary key in order stop early.
+    positions = sorted(rng.sample(range(total), firing))
+    batches = [k // fires_per_batch + 1 for k in range(firing)] if fires_per_batch else []
+    rng.shuffle(batches)
+    batch_at = dict(zip(positions, batches, strict=True))
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE alerts_alert, alerts_alertevent, notifications_delivery "
@@ -219,9 +226,9 @@ def load_alerts(total: int, fires_per_batch: int, coins: list, users: list[int])
         with cursor.cursor.copy(f"COPY alerts_alert ({COLUMNS}) FROM STDIN") as copy:
             for n in range(total):
                 coin_index = rng.randrange(COINS)
-                if n < firing:
+                if n in batch_at:
                     condition, target, percent, window = firing_alert(
-                        coin_index, n // fires_per_batch + 1, rng
+                        coin_index, batch_at[n], rng
                     )
                     frequency = "once"
                 else:
