@@ -21,11 +21,12 @@ when missing) and BENCH_ALERTS_REDIS_URL. Prints a table and writes
 bench/results/alerts.json. Targets: p50 <= 50 ms per batch at 1M alerts with
 up to 1,000 firing, and p50(1M) / p50(10k) <= 2 with the same firing count.
 
-Last full run (2026-11-21, 2 shared cores, load average about 1.5, PostgreSQL
-15 with 128 MB shared buffers): p50 48 / 53 / 56 ms at 10k / 100k / 1M alerts
-with 400 firing (ratio 1.16, met), 23 / 31 ms with none firing, and 93 ms
-(CPU 94 ms) at 1M with 1,000 firing: that target is missed. docs/alerts.md
-has the breakdown per phase and what is left.
+Last run (2026-11-21, 2 shared cores, load average about 1.3, PostgreSQL 15
+with 128 MB shared buffers, firing alerts scattered over the table): p50 61 /
+55 / 77 ms at 10k / 100k / 1M alerts with 400 firing (ratio 1.25, met), and
+119 to 140 ms (CPU 123 ms) at 1M with 1,000 firing: that target is missed,
+and `--floor` shows the writes it needs alone take 53 ms. docs/alerts.md has
+the breakdown per phase and why.
 """
 
 from __future__ import annotations
