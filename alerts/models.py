@@ -153,10 +153,14 @@ class Alert(models.Model):
     # The status an expired alert had when it expired, so an edit that
     # revives it restores a pause (`revived_status`); blank otherwise, and on
     # alerts that expired before this was recorded (they revive active).
+    # Blank by default in the database too: an INSERT that does not name it
+    # (code from before it, a raw COPY) still works.
     expired_from = models.CharField(
         max_length=20,
         choices=[(Status.ACTIVE, Status.ACTIVE.label), (Status.PAUSED, Status.PAUSED.label)],
         blank=True,
+        default="",
+        db_default="",
     )
     # An every_time level alert disarms when it fires and re-arms once its
     # condition has been false again, so a price hovering at the target cannot
