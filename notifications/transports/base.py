@@ -13,6 +13,7 @@ import httpx
 from django.conf import settings
 
 from notifications.notices import Notice
+from notifications.transports.deadline import TimeLeft, Watchdog, before_deadline
 
 
 class TransportError(Exception):
@@ -68,7 +69,9 @@ def private_address(host: str, addresses: list[str]) -> str | None:
     return None
 
 
-def pinned_request(url: str, headers: dict[str, str]) -> tuple[list[str], dict[str, str], dict]:
+def pinned_request(
+    url: str, headers: dict[str, str], deadline: float | None = None
+) -> tuple[list[str], dict[str, str], dict]:
     """`url` rewritten to each address we checked, with the Host header and SNI kept.
 
     Resolving once and connecting to those addresses closes the gap in which
@@ -77,7 +80,8 @@ def pinned_request(url: str, headers: dict[str, str]) -> tuple[list[str], dict[s
     resolver's order (`post`). What the URL carried besides the address stays:
     its user-info as Basic auth (unless `headers` has an Authorization), and
     an IDN host as its IDNA form (xn--…), as httpx would send it. Returns the
-    URLs, the headers and the httpx request extensions.
+    URLs, the headers and the httpx request extensions. The name lookup
+    fails if it has not answered by `deadline` (time.monotonic()), if given.
     """
     try:
         parsed = httpx.URL(url)
@@ -89,7 +93,10 @@ def pinned_request(url: str, headers: dict[str, str]) -> tuple[list[str], dict[s
     if not host:
         raise TransportError(f"{without_credentials(url)} has no host name", permanent=True)
     try:
-        addresses = resolve(host)
+        if deadline is None:
+            addresses = resolve(host)
+        else:
+            addresses = before_deadline(deadline, lambda: resolve(host))
     except (OSError, UnicodeError) as exc:
         raise TransportError(f"could not resolve {host}: {exc}") from None
     if not addresses:
@@ -145,51 +152,39 @@ class HttpTransport(Transport):
         return settings.WEBHOOK_TIMEOUT_SECONDS
 
     def post(self, url: str, content: bytes, headers: dict[str, str]) -> httpx.Response:
-        targets, headers, extensions = pinned_request(url, headers)
-        # Errors are stored on the Delivery and shown in pages and the admin.
-        url = without_credentials(url)
+        """POST `content` to `url`; the response, closed, its body unread.
+
+        Everything from the name lookup to the reply's status line and
+        headers fits in `timeout()` (`deadline`); the body is not waited
+        for, since the status says whether the notification arrived.
+        """
         timeout = self.timeout()
         deadline = time.monotonic() + timeout
-        try:
-            with httpx.Client(follow_redirects=False) as client:
-                response = _post_first_reachable(
-                    client, targets, content, headers, extensions, deadline
-                )
-        except httpx.TimeoutException:
-            raise TransportError(f"{url} did not answer within {timeout:g} s") from None
-        except httpx.InvalidURL as exc:
-            raise TransportError(f"invalid URL {url}: {exc}", permanent=True) from None
-        except httpx.HTTPError as exc:
-            raise TransportError(f"could not reach {url}: {exc}") from None
+        targets, headers, extensions = pinned_request(url, headers, deadline)
+        # Errors are stored on the Delivery and shown in pages and the admin.
+        url = without_credentials(url)
+        too_late = TransportError(f"{url} did not answer within {timeout:g} s")
+        with Watchdog(deadline) as watchdog:
+            extensions = {**extensions, "trace": watchdog.trace}
+            try:
+                with httpx.Client(follow_redirects=False) as client:
+                    response = _post_first_reachable(
+                        client, targets, content, headers, extensions, deadline
+                    )
+            except httpx.TimeoutException:
+                raise too_late from None
+            except httpx.InvalidURL as exc:
+                raise TransportError(f"invalid URL {url}: {exc}", permanent=True) from None
+            except httpx.HTTPError as exc:
+                if watchdog.fired:  # it cut the connection: a timeout, not a refusal
+                    raise too_late from None
+                raise TransportError(f"could not reach {url}: {exc}") from None
         status = response.status_code
         if status >= 500 or status in (408, 429):
             raise TransportError(f"{url} answered HTTP {status}; will retry")
         if status >= 400:
             raise TransportError(f"{url} refused the notification: HTTP {status}", permanent=True)
         return response
-
-
-class TimeLeft(dict):
-    """httpcore's "timeout" extension, answering each wait with the time left.
-
-    httpcore looks up a phase's timeout as the phase starts (connecting,
-    sending, awaiting the reply), so each phase gets only what the earlier
-    ones left of the send's deadline. A connection attempt gets at most
-    `connect_share`: an equal part of the time left for each address still
-    to try, so a dead address leaves time for the next.
-    """
-
-    def __init__(self, deadline: float, connect_share: float) -> None:
-        super().__init__()
-        self.deadline = deadline
-        self.connect_share = connect_share
-
-    def get(self, phase: str, default: object = None) -> float:
-        left = self.deadline - time.monotonic()
-        if phase == "connect":
-            left = min(left, self.connect_share)
-        # Never 0 or less: a zero socket timeout means non-blocking, not "time is up".
-        return max(left, 0.001)
 
 
 def _post_first_reachable(
@@ -205,19 +200,28 @@ def _post_first_reachable(
     Only a failed connection moves on to the next address, as a client given
     the name would: once connected, the request may have been received, so an
     error or timeout after that is the send's outcome. All of it fits in
-    `deadline` (`TimeLeft`): N unresponsive addresses take one timeout, not N.
+    `deadline` (`TimeLeft`, `Watchdog`): N unresponsive addresses take one timeout, not N.
+    The response is closed as soon as its headers are in: a body trickled
+    byte by byte must not hold the send.
     """
 
     def attempt(target: str, addresses_left: int) -> httpx.Response:
         share = (deadline - time.monotonic()) / addresses_left
         timeout = TimeLeft(deadline, connect_share=share)
-        return client.post(
-            target, content=content, headers=headers, extensions={**extensions, "timeout": timeout}
-        )
+        with client.stream(
+            "POST",
+            target,
+            content=content,
+            headers=headers,
+            extensions={**extensions, "timeout": timeout},
+        ) as response:
+            return response
 
     for tried, target in enumerate(targets[:-1]):
         try:
             return attempt(target, len(targets) - tried)
         except (httpx.ConnectError, httpx.ConnectTimeout):
+            if time.monotonic() >= deadline:
+                raise  # time is up (the watchdog may have cut it): none left for the next
             continue
     return attempt(targets[-1], 1)
