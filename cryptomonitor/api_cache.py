@@ -56,7 +56,7 @@ class ValidatorQuery:
 
     def read(self) -> str:
         # Planned once per connection: planning cost more than the query.
-        name = "cm_digest_" + hashlib.sha256(self.sql.encode()).hexdigest()[:16]
+        name = prepared.statement_name(self.sql)
         return validator_text(prepared.fetchone(name, self.sql, self.params))
 
 

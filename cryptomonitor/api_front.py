@@ -36,7 +36,6 @@ view-level cache.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -266,7 +265,9 @@ def _caller(environ: dict) -> str | None | bool:
         return False
     if keyword not in TOKEN_KEYWORDS or key is None:
         return False
-    return hashlib.sha256(key.encode()).hexdigest()
+    from accounts.models import ApiToken
+
+    return ApiToken.hash_key(key)
 
 
 def _page_key(environ: dict, key_hash: str | None) -> tuple:
@@ -300,8 +301,7 @@ def _read_state(page_offer: Offer, key_hash: str | None) -> tuple | None:
     if connection.in_atomic_block:
         return None
     # Planned once per connection (cryptomonitor.prepared), like the view's own queries.
-    name = "cm_front_" + hashlib.sha256(sql.encode()).hexdigest()[:16]
-    return prepared.fetchone(name, sql, params, bare=True)
+    return prepared.fetchone(prepared.statement_name(sql), sql, params, bare=True)
 
 
 def _count_throttles(environ: dict, user, throttle_scope: str | None) -> bool:

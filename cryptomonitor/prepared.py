@@ -17,6 +17,8 @@ failed EXECUTE there would abort the caller's transaction.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import weakref
 
 import psycopg
@@ -28,6 +30,12 @@ _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 INVALID_STATEMENT_NAME = "26000"  # EXECUTE of a statement this session does not have
 DUPLICATE_PREPARED_STATEMENT = "42P05"
+
+
+@functools.lru_cache(maxsize=256)
+def statement_name(sql: str) -> str:
+    """A name for `sql` unique to its text, for queries composed at run time."""
+    return "cm_" + hashlib.sha256(sql.encode()).hexdigest()[:16]
 
 
 def fetchone(name: str, sql: str, params: tuple = (), *, bare: bool = False) -> tuple | None:
