@@ -20,6 +20,21 @@ from alerts.models import Alert, Condition
 pytestmark = pytest.mark.django_db
 
 
+def firing_plan(coin, previous: str, options: str = "") -> list[str]:
+    """EXPLAIN `options` of FIRE_SQL for `coin` moving from `previous` to 30000, rolled back."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE alerts_alert")
+    now = timezone.now()
+    change = PriceChange(coin.pk, None, Decimal("30000"), Decimal(previous), now)
+    sql, params = claim_statement([change], [], now - timedelta(seconds=1), FIRE_SQL)
+    with transaction.atomic(), connection.cursor() as cursor:
+        _apply_settings(_Dialect.current().setup)
+        cursor.execute(f"EXPLAIN {options} {sql}", params)
+        plan = [row[0] for row in cursor.fetchall()]
+        transaction.set_rollback(True)
+    return plan
+
+
 def test_probes_use_index_scans_that_skip_fired_alerts_stale_entries(bitcoin, owner):
     # A fired alert leaves its old version in the armed indexes until VACUUM
     # (on a large table autovacuum waits for 20 % of it to be dead). A plain
@@ -32,17 +47,7 @@ def test_probes_use_index_scans_that_skip_fired_alerts_stale_entries(bitcoin, ow
         for n in range(3000)
         for condition in (Condition.ABOVE, Condition.BELOW)
     )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE alerts_alert")
-    now = timezone.now()
-    change = PriceChange(bitcoin.pk, None, Decimal("30000"), Decimal("29000"), now)
-    sql, params = claim_statement([change], [], now - timedelta(seconds=1), FIRE_SQL)
-
-    with transaction.atomic(), connection.cursor() as cursor:
-        _apply_settings(_Dialect.current().setup)
-        cursor.execute("EXPLAIN " + sql, params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-        transaction.set_rollback(True)
+    plan = "\n".join(firing_plan(bitcoin, previous="29000"))
 
     assert "Index Scan using alert_armed_target_idx" in plan
     assert "Bitmap" not in plan
@@ -87,17 +92,7 @@ def test_the_claim_probes_only_the_matched_alerts_rows(bitcoin, owner):
         )
         for n in range(20_000)
     )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE alerts_alert")
-    now = timezone.now()
-    change = PriceChange(bitcoin.pk, None, Decimal("30000"), Decimal("29900"), now)
-    sql, params = claim_statement([change], [], now - timedelta(seconds=1), FIRE_SQL)
-
-    with transaction.atomic(), connection.cursor() as cursor:
-        _apply_settings(_Dialect.current().setup)
-        cursor.execute("EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF) " + sql, params)
-        plan = [row[0] for row in cursor.fetchall()]
-        transaction.set_rollback(True)
+    plan = firing_plan(bitcoin, previous="29900", options="(ANALYZE, TIMING OFF, COSTS OFF)")
 
     primary_key_rows = [
         int(line.split("rows=")[1].split()[0]) * int(line.split("loops=")[1].rstrip(")"))
