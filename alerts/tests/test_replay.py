@@ -5,30 +5,27 @@ data itself, read by a plain-Python reading of each rule, so the SQL matcher
 is checked against an independent statement of what should fire and when.
 """
 
-import csv
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from alerts.evaluation import evaluate_batch
 from alerts.models import WINDOW_DURATIONS, Alert, AlertEvent
 from prices.models import PriceSource, PriceTick
+from prices.tests.market_data import candle_rows
 
 pytestmark = pytest.mark.django_db
 
-CANDLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "btcusd-1m-2023-03-01_21.csv"
 HOUR = 3600
 
 
 def load_closes() -> list[tuple[datetime, Decimal]]:
-    with CANDLES.open() as file:
-        rows = [
-            (datetime.fromisoformat(row["open_time"]), Decimal(row["close"]))
-            for row in csv.DictReader(file)
-            if "2023-03-09" <= row["open_time"][:10] <= "2023-03-14"
-        ]
+    rows = [
+        (datetime.fromisoformat(row["open_time"]), Decimal(row["close"]))
+        for row in candle_rows()
+        if "2023-03-09" <= row["open_time"][:10] <= "2023-03-14"
+    ]
     return rows[::10]
 
 

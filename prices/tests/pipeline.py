@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from prices.quotes import MarketQuote
+from prices.tests.market_data import candle_rows
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -53,14 +52,9 @@ def alert_batches(monkeypatch) -> list[list[dict]]:
     return batches
 
 
-# Shared real data lives beside the repository (../shared/data), never inside it.
-CANDLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "btcusd-1m-2023-03-01_21.csv"
-
-
 def read_candles(limit: int) -> list[dict]:
     """The first `limit` real one-minute BTC/USD candles (March 2023)."""
-    with CANDLES.open() as f:
-        rows = list(itertools.islice(csv.DictReader(f), limit))
+    rows = list(itertools.islice(candle_rows(), limit))
     return [
         {
             "time": datetime.fromisoformat(r["open_time"]),
