@@ -2,10 +2,17 @@
 
 Polled by Docker, load balancers and the smoke test, so it costs one
 trivial query, one FeedState read and one Redis PING. Any failing part
-answers 503 with the reason in the body.
+answers 503.
+
+Anyone may call it, so it shows states only (ok or not per part, whether the
+feed is stale): exception texts name hosts, ports and database errors, and
+the feed's last error can hold a provider's reply. Those go to the log, and
+to staff signed in to the site, who see the full report.
 """
 
 from __future__ import annotations
+
+import logging
 
 import redis
 from django.conf import settings
@@ -16,29 +23,50 @@ from django.views.decorators.http import require_GET
 
 from prices.models import FeedState
 
+log = logging.getLogger(__name__)
+
 _redis_clients: dict[str, redis.Redis] = {}
+
+# What a visitor sees of the feed: its state, nothing it last heard.
+PUBLIC_FEED_FIELDS = ("ok", "stale", "source", "simulated", "seconds_since_success")
 
 
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    database = _check(_ping_database)
+    database = _check("database", _ping_database)
     report = {
         "database": database,
-        "redis": _check(_ping_redis),
+        "redis": _check("redis", _ping_redis),
         "feed": _feed_status() if database["ok"] else {"ok": False, "error": "no database"},
     }
-    healthy = report["database"]["ok"] and report["redis"]["ok"] and report["feed"]["ok"]
+    healthy = all(part["ok"] for part in report.values())
+    if not _may_see_details(request):
+        report = {
+            "database": {"ok": report["database"]["ok"]},
+            "redis": {"ok": report["redis"]["ok"]},
+            "feed": {name: report["feed"].get(name) for name in PUBLIC_FEED_FIELDS},
+        }
     return JsonResponse(
         {"status": "ok" if healthy else "degraded", **report}, status=200 if healthy else 503
     )
 
 
-def _check(ping) -> dict:
+def _may_see_details(request: HttpRequest) -> bool:
+    # Checked only after the parts: the user lookup needs the database.
+    try:
+        return request.user.is_staff
+    except Exception:  # noqa: BLE001 (the database is down: no session to trust)
+        return False
+
+
+def _check(part: str, ping) -> dict:
     try:
         ping()
     except Exception as exc:
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        log.warning("Health check: %s is down: %s", part, error)
+        return {"ok": False, "error": error}
     return {"ok": True, "error": None}
 
 
