@@ -162,6 +162,41 @@ def test_only_the_proxy_publishes_the_app(compose: dict) -> None:
     }
 
 
+def published_addresses(service: dict) -> list[str]:
+    """The host address each published port of `service` binds ("" is every interface)."""
+    addresses = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):  # the long syntax
+            addresses.append(port.get("host_ip", ""))
+            continue
+        # [HOST_IP:]HOST_PORT:CONTAINER_PORT, where ${NAME:-default} may hold a colon.
+        parts = re.sub(r"\$\{[^}]*\}", "VALUE", str(port)).split(":")
+        addresses.append(parts[0] if len(parts) == 3 else "")
+    return addresses
+
+
+def test_tools_publish_their_ports_on_loopback_only(compose: dict) -> None:
+    # Mailpit's UI shows every mail, password reset links included, without a
+    # login: nothing but the app itself may listen beyond the host.
+    services = compose["services"]
+    beyond_loopback = {
+        name: addresses
+        for name, service in services.items()
+        if name != "proxy"
+        and (addresses := published_addresses(service))
+        and set(addresses) != {"127.0.0.1"}
+    }
+
+    assert beyond_loopback == {}
+    assert published_addresses(services["mailpit"]) == ["127.0.0.1"]
+
+
+def test_the_readme_says_how_to_reach_mailpit_from_elsewhere() -> None:
+    readme = read("README.md")
+
+    assert "ssh -N -L 8025:127.0.0.1:8025" in readme
+
+
 def test_the_proxy_finds_recreated_servers_again(compose: dict) -> None:
     config = read("docker/nginx.conf")
     version = re.fullmatch(r"nginx:(\d+)\.(\d+)-alpine", compose["services"]["proxy"]["image"])
