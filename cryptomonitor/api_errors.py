@@ -17,7 +17,6 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -73,14 +72,6 @@ def _validation_message(fields: dict[str, list[str]]) -> str:
     return f"Invalid input in: {names}." if names else "Invalid input."
 
 
-def _has_nul(request) -> bool:
-    if request is None:
-        return False
-    return "\x00" in request.path or any(
-        "\x00" in key or "\x00" in value for key, value in request.query_params.items()
-    )
-
-
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's EXCEPTION_HANDLER: DRF's own handling, then our one body shape."""
     if isinstance(exc, DjangoValidationError):
@@ -89,10 +80,6 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
-    elif isinstance(exc, DataError) and _has_nul(context.get("request")):
-        # PostgreSQL refuses NUL in text even in a WHERE clause; the caller's
-        # URL or query string held one (request bodies are validated earlier).
-        exc = exceptions.ValidationError({NON_FIELD: ["Null characters are not allowed."]})
     response = drf_exception_handler(exc, context)
     if response is None:
         # A bug: log it with its traceback, answer in the documented shape.
