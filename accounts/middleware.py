@@ -1,4 +1,9 @@
-"""Show times in the zone a logged-in user chose on their profile."""
+"""Show times in the zone a logged-in user chose on their profile: on pages only.
+
+The REST API always answers in UTC (ISO 8601 with its offset), whoever calls:
+a token caller and the same user's browser session get the same text for the
+same instant, and a cached API page is right for everyone (docs/api.md).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from rest_framework.views import APIView
 
 from accounts.models import Profile
 
@@ -22,6 +28,16 @@ class UserTimeZoneMiddleware:
         else:
             timezone.activate(zone)
         return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> None:
+        # DRF's as_view() marks every API view (views and viewsets) with its class.
+        if is_api_view(view_func):
+            timezone.deactivate()
+
+
+def is_api_view(view_func) -> bool:
+    view_class = getattr(view_func, "cls", None)
+    return isinstance(view_class, type) and issubclass(view_class, APIView)
 
 
 def user_time_zone(user) -> ZoneInfo | None:
