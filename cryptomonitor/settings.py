@@ -225,10 +225,23 @@ NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6)
 NOTIFICATIONS_SENDING_LEASE_SECONDS = env.int("NOTIFICATIONS_SENDING_LEASE_SECONDS", default=120)
 # First retry after about this long, doubling per attempt (with jitter), capped at 1 h.
 NOTIFICATIONS_BACKOFF_BASE_SECONDS = env.float("NOTIFICATIONS_BACKOFF_BASE_SECONDS", default=10.0)
-WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
-# Webhooks to loopback, private or link-local addresses are refused unless
-# this is True: users must not make the server probe its own network.
-WEBHOOK_ALLOW_PRIVATE_IPS = env.bool("WEBHOOK_ALLOW_PRIVATE_IPS", default=False)
+# The egress policy (notifications/egress.py) covers every outbound request a
+# user aims, webhook and Apprise alike: the old webhook-only names must not be
+# silently ignored, which would drop a self-hoster's opt-in or limit.
+for _old, _new in {
+    "WEBHOOK_TIMEOUT_SECONDS": "OUTBOUND_TIMEOUT_SECONDS",
+    "WEBHOOK_ALLOW_PRIVATE_IPS": "OUTBOUND_ALLOW_PRIVATE_IPS",
+}.items():
+    if _old in env.ENVIRON:
+        raise environ.ImproperlyConfigured(
+            f"{_old} was renamed {_new}: it now covers webhooks and Apprise URLs alike"
+        )
+# How long one webhook or Apprise send may take in all (name lookup to reply).
+OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=5.0)
+# Connections a user aims (webhooks, Apprise) to loopback, private, link-local
+# or other non-public addresses are refused unless this is True: users must
+# not make the server probe its own network.
+OUTBOUND_ALLOW_PRIVATE_IPS = env.bool("OUTBOUND_ALLOW_PRIVATE_IPS", default=False)
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # --- Email -------------------------------------------------------------------------

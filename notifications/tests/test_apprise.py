@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def allow_loopback(settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True  # the receiver listens on 127.0.0.1
+    settings.OUTBOUND_ALLOW_PRIVATE_IPS = True  # the receiver listens on 127.0.0.1
 
 
 def use_apprise(user, *urls: str) -> None:

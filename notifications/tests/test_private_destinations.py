@@ -22,18 +22,18 @@ TELEGRAM = "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/42"
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("json://127.0.0.1:8000/hook", "127.0.0.1 is a private network address"),
-        ("json://[::1]/hook", "::1 is a private network address"),
+        ("json://127.0.0.1:8000/hook", "127.0.0.1 is a loopback address"),
+        ("json://[::1]/hook", "::1 is a loopback address"),
         ("ntfy://10.0.0.1/alerts", "10.0.0.1 is a private network address"),
-        ("gotify://localhost/token", "localhost is a private network address"),
-        ("mailto://user:pass@169.254.169.254", "169.254.169.254 is a private network address"),
+        ("gotify://localhost/token", "localhost resolves to "),
+        ("mailto://user:pass@169.254.169.254", "169.254.169.254 is a link-local address"),
         # The server is not the host part: mailto://?smtp=, zulip://bot@org.host/.
-        ("mailto://user:pw@gmail.com?smtp=127.0.0.1", "127.0.0.1 is a private network address"),
+        ("mailto://user:pw@gmail.com?smtp=127.0.0.1", "127.0.0.1 is a loopback address"),
         (
             "mailto://example.com?smtp=169.254.169.254&user=a&pass=b&from=a@example.com",
-            "169.254.169.254 is a private network address",
+            "169.254.169.254 is a link-local address",
         ),
-        (f"zulip://bot-bot@org.localhost/{'a' * 32}", "localhost is a private network address"),
+        (f"zulip://bot-bot@org.localhost/{'a' * 32}", "localhost resolves to "),
     ],
 )
 def test_the_page_refuses_an_apprise_url_on_a_private_address(client, owner, url, message):
@@ -53,7 +53,7 @@ def test_the_model_refuses_it_too_so_the_api_does(owner):
     with pytest.raises(ValidationError) as error:
         config.full_clean()
 
-    assert "127.0.0.1 is a private network address" in str(error.value.message_dict)
+    assert "127.0.0.1 is a loopback address" in str(error.value.message_dict)
 
 
 def test_urls_whose_host_part_is_a_token_are_accepted(owner):
@@ -65,7 +65,7 @@ def test_urls_whose_host_part_is_a_token_are_accepted(owner):
 
 
 def test_the_setting_allows_private_addresses_for_local_use(client, owner, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    settings.OUTBOUND_ALLOW_PRIVATE_IPS = True
     client.force_login(owner)
 
     response = client.post(
@@ -86,7 +86,8 @@ def test_a_send_to_a_private_apprise_server_fails_without_posting(receiver, owne
     assert deliver(delivery.pk) == DeliveryStatus.FAILED
 
     delivery.refresh_from_db()
-    assert "127.0.0.1 is a private network address" in delivery.last_error
+    assert "127.0.0.1 is a loopback address" in delivery.last_error
+    assert "OUTBOUND_ALLOW_PRIVATE_IPS=True" in delivery.last_error
     assert receiver.requests == []
 
 
@@ -99,7 +100,8 @@ def test_an_email_service_is_not_sent_through_a_private_smtp_server(smtp, owner,
     assert deliver(delivery.pk) == DeliveryStatus.FAILED
 
     delivery.refresh_from_db()
-    assert "127.0.0.1 is a private network address" in delivery.last_error
+    assert "127.0.0.1 is a loopback address" in delivery.last_error
+    assert "OUTBOUND_ALLOW_PRIVATE_IPS=True" in delivery.last_error
     assert smtp.connections == 0
 
 
@@ -126,7 +128,7 @@ def test_a_webhook_send_connects_to_the_address_it_checked(dns):
 
 
 def test_a_webhook_keeps_the_host_header_of_its_url(receiver, owner, fire, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    settings.OUTBOUND_ALLOW_PRIVATE_IPS = True
     url = receiver.url.replace("127.0.0.1", "localhost")
 
     assert send_webhook(owner, fire, url) == DeliveryStatus.SENT
@@ -137,7 +139,7 @@ def test_a_webhook_keeps_the_host_header_of_its_url(receiver, owner, fire, setti
 
 def test_a_webhook_sends_the_credentials_of_its_url(receiver, owner, fire, settings):
     # httpx sent a URL's user-info as Basic auth; the pinned URL has none, so we do.
-    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    settings.OUTBOUND_ALLOW_PRIVATE_IPS = True
     url = receiver.url.replace("http://", "http://hook-user:s%3Acret@")
 
     assert send_webhook(owner, fire, url) == DeliveryStatus.SENT
@@ -148,7 +150,7 @@ def test_a_webhook_sends_the_credentials_of_its_url(receiver, owner, fire, setti
 
 
 def test_a_failed_webhook_send_does_not_print_the_urls_password(settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    settings.OUTBOUND_ALLOW_PRIVATE_IPS = True
     with socket.socket() as probe:  # a port nothing listens on: connection refused
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -161,7 +163,7 @@ def test_a_failed_webhook_send_does_not_print_the_urls_password(settings):
 
 
 def test_an_authorization_header_of_the_caller_wins_over_the_url(receiver, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    settings.OUTBOUND_ALLOW_PRIVATE_IPS = True
     url = receiver.url.replace("http://", "http://hook-user:secret@")
 
     HttpTransport(user=None).post(url, b"{}", {"Authorization": "Bearer t0ken"})
@@ -174,7 +176,7 @@ def test_a_webhook_tries_the_next_address_when_one_refuses_to_connect(
     receiver, dns, owner, fire, settings
 ):
     # 127.0.0.2 is loopback but nothing listens there on the receiver's port.
-    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    settings.OUTBOUND_ALLOW_PRIVATE_IPS = True
     dns["two.test"] = [["127.0.0.2", "127.0.0.1"]]
     url = receiver.url.replace("127.0.0.1", "two.test")
 
@@ -186,7 +188,7 @@ def test_a_webhook_tries_the_next_address_when_one_refuses_to_connect(
 
 def test_it_does_not_try_the_next_address_after_an_http_error(receiver, dns, owner, fire, settings):
     # Once connected the server may have acted on the request: no second POST.
-    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    settings.OUTBOUND_ALLOW_PRIVATE_IPS = True
     port = urlsplit(receiver.url).port
     receiver.script = [500]
     dns["two.test"] = [["127.0.0.1", "127.0.0.2"]]
@@ -285,7 +287,7 @@ def test_an_https_webhook_pinned_to_its_address_still_verifies_the_name(
     tls_receiver, owner, fire, settings
 ):
     # The connection goes to 127.0.0.1; the certificate is checked against "localhost".
-    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    settings.OUTBOUND_ALLOW_PRIVATE_IPS = True
     url, requests = tls_receiver
 
     assert send_webhook(owner, fire, url) == DeliveryStatus.SENT
@@ -293,7 +295,7 @@ def test_an_https_webhook_pinned_to_its_address_still_verifies_the_name(
 
 
 def test_an_https_webhook_sends_the_credentials_of_its_url(tls_receiver, owner, fire, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    settings.OUTBOUND_ALLOW_PRIVATE_IPS = True
     url, requests = tls_receiver
     url = url.replace("https://", "https://hook-user:s%40cret@")
 
@@ -305,7 +307,7 @@ def test_an_https_webhook_sends_the_credentials_of_its_url(tls_receiver, owner, 
 
 def test_an_idn_webhook_goes_to_its_idna_name(tls_receiver, dns, owner, fire, settings):
     # The Host header, the lookup, SNI and the certificate check all use xn--bcher-kva.test.
-    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True
+    settings.OUTBOUND_ALLOW_PRIVATE_IPS = True
     url, requests = tls_receiver
     dns[IDN_ASCII] = [["127.0.0.1"]]
     url = url.replace("localhost", IDN)

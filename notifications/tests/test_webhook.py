@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def hook(receiver, owner, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True  # the receiver listens on 127.0.0.1
+    settings.OUTBOUND_ALLOW_PRIVATE_IPS = True  # the receiver listens on 127.0.0.1
     config = NotificationSettings.for_user(owner)
     config.webhook_url = receiver.url
     config.save()
@@ -66,7 +66,7 @@ def test_it_retries_a_5xx_then_sends(hook, owner, fire):
 
 
 def test_it_retries_a_timeout(hook, owner, fire, settings):
-    settings.WEBHOOK_TIMEOUT_SECONDS = 0.3
+    settings.OUTBOUND_TIMEOUT_SECONDS = 0.3
     hook.script = [("sleep", 1.0)]
     [delivery] = fire(owner, channels=["webhook"])
 
@@ -126,5 +126,6 @@ def test_it_refuses_to_post_to_a_private_address_by_default(receiver, owner, fir
     assert deliver(delivery.pk) == DeliveryStatus.FAILED
 
     delivery.refresh_from_db()
-    assert "127.0.0.1 is a private network address" in delivery.last_error
+    assert "127.0.0.1 is a loopback address" in delivery.last_error
+    assert "OUTBOUND_ALLOW_PRIVATE_IPS=True" in delivery.last_error
     assert receiver.requests == []

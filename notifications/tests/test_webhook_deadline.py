@@ -1,4 +1,4 @@
-"""One webhook send fits in WEBHOOK_TIMEOUT_SECONDS, whatever its host and server do."""
+"""One webhook send fits in OUTBOUND_TIMEOUT_SECONDS, whatever its host and server do."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ DRIP = 0.2
 
 @pytest.fixture(autouse=True)
 def _local_hosts(settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_IPS = True  # every address here is loopback
-    settings.WEBHOOK_TIMEOUT_SECONDS = TIMEOUT
+    settings.OUTBOUND_ALLOW_PRIVATE_IPS = True  # every address here is loopback
+    settings.OUTBOUND_TIMEOUT_SECONDS = TIMEOUT
 
 
 def timed_post(url: str) -> tuple[TransportError | None, float]:
@@ -88,7 +88,7 @@ def test_a_reply_trickling_its_headers_is_cut_off_at_the_timeout(trickler):
 
 
 def test_a_tls_handshake_after_a_slow_connect_gets_only_the_time_left(settings):
-    settings.WEBHOOK_TIMEOUT_SECONDS = 2.0
+    settings.OUTBOUND_TIMEOUT_SECONDS = 2.0
     # The full backlog drops the client's SYN; freed 0.3 s later, it takes the
     # SYN retransmitted 1 s in. Then the server never speaks TLS.
     server = socket.create_server(("127.0.0.1", 0), backlog=0)

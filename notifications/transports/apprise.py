@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from urllib.parse import urlsplit
 
 import apprise
+from django.conf import settings
 
+from notifications import egress
 from notifications.models import NotificationSettings
 from notifications.notices import Notice
 from notifications.transports.base import Transport, TransportError, forbidden_destination
@@ -22,16 +25,35 @@ def invalid_urls(urls: list[str]) -> list[str]:
 
 
 def refused_urls(urls: list[str]) -> list[str]:
-    """Each URL naming a server on a private address, with why.
+    """Each URL naming a server whose name resolves to a refused address, with why.
 
-    The webhook policy (WEBHOOK_ALLOW_PRIVATE_IPS), applied to every server
-    the service's attributes name (`service_servers`).
+    Looks names up (`forbidden_destination`): `literal_refusals` is the same
+    check without the network. Sends do not rely on either: the egress
+    guard checks every connection they make.
     """
     refused = []
     for url in urls:
         service = apprise.Apprise.instantiate(url)
         for server in service_servers(service) if service else []:
             if reason := forbidden_destination(server):
+                refused.append(f"{url} ({reason})")
+                break
+    return refused
+
+
+def literal_refusals(urls: list[str]) -> list[str]:
+    """Each URL naming a server by an IP literal the egress policy refuses, with why.
+
+    No DNS, no network: every server the service's attributes name
+    (`service_servers`) is checked with `egress.literal_address_refusal`;
+    names are checked when a send connects. URLs Apprise does not
+    understand are skipped (`apprise.Apprise.instantiate` says which).
+    """
+    refused = []
+    for url in urls:
+        service = apprise.Apprise.instantiate(url)
+        for server in service_servers(service) if service else []:
+            if reason := egress.literal_address_refusal(server):
                 refused.append(f"{url} ({reason})")
                 break
     return refused
@@ -100,21 +122,52 @@ class AppriseTransport(Transport):
         urls = NotificationSettings.for_user(self.user).apprise_url_list()
         if not urls:
             raise TransportError("no Apprise URL is set in notification settings", permanent=True)
-        # Checked again right before sending, against what the names resolve
-        # to now. Apprise resolves them again itself when it connects, so a
-        # name can still rebind to a private address in between (unlike
-        # webhooks, which connect to the address checked).
-        bad = invalid_urls(urls)
-        if bad:
-            raise TransportError(f"invalid Apprise URL: {', '.join(bad)}", permanent=True)
+        timeout = settings.OUTBOUND_TIMEOUT_SECONDS
+        services = [_bounded_service(url, timeout) for url in urls]
+        unknown = [url for url, service in zip(urls, services, strict=True) if service is None]
+        if unknown:
+            raise TransportError(f"invalid Apprise URL: {', '.join(unknown)}", permanent=True)
         body = f"{notice.message}\n{notice.url}"
-        # One Apprise object per URL so one broken service does not hide the others.
-        failed = [url for url in urls if not _notify(url, notice.title, body)]
+        # Every connection of every service (each redirect hop, SMTP...) is
+        # checked by the guard, and the whole send ends by the deadline, even
+        # while a name lookup hangs: it runs in a thread under the guard.
+        with egress.guard(time.monotonic() + timeout) as send:
+            try:
+                delivered = send.run(
+                    lambda: [_notify(service, notice.title, body) for service in services]
+                )
+            except TimeoutError:
+                delivered = None
+        if send.refused:
+            # Never "sent", even if a service reported success after a refused hop.
+            raise TransportError(f"Apprise: {send.refused}", permanent=True)
+        if delivered is None or (send.fired and not all(delivered)):
+            raise TransportError(f"Apprise did not finish within {timeout:g} s")
+        failed = delivered.count(False)
         if failed:
-            raise TransportError(f"Apprise could not deliver to {len(failed)} of {len(urls)} URLs")
+            raise TransportError(f"Apprise could not deliver to {failed} of {len(urls)} URLs")
 
 
-def _notify(url: str, title: str, body: str) -> bool:
+def _bounded_service(url: str, timeout: float):
+    """The Apprise service for `url`, held to the send's deadline; None if Apprise does not
+    understand it.
+
+    What the URL may set about time or outcome is overridden: ?cto= and ?rto=
+    are clamped to the deadline, ?retry= is dropped (the delivery retries,
+    with backoff), and ?optional=yes must not turn a failure into "sent".
+    """
+    service = apprise.Apprise.instantiate(url, asset=apprise.AppriseAsset(service_timeout=timeout))
+    if service is None:
+        return None
+    service.socket_connect_timeout = min(service.socket_connect_timeout, timeout)
+    service.socket_read_timeout = min(service.socket_read_timeout, timeout)
+    service.retry = 0
+    service.optional = False
+    return service
+
+
+def _notify(service, title: str, body: str) -> bool:
+    # One Apprise object per URL so one broken service does not hide the others.
     sender = apprise.Apprise()
-    sender.add(url)
+    sender.add(service)
     return bool(sender.notify(title=title, body=body))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import ipaddress
 import socket
 import time
 from typing import ClassVar
@@ -12,8 +11,9 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings
 
+from notifications import egress
 from notifications.notices import Notice
-from notifications.transports.deadline import TimeLeft, Watchdog, before_deadline
+from notifications.transports.deadline import TimeLeft
 
 
 class TransportError(Exception):
@@ -29,16 +29,15 @@ class TransportError(Exception):
 
 
 def forbidden_destination(url: str) -> str | None:
-    """Why we will not send to `url` (a private address), or None.
+    """Why we will not send to `url` (its name resolves to an address the
+    egress policy refuses), or None.
 
-    Checked when the URL is saved and before each send, since DNS may change
-    in between. Webhook sends connect to the addresses checked
-    (`pinned_request`); Apprise resolves names again itself, so for it the
-    check before sending narrows the rebinding gap but does not close it. A
-    name that does not resolve now is let through: the send fails and is
-    retried like any unreachable server.
+    Looks the name up, so it needs the network: the check at saving time
+    until validation uses `egress.literal_address_refusal`. Sends do not
+    rely on it: the egress guard checks the address each connection goes
+    to. A name that does not resolve now is let through.
     """
-    if settings.WEBHOOK_ALLOW_PRIVATE_IPS:
+    if egress.allows_private():
         return None
     host = urlsplit(url).hostname
     if not host:
@@ -57,30 +56,26 @@ def resolve(host: str) -> list[str]:
 
 
 def private_address(host: str, addresses: list[str]) -> str | None:
-    """Why one of `host`'s addresses is not on the public internet, or None."""
+    """Why the egress policy refuses one of `host`'s addresses, or None."""
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if getattr(ip, "ipv4_mapped", None):
-            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
-        if not ip.is_global:
-            return (
-                f"{host} is a private network address ({address}); notifications go to public hosts"
-            )
+        if reason := egress.refusal(address, host):
+            return reason
     return None
 
 
 def pinned_request(
     url: str, headers: dict[str, str], deadline: float | None = None
 ) -> tuple[list[str], dict[str, str], dict]:
-    """`url` rewritten to each address we checked, with the Host header and SNI kept.
+    """`url` rewritten to each address of its host, with the Host header and SNI kept.
 
-    Resolving once and connecting to those addresses closes the gap in which
-    a name checked as public could resolve to a private address for the send
-    (DNS rebinding). Every address is checked; the caller tries them in the
-    resolver's order (`post`). What the URL carried besides the address stays:
-    its user-info as Basic auth (unless `headers` has an Authorization), and
-    an IDN host as its IDNA form (xn--…), as httpx would send it. Returns the
-    URLs, the headers and the httpx request extensions. The name lookup
+    Resolving once lets the caller try the addresses in the resolver's order
+    with one deadline for all (`post`). Every address is checked: a name
+    with one refused address among others is refused before anything is
+    sent (the egress guard would refuse only the connection to it). What
+    the URL carried besides the address stays: its user-info as Basic auth
+    (unless `headers` has an Authorization), and an IDN host as its IDNA
+    form (xn--…), as httpx would send it. Returns the URLs, the headers and
+    the httpx request extensions. The name lookup
     fails if it has not answered by `deadline` (time.monotonic()), if given.
     """
     try:
@@ -96,12 +91,12 @@ def pinned_request(
         if deadline is None:
             addresses = resolve(host)
         else:
-            addresses = before_deadline(deadline, lambda: resolve(host))
+            addresses = egress.before_deadline(deadline, lambda: resolve(host))
     except (OSError, UnicodeError) as exc:
         raise TransportError(f"could not resolve {host}: {exc}") from None
     if not addresses:
         raise TransportError(f"could not resolve {host}: no address")
-    if not settings.WEBHOOK_ALLOW_PRIVATE_IPS:
+    if not egress.allows_private():
         refused = private_address(host, addresses)
         if refused:
             raise TransportError(refused, permanent=True)
@@ -149,23 +144,23 @@ class HttpTransport(Transport):
 
     def timeout(self) -> float:
         """How long one send may take in all, whatever the host's number of addresses."""
-        return settings.WEBHOOK_TIMEOUT_SECONDS
+        return settings.OUTBOUND_TIMEOUT_SECONDS
 
     def post(self, url: str, content: bytes, headers: dict[str, str]) -> httpx.Response:
         """POST `content` to `url`; the response, closed, its body unread.
 
         Everything from the name lookup to the reply's status line and
-        headers fits in `timeout()` (`deadline`); the body is not waited
-        for, since the status says whether the notification arrived.
+        headers fits in `timeout()` (`deadline`), under the egress guard;
+        the body is not waited for, since the status says whether the
+        notification arrived. A redirect is not followed: it is a failure.
         """
         timeout = self.timeout()
         deadline = time.monotonic() + timeout
-        targets, headers, extensions = pinned_request(url, headers, deadline)
         # Errors are stored on the Delivery and shown in pages and the admin.
-        url = without_credentials(url)
-        too_late = TransportError(f"{url} did not answer within {timeout:g} s")
-        with Watchdog(deadline) as watchdog:
-            extensions = {**extensions, "trace": watchdog.trace}
+        shown = without_credentials(url)
+        too_late = TransportError(f"{shown} did not answer within {timeout:g} s")
+        with egress.guard(deadline) as send:
+            targets, headers, extensions = pinned_request(url, headers, deadline)
             try:
                 with httpx.Client(follow_redirects=False) as client:
                     response = _post_first_reachable(
@@ -174,17 +169,35 @@ class HttpTransport(Transport):
             except httpx.TimeoutException:
                 raise too_late from None
             except httpx.InvalidURL as exc:
-                raise TransportError(f"invalid URL {url}: {exc}", permanent=True) from None
+                raise TransportError(f"invalid URL {shown}: {exc}", permanent=True) from None
             except httpx.HTTPError as exc:
-                if watchdog.fired:  # it cut the connection: a timeout, not a refusal
+                if send.refused:
+                    raise TransportError(send.refused, permanent=True) from None
+                if send.fired:  # it cut the connection: a timeout, not a refusal
                     raise too_late from None
-                raise TransportError(f"could not reach {url}: {exc}") from None
+                raise TransportError(f"could not reach {shown}: {exc}") from None
         status = response.status_code
+        if 300 <= status < 400:
+            raise TransportError(_redirected(shown, status, response), permanent=True)
         if status >= 500 or status in (408, 429):
-            raise TransportError(f"{url} answered HTTP {status}; will retry")
+            raise TransportError(f"{shown} answered HTTP {status}; will retry")
         if status >= 400:
-            raise TransportError(f"{url} refused the notification: HTTP {status}", permanent=True)
+            raise TransportError(f"{shown} refused the notification: HTTP {status}", permanent=True)
         return response
+
+
+def _redirected(url: str, status: int, response: httpx.Response) -> str:
+    """The error for a reply that redirects: nothing was delivered, and we will not follow.
+
+    A redirect is never followed, not even to the same host: the URL to
+    save is the final one, and a POST that moves is a misconfiguration.
+    """
+    location = response.headers.get("Location", "").strip()
+    shown = without_credentials(location)[:300] if location else "nowhere (no Location)"
+    return (
+        f"{url} redirected to {shown} (HTTP {status}); webhooks do not follow redirects, "
+        "so nothing was delivered: save the final URL"
+    )
 
 
 def _post_first_reachable(
@@ -200,7 +213,7 @@ def _post_first_reachable(
     Only a failed connection moves on to the next address, as a client given
     the name would: once connected, the request may have been received, so an
     error or timeout after that is the send's outcome. All of it fits in
-    `deadline` (`TimeLeft`, `Watchdog`): N unresponsive addresses take one timeout, not N.
+    `deadline` (`TimeLeft`, the egress guard): N unresponsive addresses take one timeout, not N.
     The response is closed as soon as its headers are in: a body trickled
     byte by byte must not hold the send.
     """
