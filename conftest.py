@@ -41,16 +41,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             )
 
 
+def confirmed_user(user_model, username: str, email: str, password: str):
+    """A user with a confirmed address (EmailAddress.verified), as alert mail and tokens need."""
+    from allauth.account.models import EmailAddress
+
+    user = user_model.objects.create_user(username, email, password)
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    return user
+
+
 @pytest.fixture
 def owner(django_user_model):
     """The user whose objects a test is about."""
-    return django_user_model.objects.create_user("alice", "alice@example.com", "pw-alice-123")
+    return confirmed_user(django_user_model, "alice", "alice@example.com", "pw-alice-123")
 
 
 @pytest.fixture
 def stranger(django_user_model):
     """Another user, who must never see the owner's objects."""
-    return django_user_model.objects.create_user("mallory", "mallory@example.com", "pw-mal-123")
+    return confirmed_user(django_user_model, "mallory", "mallory@example.com", "pw-mal-123")
 
 
 # --- REST API (issue 5) ------------------------------------------------------

@@ -24,6 +24,9 @@ class ProfileForm(forms.ModelForm):
         fields = ["notification_email", "time_zone"]
         labels = {"notification_email": "Notification email"}
         help_texts = {
-            "notification_email": "Where alert emails go. Leave blank to use your account email.",
+            "notification_email": (
+                "Where alert emails go once you follow the link we mail to it. "
+                "Leave blank to use your account email."
+            ),
             "time_zone": "Dates and times on these pages are shown in this zone.",
         }

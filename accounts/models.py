@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 
+from allauth.account.models import EmailAddress
+from allauth.core import context
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 class Profile(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
     )
-    # Where alert emails go; blank means the account's own email address.
+    # Where alert emails go once its owner has confirmed it (alert_email);
+    # blank means the account's own email address.
     notification_email = models.EmailField(blank=True)
     time_zone = models.CharField(max_length=64, default="UTC")
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        if self.notification_email:
+            # Every way of setting the address (both settings pages, the API,
+            # the admin) asks its owner to confirm it, after the commit.
+            user, email, request = self.user, self.notification_email, context.request
+            transaction.on_commit(lambda: ask_to_confirm(user, email, request), robust=True)
 
     @classmethod
     def for_user(cls, user) -> Profile:
@@ -28,12 +42,87 @@ class Profile(models.Model):
 
     @property
     def alert_email(self) -> str:
-        return self.notification_email or self.user.email
+        """Where alert emails go: only ever an address the user has confirmed.
+
+        The notification address once confirmed, else the account's address
+        once confirmed, else nowhere (""): mail to an address nobody proved
+        is theirs would let anyone flood a stranger's inbox with alerts.
+        """
+        confirmed = verified_addresses(self.user)
+        for address in (self.notification_email, self.user.email):
+            if address and address.lower() in confirmed:
+                return address
+        return ""
+
+    @property
+    def notification_email_unconfirmed(self) -> bool:
+        """A notification address is set that its owner has not confirmed yet."""
+        return bool(self.notification_email) and (
+            self.notification_email.lower() not in verified_addresses(self.user)
+        )
+
+
+def verified_addresses(user) -> set[str]:
+    """The user's confirmed email addresses (allauth's EmailAddress), lower-cased."""
+    emails = EmailAddress.objects.filter(user_id=user.pk, verified=True).values_list(
+        "email", flat=True
+    )
+    return {email.lower() for email in emails}
+
+
+def ask_to_confirm(user, email: str, request) -> None:
+    """Add `email` to the user's addresses and send allauth's confirmation link, once.
+
+    Once per address and user: an address already listed (confirmed or not)
+    gets nothing new here; the Email addresses page re-sends, within
+    allauth's `confirm_email` rate limit, which also caps this one. Outside
+    a request (a shell) the address is added without mail, for that page.
+    """
+    if EmailAddress.objects.filter(user_id=user.pk, email__iexact=email).exists():
+        return
+    if user.email and user.email.lower() != email.lower():
+        # allauth makes a confirmed address primary (and the account's
+        # address) when the user has no primary one, as accounts made by
+        # createsuperuser have not: keep the account's address primary.
+        keep_account_address_primary(user)
+    if request is not None:
+        # allauth's request (its middleware's) builds the link and counts the
+        # rate; its mail reads it from its context, which a commit after the
+        # request (a test's) no longer has.
+        with context.request_context(request):
+            EmailAddress.objects.add_email(request, user, email, confirm=True)
+    else:
+        EmailAddress.objects.add_email(None, user, email, confirm=False)
+        logger.info("Added %s to user %s unconfirmed; no request to send the link", email, user.pk)
+
+
+def keep_account_address_primary(user) -> None:
+    if EmailAddress.objects.filter(user_id=user.pk, primary=True).exists():
+        return
+    address = EmailAddress.objects.filter(user_id=user.pk, email__iexact=user.email).first()
+    if address is None:
+        EmailAddress.objects.create(user=user, email=user.email.lower(), primary=True)
+    else:
+        address.primary = True
+        address.save(update_fields=["primary"])
+
+
+def api_tokens_need_confirmation(user) -> bool:
+    """Whether the user must confirm the account's address before getting API tokens."""
+    if not settings.API_TOKENS_REQUIRE_VERIFIED_EMAIL:
+        return False
+    confirmed = verified_addresses(user)
+    # An account without an address needs some confirmed one.
+    return user.email.lower() not in confirmed if user.email else not confirmed
 
 
 class ApiTokenQuerySet(models.QuerySet):
     def active(self):
         return self.filter(revoked_at__isnull=True)
+
+    def revoke(self) -> int:
+        """Revoke the active tokens among these; return how many."""
+        return self.active().update(revoked_at=timezone.now())
 
 
 class ApiToken(models.Model):

@@ -260,18 +260,35 @@ LOGIN_URL = "account_login"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+# Failed logins count per address and per account (accounts.adapter) at every
+# door that takes a password: allauth's login, the admin's (routed through it,
+# cryptomonitor/urls.py) and POST /api/v1/auth/token/.
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key"),
     "login": "30/m/ip",
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
+    # allauth's own default, written out: one confirmation mail per address
+    # every 3 minutes, whoever asks (sign-up, email page, notification address).
+    "confirm_email": "1/3m/key",
 }
+# API tokens (the endpoint and /account/tokens/) only for a confirmed account
+# address, so signing up with someone else's address gives no API access.
+# Off by default only where mail is thrown away and no one could confirm.
+API_TOKENS_REQUIRE_VERIFIED_EMAIL = env.bool(
+    "API_TOKENS_REQUIRE_VERIFIED_EMAIL",
+    default=EMAIL_BACKEND != "django.core.mail.backends.dummy.EmailBackend",  # noqa: F821
+)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Validates nothing: Django calls its password_changed() after every saved
+    # set_password() (allauth's pages, the admin, changepassword, code).
+    {"NAME": "accounts.passwords.EndOtherCredentials"},
 ]
 
 # --- REST API -------------------------------------------------------------------------

@@ -1,11 +1,19 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import views as account_views
 from cryptomonitor import health
+
+# The admin takes no password itself: its login page sends visitors to
+# allauth's, so one lockout counts failed logins at every door (accounts.adapter).
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # allauth's login, answering 429 once locked out; before allauth's own URLs.
+    path("accounts/login/", account_views.login, name="account_login"),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("alerts/", include("alerts.urls")),

@@ -1,6 +1,7 @@
 """/api/v1/me/: the caller's profile and notification settings."""
 
 import pytest
+from django.core import mail
 
 from accounts.models import Profile
 from notifications.models import NotificationSettings
@@ -66,3 +67,20 @@ def test_a_stranger_sees_only_themselves(stranger_api, owner):
 def test_anonymous_callers_get_a_401(api_client):
     assert api_client.get("/api/v1/me/").status_code == 401
     assert api_client.patch("/api/v1/me/", {"time_zone": "UTC"}).status_code == 401
+
+
+@pytest.mark.usefixtures("private_cache")
+def test_a_new_notification_email_gets_a_link_before_any_alert(
+    owner_api, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_api.patch("/api/v1/me/", {"notification_email": "alerts@example.com"}, format="json")
+
+    body = owner_api.get("/api/v1/me/").json()
+    assert (body["notification_email"], body["alert_email"]) == (
+        "alerts@example.com",
+        "alice@example.com",
+    )
+    [confirmation] = mail.outbox
+    assert confirmation.to == ["alerts@example.com"]
+    assert "/accounts/confirm-email/" in confirmation.body

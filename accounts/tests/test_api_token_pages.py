@@ -16,14 +16,16 @@ def signed_in(client, owner):
     return client
 
 
-def test_the_owner_sees_their_active_tokens(signed_in, owner, stranger):
+def test_the_owner_sees_their_active_tokens_and_the_revoked_ones_apart(signed_in, owner, stranger):
     ApiToken.issue(owner, "backup script")
     revoked, _ = ApiToken.issue(owner, "old laptop")
     revoked.revoke()
     ApiToken.issue(stranger, "mallory's bot")
     page = signed_in.get("/account/tokens/").content.decode()
-    assert "backup script" in page
-    assert "old laptop" not in page and "mallory" not in page
+    active, _, revoked_part = page.partition('id="revoked-tokens"')
+    assert "backup script" in active and "old laptop" not in active
+    assert "old laptop" in revoked_part and "backup script" not in revoked_part
+    assert "mallory" not in page
 
 
 def test_creating_a_token_shows_its_key_once(signed_in, owner):

@@ -4,18 +4,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 
-pytestmark = pytest.mark.django_db
+from accounts.tests.flows import NEW_PASSWORD, change_password, reset_password_by_email
 
-
-@pytest.fixture(autouse=True)
-def private_rate_limits(settings, request):
-    """Give each test its own cache: allauth keeps rate-limit counters there, per IP."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": request.node.nodeid,
-        }
-    }
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_cache")]
 
 
 def logged_in_username(client) -> str | None:
@@ -99,32 +90,19 @@ def test_it_logs_out_on_post(client, owner):
 def test_it_changes_the_password(client, owner):
     client.force_login(owner)
 
-    client.post(
-        "/accounts/password/change/",
-        {
-            "oldpassword": "pw-alice-123",
-            "password1": "a-new-Passphrase-77",
-            "password2": "a-new-Passphrase-77",
-        },
-    )
+    change_password(client, "pw-alice-123")
 
     owner.refresh_from_db()
-    assert owner.check_password("a-new-Passphrase-77")
+    assert owner.check_password(NEW_PASSWORD)
 
 
 def test_it_resets_a_forgotten_password_by_email(client, owner):
-    client.post("/accounts/password/reset/", {"email": "alice@example.com"})
+    reset_password_by_email(client, "alice@example.com")
 
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["alice@example.com"]
-    link = re.search(r"http://testserver(/accounts/password/reset/key/\S+/)", mail.outbox[0].body)
-    # allauth redirects the key URL to one without the key, kept in the session.
-    form_page = client.get(link.group(1), follow=True)
-    action = form_page.redirect_chain[-1][0] if form_page.redirect_chain else link.group(1)
-    client.post(action, {"password1": "a-new-Passphrase-77", "password2": "a-new-Passphrase-77"})
-
     owner.refresh_from_db()
-    assert owner.check_password("a-new-Passphrase-77")
+    assert owner.check_password(NEW_PASSWORD)
 
 
 def test_it_says_the_same_for_an_unknown_email(client, owner):

@@ -51,7 +51,8 @@ def test_it_saves_email_webhook_and_apprise_urls(logged_in, owner):
     )
 
     assert response.status_code == 302
-    assert Profile.for_user(owner).alert_email == "alerts@alice.example"
+    # Saved; alert mail goes there once confirmed (test_email_confirmation.py).
+    assert Profile.for_user(owner).notification_email == "alerts@alice.example"
     config = NotificationSettings.for_user(owner)
     assert config.webhook_url == "https://hooks.alice.example/cm"
     assert config.apprise_url_list() == ["ntfy://alice-alerts", "json://hooks.alice.example/x"]

@@ -34,7 +34,11 @@ class EmailTransport(Transport):
     def _send(self, subject: str, template: str, context: dict, delivery_ids: list[int]) -> str:
         address = alert_email(self.user)
         if not address:
-            raise TransportError("the account has no email address", permanent=True)
+            raise TransportError(
+                "no email address to send to: none of the account's is confirmed "
+                "(confirm one on /accounts/email/)",
+                permanent=True,
+            )
         context = {
             **context,
             "user": self.user,
@@ -121,11 +125,15 @@ def _close_quietly(connection) -> None:
 
 
 def alert_email(user) -> str:
-    """Where the user's alert emails go; uses a profile loaded with the user if any."""
+    """Where the user's alert emails go (a confirmed address only: Profile.alert_email).
+
+    Uses a profile loaded with the user if any.
+    """
     try:
-        return user.profile.alert_email
+        profile = user.profile
     except Profile.DoesNotExist:
-        return user.email
+        profile = Profile(user=user)  # no notification address: the account's
+    return profile.alert_email
 
 
 def _text(raw: bytes | str) -> str:
