@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import authenticate
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import adapter
 from accounts.forms import time_zone_choices
-from accounts.models import ApiToken, Profile, api_tokens_need_confirmation
+from accounts.models import ApiToken, Profile
 from notifications.models import NotificationSettings
+from notifications.validation import MAX_APPRISE_URLS, MAX_URL_LENGTH
 
 ME_EXAMPLE = {
     "username": "alice",
     "email": "alice@example.com",
     "notification_email": "",
-    "alert_email": "alice@example.com",
     "time_zone": "Europe/Paris",
     "webhook_url": "https://example.com/hooks/crypto",
     "webhook_secret": "5f0c…",
@@ -34,18 +35,7 @@ class MeSerializer(serializers.Serializer):
         source="profile.notification_email",
         allow_blank=True,
         required=False,
-        help_text=(
-            "Where alert emails go once confirmed; blank means `email`. A new address is "
-            "mailed a confirmation link; until it is followed, alerts go to `alert_email`."
-        ),
-    )
-    alert_email = serializers.EmailField(
-        source="profile.alert_email",
-        read_only=True,
-        help_text=(
-            "Where alert emails go now: the first confirmed of `notification_email` and "
-            "`email`; blank while neither is confirmed (no alert email is sent)."
-        ),
+        help_text="Where alert emails go; blank means `email`.",
     )
     time_zone = serializers.ChoiceField(
         source="profile.time_zone",
@@ -56,7 +46,7 @@ class MeSerializer(serializers.Serializer):
     webhook_url = serializers.URLField(
         source="notification_settings.webhook_url",
         allow_blank=True,
-        max_length=500,
+        max_length=MAX_URL_LENGTH,
         required=False,
         help_text="POSTed a signed JSON body when an alert with the webhook channel fires.",
     )
@@ -67,7 +57,8 @@ class MeSerializer(serializers.Serializer):
     )
     apprise_urls = serializers.ListField(
         source="notification_settings.apprise_url_list",
-        child=serializers.CharField(max_length=500),
+        child=serializers.CharField(max_length=MAX_URL_LENGTH),
+        max_length=MAX_APPRISE_URLS,
         required=False,
         help_text="Apprise URLs (tgram://…, ntfy://…) for the apprise channel.",
     )
@@ -87,10 +78,18 @@ class MeSerializer(serializers.Serializer):
             if name == "apprise_url_list":
                 name, value = "apprise_urls", "\n".join(url.strip() for url in value)
             setattr(notification_settings, name, value)
+        # Validate both (syntax only, notifications.validation) before the
+        # transaction: its row locks are held only while writing.
+        errors: dict[str, list[str]] = {}
+        for row in (profile, notification_settings):
+            try:
+                row.full_clean()
+            except DjangoValidationError as error:
+                errors.update(error.message_dict)
+        if errors:
+            raise DjangoValidationError(errors)
         with transaction.atomic():
-            profile.full_clean()
             profile.save()
-            notification_settings.full_clean()
             notification_settings.save()
         return user
 
@@ -150,11 +149,7 @@ class TokenObtainView(APIView):
         description=(
             "Creates a named personal token for the account and returns its key once. "
             "Send it as `Authorization: Token <key>` (or `Bearer <key>`); revoke it on "
-            "/account/tokens/. Rate-limited per IP address (the `token_obtain` rate). "
-            "Failed attempts count with those of the login page, per account and per "
-            "address: over LOGIN_FAILED_RATE_LIMIT, 429 `too_many_login_attempts` with "
-            "Retry-After. 403 `email_unverified` until the account's email address is "
-            "confirmed (API_TOKENS_REQUIRE_VERIFIED_EMAIL)."
+            "/account/tokens/. Rate-limited per IP address (the `token_obtain` rate)."
         ),
         request=TokenRequestSerializer,
         responses={201: TokenResponseSerializer},
@@ -176,26 +171,10 @@ class TokenObtainView(APIView):
         credentials = TokenRequestSerializer(data=request.data)
         credentials.is_valid(raise_exception=True)
         data = credentials.validated_data
-        try:
-            user = adapter.authenticate(request._request, data["username"], data["password"])
-        except adapter.LockedOut as locked:
-            raise exceptions.Throttled(
-                wait=locked.retry_after,
-                detail="Too many failed login attempts for this account or address.",
-                code=adapter.LOCKED_OUT,
-            ) from None
+        user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None or not user.is_active:
             raise serializers.ValidationError(
                 {"non_field_errors": ["Unable to log in with these credentials."]}
-            )
-        if api_tokens_need_confirmation(user):
-            raise exceptions.PermissionDenied(
-                detail=(
-                    f"Confirm your email address ({user.email or 'none set'}) before getting "
-                    "API tokens: follow the link we mailed you, or send a new one from "
-                    "/accounts/email/."
-                ),
-                code="email_unverified",
             )
         token, key = ApiToken.issue(user, data["name"])
         return Response(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django import forms
+from django.db import transaction
 
 from accounts.models import Profile
 from notifications.models import NotificationSettings
-from notifications.transports.apprise import refused_urls
+from notifications.validation import MAX_APPRISE_URLS, MAX_URL_LENGTH
 
 
 class NotificationSettingsForm(forms.ModelForm):
@@ -18,7 +19,7 @@ class NotificationSettingsForm(forms.ModelForm):
 
     webhook_url = forms.URLField(
         required=False,
-        max_length=500,
+        max_length=MAX_URL_LENGTH,
         assume_scheme="https",
         label="Webhook URL",
         help_text="We POST JSON here, signed in the X-CryptoMonitor-Signature header.",
@@ -29,7 +30,10 @@ class NotificationSettingsForm(forms.ModelForm):
         fields = ["webhook_url", "apprise_urls"]
         labels = {"apprise_urls": "Apprise URLs"}
         help_texts = {
-            "apprise_urls": "One per line, e.g. tgram://bottoken/ChatID or ntfy://topic.",
+            "apprise_urls": (
+                f"One per line, at most {MAX_APPRISE_URLS}, "
+                "e.g. tgram://bottoken/ChatID or ntfy://topic."
+            ),
         }
         widgets = {"apprise_urls": forms.Textarea(attrs={"rows": 3})}
 
@@ -39,17 +43,14 @@ class NotificationSettingsForm(forms.ModelForm):
         self.fields["notification_email"].initial = profile.notification_email
 
     def clean_apprise_urls(self) -> str:
-        # NotificationSettings.clean() validates too (for the API); here tidy
-        # the lines and name private servers as such, not as "not understood".
-        urls = [
+        # Tidy the lines; NotificationSettings.clean() validates them.
+        return "\n".join(
             url for line in self.cleaned_data["apprise_urls"].splitlines() if (url := line.strip())
-        ]
-        refused = refused_urls(urls)
-        if refused:
-            raise forms.ValidationError(f"We cannot send there: {'; '.join(refused)}.")
-        return "\n".join(urls)
+        )
 
     def save(self, commit: bool = True) -> NotificationSettings:
-        self.profile.notification_email = self.cleaned_data["notification_email"]
-        self.profile.save(update_fields=["notification_email"])
-        return super().save(commit=commit)
+        # Validated already (is_valid): the transaction only writes.
+        with transaction.atomic():
+            self.profile.notification_email = self.cleaned_data["notification_email"]
+            self.profile.save(update_fields=["notification_email"])
+            return super().save(commit=commit)

@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from alerts.models import AlertEvent, Channel
+from notifications.validation import MAX_URL_LENGTH, apprise_url_errors, webhook_url_errors
 
 
 class DeliveryStatus(models.TextChoices):
@@ -241,9 +242,10 @@ class NotificationSettings(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_settings"
     )
-    webhook_url = models.URLField(max_length=500, blank=True)
+    webhook_url = models.URLField(max_length=MAX_URL_LENGTH, blank=True)
     webhook_secret = models.CharField(max_length=128, default=new_webhook_secret)
-    # One Apprise URL per line (tgram://…, slack://…, ntfy://…).
+    # One Apprise URL per line (tgram://…, slack://…, ntfy://…), at most
+    # validation.MAX_APPRISE_URLS of them.
     apprise_urls = models.TextField(blank=True)
 
     class Meta:
@@ -258,23 +260,16 @@ class NotificationSettings(models.Model):
         return obj
 
     def clean(self) -> None:
-        """Refuse webhook and Apprise URLs we could never deliver to.
+        """Refuse webhook and Apprise URLs we could never deliver to (syntax only).
 
-        On the model so the settings page and the API (full_clean) agree.
+        On the model so the settings page, the API (full_clean) and the admin
+        agree; the rules are notifications.validation's.
         """
-        # Imported here: the transports import this module.
-        from notifications.transports.apprise import invalid_urls
-        from notifications.transports.base import forbidden_destination
-
         errors = {}
-        if self.webhook_url:
-            if not self.webhook_url.lower().startswith(("http://", "https://")):
-                errors["webhook_url"] = "Use an http:// or https:// URL."
-            elif refused := forbidden_destination(self.webhook_url):
-                errors["webhook_url"] = f"We cannot post there: {refused}."
-        bad = invalid_urls(self.apprise_url_list())
-        if bad:
-            errors["apprise_urls"] = f"Apprise does not understand: {', '.join(bad)}"
+        if self.webhook_url and (problems := webhook_url_errors(self.webhook_url)):
+            errors["webhook_url"] = problems
+        if problems := apprise_url_errors(self.apprise_url_list()):
+            errors["apprise_urls"] = problems
         if errors:
             raise ValidationError(errors)
 

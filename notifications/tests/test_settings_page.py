@@ -75,9 +75,9 @@ def test_it_rejects_an_apprise_url_it_does_not_understand(logged_in, owner):
         ("webhook_url", "ftp://files.example/x", "Use an http:// or https:// URL."),
         ("webhook_url", "not a url", "Enter a valid URL."),
         ("notification_email", "nope", "Enter a valid email address."),
-        ("webhook_url", "http://127.0.0.1:8000/hook", "127.0.0.1 is a private network address"),
-        ("webhook_url", "http://[::1]/hook", "::1 is a private network address"),
-        ("webhook_url", "http://[::ffff:10.0.0.1]/", "is a private network address"),
+        ("webhook_url", "http://127.0.0.1:8000/hook", "127.0.0.1 is a loopback address"),
+        ("webhook_url", "http://[::1]/hook", "::1 is a loopback address"),
+        ("webhook_url", "http://[::ffff:10.0.0.1]/", "10.0.0.1, a private network address"),
     ],
 )
 def test_it_rejects_bad_input_with_a_clear_message(logged_in, owner, field, value, message):

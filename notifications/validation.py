@@ -1,0 +1,100 @@
+"""Where a user's notifications may go, checked when it is saved: syntax only.
+
+No name lookup and no connection here: saving settings must stay fast
+whatever the URLs name (a lookup per URL held web threads for minutes), and
+what a name resolves to now says nothing of the moment of sending. The
+worker checks every connection of a send when it is made, every hop
+(notifications.egress). An address written in the URL needs no lookup, so
+one the egress policy refuses is refused at once.
+
+NotificationSettings.clean applies these, so the settings page, the API and
+the admin agree.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import parse_qsl, urlsplit
+
+import apprise
+
+from notifications.egress import literal_address_refusal
+
+MAX_URL_LENGTH = 500
+MAX_APPRISE_URLS = 10
+PORT_RULE = "the port must be a number from 1 to 65535"
+
+
+def webhook_url_errors(url: str) -> list[str]:
+    """What is wrong with `url` as a webhook URL (its field checks the URL syntax)."""
+    if not url.lower().startswith(("http://", "https://")):
+        return ["Use an http:// or https:// URL."]
+    try:
+        port = urlsplit(url).port  # ValueError when out of 0-65535 or not a number
+    except ValueError:
+        port = 0
+    if port == 0:
+        return [f"{PORT_RULE.capitalize()}."]
+    if refused := literal_address_refusal(url):
+        return [f"We cannot post there: {refused}."]
+    return []
+
+
+def apprise_url_errors(urls: list[str]) -> list[str]:
+    """What is wrong with a list of Apprise URLs, at most one Apprise parse per URL."""
+    if len(urls) > MAX_APPRISE_URLS:
+        return [f"Use at most {MAX_APPRISE_URLS} Apprise URLs; this has {len(urls)}."]
+    too_long = [url for url in urls if len(url) > MAX_URL_LENGTH]
+    if too_long:
+        return [
+            f"An Apprise URL may be at most {MAX_URL_LENGTH} characters; "
+            f"{len(too_long)} {'is' if len(too_long) == 1 else 'are'} longer."
+        ]
+    unknown, refused = [], []
+    for url in urls:
+        service = apprise.Apprise.instantiate(url)
+        if service is None:
+            unknown.append(url)
+        elif reason := _refused_service(url, service):
+            refused.append(f"{url} ({reason})")
+    errors = []
+    if unknown:
+        errors.append(f"Apprise does not understand: {', '.join(unknown)}")
+    if refused:
+        errors.append(f"We cannot send there: {'; '.join(refused)}.")
+    return errors
+
+
+def _refused_service(url: str, service) -> str | None:
+    """Why we refuse a service Apprise understood: its port, or an address it names.
+
+    The addresses: the URL's host and every query value (mailto://…?smtp=,
+    pover://…?url=) that is an IP address or a URL on one. A host that is a
+    token (tgram://) is never an IP address.
+    """
+    port = getattr(service, "port", None)
+    if isinstance(port, int) and not 0 < port < 65536:
+        return PORT_RULE
+    try:
+        parts = urlsplit(url)
+        values = [parts.hostname or "", *(value for _, value in parse_qsl(parts.query))]
+    except ValueError:  # Apprise parses more leniently than urllib
+        return None
+    for value in values:
+        if "://" in value:
+            target = value
+        elif _is_ip_address(value):
+            target = f"//[{value}]" if ":" in value else f"//{value}"
+        else:
+            continue
+        if reason := literal_address_refusal(target):
+            return reason
+    return None
+
+
+def _is_ip_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value.strip("[]"))
+    except ValueError:
+        return False
+    return True
