@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import adapter
 from accounts.forms import time_zone_choices
-from accounts.models import ApiToken, Profile
+from accounts.models import ApiToken, Profile, api_tokens_need_confirmation
 from notifications.models import NotificationSettings
 from notifications.validation import MAX_APPRISE_URLS, MAX_URL_LENGTH
 
@@ -21,6 +21,7 @@ ME_EXAMPLE = {
     "username": "alice",
     "email": "alice@example.com",
     "notification_email": "",
+    "alert_email": "alice@example.com",
     "time_zone": "Europe/Paris",
     "webhook_url": "https://example.com/hooks/crypto",
     "webhook_secret": "5f0c…",
@@ -35,7 +36,18 @@ class MeSerializer(serializers.Serializer):
         source="profile.notification_email",
         allow_blank=True,
         required=False,
-        help_text="Where alert emails go; blank means `email`.",
+        help_text=(
+            "Where alert emails go once confirmed; blank means `email`. A new address is "
+            "mailed a confirmation link; until it is followed, alerts go to `alert_email`."
+        ),
+    )
+    alert_email = serializers.EmailField(
+        source="profile.alert_email",
+        read_only=True,
+        help_text=(
+            "Where alert emails go now: the first confirmed of `notification_email` and "
+            "`email`; blank while neither is confirmed (no alert email is sent)."
+        ),
     )
     time_zone = serializers.ChoiceField(
         source="profile.time_zone",
@@ -149,7 +161,11 @@ class TokenObtainView(APIView):
         description=(
             "Creates a named personal token for the account and returns its key once. "
             "Send it as `Authorization: Token <key>` (or `Bearer <key>`); revoke it on "
-            "/account/tokens/. Rate-limited per IP address (the `token_obtain` rate)."
+            "/account/tokens/. Rate-limited per IP address (the `token_obtain` rate). "
+            "Failed attempts count with those of the login page, per account and per "
+            "address: over LOGIN_FAILED_RATE_LIMIT, 429 `too_many_login_attempts` with "
+            "Retry-After. 403 `email_unverified` until the account's email address is "
+            "confirmed (API_TOKENS_REQUIRE_VERIFIED_EMAIL)."
         ),
         request=TokenRequestSerializer,
         responses={201: TokenResponseSerializer},
@@ -171,10 +187,26 @@ class TokenObtainView(APIView):
         credentials = TokenRequestSerializer(data=request.data)
         credentials.is_valid(raise_exception=True)
         data = credentials.validated_data
-        user = authenticate(request._request, username=data["username"], password=data["password"])
+        try:
+            user = adapter.authenticate(request._request, data["username"], data["password"])
+        except adapter.LockedOut as locked:
+            raise exceptions.Throttled(
+                wait=locked.retry_after,
+                detail="Too many failed login attempts for this account or address.",
+                code=adapter.LOCKED_OUT,
+            ) from None
         if user is None or not user.is_active:
             raise serializers.ValidationError(
                 {"non_field_errors": ["Unable to log in with these credentials."]}
+            )
+        if api_tokens_need_confirmation(user):
+            raise exceptions.PermissionDenied(
+                detail=(
+                    f"Confirm your email address ({user.email or 'none set'}) before getting "
+                    "API tokens: follow the link we mailed you, or send a new one from "
+                    "/accounts/email/."
+                ),
+                code="email_unverified",
             )
         token, key = ApiToken.issue(user, data["name"])
         return Response(
