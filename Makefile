@@ -34,8 +34,8 @@ migrate: deps
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 
-# Starts daphne, a Celery worker and Celery beat (and a private Redis when
-# REDIS_URL is unset); Ctrl-C stops them all.
+# Starts daphne, two Celery workers (default and notifications queues) and
+# Celery beat (and a private Redis when REDIS_URL is unset); Ctrl-C stops them all.
 run: assets migrate
 	$(BIN)/python -m cryptomonitor.local_stack
 

@@ -481,7 +481,7 @@ def purge_queue() -> None:
     """Drop the delivery tasks this run enqueued: no worker consumes the bench's Redis db."""
     import redis
 
-    redis.Redis.from_url(REDIS_URL).delete("celery")
+    redis.Redis.from_url(REDIS_URL).delete("celery", "notifications")
 
 
 def main() -> None:

@@ -17,7 +17,7 @@
 Needs PostgreSQL and Redis. BENCH_DELIVERY_DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/cm_bench_delivery) is created, migrated and
 dropped afterwards (unless --keep); BENCH_DELIVERY_REDIS_URL (default db 7)
-carries the Celery queue, emptied before and after. Prints a table and writes
+carries the Celery queues, emptied before and after. Prints a table and writes
 bench/results/delivery.json.
 """
 
@@ -48,7 +48,9 @@ DATABASE_URL = os.environ.get(
     "BENCH_DELIVERY_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cm_bench_delivery"
 )
 REDIS_URL = os.environ.get("BENCH_DELIVERY_REDIS_URL", "redis://127.0.0.1:6379/7")
-QUEUE = "celery"  # the default queue of that Redis db: workers enqueue there too
+# The default queue of that Redis db (evaluation) and the deliveries' own
+# (settings.CELERY_TASK_ROUTES): the bench's workers consume both.
+QUEUES = ("celery", "notifications")
 BURST_COINS = 100
 TARGETS = {"burst_seconds": 60.0, "latency_p50_ms": 1000.0}
 
@@ -111,7 +113,7 @@ def start_worker(env: dict[str, str], concurrency: int, pool: str, n: int) -> su
             f"--pool={pool}",
             f"--concurrency={concurrency}",
             "-Q",
-            QUEUE,
+            ",".join(QUEUES),
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
@@ -312,7 +314,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     queue_redis = redis.Redis.from_url(REDIS_URL)
-    queue_redis.delete(QUEUE)
+    queue_redis.delete(*QUEUES)
     from django.db import connections
 
     connections.close_all()
@@ -331,7 +333,7 @@ def main() -> None:
                 worker.kill()
         controller.stop()
         fake.stop()
-        queue_redis.delete(QUEUE)
+        queue_redis.delete(*QUEUES)
         if not args.keep:
             drop_database(DATABASE_URL)
 

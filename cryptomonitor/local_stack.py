@@ -1,9 +1,10 @@
 """`make run`: the whole application in the foreground from one command.
 
 Starts a private Redis when REDIS_URL is unset (never the machine's 6379), makes
-sure the beat schedule exists, then runs the Procfile's processes (web, worker,
-beat) through honcho with their logs interleaved and prefixed. Ctrl-C, SIGTERM
-or any process exiting stops them all, and the private Redis with them.
+sure the beat schedule exists, then runs the Procfile's processes (web, the
+default queue's worker, the notifications queue's worker, beat) through honcho
+with their logs interleaved and prefixed. Ctrl-C, SIGTERM or any process
+exiting stops them all, and the private Redis with them.
 
 Usage: python -m cryptomonitor.local_stack [--procfile PATH]
 """
@@ -250,7 +251,7 @@ class StackManager(Manager):
 
     def loop(self) -> None:
         # honcho stops everything on SIGINT and SIGTERM only; closing the
-        # terminal (SIGHUP) would otherwise orphan daphne, worker and beat.
+        # terminal (SIGHUP) would otherwise orphan daphne, the workers and beat.
         signal.signal(signal.SIGHUP, self._hang_up)
         super().loop()
 

@@ -166,6 +166,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Sends to destinations users choose (every Delivery: alerts, retries, test
+# sends, digests) run on a queue of their own, consumed by its own worker
+# (Procfile, docker-compose.yml): a slow or hostile server then holds only
+# that worker, never polls, evaluation or the sweeper on the default queue.
+CELERY_TASK_ROUTES = {
+    "notifications.tasks.deliver_notification": {"queue": "notifications"},
+    "notifications.tasks.deliver_notifications": {"queue": "notifications"},
+}
 
 # --- Prices ----------------------------------------------------------------------
 COINGECKO_API_PLAN = env.str("COINGECKO_API_PLAN", default="public")
@@ -225,6 +233,9 @@ NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6)
 NOTIFICATIONS_SENDING_LEASE_SECONDS = env.int("NOTIFICATIONS_SENDING_LEASE_SECONDS", default=120)
 # First retry after about this long, doubling per attempt (with jitter), capped at 1 h.
 NOTIFICATIONS_BACKOFF_BASE_SECONDS = env.float("NOTIFICATIONS_BACKOFF_BASE_SECONDS", default=10.0)
+# "Send a test notification" (settings page, alert admin) per user: each one
+# mails or posts to a destination nobody has confirmed yet.
+NOTIFICATIONS_TEST_SENDS_PER_MINUTE = env.int("NOTIFICATIONS_TEST_SENDS_PER_MINUTE", default=5)
 # The egress policy (notifications/egress.py) covers every outbound request a
 # user aims, webhook and Apprise alike: the old webhook-only names must not be
 # silently ignored, which would drop a self-hoster's opt-in or limit.

@@ -9,18 +9,22 @@ provider accepted the message and before the row was marked sent.
 from __future__ import annotations
 
 import logging
+import math
 import random
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from alerts.models import Channel
+from cryptomonitor.api_throttling import count
 from notifications.models import Delivery, DeliveryStatus, EmailDigest
 from notifications.notices import load_delivery, notice_for, with_notice_relations
 from notifications.outbox import enqueue_deliveries, enqueue_on_commit
@@ -227,18 +231,52 @@ def _hold_for_next_digest(delivery: Delivery, send_at: datetime) -> str:
 # --- Test notifications -------------------------------------------------------------
 
 
+TEST_SEND_WINDOW_SECONDS = 60
+
+
+class TooManyTestSends(Exception):
+    """The user's test sends of this minute are used up; `retry_after` in seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many test notifications: at most {settings.NOTIFICATIONS_TEST_SENDS_PER_MINUTE}"
+            f" a minute. Try again in {retry_after} s."
+        )
+        self.retry_after = retry_after
+
+
 def send_test_notifications(user, channels: list[str]) -> list[Delivery]:
     """Queue a test message on each channel (a Delivery with no event).
 
     Used by the settings page's "send test" buttons and the alert admin's
     "send a test notification" action; the result shows in the user's
-    deliveries like any other.
+    deliveries like any other. Each call counts against the user's
+    NOTIFICATIONS_TEST_SENDS_PER_MINUTE (the destinations are unconfirmed: a
+    stranger's mailbox or server); beyond it, TooManyTestSends and no Delivery.
     """
+    _count_test_send(user)
     deliveries = Delivery.objects.bulk_create(
         Delivery(user=user, channel=channel) for channel in dict.fromkeys(channels)
     )
     enqueue_on_commit([delivery.pk for delivery in deliveries])
     return deliveries
+
+
+def _count_test_send(user) -> None:
+    """Count one test send of `user`; raise TooManyTestSends over the limit.
+
+    A window per clock minute, counted with one atomic Redis INCR (the API
+    throttles' counter, cryptomonitor.api_throttling): race-free across web
+    processes, at the same accepted cost of up to twice the rate across a
+    window boundary.
+    """
+    now = time.time()
+    window = int(now // TEST_SEND_WINDOW_SECONDS)
+    counter = f"notifications:test-sends:{user.pk}:{window}"
+    if count(cache, counter, TEST_SEND_WINDOW_SECONDS + 1) > (
+        settings.NOTIFICATIONS_TEST_SENDS_PER_MINUTE
+    ):
+        raise TooManyTestSends(max(1, math.ceil((window + 1) * TEST_SEND_WINDOW_SECONDS - now)))
 
 
 def retry_deliveries(queryset) -> int:

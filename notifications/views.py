@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Profile
 from alerts.models import Channel
-from notifications.delivery import send_test_notifications
+from notifications.delivery import TooManyTestSends, send_test_notifications
 from notifications.forms import NotificationSettingsForm
 from notifications.models import Delivery, DeliveryStatus, InAppNotification, NotificationSettings
 
@@ -92,8 +92,12 @@ def regenerate_webhook_secret(request: HttpRequest) -> HttpResponse:
 def send_test(request: HttpRequest, channel: str) -> HttpResponse:
     if channel not in Channel.values:
         raise Http404("no such channel")
-    send_test_notifications(request.user, [channel])
-    messages.success(
-        request, f"Test notification queued on {Channel(channel).label}; its status is below."
-    )
+    try:
+        send_test_notifications(request.user, [channel])
+    except TooManyTestSends as limit:
+        messages.error(request, str(limit))
+    else:
+        messages.success(
+            request, f"Test notification queued on {Channel(channel).label}; its status is below."
+        )
     return redirect("notifications:settings")

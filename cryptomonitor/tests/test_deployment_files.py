@@ -17,8 +17,10 @@ import pytest
 import yaml
 from honcho.environ import parse_procfile
 
+from cryptomonitor.celery import app as celery_app
+
 BASE_DIR = Path(__file__).resolve().parents[2]
-DJANGO_SERVICES = ("web", "ws", "worker", "beat")
+DJANGO_SERVICES = ("web", "ws", "worker", "notifications", "beat")
 SETTING_VARIABLE = re.compile(r"\benv(?:\.\w+)?\(\s*\"([A-Z][A-Z0-9_]*)\"")
 SCRIPT_VARIABLE = re.compile(r"os\.environ\.get\(\s*\"([A-Z][A-Z0-9_]*)\"|\$\{([A-Z][A-Z0-9_]*)")
 DOCUMENTED_VARIABLE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=", re.MULTILINE)
@@ -84,7 +86,7 @@ def test_readme_documents_every_setting() -> None:
 
 def test_compose_runs_the_whole_product(compose: dict) -> None:
     assert set(compose["services"]) == {
-        "postgres", "redis", "proxy", "web", "ws", "worker", "beat", "mailpit",
+        "postgres", "redis", "proxy", "web", "ws", "worker", "notifications", "beat", "mailpit",
     }  # fmt: skip
     assert compose["services"]["postgres"]["image"].startswith("postgres:16")
     assert compose["services"]["redis"]["image"].startswith("redis:7")
@@ -100,7 +102,7 @@ def test_web_worker_and_beat_run_one_image(compose: dict) -> None:
 
 
 @pytest.mark.parametrize(
-    "service", ["postgres", "redis", "proxy", "web", "ws", "worker", "mailpit"]
+    "service", ["postgres", "redis", "proxy", "web", "ws", "worker", "notifications", "mailpit"]
 )
 def test_it_health_checks_the_servers(compose: dict, service: str) -> None:
     assert compose["services"][service]["healthcheck"]["test"]
@@ -129,7 +131,7 @@ def test_django_services_wait_for_a_healthy_database_and_redis(compose: dict, se
     assert depends_on["redis"] == {"condition": "service_healthy"}
 
 
-@pytest.mark.parametrize("service", ["ws", "worker", "beat"])
+@pytest.mark.parametrize("service", ["ws", "worker", "notifications", "beat"])
 def test_worker_and_beat_start_after_web_has_migrated(compose: dict, service: str) -> None:
     assert compose["services"][service]["depends_on"]["web"] == {"condition": "service_healthy"}
 
@@ -304,6 +306,32 @@ def test_the_entrypoint_is_strict_and_execs_the_process() -> None:
 def test_the_procfile_runs_web_worker_and_beat() -> None:
     processes = parse_procfile(read("Procfile")).processes
 
-    assert list(processes) == ["web", "worker", "beat"]
+    assert list(processes) == ["web", "worker", "notifications", "beat"]
     assert processes["web"].startswith("daphne -b 127.0.0.1 -p ${PORT:-8000} ")
     assert "django_celery_beat.schedulers:DatabaseScheduler" in processes["beat"]
+
+
+def worker_queues(command: list[str]) -> list[str] | None:
+    """The queues a `celery worker` command consumes (-Q), None for other commands."""
+    if "worker" not in command:
+        return None
+    assert "-Q" in command, f"a worker without -Q takes only the default queue: {command}"
+    return command[command.index("-Q") + 1].split(",")
+
+
+@pytest.mark.parametrize("source", ["compose", "Procfile"])
+def test_deliveries_have_a_queue_and_a_worker_of_their_own(compose: dict, source: str) -> None:
+    # A slow send must never hold the worker polls and evaluation wait for.
+    default = celery_app.conf.task_default_queue
+    deliveries = {
+        celery_app.amqp.router.route({}, f"notifications.tasks.{task}")["queue"].name
+        for task in ("deliver_notification", "deliver_notifications")
+    }
+    assert deliveries == {"notifications"} != {default}
+    if source == "compose":
+        commands = [service.get("command") or [] for service in compose["services"].values()]
+    else:
+        commands = [line.split() for line in parse_procfile(read("Procfile")).processes.values()]
+    consumed = [queues for command in commands if (queues := worker_queues(command))]
+
+    assert sorted(consumed) == [[default], ["notifications"]]

@@ -1,4 +1,4 @@
-"""`make run`'s process runner, started for real: private Redis, daphne, worker, beat.
+"""`make run`'s process runner, started for real: private Redis, daphne, workers, beat.
 
 Each test runs `python -m cryptomonitor.local_stack` as a subprocess on a
 migrated SQLite copy, with simulated prices and no REDIS_URL, so the private
@@ -33,7 +33,8 @@ from cryptomonitor.local_stack import BASE_DIR, MACHINE_REDIS_PORT, ensure_port_
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
 PRIVATE_REDIS_LINE = re.compile(r"Redis\s+redis://127\.0\.0\.1:(\d+)/0 \(private")
-STARTED_LINE = re.compile(r"system \| (\w+) started \(pid=(\d+)\)")
+# honcho pads each prefix to the longest process name ("notifications").
+STARTED_LINE = re.compile(r"system\s+\| (\w+) started \(pid=(\d+)\)")
 
 
 def base_environment(database_url: str) -> dict[str, str]:
@@ -175,14 +176,15 @@ def stack(tmp_path: Path, migrated_database: Path) -> Iterator[RunningStack]:
         running.kill_leftovers()
 
 
-def test_it_serves_live_simulated_prices_from_all_three_processes(stack: RunningStack) -> None:
+def test_it_serves_live_simulated_prices_from_all_its_processes(stack: RunningStack) -> None:
     health = wait_for_good_feed(stack)
 
     assert health["status"] == "ok"
     assert health["feed"]["source"] == "simulated"
     assert health["feed"]["seconds_since_success"] < 10
-    assert set(stack.child_pids()) == {"web", "worker", "beat"}
+    assert set(stack.child_pids()) == {"web", "worker", "notifications", "beat"}
     stack.wait_for_output(re.compile(r"worker\s+\| .*celery@\S+ ready\."))
+    stack.wait_for_output(re.compile(r"notifications\s+\| .*notifications@\S+ ready\."))
     stack.wait_for_output(re.compile(r"beat\s+\| .*beat: Starting"))
     stack.wait_for_output(re.compile(r"web\s+\| .*Listening on TCP address 127\.0\.0\.1"))
     status, page = get(f"{stack.url}/")

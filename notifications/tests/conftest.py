@@ -48,19 +48,38 @@ def wait_for(predicate: Callable[[], object], timeout: float = 20.0, what: str =
     raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
 
 
+def routed_to(queue: str) -> dict[str, dict[str, str]]:
+    """The app's task routes (deliveries: the notifications queue), all to `queue` instead."""
+    return {task: {"queue": queue} for task in celery_app.conf.task_routes or {}}
+
+
 @pytest.fixture(autouse=True)
 def private_celery_queue() -> Iterator[str]:
-    """Route this test's tasks to a queue of its own, deleted afterwards."""
+    """Route this test's tasks, the notifications queue's too, to a queue of its own."""
     queue = f"cm-e-test-{uuid.uuid4().hex[:12]}"
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
+    previous = celery_app.conf.task_default_queue, celery_app.conf.task_routes
+    # update(), not assignment: only update() makes Celery rebuild its router.
+    celery_app.conf.update(task_default_queue=queue, task_routes=routed_to(queue))
     yield queue
-    celery_app.conf.task_default_queue = previous
+    celery_app.conf.update(task_default_queue=previous[0], task_routes=previous[1])
     with celery_app.connection_for_write() as connection:
-        # The queue and kombu's bookkeeping of it.
-        connection.default_channel.client.delete(
-            queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"
-        )
+        # The queues and kombu's bookkeeping of them.
+        for name in (queue, notifications_queue_of(queue)):
+            connection.default_channel.client.delete(
+                name, f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}"
+            )
+
+
+def notifications_queue_of(queue: str) -> str:
+    return f"{queue}-notifications"
+
+
+@pytest.fixture
+def private_notifications_queue(private_celery_queue) -> str:
+    """Deliveries to a second private queue, as production's `notifications` queue."""
+    queue = notifications_queue_of(private_celery_queue)
+    celery_app.conf.update(task_routes=routed_to(queue))
+    return queue
 
 
 def queued_delivery_ids(queue: str) -> list[int]:
@@ -186,11 +205,17 @@ class Workers:
         self.queue = queue
         self.processes: list[subprocess.Popen] = []
 
-    def start(self, smtp_port: int, **env: str) -> subprocess.Popen:
+    def start(
+        self, smtp_port: int, consume: str | None = None, notifications_queue: str = "", **env: str
+    ) -> subprocess.Popen:
+        """A worker consuming `consume` (default: the test's queue); the tasks it
+        enqueues go where the test's do (deliveries to `notifications_queue` if set).
+        """
         process = start_celery_worker(
-            self.queue,
+            consume or self.queue,
             "notifications.tests.worker_settings",
             CM_TEST_CELERY_QUEUE=self.queue,
+            CM_TEST_NOTIFICATIONS_QUEUE=notifications_queue or self.queue,
             CM_TEST_SMTP_PORT=str(smtp_port),
             CM_TEST_ROOT_URLCONF=django_settings.ROOT_URLCONF,
             **env,

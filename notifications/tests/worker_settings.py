@@ -2,7 +2,7 @@
 
 The pytest settings with two changes a subprocess cannot get otherwise: mail
 goes over SMTP to the test's aiosmtpd server (pytest settings use locmem), and
-tasks go to the test's private queue so no other worker can take them.
+tasks go to the test's private queues so no other worker can take them.
 """
 
 import os
@@ -17,5 +17,10 @@ EMAIL_HOST_PASSWORD = ""
 EMAIL_USE_TLS = False
 EMAIL_USE_SSL = False
 CELERY_TASK_DEFAULT_QUEUE = os.environ["CM_TEST_CELERY_QUEUE"]
+# Deliveries a worker enqueues (retries, digests) go to the test's queue for them.
+CELERY_TASK_ROUTES = {
+    task: {"queue": os.environ["CM_TEST_NOTIFICATIONS_QUEUE"]}
+    for task in CELERY_TASK_ROUTES  # noqa: F405
+}
 # The URLconf the test itself runs with, so links in messages match.
 ROOT_URLCONF = os.environ.get("CM_TEST_ROOT_URLCONF", ROOT_URLCONF)  # noqa: F405
