@@ -13,6 +13,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from cryptomonitor import websocket_protocol  # noqa: E402
 from cryptomonitor.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -49,5 +50,6 @@ def settle_process_heap() -> None:
 
 
 # Once, here: daphne imports this module once per process, after Django and
-# every consumer are loaded.
+# every consumer are loaded, and before it builds its server.
 settle_process_heap()
+websocket_protocol.install()

@@ -5,4 +5,5 @@ class PricesConfig(AppConfig):
     name = "prices"
 
     def ready(self) -> None:
-        from prices import checks  # noqa: F401  (registers the system checks)
+        # Registers the system checks and the logout/credentials receivers.
+        from prices import checks, signals  # noqa: F401

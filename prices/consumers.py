@@ -13,12 +13,16 @@ from prices import live
 
 # RFC 6455: "message too big to process".
 CLOSE_TOO_BIG = 1009
+# Private use (4000-4999): the user signed out, or their password changed. The
+# browser reconnects as whoever its session now says (prices.signals).
+CLOSE_SIGNED_OUT = 4001
 
 
 class PriceConsumer(AsyncWebsocketConsumer):
     """Pushes price batches to every browser and alert popups to their owner."""
 
     groups = [live.PRICES_GROUP]
+    signed_out = False
 
     async def connect(self) -> None:
         # None means every tracked coin; a subscribe message narrows it.
@@ -60,6 +64,10 @@ class PriceConsumer(AsyncWebsocketConsumer):
         except ValueError:
             await self.send_error("not valid JSON")
             return
+        except RecursionError:
+            # Under 4 KiB but nested ~1,000 deep (`[[[[...`): Python's parser gives up.
+            await self.send_error("JSON nested too deeply")
+            return
         kind = content.get("type") if isinstance(content, dict) else None
         try:
             if kind == "ping":
@@ -76,16 +84,18 @@ class PriceConsumer(AsyncWebsocketConsumer):
             await self.send_error(str(exc))
 
     async def subscribe(self, coin_ids: list[str]) -> None:
-        known = await database_sync_to_async(live.known_coin_ids)(coin_ids)
+        # From the process's memory: no query per subscribe (ProcessTexts).
+        known, snapshot = await database_sync_to_async(live.process_texts.subscription)(coin_ids)
         self.coin_ids = frozenset(coin_ids)
+        known_ids = set(known)
         await self.send_message(
             {
                 "type": "subscribed",
-                "coins": [coin_id for coin_id in coin_ids if coin_id in known],
-                "unknown": [coin_id for coin_id in coin_ids if coin_id not in known],
+                "coins": known,
+                "unknown": [coin_id for coin_id in coin_ids if coin_id not in known_ids],
             }
         )
-        await self.send_message(await database_sync_to_async(live.snapshot_message)(self.coin_ids))
+        await self.send(text_data=snapshot)
 
     async def prices_update(self, event: dict[str, Any]) -> None:
         if self.coin_ids is None:
@@ -100,7 +110,17 @@ class PriceConsumer(AsyncWebsocketConsumer):
         await self.send_message({"type": "feed", "feed": event["feed"]})
 
     async def user_alert(self, event: dict[str, Any]) -> None:
-        await self.send_message({**event["alert"], "type": "alert"})
+        if not self.signed_out:  # one already on its way when the user left
+            await self.send_message({**event["alert"], "type": "alert"})
+
+    async def user_signed_out(self, event: dict[str, Any]) -> None:
+        # Leave the user's group at once: nothing of theirs reaches this
+        # socket while its close handshake runs.
+        group = live.user_group(self.scope["user"].pk)
+        await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups = [name for name in self.groups if name != group]
+        self.signed_out = True
+        await self.close(code=CLOSE_SIGNED_OUT, reason=event.get("reason") or "signed out")
 
     async def send_message(self, message: dict[str, Any]) -> None:
         await self.send(text_data=live.encode(message))

@@ -62,23 +62,16 @@ def feed_status() -> dict[str, bool]:
     return {"stale": FeedState.observed().is_stale(), "simulated": simulated}
 
 
-def snapshot_message(coin_ids: Collection[str] | None = None) -> dict[str, Any]:
-    """The `snapshot` message: every tracked coin, or only the subscribed ones."""
-    if coin_ids is None:
-        coins = Coin.objects.filter(is_tracked=True)
-    else:
-        coins = Coin.objects.filter(coingecko_id__in=coin_ids)
+def snapshot_message(coins: list[dict[str, Any]] | None = None, feed: dict | None = None) -> dict:
+    """The `snapshot` message: every tracked coin, or the coin snapshots given."""
+    if coins is None:
+        coins = [coin.snapshot() for coin in Coin.objects.filter(is_tracked=True)]
     return {
         "type": "snapshot",
-        "coins": [coin.snapshot() for coin in coins],
-        "feed": feed_status(),
+        "coins": coins,
+        "feed": feed_status() if feed is None else feed,
         "currency": settings.VS_CURRENCY,
     }
-
-
-def known_coin_ids(coin_ids: Collection[str]) -> set[str]:
-    found = Coin.objects.filter(coingecko_id__in=coin_ids).values_list("coingecko_id", flat=True)
-    return set(found)
 
 
 def epoch_ms(iso: str | None) -> int | None:
@@ -142,9 +135,15 @@ class ProcessTexts:
     (a reconnect storm would otherwise run the same query thousands of times),
     and at most SNAPSHOT_TTL_SECONDS old so the feed's stale flag stays true.
     A batch is identified by its `polled_at` and size.
+
+    A `subscribe` is answered from memory too (`subscription`): a socket may
+    send five a second, and each ran three queries (issue 10).
     """
 
     SNAPSHOT_TTL_SECONDS = 2.0
+    # The catalogue's ids change with sync_coins (daily) and the coins no poll
+    # updates (untracked) hardly ever: each is read at most once this often.
+    CATALOGUE_TTL_SECONDS = 30.0
 
     def __init__(self) -> None:
         self.clear()
@@ -153,9 +152,12 @@ class ProcessTexts:
         self._batch_key: tuple[Any, int] | None = None
         self._batch_rows: list[list[Any]] = []
         self._batch_text = ""
-        self._snapshot_text: str | None = None
+        self._snapshot: tuple[dict[str, dict], dict, str] | None = None
         self._snapshot_made_at = 0.0
         self._generation = 0
+        self._catalogue_ids: frozenset[str] = frozenset()
+        self._untracked: dict[str, dict | None] = {}
+        self._catalogue_read_at = -self.CATALOGUE_TTL_SECONDS
 
     def batch_seen(self, event: dict[str, Any]) -> bool:
         """Note a batch; True when it is new to this process (old snapshot dropped)."""
@@ -165,7 +167,7 @@ class ProcessTexts:
         self._batch_key = key
         self._batch_rows = batch_rows(event)
         self._batch_text = ""
-        self._snapshot_text = None
+        self._snapshot = None
         self._generation += 1
         return True
 
@@ -180,19 +182,47 @@ class ProcessTexts:
         self.batch_seen(event)
         return prices_message(event, coin_ids, self._batch_rows)
 
-    def snapshot_text(self) -> str:
-        """The full snapshot (runs in the sync thread: it may query the database)."""
+    def _full_snapshot(self) -> tuple[dict[str, dict], dict, str]:
+        """Tracked coins by id, the feed and the full snapshot's text (may query)."""
+        snapshot = self._snapshot
         if (
-            self._snapshot_text is None
+            snapshot is None
             or time.monotonic() - self._snapshot_made_at > self.SNAPSHOT_TTL_SECONDS
         ):
             generation = self._generation
-            text = encode(snapshot_message())
+            message = snapshot_message()
+            coins = {coin["id"]: coin for coin in message["coins"]}
+            snapshot = (coins, message["feed"], encode(message))
             # A batch that arrived meanwhile may have outdated what we read.
             if generation == self._generation:
-                self._snapshot_text, self._snapshot_made_at = text, time.monotonic()
-            return text
-        return self._snapshot_text
+                self._snapshot, self._snapshot_made_at = snapshot, time.monotonic()
+        return snapshot
+
+    def snapshot_text(self) -> str:
+        """The full snapshot (runs in the sync thread: it may query the database)."""
+        return self._full_snapshot()[2]
+
+    def subscription(self, coin_ids: list[str]) -> tuple[list[str], str]:
+        """The ids of `coin_ids` in the catalogue, and their `snapshot` text.
+
+        Runs in the sync thread. Tracked coins and the feed come from the full
+        snapshot; the catalogue's ids, and untracked coins one by one, are read
+        at most once per CATALOGUE_TTL_SECONDS, so however many subscribes come,
+        the database sees at most one read of each coin per interval.
+        """
+        tracked, feed, _ = self._full_snapshot()
+        if time.monotonic() - self._catalogue_read_at > self.CATALOGUE_TTL_SECONDS:
+            self._catalogue_ids = frozenset(Coin.objects.values_list("coingecko_id", flat=True))
+            self._untracked = {}
+            self._catalogue_read_at = time.monotonic()
+        known = [c for c in coin_ids if c in tracked or c in self._catalogue_ids]
+        unread = [c for c in known if c not in tracked and c not in self._untracked]
+        if unread:
+            self._untracked.update(dict.fromkeys(unread))
+            for coin in Coin.objects.filter(coingecko_id__in=unread):
+                self._untracked[coin.coingecko_id] = coin.snapshot()
+        coins = [tracked.get(c) or self._untracked.get(c) for c in known]
+        return known, encode(snapshot_message([coin for coin in coins if coin], feed))
 
 
 process_texts = ProcessTexts()

@@ -14,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from prices import live
@@ -467,3 +469,71 @@ def test_a_batch_is_encoded_once_per_process(coins):
 def test_the_layer_under_test_is_the_one_configured(channel_layer_backend):
     expected = LAYERS[channel_layer_backend].rsplit(".", 1)[1]
     assert type(get_channel_layer()).__name__ == expected
+
+
+def test_a_deeply_nested_frame_gets_an_error_and_the_socket_stays_open(coins):
+    async def scenario():
+        communicator = await connected()
+        # 2,000 brackets: under the 4 KiB frame limit, past Python's parser depth.
+        await communicator.send_to(text_data="[" * 2000)
+        error = await communicator.receive_json_from(TIMEOUT)
+        await communicator.send_json_to({"type": "ping"})
+        pong = await communicator.receive_json_from(TIMEOUT)
+        await communicator.disconnect()
+        assert error == {"type": "error", "message": "JSON nested too deeply"}
+        assert pong == {"type": "pong"}
+
+    run(scenario)
+
+
+def test_subscribes_are_answered_without_queries_once_the_catalogue_is_read(coins):
+    subscriptions = [
+        ["bitcoin"],
+        ["dogecoin", "ethereum"],
+        ["no-such-coin", "dogecoin"],
+        [f"unknown-{n}" for n in range(200)],
+    ]
+
+    async def scenario(queries: CaptureQueriesContext) -> list[int]:
+        # The consumer queries on this test's thread: count there.
+        queries_so_far = sync_to_async(lambda: len(queries))
+        communicator = await connected()
+        counts = []
+        for coin_ids in subscriptions * 3:
+            before = await queries_so_far()
+            await communicator.send_json_to({"type": "subscribe", "coins": coin_ids})
+            subscribed = await communicator.receive_json_from(TIMEOUT)
+            snapshot = await communicator.receive_json_from(TIMEOUT)
+            assert subscribed["type"] == "subscribed"
+            assert sorted(coin["id"] for coin in snapshot["coins"]) == sorted(subscribed["coins"])
+            counts.append(await queries_so_far() - before)
+        await communicator.disconnect()
+        return counts
+
+    with CaptureQueriesContext(connection) as queries:
+        counts = async_to_sync(scenario)(queries)
+    # The catalogue's ids once, the untracked dogecoin once; nothing after.
+    assert counts[:2] == [1, 1], counts
+    assert sum(counts[2:]) == 0, counts
+
+
+def test_a_sign_out_event_closes_only_that_users_socket_with_4001(coins, owner, stranger):
+    async def scenario():
+        alice = await connected(owner)
+        mallory = await connected(stranger)
+        layer = get_channel_layer()
+        await layer.group_send(
+            live.user_group(owner.pk), {"type": "user.signed_out", "reason": "signed out"}
+        )
+        closing = await alice.receive_output(TIMEOUT)
+        await layer.group_send(live.user_group(owner.pk), {"type": "user.alert", "alert": ALERT})
+        alice_got_nothing_more = await alice.receive_nothing(timeout=0.3)
+        await mallory.send_json_to({"type": "ping"})
+        pong = await mallory.receive_json_from(TIMEOUT)
+        await alice.disconnect()
+        await mallory.disconnect()
+        assert closing == {"type": "websocket.close", "code": 4001, "reason": "signed out"}
+        assert alice_got_nothing_more
+        assert pong == {"type": "pong"}
+
+    run(scenario)

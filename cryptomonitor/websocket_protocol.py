@@ -1,0 +1,168 @@
+"""daphne's WebSocket protocol with bounds: what one socket may send us, and hold.
+
+Measured (bench/ws_flood.py, docs/websocket.md "Limits"): daphne reads each
+socket as fast as frames arrive and puts every one on the application's
+unbounded asyncio.Queue. The reactor parses ~19 frames a read per socket while
+the consumer takes about one per event-loop turn, so ten clients sending 3.4
+KiB pings for 10 s left 238,000 frames queued and one daphne 1.1 GiB larger.
+A limit in the consumer comes too late: it sees a frame only after thousands
+are queued behind it. So the limits sit here, where frames arrive:
+
+- A token bucket per socket (WS_MESSAGE_BURST frames at once, refilled at
+  WS_MESSAGE_RATE a second). Over it the socket is closed with 1008 and a
+  reason, further frames are dropped unread, and nothing more is queued.
+- A frame (message) is at most MAX_MESSAGE_BYTES before it is handed on
+  (daphne's default is 1 MiB); the routes refuse far smaller ones themselves.
+- Outgoing: Twisted buffers whatever a socket is sent. Once that buffer is
+  full (the transport pauses its producer, us) a socket may fall a further
+  WS_SEND_BUFFER_BYTES behind; beyond that the client is not reading and the
+  connection is dropped.
+- Close frames carry the application's code and reason. daphne passes the
+  code of an ASGI `websocket.close` to autobahn's sendClose, which refuses
+  every code but 1000 and 3000-4999 (so a 1009 became a crash and 1011) and
+  drops the reason.
+
+cryptomonitor.asgi installs the class (`install()`) in the process that serves
+it, whichever command started daphne.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+from django.conf import settings
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
+
+logger = logging.getLogger(__name__)
+
+# RFC 6455 close codes an endpoint may send.
+CLOSE_POLICY_VIOLATION = 1008
+# A close frame's payload is at most 125 bytes: the 2-byte code, then the reason.
+MAX_CLOSE_REASON_BYTES = 123
+# Far above any route's own frame limit (prices: 4 KiB), far below daphne's 1 MiB.
+MAX_MESSAGE_BYTES = 64 * 1024
+
+
+class TokenBucket:
+    """`burst` tokens at most, refilled at `rate` a second; each message takes one."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+@implementer(IPushProducer)
+class SendBacklog:
+    """How far a socket's writes are behind, past Twisted's own write buffer.
+
+    Registered as the transport's producer: Twisted pauses it when its buffer
+    holds more than its bufferSize (64 KiB) and resumes it once the buffer is
+    empty again.
+    """
+
+    def __init__(self) -> None:
+        self.paused = False
+        self.bytes = 0
+
+    def pauseProducing(self) -> None:  # noqa: N802 (Twisted's interface)
+        self.paused = True
+
+    def resumeProducing(self) -> None:  # noqa: N802
+        self.paused, self.bytes = False, 0
+
+    def stopProducing(self) -> None:  # noqa: N802
+        self.paused = False
+
+
+class BoundedWebSocketProtocol(WebSocketProtocol):
+    refusing = False
+
+    def connectionMade(self) -> None:  # noqa: N802 (Twisted's interface)
+        super().connectionMade()
+        # autobahn copied daphne's option values onto this protocol just now.
+        self.maxMessagePayloadSize = min(
+            self.maxMessagePayloadSize or MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES
+        )
+        self.maxFramePayloadSize = min(
+            self.maxFramePayloadSize or MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES
+        )
+        self.bucket = TokenBucket(settings.WS_MESSAGE_RATE, settings.WS_MESSAGE_BURST)
+        self.backlog = SendBacklog()
+        # The HTTP channel that handed us the connection is still registered
+        # as its producer; it is done with it.
+        self.transport.unregisterProducer()
+        self.transport.registerProducer(self.backlog, True)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:  # noqa: N802,N803 (autobahn's)
+        if self.refusing:
+            return
+        if not self.bucket.take():
+            self.refuse(
+                f"more than {settings.WS_MESSAGE_BURST} messages at once or "
+                f"{settings.WS_MESSAGE_RATE:g} a second"
+            )
+            return
+        super().onMessage(payload, isBinary)
+
+    def refuse(self, reason: str) -> None:
+        """Close with 1008, drop whatever else comes, and stop reading the socket."""
+        logger.info("WebSocket %s closed: %s", self.client_addr, reason)
+        self.refusing = True
+        self.close_with(CLOSE_POLICY_VIOLATION, reason)
+        # autobahn drops the connection if no close reply comes within its
+        # close handshake timeout (1 s); the flood is not read meanwhile.
+        self.transport.pauseProducing()
+
+    def close_with(self, code: int, reason: str = "") -> None:
+        if self.state != self.STATE_OPEN:
+            return
+        reason_bytes = reason.encode()[:MAX_CLOSE_REASON_BYTES]
+        # A cut may split a character: keep the complete ones.
+        reason_bytes = reason_bytes.decode(errors="ignore").encode()
+        self.sendCloseFrame(code=code, reasonUtf8=reason_bytes or None)
+
+    def handle_reply(self, message: dict) -> None:
+        if message.get("type") == "websocket.close" and self.state == self.STATE_OPEN:
+            self.close_with(message.get("code") or 1000, message.get("reason") or "")
+            return
+        super().handle_reply(message)
+
+    def serverSend(self, content, binary: bool = False) -> None:  # noqa: N802 (daphne's)
+        if self.state in (self.STATE_CLOSING, self.STATE_CLOSED):
+            # Closing: the consumer has not heard yet (autobahn would raise).
+            return
+        if self.backlog.paused:
+            self.backlog.bytes += len(content)
+            if self.backlog.bytes > settings.WS_SEND_BUFFER_BYTES:
+                logger.info(
+                    "WebSocket %s dropped: over %d bytes unread",
+                    self.client_addr,
+                    settings.WS_SEND_BUFFER_BYTES,
+                )
+                self.dropConnection(abort=True)
+                return
+        super().serverSend(content, binary)
+
+
+def install() -> None:
+    """Make this process's daphne serve every WebSocket with BoundedWebSocketProtocol.
+
+    daphne builds its WebSocketFactory when the server starts, after it has
+    imported the application, and the factory builds `protocol` (Twisted's
+    way to choose a factory's protocol class).
+    """
+    WebSocketFactory.protocol = BoundedWebSocketProtocol

@@ -1,0 +1,127 @@
+"""Flooding /ws/prices/ as an attacker would, for the limits' test and bench/ws_flood.py.
+
+Each flooding client sends one frame after another as fast as the socket
+takes them and never reads; when the server closes it, it connects again.
+Meanwhile a newcomer connects once a second and times its snapshot, and the
+server process's resident memory is sampled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import psutil
+import websockets
+from websockets.frames import Close
+
+# The frame of the report (issue 10): a ping padded to just under 3.5 KB.
+PING_FRAME = json.dumps({"type": "ping", "pad": "x" * 3400})
+# A subscribe as large as the frame limit allows: each ran three queries.
+SUBSCRIBE_FRAME = json.dumps(
+    {"type": "subscribe", "coins": ["bitcoin", "ethereum"] + [f"no-coin-{n}" for n in range(250)]}
+)
+MIB = 2**20
+NEWCOMER_TIMEOUT = 10.0
+
+
+@dataclass
+class FloodReport:
+    rss_before_mib: float
+    rss_peak_mib: float = 0.0
+    rss_after_mib: float = 0.0
+    frames_sent: int = 0
+    connections: int = 0
+    closes: Counter = field(default_factory=Counter)
+    snapshot_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def growth_mib(self) -> float:
+        return self.rss_peak_mib - self.rss_before_mib
+
+    @property
+    def slowest_snapshot_seconds(self) -> float:
+        return max(self.snapshot_seconds, default=float("inf"))
+
+
+def connect(url: str, origin: str, **options):
+    return websockets.connect(
+        url, origin=origin, proxy=None, ping_interval=None, open_timeout=10, **options
+    )
+
+
+async def snapshot_seconds(url: str, origin: str) -> float:
+    """Seconds from starting to connect to holding the snapshot (NEWCOMER_TIMEOUT if never)."""
+    began = time.perf_counter()
+    try:
+        async with asyncio.timeout(NEWCOMER_TIMEOUT), connect(url, origin) as socket:
+            while json.loads(await socket.recv())["type"] != "snapshot":
+                pass
+    except (TimeoutError, OSError, websockets.WebSocketException):
+        return NEWCOMER_TIMEOUT
+    return time.perf_counter() - began
+
+
+async def messages_until_closed(socket, seconds: float = 10.0) -> tuple[list[dict], Close | None]:
+    """Every message the socket gets within `seconds`, and how it closed (None: still open)."""
+    messages = []
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                messages.append(json.loads(await socket.recv()))
+    except websockets.ConnectionClosed as closed:
+        return messages, closed.rcvd
+    except TimeoutError:
+        return messages, None
+
+
+async def _flood(url: str, origin: str, frame: str, until: float, report: FloodReport) -> None:
+    while time.monotonic() < until:
+        report.connections += 1
+        try:
+            # A one-message queue: the client stops reading almost at once.
+            async with connect(url, origin, max_queue=1, close_timeout=1) as socket:
+                while time.monotonic() < until:
+                    await socket.send(frame)
+                    report.frames_sent += 1
+        except websockets.ConnectionClosed as closed:
+            report.closes[closed.rcvd.code if closed.rcvd else "dropped"] += 1
+        except (OSError, websockets.WebSocketException) as exc:
+            report.closes[type(exc).__name__] += 1
+            await asyncio.sleep(0.05)
+
+
+async def flood(
+    url: str,
+    origin: str,
+    server_pid: int,
+    *,
+    sockets: int = 10,
+    seconds: float = 10.0,
+    frame: str = PING_FRAME,
+) -> FloodReport:
+    """Flood for `seconds` from `sockets` clients; report the server's memory and newcomers."""
+    server = psutil.Process(server_pid)
+    await snapshot_seconds(url, origin)  # imports and pools are not the flood's
+    report = FloodReport(rss_before_mib=server.memory_info().rss / MIB)
+    report.rss_peak_mib = report.rss_before_mib
+    until = time.monotonic() + seconds
+    floods = [
+        asyncio.create_task(_flood(url, origin, frame, until, report)) for _ in range(sockets)
+    ]
+    next_newcomer = time.monotonic() + 1.0
+    newcomers = []
+    while time.monotonic() < until:
+        await asyncio.sleep(0.2)
+        report.rss_peak_mib = max(report.rss_peak_mib, server.memory_info().rss / MIB)
+        if time.monotonic() >= next_newcomer:
+            newcomers.append(asyncio.create_task(snapshot_seconds(url, origin)))
+            next_newcomer += 1.0
+    report.snapshot_seconds = list(await asyncio.gather(*newcomers))
+    await asyncio.gather(*floods)
+    report.rss_after_mib = server.memory_info().rss / MIB
+    report.rss_peak_mib = max(report.rss_peak_mib, report.rss_after_mib)
+    return report
