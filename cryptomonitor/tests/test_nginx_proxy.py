@@ -317,3 +317,66 @@ def test_slow_mail_sends_do_not_stall_the_site(mailing_proxy, silent_smtp, djang
     ]
 
     assert set(statuses) <= {200, 503}
+
+
+# --- WebSocket limits per client address (docker/nginx.conf, issue 10) ---------------
+
+
+@pytest.fixture
+def ws_proxy(live_daphne, tmp_path) -> Iterator[int]:
+    """nginx in front of a real daphne for /ws/ (nothing behind the other locations)."""
+    with running_nginx("127.0.0.1:9", f"127.0.0.1:{live_daphne.port}", tmp_path) as port:
+        yield port
+
+
+async def open_sockets(port: int, address: str, count: int, stack: contextlib.AsyncExitStack):
+    """Open `count` sockets from `address` (kept open on `stack`); the HTTP status of each."""
+    statuses = []
+    for _ in range(count):
+        try:
+            socket = await stack.enter_async_context(
+                websockets.connect(
+                    f"ws://127.0.0.1:{port}/ws/prices/",
+                    origin=f"http://127.0.0.1:{port}",
+                    local_addr=(address, 0),
+                    open_timeout=10,
+                    proxy=None,
+                )
+            )
+            await socket.recv()  # the snapshot: daphne holds it open
+            statuses.append(101)
+        except websockets.InvalidStatus as refused:
+            statuses.append(refused.response.status_code)
+    return statuses
+
+
+def test_one_address_may_hold_50_open_sockets_through_nginx(ws_proxy):
+    async def scenario() -> tuple[list[int], list[int]]:
+        async with contextlib.AsyncExitStack() as stack:
+            one = await open_sockets(ws_proxy, "127.0.0.5", 52, stack)
+            other = await open_sockets(ws_proxy, "127.0.0.6", 1, stack)
+            return one, other
+
+    one, other = async_to_sync(scenario)()
+
+    assert one == [101] * 50 + [429] * 2
+    assert other == [101]
+
+
+def test_one_address_may_open_a_burst_of_100_sockets_then_10_a_second(ws_proxy):
+    async def scenario() -> tuple[list[int], list[int]]:
+        statuses = []
+        # One at a time, each closed at once: only the handshake rate counts.
+        # The bucket refills 10 a second meanwhile: stop at the first refusal.
+        while 429 not in statuses and len(statuses) < 400:
+            async with contextlib.AsyncExitStack() as stack:
+                statuses += await open_sockets(ws_proxy, "127.0.0.7", 1, stack)
+        async with contextlib.AsyncExitStack() as stack:
+            other = await open_sockets(ws_proxy, "127.0.0.8", 1, stack)
+        return statuses, other
+
+    statuses, other = async_to_sync(scenario)()
+
+    assert statuses[-1] == 429
+    assert statuses[:100] == [101] * 100
+    assert other == [101]
