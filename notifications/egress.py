@@ -131,7 +131,7 @@ def literal_address_refusal(url: str) -> str | None:
 
     No DNS lookup, no network: for validating what a user saves. A host name
     is let through here and checked when a send connects (`guard`). `url`
-    may also be "//host" (as `service_servers` lists Apprise's servers).
+    may also be "//host".
     """
     if allows_private():
         return None

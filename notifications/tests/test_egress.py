@@ -91,7 +91,7 @@ def test_a_public_address_passes_in_every_form(address):
         "http://127.1/hook",  # the resolver reads it as 127.0.0.1
         "http://0x7f000001/hook",
         "http://2130706433/hook",
-        "//169.254.169.254",  # a server as service_servers lists it
+        "//169.254.169.254",  # a server given without a scheme
     ],
 )
 def test_a_url_on_a_refused_ip_literal_is_refused_without_the_network(url, monkeypatch):

@@ -28,27 +28,6 @@ class TransportError(Exception):
         return self.message
 
 
-def forbidden_destination(url: str) -> str | None:
-    """Why we will not send to `url` (its name resolves to an address the
-    egress policy refuses), or None.
-
-    Looks the name up, so it needs the network: the check at saving time
-    until validation uses `egress.literal_address_refusal`. Sends do not
-    rely on it: the egress guard checks the address each connection goes
-    to. A name that does not resolve now is let through.
-    """
-    if egress.allows_private():
-        return None
-    host = urlsplit(url).hostname
-    if not host:
-        return f"{url} has no host name"
-    try:
-        addresses = resolve(host)
-    except (OSError, UnicodeError):
-        return None
-    return private_address(host, addresses)
-
-
 def resolve(host: str) -> list[str]:
     """The addresses `host` resolves to now, in the resolver's order."""
     infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
