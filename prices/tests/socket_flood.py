@@ -3,13 +3,17 @@
 Each flooding client sends one frame after another as fast as the socket
 takes them and never reads; when the server closes it, it connects again.
 Meanwhile a newcomer connects once a second and times its snapshot, and the
-server process's resident memory is sampled.
+server process's resident memory is sampled. `open_without_reading` is the
+other attacker: a socket that is sent prices and never reads them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
+import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -47,17 +51,20 @@ class FloodReport:
         return max(self.snapshot_seconds, default=float("inf"))
 
 
-def connect(url: str, origin: str, **options):
+def connect(url: str, origin: str, address: str | None = None, **options):
+    """A client socket; `address` is the local one to connect from (any of 127.0.0.0/8)."""
+    if address:
+        options["local_addr"] = (address, 0)
     return websockets.connect(
         url, origin=origin, proxy=None, ping_interval=None, open_timeout=10, **options
     )
 
 
-async def snapshot_seconds(url: str, origin: str) -> float:
+async def snapshot_seconds(url: str, origin: str, address: str | None = None) -> float:
     """Seconds from starting to connect to holding the snapshot (NEWCOMER_TIMEOUT if never)."""
     began = time.perf_counter()
     try:
-        async with asyncio.timeout(NEWCOMER_TIMEOUT), connect(url, origin) as socket:
+        async with asyncio.timeout(NEWCOMER_TIMEOUT), connect(url, origin, address) as socket:
             while json.loads(await socket.recv())["type"] != "snapshot":
                 pass
     except (TimeoutError, OSError, websockets.WebSocketException):
@@ -89,7 +96,9 @@ async def _flood(url: str, origin: str, frame: str, until: float, report: FloodR
                     report.frames_sent += 1
         except websockets.ConnectionClosed as closed:
             report.closes[closed.rcvd.code if closed.rcvd else "dropped"] += 1
-        except (OSError, websockets.WebSocketException) as exc:
+        except Exception as exc:  # noqa: BLE001 - an attacker carries on whatever breaks
+            # Refused handshakes (429 behind nginx), resets; websockets itself
+            # may trip over a transport the server aborted.
             report.closes[type(exc).__name__] += 1
             await asyncio.sleep(0.05)
 
@@ -102,10 +111,14 @@ async def flood(
     sockets: int = 10,
     seconds: float = 10.0,
     frame: str = PING_FRAME,
+    newcomer_address: str | None = None,
 ) -> FloodReport:
-    """Flood for `seconds` from `sockets` clients; report the server's memory and newcomers."""
+    """Flood for `seconds` from `sockets` clients; report the server's memory and newcomers.
+
+    Newcomers connect from `newcomer_address` (another visitor, behind nginx).
+    """
     server = psutil.Process(server_pid)
-    await snapshot_seconds(url, origin)  # imports and pools are not the flood's
+    await snapshot_seconds(url, origin, newcomer_address)  # imports and pools: not the flood's
     report = FloodReport(rss_before_mib=server.memory_info().rss / MIB)
     report.rss_peak_mib = report.rss_before_mib
     until = time.monotonic() + seconds
@@ -118,10 +131,32 @@ async def flood(
         await asyncio.sleep(0.2)
         report.rss_peak_mib = max(report.rss_peak_mib, server.memory_info().rss / MIB)
         if time.monotonic() >= next_newcomer:
-            newcomers.append(asyncio.create_task(snapshot_seconds(url, origin)))
+            newcomers.append(asyncio.create_task(snapshot_seconds(url, origin, newcomer_address)))
             next_newcomer += 1.0
     report.snapshot_seconds = list(await asyncio.gather(*newcomers))
     await asyncio.gather(*floods)
     report.rss_after_mib = server.memory_info().rss / MIB
     report.rss_peak_mib = max(report.rss_peak_mib, report.rss_after_mib)
     return report
+
+
+def open_without_reading(port: int) -> socket.socket:
+    """A WebSocket handshake on a raw socket that then never reads again."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+    raw.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    raw.sendall(
+        (
+            f"GET /ws/prices/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: http://127.0.0.1:{port}\r\n\r\n"
+        ).encode()
+    )
+    raw.settimeout(NEWCOMER_TIMEOUT)
+    status = raw.recv(12)
+    if status != b"HTTP/1.1 101":
+        raw.close()
+        raise ConnectionError(f"handshake refused: {status!r}")
+    return raw

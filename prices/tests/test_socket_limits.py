@@ -7,9 +7,7 @@ tested in cryptomonitor/tests/test_nginx_proxy.py.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
 import socket
 import time
 from collections.abc import Iterator
@@ -20,7 +18,12 @@ from channels.layers import get_channel_layer
 from websockets.frames import Close
 
 from cryptomonitor.testing.live_server import LiveServer, current_database_url, running_daphne
-from prices.tests.socket_flood import connect, flood, messages_until_closed
+from prices.tests.socket_flood import (
+    connect,
+    flood,
+    messages_until_closed,
+    open_without_reading,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -87,25 +90,6 @@ def daphne_with_a_small_send_buffer(transactional_db) -> Iterator[LiveServer]:
         yield server
 
 
-def open_without_reading(server: LiveServer) -> socket.socket:
-    """A WebSocket handshake on a raw socket that then never reads again."""
-    raw = socket.socket()
-    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
-    raw.connect(("127.0.0.1", server.port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    raw.sendall(
-        (
-            f"GET /ws/prices/ HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Origin: http://127.0.0.1:{server.port}\r\n\r\n"
-        ).encode()
-    )
-    raw.settimeout(TIMEOUT)
-    assert raw.recv(12) == b"HTTP/1.1 101"
-    return raw
-
-
 def dropped_within(raw: socket.socket, seconds: float) -> bool:
     """Whether the server ends the connection within `seconds` (reading what is left)."""
     raw.settimeout(0.5)
@@ -124,7 +108,7 @@ def dropped_within(raw: socket.socket, seconds: float) -> bool:
 def test_a_client_that_never_reads_is_dropped_once_it_falls_behind(
     daphne_with_a_small_send_buffer,
 ):
-    raw = open_without_reading(daphne_with_a_small_send_buffer)
+    raw = open_without_reading(daphne_with_a_small_send_buffer.port)
     coins = [
         {"id": f"coin-{n}", "price": "12345.678", "change_24h_pct": "1.25"} for n in range(250)
     ]
