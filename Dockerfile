@@ -29,9 +29,11 @@ RUN pip install --constraint requirements.lock .
 
 COPY . .
 COPY --from=assets /app/node_modules ./node_modules
-# DEBUG=False needs a SECRET_KEY to import settings; this one only exists for
-# collectstatic at build time and is never used to sign anything.
-RUN SECRET_KEY=collectstatic-at-build-time-only python manage.py collectstatic --noinput -v 0 \
+# DEBUG=False refuses to import the settings without a real SECRET_KEY: a
+# random one, made for this one command, signs nothing and is not kept in the
+# image (neither an ENV nor a build argument, so not in its history either).
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+        python manage.py collectstatic --noinput -v 0 \
     && chmod +x docker/entrypoint.sh \
     && mkdir -p var && chown app:app var
 

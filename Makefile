@@ -9,6 +9,11 @@ NGINX ?= /usr/sbin/nginx
 
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cryptomonitor
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/13
+# The settings fail closed (DEBUG off, a real SECRET_KEY required); every
+# target here is development (run, test's manage.py calls, collectstatic), so
+# it asks for DEBUG unless the environment says otherwise. Production is the
+# Docker image, which never runs make.
+export DEBUG ?= True
 
 .PHONY: run test lint bench fuzz deps assets browser proxy migrate clean
 

@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import random
+import secrets
 import statistics
 import sys
 import time
@@ -57,7 +58,7 @@ os.environ.update(
         "DJANGO_SETTINGS_MODULE": "cryptomonitor.settings",
         # DEBUG off: Django would otherwise keep every query in memory.
         "DEBUG": "False",
-        "SECRET_KEY": "alerts-benchmark-only-not-a-secret",
+        "SECRET_KEY": secrets.token_urlsafe(50),  # DEBUG=False needs a real one
         "DATABASE_URL": DATABASE_URL,
         "REDIS_URL": REDIS_URL,
         "LOG_LEVEL": "WARNING",

@@ -34,6 +34,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import statistics
@@ -61,7 +62,9 @@ REDIS_URL = os.environ.get("BENCH_API_REDIS_URL", "redis://127.0.0.1:6379/9")
 SERVER_ENV = {
     "DJANGO_SETTINGS_MODULE": "cryptomonitor.settings",
     "DEBUG": "False",
-    "SECRET_KEY": "api-benchmark-only-not-a-secret",
+    "SECRET_KEY": secrets.token_urlsafe(50),  # DEBUG=False needs a real one
+    # Plain HTTP on loopback, as behind a TLS-terminating proxy: no redirect.
+    "SECURE_SSL_REDIRECT": "False",
     "DATABASE_URL": DATABASE_URL,
     "REDIS_URL": REDIS_URL,
     "LOG_LEVEL": "WARNING",

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import socket
 import statistics
@@ -93,7 +94,7 @@ def environment(smtp_port: int, fake_url: str) -> dict[str, str]:
         "REDIS_URL": REDIS_URL,
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
         "DEBUG": "False",
-        "SECRET_KEY": "delivery-benchmark-only-not-a-secret",
+        "SECRET_KEY": secrets.token_urlsafe(50),  # DEBUG=False needs a real one
         "LOG_LEVEL": "WARNING",
         "PRICE_SOURCE": "coingecko",
         "COINGECKO_BASE_URL": fake_url,

@@ -28,6 +28,7 @@ import json
 import multiprocessing as mp
 import os
 import resource
+import secrets
 import statistics
 import subprocess
 import sys
@@ -63,7 +64,7 @@ def bench_env(layer: str) -> dict[str, str]:
     return {
         "DJANGO_SETTINGS_MODULE": "cryptomonitor.settings",
         "DEBUG": "False",
-        "SECRET_KEY": "fanout-benchmark-only-not-a-secret",
+        "SECRET_KEY": secrets.token_urlsafe(50),  # DEBUG=False needs a real one
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": os.environ.get(
             "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cm_bench_fanout"

@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import random
+import secrets
 import statistics
 import sys
 import threading
@@ -56,7 +57,7 @@ def setup_django() -> None:
             "DATABASE_URL": DATABASE_URL,
             "REDIS_URL": REDIS_URL,
             "DEBUG": "False",
-            "SECRET_KEY": "ingest-benchmark-only-not-a-secret",
+            "SECRET_KEY": secrets.token_urlsafe(50),  # DEBUG=False needs a real one
             "LOG_LEVEL": "WARNING",
             "PRICE_SOURCE": "coingecko",
         }

@@ -1,13 +1,21 @@
 """CryptoMonitor settings: every value a user sets comes from the environment here.
 
-Defaults are safe for local use (`make run`): SQLite under var/, the console mail
-backend, DEBUG on. Production sets DEBUG=False, which makes SECRET_KEY mandatory.
+Defaults suit local use (SQLite under var/, the console mail backend) but
+DEBUG is off unless set: without DEBUG=True (which `make run` and the tests
+set) a real SECRET_KEY is mandatory and HTTPS-only defaults apply.
 The full list, with defaults, is in README.md ("Configuration").
 """
 
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
+from django.core.checks.security.base import (
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -17,13 +25,49 @@ env = environ.Env()
 # environment always wins over it.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for: whatever starts without DEBUG=True is production and
+# fails closed (`make run` and the tests set DEBUG=True themselves).
+DEBUG = env.bool("DEBUG", default=False)
+# Keys this repository ships or once shipped: they sign nothing in production.
+PUBLISHED_SECRET_KEYS = frozenset(
+    {
+        "insecure-local-development-key-change-me",  # the old DEBUG fallback
+        "change-me-to-a-long-random-string",  # .env.example
+    }
+)
+DEVELOPMENT_SECRET_KEY = "django-insecure-local-development-only-never-use-in-production"  # noqa: S105
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` must not sign sessions in production; None for a real key.
+
+    The bar is Django's own (`check --deploy`, security.W009).
+    """
+    if not key:
+        return "SECRET_KEY is not set"
+    if key in PUBLISHED_SECRET_KEYS or key == DEVELOPMENT_SECRET_KEY:
+        return "SECRET_KEY is a value published with CryptoMonitor"
+    if key.startswith(SECRET_KEY_INSECURE_PREFIX):
+        return f"SECRET_KEY starts with {SECRET_KEY_INSECURE_PREFIX!r}"
+    if len(key) < SECRET_KEY_MIN_LENGTH or len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS:
+        return (
+            f"SECRET_KEY is weak: fewer than {SECRET_KEY_MIN_LENGTH} characters or "
+            f"{SECRET_KEY_MIN_UNIQUE_CHARACTERS} different ones"
+        )
+    return None
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
 if DEBUG:
-    SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-development-key-change-me")
-else:
-    # No default in production: a missing key must fail at start, not sign
-    # sessions with a published value.
-    SECRET_KEY = env.str("SECRET_KEY")
+    SECRET_KEY = SECRET_KEY or DEVELOPMENT_SECRET_KEY
+elif problem := secret_key_problem(SECRET_KEY):
+    # A published or guessable key lets anyone forge sessions and reset links.
+    raise ImproperlyConfigured(
+        f"{problem}. With DEBUG=False (the default) CryptoMonitor needs a long random "
+        "SECRET_KEY; generate one with: "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))' "
+        "(DEBUG=True, for development only, uses a built-in key)."
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -54,6 +98,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -386,10 +431,39 @@ STORAGES = {
     },
 }
 
+# --- HTTPS and browser policies ----------------------------------------------------
 if not DEBUG:
+    # HTTPS only, unless the operator loosens one of these (a TLS-terminating
+    # proxy that redirects plain HTTP itself, a try-out over plain HTTP).
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Container health checks call /healthz over plain HTTP from inside.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    # nginx (docker/nginx.conf) sets X-Forwarded-Proto to the scheme it saw.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# django-csp, in development too so violations show early: scripts and styles
+# only from our own static files (no inline code, no CDN). 'self' in
+# connect-src covers ws:/wss: to this host (CSP Level 3). Coin logos are
+# https URLs of the price source; Pico's icons are data: URIs. The API docs
+# pages loosen style-src for themselves (cryptomonitor/api_urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "https:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -294,6 +296,37 @@ def test_the_image_builds_its_assets_from_the_lockfiles(dockerfile: str) -> None
     assert "npm ci" in dockerfile
     assert "--constraint requirements.lock" in dockerfile
     assert "collectstatic --noinput" in final_stage(dockerfile)
+
+
+def test_the_image_collects_static_files_with_a_throwaway_key(dockerfile: str) -> None:
+    # The image runs with DEBUG=False, whose settings refuse a missing or
+    # published SECRET_KEY: the build makes a random one for collectstatic
+    # alone and keeps none (no ENV or ARG of it).
+    stage = final_stage(dockerfile)
+    step = re.search(
+        r"RUN SECRET_KEY=\"\$\(python -c '([^']*)'\)\"\s*\\\s*"
+        r"python manage.py (collectstatic[^\\]*)",
+        stage,
+    )
+    assert step, "collectstatic no longer runs with a key made for it"
+    make_key, command = step.groups()
+    assert not re.search(r"^(ENV|ARG)\b[^\n]*SECRET_KEY", stage, re.MULTILINE)
+    key = subprocess.run(
+        [sys.executable, "-c", make_key], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    image_environment = dict(re.findall(r"\b(DJANGO_SETTINGS_MODULE|DEBUG)=(\S+)", stage))
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", *command.split(), "--dry-run"],
+        cwd=BASE_DIR,
+        env={"PATH": os.environ["PATH"], **image_environment, "SECRET_KEY": key},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert image_environment["DEBUG"] == "False"
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_the_entrypoint_is_strict_and_execs_the_process() -> None:

@@ -14,7 +14,13 @@
 
   const chart = LC.createChart(container, {
     autoSize: true,
-    layout: { background: { color: "transparent" }, textColor: "#373c44" },
+    // The logo would inject a <style> element, which our CSP refuses: the
+    // page credits TradingView in its own markup instead (coin_detail.html).
+    layout: {
+      background: { color: "transparent" },
+      textColor: "#373c44",
+      attributionLogo: false,
+    },
     grid: { vertLines: { color: "#eef0f3" }, horzLines: { color: "#eef0f3" } },
     timeScale: { timeVisible: true, secondsVisible: false },
     rightPriceScale: { borderVisible: false },
