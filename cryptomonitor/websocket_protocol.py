@@ -93,7 +93,7 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
 
     def connectionMade(self) -> None:  # noqa: N802 (Twisted's interface)
         super().connectionMade()
-        # autobahn copied daphne's option values onto this protocol just now.
+        # autobahn copied daphne's option values onto this protocol just now (0: none).
         self.maxMessagePayloadSize = min(
             self.maxMessagePayloadSize or MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES
         )
