@@ -195,6 +195,13 @@ if CHANNEL_LAYER_BACKEND == "channels_redis.core.RedisChannelLayer":
     # The default capacity of 100 drops messages silently under a burst; one
     # slow tab must not lose price batches or alert popups.
     CHANNEL_LAYERS["default"]["CONFIG"].update({"capacity": 1000, "expiry": 60})
+# What one WebSocket may send and leave unread (cryptomonitor/websocket_protocol.py,
+# docs/websocket.md "Limits"): a token bucket of WS_MESSAGE_BURST messages
+# refilled at WS_MESSAGE_RATE a second (the browser sends one every 25 s), and
+# bytes a client may fall behind before it is dropped (a 250-coin batch: 22 KB).
+WS_MESSAGE_RATE = env.float("WS_MESSAGE_RATE", default=5.0)
+WS_MESSAGE_BURST = env.int("WS_MESSAGE_BURST", default=20)
+WS_SEND_BUFFER_BYTES = env.int("WS_SEND_BUFFER_BYTES", default=1024 * 1024)
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
@@ -240,13 +247,6 @@ COINGECKO_MAX_RETRIES = env.int("COINGECKO_MAX_RETRIES", default=2)
 COINGECKO_BACKOFF_CAP_SECONDS = env.float("COINGECKO_BACKOFF_CAP_SECONDS", default=300.0)
 
 PRICE_POLL_SECONDS = env.int("PRICE_POLL_SECONDS", default=10)
-# What one WebSocket may send and leave unread (cryptomonitor/websocket_protocol.py,
-# docs/websocket.md "Limits"): a token bucket of WS_MESSAGE_BURST messages
-# refilled at WS_MESSAGE_RATE a second (the browser sends one every 25 s), and
-# bytes a client may fall behind before it is dropped (a 250-coin batch: 22 KB).
-WS_MESSAGE_RATE = env.float("WS_MESSAGE_RATE", default=5.0)
-WS_MESSAGE_BURST = env.int("WS_MESSAGE_BURST", default=20)
-WS_SEND_BUFFER_BYTES = env.int("WS_SEND_BUFFER_BYTES", default=1024 * 1024)
 PRICE_SOURCE = env.str("PRICE_SOURCE", default="coingecko")
 if PRICE_SOURCE not in ("coingecko", "simulated"):
     raise environ.ImproperlyConfigured(
