@@ -6,6 +6,9 @@ DEPS_STAMP := $(VENV)/.deps-installed
 ASSETS_STAMP := node_modules/.assets-installed
 CHROMIUM ?= /usr/bin/chromium
 NGINX ?= /usr/sbin/nginx
+# docker-compose.yml against the Compose Specification, whose schema ships
+# inside check-jsonschema: no download, so it runs offline.
+COMPOSE_SCHEMA_CHECK := $(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cryptomonitor
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/13
@@ -70,12 +73,14 @@ proxy:
 
 test: assets browser proxy
 	$(BIN)/ruff check .
+	$(COMPOSE_SCHEMA_CHECK)
 	$(BIN)/python manage.py makemigrations --check --dry-run -v 0
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(COMPOSE_SCHEMA_CHECK)
 
 bench: assets proxy
 	$(BIN)/python bench/ingest.py

@@ -95,6 +95,37 @@ def test_compose_runs_the_whole_product(compose: dict) -> None:
     assert compose["services"]["mailpit"]["image"].startswith("axllent/mailpit")
 
 
+def check_compose_schema(path: Path) -> subprocess.CompletedProcess:
+    # The check `make lint` and `make test` run. The proxy variables point at
+    # a closed loopback port, so a schema download would fail the check: it
+    # must work offline, from the schema check-jsonschema ships.
+    offline = "http://127.0.0.1:9"
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+         str(path)],
+        env={**os.environ, "HTTP_PROXY": offline, "HTTPS_PROXY": offline, "NO_PROXY": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+
+
+def test_the_compose_file_follows_the_compose_specification() -> None:
+    result = check_compose_schema(BASE_DIR / "docker-compose.yml")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_compose_schema_check_reports_a_misspelt_key(tmp_path: Path) -> None:
+    misspelt = tmp_path / "docker-compose.yml"
+    misspelt.write_text(read("docker-compose.yml").replace("healthcheck:", "healthchek:", 1))
+
+    result = check_compose_schema(misspelt)
+
+    assert result.returncode == 1
+    assert "'healthchek' was unexpected" in result.stdout
+
+
 def test_web_worker_and_beat_run_one_image(compose: dict) -> None:
     services = compose["services"]
 
