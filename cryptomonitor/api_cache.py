@@ -19,10 +19,6 @@ no `xmin`) compute their lists on every request.
 The cache is per process (local memory, `CACHES["api"]`): the validator
 comes from the database, not from the cache, so processes cannot disagree,
 and a hit costs no network round trip. API_RESPONSE_CACHE=False turns it off.
-
-Under WSGI (production), cryptomonitor.api_front answers repeats of a cached
-page for token and anonymous callers before Django, with the same validator
-and the same authentication and throttling rules.
 """
 
 from __future__ import annotations
@@ -38,18 +34,14 @@ from django.utils import timezone, translation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cryptomonitor import api_front, prepared
+from cryptomonitor import prepared
 
 CACHE_ALIAS = "api"
 
 
 @dataclass(frozen=True)
 class ValidatorQuery:
-    """One statement whose single row (count, digest) changes with any row a page shows.
-
-    The view runs it through `read()`; cryptomonitor.api_front runs the same
-    statement again in front of Django to revalidate a repeated request.
-    """
+    """One statement whose single row (count, digest) changes with any row a page shows."""
 
     sql: str  # placeholders %s; only code constants are formatted in
     params: tuple
@@ -110,8 +102,6 @@ class ValidatedListCacheMixin:
             cached = (response.status_code, response["Content-Type"], content)
             cache.set(key, cached)
         status, content_type, content = cached
-        # Repeats of this request may then be answered before Django (WSGI only).
-        api_front.offer(request, self, query, validator)
         return HttpResponse(content, status=status, content_type=content_type)
 
     def list_cache_key(self, request: Request, validator: str) -> str:

@@ -4,8 +4,7 @@ WebSockets (/ws/) stay on daphne (cryptomonitor/asgi.py); the reverse proxy in
 front (docker/nginx.conf) sends /ws/ there and everything else here. A granian
 worker's blocking thread runs a request from start to end, so no thread hop
 per view and persistent database connections (DB_CONN_MAX_AGE) stay bounded
-by workers x blocking threads (docker-compose.yml's web). ApiFront answers
-repeated API list requests itself (cryptomonitor/api_front.py).
+by workers x blocking threads (docker-compose.yml's web).
 """
 
 import os
@@ -15,8 +14,3 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cryptomonitor.settings")
 
 application = get_wsgi_application()
-
-from cryptomonitor.api_front import ApiFront  # noqa: E402 (needs the settings above)
-
-# Repeated API list requests answered before Django (see the module).
-application = ApiFront(application)
