@@ -1,9 +1,8 @@
-"""Passing many rows to one raw SQL statement, on PostgreSQL and on SQLite.
+"""Passing many rows to one raw SQL statement.
 
-PostgreSQL gets the whole batch as one JSON parameter, unpacked by
-jsonb_to_recordset: one value to adapt instead of thousands, which keeps a
-250-coin poll within its time budget. SQLite gets values adapted the way the
-ORM stores them (naive UTC text), so raw rows and ORM rows compare alike.
+The whole batch goes as one JSON parameter, unpacked by jsonb_to_recordset:
+one value to adapt instead of thousands, which keeps a 250-coin poll within
+its time budget.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-
-from django.db import connection
 
 
 def json_rows(columns: Sequence[str], rows: Sequence[Sequence]) -> str:
@@ -27,16 +24,3 @@ def _exact(value: object) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")
     raise TypeError(f"cannot pass {type(value).__name__} to SQL as JSON")
-
-
-def sqlite_row(row: Sequence) -> tuple:
-    """Adapt a raw-SQL row the way the ORM stores values on SQLite."""
-    ops = connection.ops
-    return tuple(
-        ops.adapt_datetimefield_value(value)
-        if isinstance(value, datetime)
-        else ops.adapt_decimalfield_value(value)
-        if isinstance(value, Decimal)
-        else value
-        for value in row
-    )

@@ -9,13 +9,12 @@ last price of each, so a year of 10-second ticks costs a few hundred rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from prices.models import Coin, PriceRollup, PriceTick, Resolution
 
@@ -100,65 +99,27 @@ def _first_hour_bucket(coin: Coin) -> datetime | None:
     )
 
 
-# {bucket} is the vendor's expression for "which bucket is this time in".
-# The last price of each bucket is its close.
+# DISTINCT ON keeps the first row of each bucket in ORDER BY order, i.e. the
+# latest: the last price of each bucket is its close. Rollups are read by
+# their close.
 _TICKS_SQL = """
-    SELECT {select} FROM prices_pricetick
+    SELECT DISTINCT ON (floor(extract(epoch FROM time) / {step})) time, price
+    FROM prices_pricetick
     WHERE coin_id = %s AND time >= %s AND time <= %s
+    ORDER BY floor(extract(epoch FROM time) / {step}), time DESC
 """
 _ROLLUPS_SQL = """
-    SELECT {select} FROM prices_pricerollup
+    SELECT DISTINCT ON (floor(extract(epoch FROM bucket) / {step})) close_time, close
+    FROM prices_pricerollup
     WHERE coin_id = %s AND resolution = %s AND bucket >= %s AND bucket <= %s
+    ORDER BY floor(extract(epoch FROM bucket) / {step}), bucket DESC
 """
-# PostgreSQL: DISTINCT ON keeps the first row of each bucket in ORDER BY
-# order, i.e. the latest. Rollups are read by their close.
-_POSTGRES_SELECT = {
-    "ticks": (
-        "DISTINCT ON (floor(extract(epoch FROM time) / {step})) time, price",
-        "ORDER BY floor(extract(epoch FROM time) / {step}), time DESC",
-    ),
-    "rollups": (
-        "DISTINCT ON (floor(extract(epoch FROM bucket) / {step})) close_time, close",
-        "ORDER BY floor(extract(epoch FROM bucket) / {step}), bucket DESC",
-    ),
-}
-# SQLite: a bare column next to max() comes from the row holding the max.
-_SQLITE_SELECT = {
-    "ticks": (
-        "max(time), price",
-        "GROUP BY CAST(strftime('%%s', time) AS INTEGER) / {step} ORDER BY 1",
-    ),
-    "rollups": (
-        "max(close_time), close",
-        "GROUP BY CAST(strftime('%%s', bucket) AS INTEGER) / {step} ORDER BY 1",
-    ),
-}
 
 
 def _run(sql: str, step: int, params: list) -> list[tuple[datetime, Decimal]]:
-    kind = "ticks" if sql is _TICKS_SQL else "rollups"
-    postgres = connection.vendor == "postgresql"
-    select, tail = (_POSTGRES_SELECT if postgres else _SQLITE_SELECT)[kind]
-    query = sql.format(select=select.format(step=step)) + tail.format(step=step)
-    if not postgres:
-        params = [
-            connection.ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p
-            for p in params
-        ]
     with connection.cursor() as cursor:
-        cursor.execute(query, params)
-        rows = cursor.fetchall()
-    return [(_as_datetime(time), _as_decimal(price)) for time, price in rows]
-
-
-def _as_datetime(value: datetime | str) -> datetime:
-    if isinstance(value, str):  # SQLite aggregates come back as text
-        value = parse_datetime(value)
-    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
-
-
-def _as_decimal(value: Decimal | float | int | str) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))
+        cursor.execute(sql.format(step=step), params)
+        return cursor.fetchall()
 
 
 # --- Retention -------------------------------------------------------------------

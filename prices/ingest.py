@@ -2,8 +2,8 @@
 
 One transaction per batch: create unknown coins, write every new tick
 (re-ingesting a (coin, time) is a no-op), move the snapshots of coins whose
-quote is newer than what they show, and fold the ticks into rollups. On
-PostgreSQL those writes are one statement; on SQLite (development) a few.
+quote is newer than what they show, and fold the ticks into rollups, all in
+one statement.
 Only after the commit do we broadcast (contract 1, with the feed's state as
 committed) and enqueue alert evaluation (contract 2), so nobody hears about
 rows that were rolled back.
@@ -22,11 +22,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from prices.bulk_sql import json_rows, sqlite_row
+from prices.bulk_sql import json_rows
 from prices.live import PRICES_GROUP, feed_status
 from prices.models import Coin, PriceSource, PriceTick, decimal_text
 from prices.quotes import MarketQuote
-from prices.rollups import TickPoint, postgres_rollups_sql, upsert_rollups
+from prices.rollups import postgres_rollups_sql
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +68,7 @@ def store_quotes(quotes: list[MarketQuote], source: PriceSource) -> IngestResult
             if known[q.coingecko_id].updated_at is None
             or q.last_updated > known[q.coingecko_id].updated_at
         ]
-        write = _write_postgres if connection.vendor == "postgresql" else _write_sqlite
-        tick_ids, coins = write(quotes, moved, known, source)
+        tick_ids, coins = _write(quotes, moved, known, source)
         result.stored = len(tick_ids)
         _describe_changes(moved, known, coins, tick_ids, result)
         if result.changed:
@@ -163,10 +162,10 @@ _SNAPSHOT_FIELDS = (
     "price_source",
 )
 
-# PostgreSQL: the whole batch in one statement, one JSON parameter. All CTEs
+# The whole batch in one statement, one JSON parameter. All CTEs
 # run to completion; the final SELECT returns the new ticks and the moved
 # snapshots as rows of one shape, told apart by `kind`.
-_POSTGRES_WRITE = """
+_WRITE = """
 WITH v AS (
     SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS v(
         coin_id bigint, time timestamptz, price numeric, market_cap numeric,
@@ -217,7 +216,7 @@ _WRITE_COLUMNS = (
 TickIds = dict[tuple[int, datetime], int]
 
 
-def _write_postgres(
+def _write(
     quotes: list[MarketQuote],
     moved: list[MarketQuote],
     known: dict[str, _KnownCoin],
@@ -242,9 +241,7 @@ def _write_postgres(
         )
         for q in quotes
     ]
-    sql = _POSTGRES_WRITE.replace(
-        "{rollups}", postgres_rollups_sql("v", source == PriceSource.SIMULATED)
-    )
+    sql = _WRITE.replace("{rollups}", postgres_rollups_sql("v", source == PriceSource.SIMULATED))
     tick_ids: TickIds = {}
     coins: dict[int, Coin] = {}
     with connection.cursor() as cursor:
@@ -256,70 +253,6 @@ def _write_postgres(
                 coin = Coin(**dict(zip(_SNAPSHOT_FIELDS, values, strict=True)))
                 coins[coin.pk] = coin
     return tick_ids, coins
-
-
-_SQLITE_INSERT_TICK = """
-INSERT INTO prices_pricetick
-    (coin_id, time, price, market_cap, volume_24h, change_24h_pct, source)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (coin_id, time) DO NOTHING
-RETURNING id
-"""
-
-
-def _write_sqlite(
-    quotes: list[MarketQuote],
-    moved: list[MarketQuote],
-    known: dict[str, _KnownCoin],
-    source: PriceSource,
-) -> tuple[TickIds, dict[int, Coin]]:
-    """The same writes for the single-user development database, row by row."""
-    tick_ids: TickIds = {}
-    with connection.cursor() as cursor:
-        for q in quotes:
-            row = (
-                known[q.coingecko_id].pk,
-                q.last_updated,
-                q.price,
-                q.market_cap,
-                q.volume_24h,
-                q.change_24h_pct,
-                str(source),
-            )
-            cursor.execute(_SQLITE_INSERT_TICK, sqlite_row(row))
-            inserted = cursor.fetchone()
-            if inserted:
-                tick_ids[(row[0], row[1])] = inserted[0]
-    for q in moved:
-        Coin.objects.filter(pk=known[q.coingecko_id].pk).update(**_snapshot_fields(q, source))
-    upsert_rollups(
-        [
-            TickPoint(
-                known[q.coingecko_id].pk, q.last_updated, q.price, source == PriceSource.SIMULATED
-            )
-            for q in quotes
-        ]
-    )
-    return tick_ids, Coin.objects.in_bulk([known[q.coingecko_id].pk for q in moved])
-
-
-def _snapshot_fields(q: MarketQuote, source: PriceSource) -> dict:
-    fields = {
-        "price": q.price,
-        "market_cap": q.market_cap,
-        "volume_24h": q.volume_24h,
-        "change_24h_pct": q.change_24h_pct,
-        "price_updated_at": q.last_updated,
-        "price_source": str(source),
-    }
-    optional = {
-        "symbol": q.symbol,
-        "name": q.name,
-        "image_url": q.image_url,
-        "market_cap_rank": q.market_cap_rank,
-    }
-    fields.update({k: v for k, v in optional.items() if v not in ("", None)})
-    return fields
 
 
 def _describe_changes(

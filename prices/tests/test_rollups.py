@@ -4,8 +4,7 @@ from decimal import Decimal
 import pytest
 
 from prices.ingest import store_quotes
-from prices.models import Coin, PriceRollup, PriceSource
-from prices.rollups import TickPoint, upsert_rollups
+from prices.models import PriceRollup, PriceSource
 from prices.tests.pipeline import T0, candle_quotes, quote, read_candles, store_in_polls
 
 pytestmark = pytest.mark.django_db
@@ -81,14 +80,3 @@ def test_a_late_earlier_tick_becomes_the_open():
         T0.replace(second=5),
         Decimal("90"),
     )
-
-
-def test_folding_ticks_directly_matches_folding_them_through_the_ingest():
-    quotes = candle_quotes(read_candles(5))
-    store_in_polls(quotes, PriceSource.COINGECKO)
-    other = Coin.objects.create(coingecko_id="direct", symbol="d", name="Direct")
-
-    upsert_rollups([TickPoint(other.pk, q.last_updated, q.price) for q in quotes[::-1]])
-
-    assert _bars("direct", "1m") == _bars("bitcoin", "1m")
-    assert _bars("direct", "1h") == _bars("bitcoin", "1h")
