@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from datetime import timedelta
 
 from allauth.account.models import EmailAddress
 from allauth.core import context
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -129,6 +131,9 @@ class ApiToken(models.Model):
     """A personal API token. Only its SHA-256 is stored: the key is shown once."""
 
     PREFIX_LENGTH = 8
+    # Record use at most this often: a script polling every second must not
+    # turn every read into a write.
+    USE_PRECISION = timedelta(minutes=1)
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
@@ -163,12 +168,23 @@ class ApiToken(models.Model):
 
     @classmethod
     def authenticate(cls, key: str) -> ApiToken | None:
+        """The token with this key, if it is not revoked and its user is active."""
         token = (
             cls.objects.active().select_related("user").filter(key_hash=cls.hash_key(key)).first()
         )
         if token is None or not token.user.is_active:
             return None
         return token
+
+    def record_use(self) -> None:
+        """Set last_used_at now, at most once a minute (one conditional UPDATE)."""
+        now = timezone.now()
+        if self.last_used_at is not None and now - self.last_used_at < self.USE_PRECISION:
+            return
+        ApiToken.objects.filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - self.USE_PRECISION), pk=self.pk
+        ).update(last_used_at=now)
+        self.last_used_at = now
 
     def revoke(self) -> None:
         self.revoked_at = timezone.now()

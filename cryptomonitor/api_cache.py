@@ -8,13 +8,12 @@ alert evaluator's raw SQL, the expiry task, the admin), changes the
 validator, so the next request computes the page afresh: the cache is never
 stale and needs no invalidation.
 
-On PostgreSQL the validator is a digest of the rows' ids and `xmin` (the id
+The validator is a digest of the rows' ids and `xmin` (the id
 of the transaction that wrote each row version): every UPDATE or INSERT
 writes a new version with its own transaction id, and a DELETE removes an
 id, so no committed change leaves the digest as it was. It relies on no
 timestamp being set by the writer. A request inside a transaction (whose own
-writes would share one xmin) and other databases (SQLite under `make run`,
-no `xmin`) compute their lists on every request.
+writes would share one xmin) computes its list every time.
 
 The cache is per process (local memory, `CACHES["api"]`): the validator
 comes from the database, not from the cache, so processes cannot disagree,
@@ -34,8 +33,6 @@ from django.utils import timezone, translation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cryptomonitor import prepared
-
 CACHE_ALIAS = "api"
 
 
@@ -47,9 +44,9 @@ class ValidatorQuery:
     params: tuple
 
     def read(self) -> str:
-        # Planned once per connection: planning cost more than the query.
-        name = prepared.statement_name(self.sql)
-        return validator_text(prepared.fetchone(name, self.sql, self.params))
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, self.params)
+            return validator_text(cursor.fetchone())
 
 
 def validator_text(row: tuple) -> str:
@@ -60,12 +57,12 @@ def validator_text(row: tuple) -> str:
 def row_digest(
     table: str, where: str = "", params: tuple = (), extra: str = ""
 ) -> ValidatorQuery | None:
-    """Count and digest of the rows of `table` matching `where`; None off PostgreSQL.
+    """Count and digest of the rows of `table` matching `where`; None inside a transaction.
 
     `table` is aliased `t`; `extra` adds an expression per row (e.g. a joined
     column that the page shows) to what is digested.
     """
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if connection.in_atomic_block:
         # Inside a transaction, its own earlier writes share one xmin.
         return None
     row = "t.id, t.xmin" + (f", {extra}" if extra else "")
@@ -84,7 +81,7 @@ class ValidatedListCacheMixin:
     def list_validator(self, request: Request) -> ValidatorQuery | None:
         """The query whose row changes whenever a row this list could show changes.
 
-        None: no caching (e.g. off PostgreSQL).
+        None: no caching (e.g. inside a transaction).
         """
         raise NotImplementedError
 
