@@ -62,7 +62,7 @@ def stranger(django_user_model):
     return confirmed_user(django_user_model, "mallory", "mallory@example.com", "pw-mal-123")
 
 
-# --- REST API (issue 5) ------------------------------------------------------
+# --- REST API (docs/api.md) --------------------------------------------------
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

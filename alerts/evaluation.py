@@ -1,6 +1,6 @@
 """Set-based evaluation of one price batch: match, claim and record alerts in SQL.
 
-One batch (contract 2) is a list of {"coin_id", "tick_id", "price",
+One batch (alerts.tasks.evaluate_alerts) is a list of {"coin_id", "tick_id", "price",
 "previous_price", "time"}, one per coin whose price changed. For the whole
 batch at once this module
 
@@ -11,7 +11,7 @@ batch at once this module
    and claims them in the same statement with one conditional UPDATE, in id
    order so concurrent evaluators never deadlock and never both win a row;
 3. writes an AlertEvent per claimed alert and its deliveries through the
-   outbox (contract 3), in the claiming transaction. On PostgreSQL the claim,
+   outbox (docs/notifications.md), in the claiming transaction. On PostgreSQL the claim,
    the events and the deliveries are ONE statement (FIRE_SQL, data-modifying
    CTEs), so a firing costs no ORM work beyond the AlertEvent returned for it.
    On SQLite the claimed alerts come back to Python, which writes events and
@@ -58,7 +58,7 @@ HUNDRED = Decimal(100)
 
 @dataclass(frozen=True)
 class PriceChange:
-    """One coin's new price, as the pipeline reports it (contract 2)."""
+    """One coin's new price, as the pipeline reports it."""
 
     coin_id: int
     tick_id: int | None

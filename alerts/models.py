@@ -225,7 +225,7 @@ class Alert(models.Model):
         return f"{label} {decimal_text(self.target)}"
 
     def clean(self) -> None:
-        """Cross-field rules; field validators have already run (contract 6)."""
+        """Cross-field rules; field validators have already run (docs/alerts.md#validation)."""
         errors: dict[str, list[str]] = {}
         for check in (
             self._check_parameters,

@@ -14,7 +14,7 @@ from alerts.models import Alert, Status
 # never fired twice.
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=3)
 def evaluate_alerts(batch: list[dict]) -> int:
-    """Evaluate alerts for one price batch (contract 2); return how many fired.
+    """Evaluate alerts for one price batch; return how many fired.
 
     `batch` items: {"coin_id": int, "tick_id": int, "price": str,
     "previous_price": str | None, "time": ISO-8601 str}.

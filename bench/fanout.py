@@ -5,7 +5,7 @@ daphne process(es) on free ports, connects the clients from separate
 processes (asyncio + websockets, spread over the daphne ports), measures the
 server's memory per idle connection, then a publisher process sends one
 `prices.update` batch of 250 coins per second through the channel layer
-(contract 1, stamped with `polled_at` just before group_send, as the poll task
+(stamped with `polled_at` just before group_send, as the poll task
 does after its commit). Each client receives every frame whole and records
 publish-to-receive latency and which batches it got; it reads the stamp, which
 leads the `prices` message, without parsing the 250 coins after it.

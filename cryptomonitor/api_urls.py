@@ -1,4 +1,4 @@
-"""The versioned REST API (issue 5) and its OpenAPI schema; mounted at /api/."""
+"""The versioned REST API (docs/api.md) and its OpenAPI schema; mounted at /api/."""
 
 from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_replace, csp_update

@@ -46,7 +46,7 @@ class Notice:
         return f"CryptoMonitor: {self.title}"
 
     def payload(self) -> dict:
-        """The alert as pushed to the browser (contract 4) and posted to webhooks."""
+        """The alert as pushed to the browser (docs/websocket.md) and posted to webhooks."""
         return {
             "id": self.alert_id,
             "event_id": self.event_id,

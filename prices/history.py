@@ -1,4 +1,4 @@
-"""Price history for charts (contract 5) and the retention of raw ticks.
+"""Price history for charts and the retention of raw ticks.
 
 Each range reads the coarsest table that still has enough detail: raw ticks
 for the last hour, minute rollups up to a week, hour rollups beyond. The

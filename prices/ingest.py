@@ -4,8 +4,8 @@ One transaction per batch: create unknown coins, write every new tick
 (re-ingesting a (coin, time) is a no-op), move the snapshots of coins whose
 quote is newer than what they show, and fold the ticks into rollups, all in
 one statement.
-Only after the commit do we broadcast (contract 1, with the feed's state as
-committed) and enqueue alert evaluation (contract 2), so nobody hears about
+Only after the commit do we broadcast (docs/websocket.md, with the feed's state as
+committed) and enqueue alert evaluation (alerts.tasks.evaluate_alerts), so nobody hears about
 rows that were rolled back.
 """
 
@@ -36,7 +36,7 @@ class IngestResult:
     stored: int = 0  # new ticks written
     created_coins: list[str] = field(default_factory=list)
     changed: list[dict] = field(default_factory=list)  # Coin.snapshot() of moved coins
-    batch: list[dict] = field(default_factory=list)  # alert evaluation items (contract 2)
+    batch: list[dict] = field(default_factory=list)  # alerts.tasks.evaluate_alerts' items
     polled_at: datetime = field(default_factory=timezone.now)
 
 

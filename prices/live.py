@@ -137,7 +137,7 @@ class ProcessTexts:
     A batch is identified by its `polled_at` and size.
 
     A `subscribe` is answered from memory too (`subscription`): a socket may
-    send five a second, and each ran three queries (issue 10).
+    send five a second, and each ran three queries.
     """
 
     SNAPSHOT_TTL_SECONDS = 2.0

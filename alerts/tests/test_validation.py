@@ -1,4 +1,4 @@
-"""Every rule of Alert.full_clean() (contract 6), with the message people see."""
+"""Every rule of Alert.full_clean() (docs/alerts.md#validation), with the message people see."""
 
 from datetime import timedelta
 from decimal import Decimal

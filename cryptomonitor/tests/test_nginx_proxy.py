@@ -324,7 +324,7 @@ def test_slow_mail_sends_do_not_stall_the_site(mailing_proxy, silent_smtp, djang
     assert set(statuses) <= {200, 503}
 
 
-# --- WebSocket limits per client address (docker/nginx.conf, issue 10) ---------------
+# --- WebSocket limits per client address (docker/nginx.conf) -------------------------
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Saving where notifications go: syntax only, capped, the same through the page and the API.
 
-Item 3 of issue 10: 300 Apprise URLs in one PATCH held every web thread (two
+300 Apprise URLs in one PATCH held every web thread (two
 Apprise parses and a name lookup each, inside the transaction that locked
-the profile). Item 9: a webhook port outside 1-65535 was saved, then failed
+the profile). A webhook port outside 1-65535 was saved, then failed
 as "temporary" six times.
 """
 

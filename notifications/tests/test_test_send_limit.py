@@ -1,4 +1,4 @@
-"""Test sends are limited per user (issue 10, items 4 and 7): 30 mails in 0.6 s to a stranger.
+"""Test sends are limited per user: "send a test" once mailed a stranger 30 times in 0.6 s.
 
 "Send a test" mails or posts to a destination nobody has confirmed, so each
 user gets NOTIFICATIONS_TEST_SENDS_PER_MINUTE of them, through the settings

@@ -40,7 +40,7 @@ def quote(
 
 @pytest.fixture
 def alert_batches(monkeypatch) -> list[list[dict]]:
-    """Record what the pipeline hands to alerts.tasks.evaluate_alerts (contract 2).
+    """Record what the pipeline hands to alerts.tasks.evaluate_alerts.
 
     The alerts app is another team's; its task body is not under test here and
     must not leave messages on the broker.

@@ -22,7 +22,7 @@ import psutil
 import websockets
 from websockets.frames import Close
 
-# The frame of the report (issue 10): a ping padded to just under 3.5 KB.
+# The flood's frame: a ping padded to just under 3.5 KB.
 PING_FRAME = json.dumps({"type": "ping", "pad": "x" * 3400})
 # A subscribe as large as the frame limit allows: each ran three queries.
 SUBSCRIBE_FRAME = json.dumps(
