@@ -159,8 +159,7 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
 CACHES = {
     "default": {
-        # Django's RedisCache, without a new redis-py client object per call.
-        "BACKEND": "cryptomonitor.redis_cache.SharedClientRedisCache",
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "cm",
     },
@@ -368,8 +367,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # Anon, user and scoped rates, every counter in one Redis round trip.
-    "DEFAULT_THROTTLE_CLASSES": ["cryptomonitor.api_throttling.ApiThrottles"],
+    # DRF's anon, user and scoped throttles, in fixed windows (api_throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "cryptomonitor.api_throttling.AnonRateThrottle",
+        "cryptomonitor.api_throttling.UserRateThrottle",
+        "cryptomonitor.api_throttling.ScopedRateThrottle",
+    ],
     "EXCEPTION_HANDLER": "cryptomonitor.api_errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="120/min"),
