@@ -11,16 +11,11 @@ batch at once this module
    and claims them in the same statement with one conditional UPDATE, in id
    order so concurrent evaluators never deadlock and never both win a row;
 3. writes an AlertEvent per claimed alert and its deliveries through the
-   outbox (docs/notifications.md), in the claiming transaction. On PostgreSQL the claim,
-   the events and the deliveries are ONE statement (FIRE_SQL, data-modifying
-   CTEs), so a firing costs no ORM work beyond the AlertEvent returned for it.
-   On SQLite the claimed alerts come back to Python, which writes events and
-   deliveries with one INSERT each.
+   outbox (docs/notifications.md), in the claiming transaction. The claim, the events
+   and the deliveries are ONE statement (FIRE_SQL, data-modifying CTEs), so a
+   firing costs no ORM work beyond the AlertEvent returned for it.
 
-The work grows with the number of matching alerts, not with all alerts. The
-matching and claiming SQL is portable between PostgreSQL (production, tests,
-benchmark) and SQLite (`make run`); the differences are spelled out in
-`_Dialect`.
+The work grows with the number of matching alerts, not with all alerts.
 """
 
 from __future__ import annotations
@@ -49,7 +44,6 @@ from alerts.models import (
 from notifications.outbox import (
     DELIVERIES_INSERT_SQL,
     enqueue_on_commit,
-    record_deliveries_for_events,
 )
 from prices.models import decimal_text
 
@@ -94,93 +88,22 @@ class Movement:
     price: Decimal
 
 
-@dataclass(frozen=True)
-class _Dialect:
-    """The only SQL that differs between PostgreSQL and SQLite."""
-
-    postgresql: bool
-    timestamp: str
-    # Locks the claimable alerts (alias a), not the batch rows they match.
-    lock: str
-    # Null-safe equality: the match columns a claim re-checks may be NULL.
-    same: str
-    cooldown_until: str
-    # PostgreSQL: scan per batch row through LATERAL ... OFFSET 0. As a plain
-    # join the planner cannot know the target ranges are narrow, so at a
-    # million alerts it prefers a hash join over a sequential scan (1.4 s
-    # instead of milliseconds). SQLite has no LATERAL and loops per row anyway.
-    lateral: bool
-    # Added to the re-arm's conditions: PostgreSQL probes the primary key
-    # once per matched id, where a semi-join on `matched` may walk all of it
-    # in order (see _CLAIMABLE_ROWS_LATERAL).
-    id_probe: str
-    # Settings (name, value) for the evaluating transaction only (SET LOCAL).
-    setup: tuple[tuple[str, str], ...]
-
-    def rows_cte(self, name: str, columns: Sequence[tuple[str, str]]) -> str:
-        """A CTE reading rows from one JSON array parameter (see _rows_cte)."""
-        if self.postgresql:
-            typed = ", ".join(
-                f"{column} {self.timestamp if kind == 'TIME' else kind}" for column, kind in columns
-            )
-            return (
-                f"{name} AS (SELECT * FROM "  # noqa: S608
-                f"jsonb_to_recordset(CAST(%s AS JSONB)) AS r({typed}))"
-            )
-        names = ", ".join(column for column, _ in columns)
-        values = ", ".join(
-            f"CAST(json_extract(value, '$.{column}') AS "
-            f"{self.timestamp if kind == 'TIME' else kind})"
-            for column, kind in columns
-        )
-        return f"{name}({names}) AS (SELECT {values} FROM json_each(%s))"  # noqa: S608
-
-    def time_text(self, value: datetime) -> str:
-        # PostgreSQL parses ISO 8601; SQLite compares Django's stored text.
-        return value.isoformat() if self.postgresql else str(_adapt_time(value))
-
-    @classmethod
-    def current(cls) -> _Dialect:
-        if connection.vendor == "postgresql":
-            return cls(
-                postgresql=True,
-                timestamp="TIMESTAMPTZ",
-                lock="FOR UPDATE OF a",
-                same="IS NOT DISTINCT FROM",
-                cooldown_until="CAST(%s AS TIMESTAMPTZ) + cooldown_seconds * INTERVAL '1 second'",
-                lateral=True,
-                id_probe="\n      AND a.id = ANY(ARRAY(SELECT id FROM matched))",
-                # JIT compiling these statements costs tens of milliseconds;
-                # they run in a few. Plain index scans only: a fired alert's
-                # old version stays in the armed indexes until VACUUM, and a
-                # bitmap probe revisits its heap page in every batch, while an
-                # index scan marks the entry dead once and then skips it (1M
-                # alerts, 1,000 firing, 62k fired since the last vacuum: 15 ms
-                # less per batch). Sequential scans off too: with bitmaps off
-                # alone, 6,000 alerts on one coin made the planner scan the
-                # whole table for each level probe. Every table read here has
-                # its index (alerts/tests/test_matching_plan.py).
-                setup=(
-                    ("jit", "off"),
-                    ("enable_bitmapscan", "off"),
-                    ("enable_seqscan", "off"),
-                ),
-            )
-        # SQLite serialises writers, so it needs no row locks. Django stores
-        # datetimes as text ("2023-03-10 17:10:00" or "...:00.387000") and
-        # compares them as text, so the cooldown end is written the same way.
-        return cls(
-            postgresql=False,
-            timestamp="TEXT",
-            lock="",
-            same="IS",
-            cooldown_until="(SELECT CASE WHEN substr(v, 21) = '000' THEN substr(v, 1, 19) "
-            "ELSE v || '000' END FROM (SELECT strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, "
-            "'+' || cooldown_seconds || ' seconds') AS v))",
-            lateral=False,
-            id_probe="",
-            setup=(),
-        )
+# Settings (name, value) for the evaluating transaction only (SET LOCAL).
+# JIT compiling these statements costs tens of milliseconds; they run in a
+# few. Plain index scans only: a fired alert's old version stays in the armed
+# indexes until VACUUM, and a bitmap probe revisits its heap page in every
+# batch, while an index scan marks the entry dead once and then skips it (1M
+# alerts, 1,000 firing, 62k fired since the last vacuum: 15 ms less per
+# batch). Sequential scans off too: with bitmaps off alone, 6,000 alerts on
+# one coin made the planner scan the whole table for each level probe. Every
+# table read here has its index (alerts/tests/test_matching_plan.py).
+PLAN_SETTINGS = (
+    ("jit", "off"),
+    ("enable_bitmapscan", "off"),
+    ("enable_seqscan", "off"),
+)
+# Locks the claimable alerts (alias a), not the batch rows they match.
+_LOCK = "FOR UPDATE OF a"
 
 
 def evaluate_batch(batch: Sequence[dict], now: datetime | None = None) -> list[AlertEvent]:
@@ -194,19 +117,14 @@ def evaluate_batch(batch: Sequence[dict], now: datetime | None = None) -> list[A
         return []
     now = now or timezone.now()
     movements = window_movements(changes)
-    dialect = _Dialect.current()
     # Inside a caller's transaction our block is a savepoint, and SET LOCAL
     # would outlive it: the caller's later queries would be planned with our
     # settings. Then they are put back at the end.
     nested = connection.in_atomic_block
     with transaction.atomic():
-        previous = _apply_settings(dialect.setup, keep_previous=nested)
+        previous = _apply_settings(PLAN_SETTINGS, keep_previous=nested)
         rearm_level_alerts(changes)
-        if dialect.postgresql:
-            events = fire_matching_alerts(changes, movements, now)
-        else:
-            fired = claim_matching_alerts(changes, movements, now)
-            events = record_events(fired, changes, movements, now)
+        events = fire_matching_alerts(changes, movements, now)
         _apply_settings(previous)
     return events
 
@@ -243,8 +161,7 @@ def window_movements(changes: Sequence[PriceChange]) -> list[Movement]:
     rather than claim a move across the gap. Ticks are kept for days
     (PRICE_TICK_RETENTION_DAYS), far longer than the longest window.
     """
-    dialect = _Dialect.current()
-    windows_sql, params = _windows_cte(dialect, changes)
+    windows_sql, params = _windows_cte(changes)
     sql = (
         f"WITH {windows_sql} "  # noqa: S608
         "SELECT w.coin_id, w.win, (SELECT t.price FROM prices_pricetick t "
@@ -258,7 +175,6 @@ def window_movements(changes: Sequence[PriceChange]) -> list[Movement]:
         for coin_id, window, reference in cursor.fetchall():
             if reference is None:
                 continue
-            reference = _decimal(reference)
             if reference <= 0:
                 continue
             change_pct = (prices[coin_id] - reference) / reference * HUNDRED
@@ -266,26 +182,13 @@ def window_movements(changes: Sequence[PriceChange]) -> list[Movement]:
     return movements
 
 
-def _windows_cte(dialect: _Dialect, changes: Sequence[PriceChange]) -> tuple[str, list]:
+def _windows_cte(changes: Sequence[PriceChange]) -> tuple[str, list]:
     """The CTE `w`: each coin's windows as (coin_id, win, start_at, end_at).
 
-    PostgreSQL gets one row per coin and subtracts the windows itself: a
-    third of the rows to format and parse. SQLite compares Django's stored
-    text, so its window starts are formatted here.
+    One row per coin goes in and the database subtracts the windows itself:
+    a third of the rows to format and parse.
     """
-    if not dialect.postgresql:
-        return _rows_cte(
-            dialect,
-            "w",
-            [("coin_id", "BIGINT"), ("win", "TEXT"), ("start_at", "TIME"), ("end_at", "TIME")],
-            [
-                [change.coin_id, str(window), change.time - duration, change.time]
-                for change in changes
-                for window, duration in WINDOW_DURATIONS.items()
-            ],
-        )
     ends_sql, params = _rows_cte(
-        dialect,
         "ends",
         [("coin_id", "BIGINT"), ("end_at", "TIME")],
         [[change.coin_id, change.time] for change in changes],
@@ -302,17 +205,8 @@ def _windows_cte(dialect: _Dialect, changes: Sequence[PriceChange]) -> tuple[str
     )
 
 
-def _decimal(value: object) -> Decimal:
-    # psycopg returns NUMERIC as Decimal; SQLite's driver may give floats.
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-def _adapt_time(value: datetime) -> object:
-    return connection.ops.adapt_datetimefield_value(value)
-
-
 def _rows_cte(
-    dialect: _Dialect, name: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence]
+    name: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence]
 ) -> tuple[str, list]:
     """A CTE of `rows` sent as ONE JSON parameter.
 
@@ -322,11 +216,18 @@ def _rows_cte(
     names = [column for column, _ in columns]
 
     def encode(value: object) -> str:
-        # Only what JSON lacks comes here: Decimals travel as exact strings.
-        return dialect.time_text(value) if isinstance(value, datetime) else str(value)
+        # Only what JSON lacks comes here: Decimals travel as exact strings,
+        # times as ISO 8601.
+        return value.isoformat() if isinstance(value, datetime) else str(value)
 
     payload = json.dumps([dict(zip(names, row, strict=True)) for row in rows], default=encode)
-    return dialect.rows_cte(name, columns), [payload]
+    typed = ", ".join(
+        f"{column} {'TIMESTAMPTZ' if kind == 'TIME' else kind}" for column, kind in columns
+    )
+    return (
+        f"{name} AS (SELECT * FROM "  # noqa: S608
+        f"jsonb_to_recordset(CAST(%s AS JSONB)) AS r({typed}))"
+    ), [payload]
 
 
 def _batch_cte(changes: Sequence[PriceChange]) -> tuple[str, list]:
@@ -353,7 +254,7 @@ def _batch_cte(changes: Sequence[PriceChange]) -> tuple[str, list]:
         ]
         for change in changes
     ]
-    return _rows_cte(_Dialect.current(), "batch", columns, rows)
+    return _rows_cte("batch", columns, rows)
 
 
 def _moves_cte(movements: Sequence[Movement]) -> tuple[str, list]:
@@ -379,7 +280,7 @@ def _moves_cte(movements: Sequence[Movement]) -> tuple[str, list]:
         ]
         for movement in movements
     ]
-    return _rows_cte(_Dialect.current(), "moves", columns, rows)
+    return _rows_cte("moves", columns, rows)
 
 
 def _in(conditions: Iterable[str]) -> str:
@@ -387,7 +288,6 @@ def _in(conditions: Iterable[str]) -> str:
 
 
 def _matching_part(
-    dialect: _Dialect,
     source: str,
     conditions: Iterable[str],
     predicate: str,
@@ -411,15 +311,14 @@ def _matching_part(
         f"AND a.condition IN {_in(conditions)} AND {predicate}"
     )
     columns = ", ".join(f"a.{column}" for column in ("id", *MATCH_COLUMNS))
-    if dialect.lateral:
-        return (
-            f"SELECT m.* FROM {source} b CROSS JOIN LATERAL ("  # noqa: S608
-            f"SELECT {columns} FROM alerts_alert a WHERE {join} AND {where} OFFSET 0) m "
-            f"WHERE {rows}"
-        )
+    # One scan per batch row through LATERAL ... OFFSET 0. As a plain join the
+    # planner cannot know the target ranges are narrow, so at a million
+    # alerts it prefers a hash join over a sequential scan (1.4 s instead of
+    # milliseconds).
     return (
-        f"SELECT {columns} FROM {source} b JOIN alerts_alert a ON {join} "  # noqa: S608
-        f"WHERE {rows} AND {where}"
+        f"SELECT m.* FROM {source} b CROSS JOIN LATERAL ("  # noqa: S608
+        f"SELECT {columns} FROM alerts_alert a WHERE {join} AND {where} OFFSET 0) m "
+        f"WHERE {rows}"
     )
 
 
@@ -429,7 +328,7 @@ def _matching_part(
 MATCH_COLUMNS = ("coin_id", "condition", "target", "percent", '"window"')
 
 
-def matching_sql(dialect: _Dialect) -> str:
+def matching_sql() -> str:
     """Every alert that matches this batch.
 
     Edges: a jump over the target within one tick counts, and without a
@@ -455,7 +354,7 @@ def matching_sql(dialect: _Dialect) -> str:
         ("moves", [Condition.PCT_MOVE], "a.percent <= b.swing", "b.swing > 0"),
     ]
     return " UNION ALL ".join(
-        _matching_part(dialect, source, conditions, predicate, rows=rows)
+        _matching_part(source, conditions, predicate, rows=rows)
         for source, conditions, predicate, rows in parts
     )
 
@@ -475,35 +374,27 @@ def matching_sql(dialect: _Dialect) -> str:
 # a join condition, so the planner still expects every matched row to be
 # claimed (a join filter's guessed selectivity made it expect one claimed
 # row and join the events to them by nested loop: +60 ms at 1,000 firing).
-# SQLite serialises writers: there it always holds.
+#
+# `claimable` probes the primary key once per matched id, in id order,
+# locking as it goes. As a plain join on `matched` (estimated at tens of
+# thousands of rows) the planner walked the whole primary key in order for a
+# merge join: 293 ms at 1M alerts with 1,000 matches spread over the table
+# (packed ids had hidden it). The lateral form keeps that estimate for the
+# joins after it, which must stay hash joins (see above).
 _CLAIMABLE_CTES = """
 {batch}, {moves},
 matched AS ({matching}),
 claimable AS (
     SELECT a.id AS claimed_id, {same_match} AS still_matches
-    {claimable_rows}
+    FROM (SELECT * FROM matched ORDER BY id OFFSET 0) m
+    CROSS JOIN LATERAL (
+        SELECT * FROM alerts_alert a WHERE a.id = m.id AND a.status = '{active}' AND a.armed
+            AND (a.cooldown_until IS NULL OR a.cooldown_until <= CAST(%s AS TIMESTAMPTZ))
+            AND (a.expires_at IS NULL OR a.expires_at > CAST(%s AS TIMESTAMPTZ))
+        {lock}
+    ) a
 )
 """
-
-_CLAIMABLE_WHERE = """a.status = '{active}' AND a.armed
-      AND (a.cooldown_until IS NULL OR a.cooldown_until <= CAST(%s AS {timestamp}))
-      AND (a.expires_at IS NULL OR a.expires_at > CAST(%s AS {timestamp}))"""
-
-# PostgreSQL: each matched id probes the primary key, in id order, locking as
-# it goes. As a plain join on `matched` (estimated at tens of thousands of
-# rows) the planner walked the whole primary key in order for a merge join:
-# 293 ms at 1M alerts with 1,000 matches spread over the table (packed ids
-# had hidden it). The lateral form keeps that estimate for the joins after
-# it, which must stay hash joins (see above).
-_CLAIMABLE_ROWS_LATERAL = """FROM (SELECT * FROM matched ORDER BY id OFFSET 0) m
-    CROSS JOIN LATERAL (
-        SELECT * FROM alerts_alert a WHERE a.id = m.id AND {where}
-        {lock}
-    ) a"""
-
-_CLAIMABLE_ROWS_JOIN = """FROM alerts_alert a JOIN matched m ON m.id = a.id
-    WHERE {where}
-    ORDER BY a.id {lock}"""
 
 # Claims them: once -> triggered; every_time -> cooldown (levels also disarm).
 _CLAIMING_UPDATE = """
@@ -511,18 +402,16 @@ UPDATE alerts_alert SET
     status = CASE WHEN frequency = '{once}' THEN '{triggered}' ELSE status END,
     armed = CASE WHEN frequency = '{every_time}' AND condition IN {levels}
         THEN FALSE ELSE armed END,
-    cooldown_until = CASE WHEN frequency = '{every_time}' THEN {cooldown_until} ELSE NULL END,
-    last_triggered_at = CAST(%s AS {timestamp}),
-    updated_at = CAST(%s AS {timestamp})
+    cooldown_until = CASE WHEN frequency = '{every_time}'
+        THEN CAST(%s AS TIMESTAMPTZ) + cooldown_seconds * INTERVAL '1 second' ELSE NULL END,
+    last_triggered_at = CAST(%s AS TIMESTAMPTZ),
+    updated_at = CAST(%s AS TIMESTAMPTZ)
 WHERE id IN (SELECT claimed_id FROM claimable WHERE still_matches)
-RETURNING id, user_id, coin_id, condition, target, percent, "window", channels, frequency
+RETURNING id, user_id, coin_id, condition, target, percent, "window", channels
 """
 
-# SQLite: match and claim; the claimed alerts go back to Python (record_events).
-CLAIM_SQL = "WITH " + _CLAIMABLE_CTES + _CLAIMING_UPDATE
-
-# PostgreSQL: the whole firing in one statement. Its data-modifying CTEs run
-# as one unit on one snapshot: `claimed` is the conditional UPDATE above (the
+# The whole firing in one statement. Its data-modifying CTEs run as one unit
+# on one snapshot: `claimed` is the conditional UPDATE above (the
 # exactly-once claim), `events` writes one AlertEvent per claimed alert with
 # the reason firing_reason() would give (the coin's texts come in the batch
 # and moves rows; the alert's target and percent are printed by trim_scale,
@@ -573,31 +462,18 @@ ORDER BY e.id
 )
 
 
-def claim_matching_alerts(
-    changes: Sequence[PriceChange], movements: Sequence[Movement], now: datetime
-) -> list[Alert]:
-    """Claim every alert that fires on this batch, in one conditional UPDATE.
-
-    Only an active, armed alert out of cooldown and not expired is claimed;
-    concurrent evaluators of the same batch lock rows in id order and re-check
-    these conditions after the wait, so each alert is claimed once, and only
-    if what it matched on is still what its locked row says.
-    """
-    sql, params = claim_statement(changes, movements, now)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [_alert_from_row(row) for row in cursor.fetchall()]
-
-
 def fire_matching_alerts(
     changes: Sequence[PriceChange], movements: Sequence[Movement], now: datetime
 ) -> list[AlertEvent]:
-    """Claim, record and queue every alert that fires on this batch: FIRE_SQL (PostgreSQL).
+    """Claim, record and queue every alert that fires on this batch: FIRE_SQL.
 
-    The same conditional claim as claim_matching_alerts, so each alert fires
-    once under concurrent evaluators; the delivery tasks are enqueued on commit.
+    Only an active, armed alert out of cooldown and not expired is claimed;
+    concurrent evaluators of the same batch lock rows in id order and re-check
+    these conditions after the wait, so each alert fires once, and only if
+    what it matched on is still what its locked row says. The delivery tasks
+    are enqueued on commit.
     """
-    sql, params = claim_statement(changes, movements, now, FIRE_SQL)
+    sql, params = claim_statement(changes, movements, now)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -653,92 +529,35 @@ _EVENT_FIELDS = [
 
 
 def claim_statement(
-    changes: Sequence[PriceChange],
-    movements: Sequence[Movement],
-    now: datetime,
-    template: str = CLAIM_SQL,
+    changes: Sequence[PriceChange], movements: Sequence[Movement], now: datetime
 ) -> tuple[str, list]:
-    """The claiming statement (CLAIM_SQL or FIRE_SQL) and its parameters.
+    """FIRE_SQL for this batch and its parameters.
 
     The benchmark EXPLAINs it.
     """
-    dialect = _Dialect.current()
     batch_sql, batch_params = _batch_cte(changes)
     moves_sql, moves_params = _moves_cte(movements)
-    sql = template.format(
+    sql = FIRE_SQL.format(
         batch=batch_sql,
         moves=moves_sql,
-        matching=matching_sql(dialect),
+        matching=matching_sql(),
         active=Status.ACTIVE,
         once=Frequency.ONCE,
         every_time=Frequency.EVERY_TIME,
         triggered=Status.TRIGGERED,
         levels=_in([Condition.ABOVE, Condition.BELOW]),
-        timestamp=dialect.timestamp,
-        claimable_rows=(
-            _CLAIMABLE_ROWS_LATERAL if dialect.lateral else _CLAIMABLE_ROWS_JOIN
-        ).format(
-            where=_CLAIMABLE_WHERE.format(active=Status.ACTIVE, timestamp=dialect.timestamp),
-            lock=dialect.lock,
-        ),
-        lock=dialect.lock,
+        lock=_LOCK,
+        # Null-safe: the match columns a claim re-checks may be NULL.
         same_match="("
-        + " AND ".join(f"a.{column} {dialect.same} m.{column}" for column in MATCH_COLUMNS)
+        + " AND ".join(f"a.{column} IS NOT DISTINCT FROM m.{column}" for column in MATCH_COLUMNS)
         + ")",
-        cooldown_until=dialect.cooldown_until,
         movements=_in(MOVEMENT_CONDITIONS),
         above=Condition.ABOVE,
         deliveries=DELIVERIES_INSERT_SQL.format(source="fired"),
     )
-    at = _adapt_time(now)
-    params = [*batch_params, *moves_params, at, at, at, at, at]
-    if template is FIRE_SQL:
-        params.append(at)  # the events' triggered_at
-    return sql, params
-
-
-def _alert_from_row(row: tuple) -> Alert:
-    id_, user_id, coin_id, condition, target, percent, window, channels, frequency = row
-    return Alert(
-        id=id_,
-        user_id=user_id,
-        coin_id=coin_id,
-        condition=condition,
-        target=_decimal_or_none(target),
-        percent=_decimal_or_none(percent),
-        window=window,
-        channels=json.loads(channels) if isinstance(channels, str) else channels,
-        frequency=frequency,
-    )
-
-
-def _decimal_or_none(value: object) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
-def record_events(
-    alerts: Sequence[Alert],
-    changes: Sequence[PriceChange],
-    movements: Sequence[Movement],
-    now: datetime,
-) -> list[AlertEvent]:
-    """Write the claimed alerts' events and their deliveries (the outbox)."""
-    by_coin = {change.coin_id: change for change in changes}
-    moves = {(movement.coin_id, movement.window): movement for movement in movements}
-    events = AlertEvent.objects.bulk_create(
-        AlertEvent(
-            alert=alert,
-            coin_id=alert.coin_id,
-            tick_id=by_coin[alert.coin_id].tick_id,
-            price=by_coin[alert.coin_id].price,
-            previous_price=by_coin[alert.coin_id].previous_price,
-            reason=firing_reason(alert, by_coin[alert.coin_id], moves),
-            triggered_at=now,
-        )
-        for alert in sorted(alerts, key=lambda alert: alert.pk)
-    )
-    record_deliveries_for_events((event, event.alert.channels) for event in events)
-    return events
+    # The claim's cooldown and expiry checks, the new cooldown end,
+    # last_triggered_at, updated_at and the events' triggered_at.
+    return sql, [*batch_params, *moves_params, now, now, now, now, now, now]
 
 
 def firing_reason(alert: Alert, change: PriceChange, moves: dict[tuple[int, str], Movement]) -> str:
@@ -775,12 +594,15 @@ def crossing_direction(change: PriceChange) -> str:
     return "up" if change.price > change.previous_price else "down"
 
 
+# `a.id = ANY(...)` probes the primary key once per matched id, where the
+# semi-join on `matched` alone may walk all of it in order (see `claimable`).
 REARM_SQL = """
 WITH {batch},
 matched AS ({matching})
 UPDATE alerts_alert SET armed = TRUE
 WHERE id IN (
-    SELECT a.id FROM alerts_alert a WHERE a.id IN (SELECT id FROM matched){probe}
+    SELECT a.id FROM alerts_alert a WHERE a.id IN (SELECT id FROM matched)
+      AND a.id = ANY(ARRAY(SELECT id FROM matched))
       AND a.status = '{active}' AND NOT a.armed ORDER BY a.id {lock}
 )
 """
@@ -792,21 +614,14 @@ def rearm_level_alerts(changes: Sequence[PriceChange]) -> int:
     Served by alert_disarmed_target_idx; edge and movement alerts never
     disarm (their cooldown alone spaces their firings).
     """
-    dialect = _Dialect.current()
     batch_sql, params = _batch_cte(changes)
     matching = " UNION ALL ".join(
         (
-            _matching_part(dialect, "batch", [Condition.ABOVE], "a.target > b.price", False),
-            _matching_part(dialect, "batch", [Condition.BELOW], "a.target < b.price", False),
+            _matching_part("batch", [Condition.ABOVE], "a.target > b.price", False),
+            _matching_part("batch", [Condition.BELOW], "a.target < b.price", False),
         )
     )
-    sql = REARM_SQL.format(
-        batch=batch_sql,
-        matching=matching,
-        active=Status.ACTIVE,
-        lock=dialect.lock,
-        probe=dialect.id_probe,
-    )
+    sql = REARM_SQL.format(batch=batch_sql, matching=matching, active=Status.ACTIVE, lock=_LOCK)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount

@@ -229,9 +229,7 @@ def load_alerts(total: int, fires_per_batch: int, coins: list, users: list[int])
             for n in range(total):
                 coin_index = rng.randrange(COINS)
                 if n in batch_at:
-                    condition, target, percent, window = firing_alert(
-                        coin_index, batch_at[n], rng
-                    )
+                    condition, target, percent, window = firing_alert(coin_index, batch_at[n], rng)
                     frequency = "once"
                 else:
                     condition, target, percent, window = filler_alert(coin_index, rng)
@@ -339,15 +337,10 @@ def explain_claim(batch: list[dict]) -> dict:
     """EXPLAIN the firing statement: which indexes serve it, and no seq scan of alerts."""
     from django.db import connection, transaction
 
-    from alerts.evaluation import (
-        FIRE_SQL,
-        PriceChange,
-        claim_statement,
-        window_movements,
-    )
+    from alerts.evaluation import PriceChange, claim_statement, window_movements
 
     changes = [PriceChange.from_message(item) for item in batch]
-    sql, params = claim_statement(changes, window_movements(changes), datetime.now(UTC), FIRE_SQL)
+    sql, params = claim_statement(changes, window_movements(changes), datetime.now(UTC))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())

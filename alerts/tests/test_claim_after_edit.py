@@ -1,4 +1,4 @@
-"""An owner's edit committed while an evaluator waits on the alert's row lock (PostgreSQL).
+"""An owner's edit committed while an evaluator waits on the alert's row lock.
 
 The evaluator matches alerts on its snapshot; after the lock wait only the
 new row version counts: an alert edited away from the batch is not claimed
@@ -16,10 +16,6 @@ from django.utils import timezone
 from alerts.evaluation import evaluate_batch
 from alerts.models import Alert, AlertEvent, Status
 from prices.models import Coin
-
-pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="row locks: SQLite serialises writers"
-)
 
 
 def wait_until_blocked_on_a_lock(timeout: float = 10) -> None:

@@ -1,4 +1,4 @@
-"""Firing on PostgreSQL is one statement (FIRE_SQL): it must write what the Python path writes."""
+"""Firing is one statement (FIRE_SQL): it must write what the ORM and the Python wording would."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -68,7 +68,7 @@ def test_the_events_it_returns_behave_as_rows_loaded_from_the_database(feed, mak
 
 
 def _python_reasons(feed, events: list[AlertEvent], previous: str) -> dict[int, str]:
-    """What firing_reason (the SQLite path) says for these events' alerts."""
+    """What firing_reason says for these events' alerts."""
     [event, *_] = events
     change = PriceChange(
         coin_id=feed.coin.pk,

@@ -8,10 +8,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from alerts.evaluation import (
-    FIRE_SQL,
+    PLAN_SETTINGS,
     PriceChange,
     _apply_settings,
-    _Dialect,
     claim_statement,
     evaluate_batch,
 )
@@ -26,9 +25,9 @@ def firing_plan(coin, previous: str, options: str = "") -> list[str]:
         cursor.execute("ANALYZE alerts_alert")
     now = timezone.now()
     change = PriceChange(coin.pk, None, Decimal("30000"), Decimal(previous), now)
-    sql, params = claim_statement([change], [], now - timedelta(seconds=1), FIRE_SQL)
+    sql, params = claim_statement([change], [], now - timedelta(seconds=1))
     with transaction.atomic(), connection.cursor() as cursor:
-        _apply_settings(_Dialect.current().setup)
+        _apply_settings(PLAN_SETTINGS)
         cursor.execute(f"EXPLAIN {options} {sql}", params)
         plan = [row[0] for row in cursor.fetchall()]
         transaction.set_rollback(True)
@@ -62,7 +61,7 @@ def setting(name: str) -> str:
 
 def test_the_plan_settings_end_with_the_evaluation_inside_a_callers_transaction(bitcoin):
     # The test's transaction is the caller's: evaluate_batch's block is a savepoint.
-    before = {name: setting(name) for name, _ in _Dialect.current().setup}
+    before = {name: setting(name) for name, _ in PLAN_SETTINGS}
     batch = [
         {
             "coin_id": bitcoin.pk,
