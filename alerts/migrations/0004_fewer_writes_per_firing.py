@@ -6,11 +6,9 @@
 - alerts_alertevent.alert_id loses its own index: alertevent_alert_idx
   (alert, -triggered_at) leads with it.
 
-On PostgreSQL only the indexes are dropped; Django's own
-AlterField would also drop and re-add the other foreign keys, re-validating
-every row of the table under a lock that stops the evaluator. SQLite (make
-run) keeps its tables: an extra index or check there costs nothing that
-matters.
+Only the indexes are dropped; Django's own AlterField would also drop and
+re-add the other foreign keys, re-validating every row of the table under a
+lock that stops the evaluator.
 
 AlertEvent.coin keeps its database constraint: an alert's coin is editable,
 so an event's coin can differ from its alert's and nothing else pins it.
@@ -19,8 +17,6 @@ so an event's coin can differ from its alert's and nothing else pins it.
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
-
-from cryptomonitor.migration_ops import postgresql_only
 
 FORWARD = [
     'DROP INDEX IF EXISTS "alerts_alert_user_id_f5648313"',
@@ -41,7 +37,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.SeparateDatabaseAndState(
-            database_operations=[postgresql_only(FORWARD, BACKWARD)],
+            database_operations=[migrations.RunSQL(FORWARD, BACKWARD)],
             state_operations=[
                 migrations.AlterField(
                     model_name="alert",

@@ -5,22 +5,18 @@
   Delivery.user).
 - digest_id's index becomes partial (delivery_digest_idx, only where set).
 
-On PostgreSQL only these indexes are dropped; Django's own AlterField would
-also drop and re-add the foreign keys, re-validating every row under a lock.
-SQLite (make run) keeps the old index, which costs nothing there.
+Only these indexes are dropped; Django's own AlterField would also drop and
+re-add the foreign keys, re-validating every row under a lock.
 
-The migration is not atomic, so that on PostgreSQL delivery_digest_idx is
-built CONCURRENTLY: a plain CREATE INDEX blocks the evaluator's INSERTs into
-the table for the whole build (a failed build leaves an INVALID index: drop it
+The migration is not atomic, so that delivery_digest_idx is built
+CONCURRENTLY: a plain CREATE INDEX blocks the evaluator's INSERTs into the
+table for the whole build (a failed build leaves an INVALID index: drop it
 before migrating again).
-SQLite builds the index with Django's own operation.
 """
 
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
-
-from cryptomonitor.migration_ops import postgresql_only
 
 FORWARD = [
     'DROP INDEX IF EXISTS "notifications_delivery_user_id_70f8752d"',
@@ -44,16 +40,6 @@ CREATE_DIGEST_INDEX = [
 DROP_DIGEST_INDEX = ['DROP INDEX CONCURRENTLY IF EXISTS "delivery_digest_idx"']
 
 
-def add_digest_index_elsewhere(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        schema_editor.add_index(apps.get_model("notifications", "Delivery"), DIGEST_INDEX)
-
-
-def remove_digest_index_elsewhere(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        schema_editor.remove_index(apps.get_model("notifications", "Delivery"), DIGEST_INDEX)
-
-
 class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY
 
@@ -65,7 +51,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.SeparateDatabaseAndState(
-            database_operations=[postgresql_only(FORWARD, BACKWARD)],
+            database_operations=[migrations.RunSQL(FORWARD, BACKWARD)],
             state_operations=[
                 migrations.AlterField(
                     model_name="delivery",
@@ -92,10 +78,7 @@ class Migration(migrations.Migration):
             ],
         ),
         migrations.SeparateDatabaseAndState(
-            database_operations=[
-                postgresql_only(CREATE_DIGEST_INDEX, DROP_DIGEST_INDEX),
-                migrations.RunPython(add_digest_index_elsewhere, remove_digest_index_elsewhere),
-            ],
+            database_operations=[migrations.RunSQL(CREATE_DIGEST_INDEX, DROP_DIGEST_INDEX)],
             state_operations=[migrations.AddIndex(model_name="delivery", index=DIGEST_INDEX)],
         ),
     ]
