@@ -1,6 +1,6 @@
 """WebSocket abuse benchmark: what flooding and non-reading sockets cost one daphne.
 
-Issue 10 found ten anonymous sockets sending `{"type": "ping", "pad": "x" * 3400}`
+Ten anonymous sockets sending `{"type": "ping", "pad": "x" * 3400}`
 in a loop for 10 s through nginx grew one daphne from 110 MiB to 1,736 MiB,
 never released. Each scenario starts one daphne (production settings, DEBUG
 off) on its own database, 250 tracked coins seeded, and measures the growth

@@ -1,6 +1,6 @@
 """Deliveries run on their own queue: a slow destination never delays polls or evaluation.
 
-Issue 10, item 4: a tarpit Apprise URL held both worker slots, so price
+A tarpit Apprise URL once held both worker slots, so price
 polls and alert evaluation waited behind it. Real Celery workers here, one
 per queue as Procfile and docker-compose.yml run them.
 """
