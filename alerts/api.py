@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from alerts.models import Alert, AlertEvent, Channel, Status
-from cryptomonitor.api_cache import ValidatedListCacheMixin, ValidatorQuery, row_digest
+from cryptomonitor.api_cache import ConditionalListMixin, ValidatorQuery, row_digest
 from cryptomonitor.api_errors import (
     Conflict,
     ErrorSerializer,
@@ -256,7 +256,7 @@ STATE_RESPONSES = {
     ),
     destroy=extend_schema(summary="Delete an alert", description="Delete it and its events."),
 )
-class AlertViewSet(ValidatedListCacheMixin, viewsets.ModelViewSet):
+class AlertViewSet(ConditionalListMixin, viewsets.ModelViewSet):
     queryset = Alert.objects.none()  # for the schema; get_queryset() scopes to the caller
     serializer_class = AlertSerializer
     filterset_class = AlertFilter

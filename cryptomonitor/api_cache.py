@@ -1,23 +1,25 @@
-"""Rendered API list pages, cached under a validator read from the database.
+"""Conditional API list pages: an ETag from a digest of the rows, read on every request.
 
-A list view that mixes in `ValidatedListCacheMixin` names a validator: a short
-text that changes whenever a row the page could show changes. Each request
-reads it (one small query), and the rendered page is cached under the request
-and that validator. A write anywhere, by anyone (the web form, the API, the
-alert evaluator's raw SQL, the expiry task, the admin), changes the
-validator, so the next request computes the page afresh: the cache is never
-stale and needs no invalidation.
+A list view that mixes in `ConditionalListMixin` names a validator query: a
+count and digest that change whenever a row the page could show changes. Its
+`list()` (so after DRF's initial(): authentication, permissions, throttles)
+reads it in one small query and answers `If-None-Match` with that ETag by a
+304 without computing the page; otherwise with the page and its ETag. A write
+anywhere, by anyone (the web form, the API, the alert evaluator's raw SQL,
+the expiry task, the admin), changes the digest: never stale, no
+invalidation.
 
-The validator is a digest of the rows' ids and `xmin` (the id
-of the transaction that wrote each row version): every UPDATE or INSERT
-writes a new version with its own transaction id, and a DELETE removes an
-id, so no committed change leaves the digest as it was. It relies on no
-timestamp being set by the writer. A request inside a transaction (whose own
-writes would share one xmin) computes its list every time.
+The digest covers the rows' ids and `xmin` (the id of the transaction that
+wrote each row version): every UPDATE or INSERT writes a new version with its
+own transaction id, and a DELETE removes an id, so no committed change leaves
+it as it was. It relies on no timestamp being set by the writer, which is why
+there is no Last-Modified. A request inside a transaction (whose own writes
+would share one xmin) gets its list without an ETag.
 
-The cache is per process (local memory, `CACHES["api"]`): the validator
-comes from the database, not from the cache, so processes cannot disagree,
-and a hit costs no network round trip. API_RESPONSE_CACHE=False turns it off.
+A list whose page is the same for every caller (`list_shared = True`, the
+coin list) has one ETag for all of them, and keeps its rendered pages in
+Django's cache framework (`CACHES["api"]`, local memory per process) under
+it; others name the caller in their ETag and render each time.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
 from django.http import HttpResponse
-from django.utils import timezone, translation
+from django.utils import translation
+from django.utils.http import parse_etags
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -46,12 +49,8 @@ class ValidatorQuery:
     def read(self) -> str:
         with connection.cursor() as cursor:
             cursor.execute(self.sql, self.params)
-            return validator_text(cursor.fetchone())
-
-
-def validator_text(row: tuple) -> str:
-    count, digest = row
-    return f"{count}:{digest}"
+            count, digest = cursor.fetchone()
+        return f"{count}:{digest}"
 
 
 def row_digest(
@@ -73,48 +72,62 @@ def row_digest(
     return ValidatorQuery(sql, tuple(params))
 
 
-class ValidatedListCacheMixin:
-    """`list` answers from the process's cache while the validator is unchanged."""
+def if_none_match(request: Request, etag: str) -> bool:
+    """Whether the request's If-None-Match names `etag` (weak comparison) or is `*`."""
+    header = request.headers.get("If-None-Match")
+    if not header:
+        return False
+    etags = {tag.removeprefix("W/") for tag in parse_etags(header)}
+    return etag in etags or "*" in etags
+
+
+class ConditionalListMixin:
+    """`list` with an ETag of the rows and everything else the page depends on."""
 
     list_cache_scope: str
+    list_shared = False  # the same page for every caller
 
     def list_validator(self, request: Request) -> ValidatorQuery | None:
         """The query whose row changes whenever a row this list could show changes.
 
-        None: no caching (e.g. inside a transaction).
+        None: no ETag (e.g. inside a transaction).
         """
         raise NotImplementedError
 
     def list(self, request: Request, *args, **kwargs) -> HttpResponse:
-        query = self.list_validator(request) if settings.API_RESPONSE_CACHE else None
+        query = self.list_validator(request)
         if query is None:
             return super().list(request, *args, **kwargs)
-        validator = query.read()
+        etag = self.list_etag(request, query.read())
+        if if_none_match(request, etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        if not self.list_shared:
+            response = super().list(request, *args, **kwargs)
+            response["ETag"] = etag
+            return response
         cache = caches[CACHE_ALIAS]
-        key = self.list_cache_key(request, validator)
-        cached = cache.get(key)
-        if cached is None:
+        page = cache.get(etag)
+        if page is None:
             response = super().list(request, *args, **kwargs)
             content = self.render_list(request, response)
-            cached = (response.status_code, response["Content-Type"], content)
-            cache.set(key, cached)
-        status, content_type, content = cached
-        return HttpResponse(content, status=status, content_type=content_type)
+            page = (response.status_code, response["Content-Type"], content)
+            cache.set(etag, page)
+        code, content_type, content = page
+        return HttpResponse(content, status=code, content_type=content_type, headers={"ETag": etag})
 
-    def list_cache_key(self, request: Request, validator: str) -> str:
-        """Everything the rendered page depends on besides the rows themselves."""
+    def list_etag(self, request: Request, validator: str) -> str:
+        """A strong ETag of the rows and everything else the rendered page depends on."""
         parts = (
             self.list_cache_scope,
-            # Never another user's page (the validator is per user too).
-            str(request.user.pk) if request.user.is_authenticated else "-",
+            # Never another user's page (their validator is per user too).
+            "-" if self.list_shared else str(request.user.pk),
             # Host, scheme, path and query: filters, page, and the pagination links.
             request.build_absolute_uri(),
             request.accepted_media_type,  # e.g. application/json; indent=4
-            timezone.get_current_timezone_name(),
             translation.get_language() or "",
             validator,
         )
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        return '"' + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32] + '"'
 
     def render_list(self, request: Request, response: Response) -> bytes:
         response.accepted_renderer = request.accepted_renderer

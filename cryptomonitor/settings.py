@@ -163,16 +163,14 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "cm",
     },
-    # Rendered API list pages, per process, keyed on a validator read from the
-    # database on every request (cryptomonitor/api_cache.py): never stale.
+    # Rendered coin list pages, per process, under their ETag: a digest of the
+    # rows read on every request (cryptomonitor/api_cache.py), never stale.
     "api": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "api-pages",
         "TIMEOUT": 300,
-        "OPTIONS": {"MAX_ENTRIES": env.int("API_RESPONSE_CACHE_MAX_ENTRIES", default=500)},
     },
 }
-API_RESPONSE_CACHE = env.bool("API_RESPONSE_CACHE", default=True)
 
 # Redis pub/sub, decoding each broadcast once per process: chosen by
 # measurement (bench/fanout.py; why in docs/decisions.md).

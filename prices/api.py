@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cryptomonitor.api_cache import ValidatedListCacheMixin, ValidatorQuery, row_digest
+from cryptomonitor.api_cache import ConditionalListMixin, ValidatorQuery, row_digest
 from cryptomonitor.api_filters import StrictBooleanFilter
 from prices import history, watchlists
 from prices.models import Coin, WatchlistEntry, decimal_text
@@ -149,7 +149,7 @@ class CoinFilter(django_filters.FilterSet):
         examples=[OpenApiExample("Bitcoin", value=COIN_EXAMPLE, response_only=True)],
     ),
 )
-class CoinViewSet(ValidatedListCacheMixin, viewsets.ReadOnlyModelViewSet):
+class CoinViewSet(ConditionalListMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Coin.objects.all()
     serializer_class = CoinSerializer
     permission_classes = [AllowAny]
@@ -160,6 +160,7 @@ class CoinViewSet(ValidatedListCacheMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = CoinFilter
     search_fields = ["coingecko_id", "name", "symbol"]
     list_cache_scope = "coins"
+    list_shared = True  # no field depends on the caller
 
     def list_validator(self, request: Request) -> ValidatorQuery | None:
         # Any page of any filter can show any coin: the whole catalogue.

@@ -1,9 +1,9 @@
-"""GET /api/v1/alerts/ from the per-process page cache: never another user's, never stale.
+"""GET /api/v1/alerts/ and its ETag: never another user's page, never stale.
 
 Every way an alert changes is read back at once: the API, the web form's
 model method, the evaluator's raw SQL firing, the expiry task, deletion.
 Transactional tests: production requests run in autocommit, where every write
-is a transaction of its own (inside one, the cache stands aside).
+is a transaction of its own (inside one, the list has no ETag).
 """
 
 from datetime import timedelta
@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from accounts.models import Profile
+from accounts.models import ApiToken, Profile
 from alerts.models import Alert
 from alerts.tasks import expire_alerts
 
@@ -35,13 +35,43 @@ def one(client) -> dict:
     return item
 
 
-def test_a_repeated_read_costs_auth_and_validator_queries_only(
+def test_a_matching_if_none_match_gets_a_304_after_auth_and_validator_queries_only(
     owner_api, alert, django_assert_num_queries
 ):
-    first = listed(owner_api)
+    etag = owner_api.get("/api/v1/alerts/")["ETag"]
 
     with django_assert_num_queries(2):  # the token, the validator
-        assert listed(owner_api) == first
+        repeat = owner_api.get("/api/v1/alerts/", HTTP_IF_NONE_MATCH=etag)
+
+    assert (repeat.status_code, repeat.content, repeat["ETag"]) == (304, b"", etag)
+
+
+def test_a_strangers_request_with_the_owners_etag_gets_their_own_page(
+    owner_api, stranger_api, alert
+):
+    etag = owner_api.get("/api/v1/alerts/")["ETag"]
+
+    answer = stranger_api.get("/api/v1/alerts/", HTTP_IF_NONE_MATCH=etag)
+
+    assert answer.status_code == 200
+    assert answer.json()["results"] == []
+
+
+def test_a_revoked_token_with_a_matching_etag_is_refused(owner_api, alert):
+    etag = owner_api.get("/api/v1/alerts/")["ETag"]
+    ApiToken.objects.update(revoked_at=timezone.now())
+
+    assert owner_api.get("/api/v1/alerts/", HTTP_IF_NONE_MATCH=etag).status_code == 401
+
+
+def test_a_pause_changes_the_etag(owner_api, alert):
+    etag = owner_api.get("/api/v1/alerts/")["ETag"]
+    owner_api.post(f"/api/v1/alerts/{alert.pk}/pause/")
+
+    answer = owner_api.get("/api/v1/alerts/", HTTP_IF_NONE_MATCH=etag)
+
+    assert answer.status_code == 200
+    assert answer.json()["results"][0]["status"] == "paused"
 
 
 def test_another_user_never_gets_the_owners_cached_page(owner_api, stranger_api, alert):

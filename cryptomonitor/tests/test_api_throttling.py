@@ -76,3 +76,16 @@ def test_a_changed_rate_applies_to_the_next_request(owner_api, rates):
     rates(user="10/day")
 
     assert owner_api.get("/api/v1/alerts/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_conditional_request_counts_and_is_refused_over_the_limit(owner_api, rates):
+    # Transactional: the list's ETag is read outside a transaction.
+    rates(user="2/day")
+    etag = owner_api.get("/api/v1/alerts/")["ETag"]
+
+    statuses = [
+        owner_api.get("/api/v1/alerts/", HTTP_IF_NONE_MATCH=etag).status_code for _ in range(2)
+    ]
+
+    assert statuses == [304, 429]
