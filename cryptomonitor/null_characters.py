@@ -6,6 +6,10 @@ alert form) raised DataError: a 500. Nobody types NUL on purpose, so the whole
 request is refused here, before any view: a 400 page for people, JSON for
 `*.json` feeds and the API's error shape under /api/. Request bodies of the
 API are JSON, checked by its serializers (CharField refuses NUL), not here.
+
+A cookie holding NUL is dropped instead (`IgnoreNullCharacterCookiesMiddleware`,
+first in line): a session key with NUL made every page a 500, and refusing
+the request would lock that browser out until its cookie expired.
 """
 
 from __future__ import annotations
@@ -18,6 +22,19 @@ from django.shortcuts import render
 from cryptomonitor.api_errors import NON_FIELD, error_body
 
 MESSAGE = "Null characters (%00) are not allowed in addresses, search terms or forms."
+
+
+class IgnoreNullCharacterCookiesMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.COOKIES = {
+            name: value
+            for name, value in request.COOKIES.items()
+            if "\x00" not in name and "\x00" not in value
+        }
+        return self.get_response(request)
 
 
 class RefuseNullCharactersMiddleware:

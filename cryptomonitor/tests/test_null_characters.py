@@ -96,3 +96,11 @@ def test_text_without_nul_still_reaches_the_views(visitor):
 
     assert visitor.get("/coins/search.json?q=bit").json()["results"][0]["id"] == "bitcoin"
     assert visitor.get("/?q=bit%01").status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/", "/healthz", "/api/v1/coins/", "/coins/search.json?q=bit"])
+def test_a_session_cookie_with_nul_is_ignored_not_a_500(visitor, url):
+    # The octal escape is how a quoted cookie value carries NUL (RFC 2109).
+    response = visitor.get(url, HTTP_COOKIE='sessionid="\\000aaaaaaaaaaaaaaaa"')
+
+    assert response.status_code in (200, 503)  # /healthz: 503 while the feed is stale
