@@ -4,12 +4,13 @@
 
 The proxy's test (cryptomonitor/tests/test_nginx_proxy.py) and bench/api.py
 run the production config itself with only its addresses and paths
-rewritten: the upstream `server` lines, the `listen` port, and the pid and
-temporary files (into a directory of the caller's).
+rewritten: the upstream `server` lines, the `listen` port, and the pid,
+temporary and cache files (into a directory of the caller's).
 """
 
 from __future__ import annotations
 
+import getpass
 import re
 import shutil
 import socket
@@ -43,7 +44,7 @@ def render_config(http_upstream: str, ws_upstream: str, port: int, workdir: Path
         (r"server ws:8001 resolve;", f"server {ws_upstream};"),
         (r"listen 8000;", f"listen 127.0.0.1:{port};"),
         (r"pid /tmp/nginx\.pid;", f"pid {workdir / 'nginx.pid'};"),
-        (r"(\w+_temp_path) /tmp/nginx-", rf"\1 {workdir}/"),
+        (r"(\w+_temp_path|proxy_cache_path) /tmp/nginx-", rf"\1 {workdir}/"),
     ]
     for pattern, replacement in replacements:
         text, found = re.subn(pattern, replacement, text)
@@ -84,7 +85,10 @@ def running_nginx(http_upstream: str, ws_upstream: str, workdir: Path) -> Iterat
         raise FileNotFoundError("nginx is not installed")
     port = free_port()
     config = render_config(http_upstream, ws_upstream, port, workdir)
-    command = [binary, "-c", str(config), "-e", "stderr", "-g", "daemon off;"]
+    # Workers as our own user (nginx ignores `user` unless started as root):
+    # the default, nobody, cannot enter the caller's directory to use the cache.
+    user = f"user {getpass.getuser()};"
+    command = [binary, "-c", str(config), "-e", "stderr", "-g", f"daemon off; {user}"]
     with running_process(command, port, workdir / "nginx.log"):
         yield port
 

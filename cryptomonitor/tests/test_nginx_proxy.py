@@ -179,6 +179,40 @@ def test_a_websocket_upgrade_goes_to_daphne(proxy):
     assert "coins" in async_to_sync(snapshot)()
 
 
+def coin_names(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [coin["name"] for coin in response.json()["results"]]
+
+
+def test_an_anonymous_repeat_of_the_coin_list_comes_from_the_micro_cache(proxy):
+    coin = Coin.objects.create(coingecko_id="bitcoin", symbol="btc", name="Bitcoin")
+    url = f"http://127.0.0.1:{proxy}/api/v1/coins/"
+    first = httpx.get(url)
+    Coin.objects.filter(pk=coin.pk).update(name="Renamed")
+
+    repeat = httpx.get(url)  # within the second the answer is kept
+
+    assert (first.headers["X-Cache-Status"], repeat.headers["X-Cache-Status"]) == ("MISS", "HIT")
+    assert coin_names(repeat) == ["Bitcoin"]
+
+
+def test_a_request_with_a_token_or_a_cookie_never_uses_the_micro_cache(proxy, owner):
+    coin = Coin.objects.create(coingecko_id="bitcoin", symbol="btc", name="Bitcoin")
+    _, key = ApiToken.issue(owner, "proxy test")
+    url = f"http://127.0.0.1:{proxy}/api/v1/coins/"
+    token = {"Authorization": f"Token {key}"}
+    with_token = httpx.get(url, headers=token)
+    anonymous = httpx.get(url)  # the token's answer was not stored
+    Coin.objects.filter(pk=coin.pk).update(name="Renamed")
+
+    again = httpx.get(url, headers=token)
+    with_cookie = httpx.get(url, headers={"Cookie": "sessionid=x"})
+
+    assert anonymous.headers["X-Cache-Status"] == "MISS"
+    assert [r.headers["X-Cache-Status"] for r in (with_token, again, with_cookie)] == ["BYPASS"] * 3
+    assert coin_names(again) == coin_names(with_cookie) == ["Renamed"]
+
+
 def test_nginx_answers_its_own_health_check(proxy):
     assert httpx.get(f"http://127.0.0.1:{proxy}/nginx-health").text == "ok\n"
 
