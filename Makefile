@@ -18,7 +18,7 @@ export TEST_REDIS_URL ?= redis://127.0.0.1:6379/13
 # Docker image, which never runs make.
 export DEBUG ?= True
 
-.PHONY: run test lint bench fuzz deps assets browser proxy migrate clean
+.PHONY: run test lint bench fuzz deps assets browser proxy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,13 +38,11 @@ $(ASSETS_STAMP): package.json package-lock.json
 assets: $(ASSETS_STAMP) deps
 	$(BIN)/python manage.py collectstatic --noinput -v 0
 
-migrate: deps
-	mkdir -p var
-	$(BIN)/python manage.py migrate --noinput
-
-# Starts daphne, two Celery workers (default and notifications queues) and
-# Celery beat (and a private Redis when REDIS_URL is unset); Ctrl-C stops them all.
-run: assets migrate
+# Starts a private PostgreSQL when DATABASE_URL is unset (data kept in
+# var/postgres) and a private Redis when REDIS_URL is unset, migrates, then
+# daphne, two Celery workers (default and notifications queues) and Celery
+# beat; Ctrl-C stops them all.
+run: assets
 	$(BIN)/python -m cryptomonitor.local_stack
 
 # Debian's Chromium for the browser tests; installed when missing and we may.
@@ -74,7 +72,7 @@ proxy:
 test: assets browser proxy
 	$(BIN)/ruff check .
 	$(COMPOSE_SCHEMA_CHECK)
-	$(BIN)/python manage.py makemigrations --check --dry-run -v 0
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python manage.py makemigrations --check --dry-run -v 0
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: deps

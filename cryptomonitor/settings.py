@@ -1,12 +1,14 @@
 """CryptoMonitor settings: every value a user sets comes from the environment here.
 
-Defaults suit local use (SQLite under var/, the console mail backend) but
-DEBUG is off unless set: without DEBUG=True (which `make run` and the tests
-set) a real SECRET_KEY is mandatory and HTTPS-only defaults apply.
+Defaults suit local use (the PostgreSQL `make run` starts under var/, the
+console mail backend) but DEBUG is off unless set: without DEBUG=True (which
+`make run` and the tests set) a real SECRET_KEY is mandatory and HTTPS-only
+defaults apply.
 The full list, with defaults, is in README.md ("Configuration").
 """
 
 from pathlib import Path
+from urllib.parse import quote
 
 import environ
 from csp.constants import NONE, SELF
@@ -134,25 +136,25 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------
-# No DATABASE_URL: an embedded SQLite file under var/ so `make run` needs nothing.
+# PostgreSQL only. No DATABASE_URL: the private server `make run` starts in
+# var/postgres (cryptomonitor/local_stack.py), on its Unix socket there, so
+# manage.py in a second terminal finds it. Production names its server
+# (compose does); without one, every query fails on the missing socket.
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'cryptomonitor.sqlite3'}")
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # daphne, the worker and beat write at once: WAL plus IMMEDIATE transactions
-    # make SQLite wait for the write lock instead of failing with "locked".
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "timeout": 30,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
+    "default": env.db_url(
+        "DATABASE_URL",
+        default=f"postgres://postgres@/cryptomonitor?host={quote(str(VAR_DIR / 'postgres'))}",
     )
-else:
-    # 0 by default: under daphne each request may run in its own thread, and a
-    # persistent connection per thread exhausts PostgreSQL's max_connections.
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(
+        "DATABASE_URL must name a PostgreSQL database (postgres://user:password@host:port/name); "
+        "other databases are not supported. Unset it and `make run` starts its own."
+    )
+# 0 by default: under daphne each request may run in its own thread, and a
+# persistent connection per thread exhausts PostgreSQL's max_connections.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker, channel layer, cache --------------------------------

