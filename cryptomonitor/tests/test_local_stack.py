@@ -474,7 +474,9 @@ def test_an_unreachable_database_stops_it_before_any_process_starts(tmp_path: Pa
 def test_a_database_url_that_is_not_postgresql_is_refused_with_a_clear_error(
     tmp_path: Path,
 ) -> None:
-    env = base_environment(f"sqlite:///{tmp_path / 'db.sqlite3'}") | {"PORT": str(free_port())}
+    env = base_environment("mysql://cryptomonitor@127.0.0.1/cryptomonitor") | {
+        "PORT": str(free_port())
+    }
 
     result = run_to_completion(env, tmp_path / "var")
 
