@@ -13,6 +13,8 @@ import math
 import random
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -69,11 +71,21 @@ def deliver_many(delivery_ids: list[int], now: datetime | None = None) -> dict[i
     """Send a chunk of deliveries: claimed in one UPDATE, loaded in one query.
 
     Each row is still claimed exactly once; rows another worker holds are
-    skipped. A row that went out inside a digest is not sent again.
+    skipped. A row that went out inside a digest is not sent again. Webhook
+    and Apprise rows are not sent here but enqueued one task each.
     """
     now = now or timezone.now()
     token = new_token()
-    Delivery.objects.filter(pk__in=delivery_ids).claimable(now).claim(now, token)
+    rows = Delivery.objects.filter(pk__in=delivery_ids)
+    # A user-aimed send may take its whole deadline: 25 of them back to back
+    # would hold one worker slot for minutes, all for one user. Those rows get
+    # a task each instead, so the per-user cap (send_slot) spreads them.
+    enqueue_deliveries(
+        list(
+            rows.filter(channel__in=USER_AIMED_CHANNELS).claimable(now).values_list("pk", flat=True)
+        )
+    )
+    rows.exclude(channel__in=USER_AIMED_CHANNELS).claimable(now).claim(now, token)
     outcomes: dict[int, str] = {}
     for delivery in with_notice_relations(
         Delivery.objects.filter(pk__in=delivery_ids).claimed_by(token).order_by("pk")
@@ -93,12 +105,57 @@ def send_claimed(delivery: Delivery, now: datetime) -> dict[int, str]:
     """Send a row we hold; return the outcome of every row settled with it."""
     if delivery.channel == Channel.EMAIL and in_email_burst(delivery, now):
         return deliver_digest(delivery, now)
-    try:
-        transport_for(delivery.channel, delivery.user).send(notice_for(delivery))
-    except Exception as exc:
-        return {delivery.pk: record_failure(delivery, _as_transport_error(exc, delivery))}
+    with send_slot(delivery) as slot:
+        if not slot:
+            # The user's other sends hold every slot: the worker goes to someone else's.
+            wait = settings.OUTBOUND_TIMEOUT_SECONDS * random.uniform(0.5, 1.0)
+            return {delivery.pk: _hand_back(delivery, timezone.now() + timedelta(seconds=wait))}
+        try:
+            transport_for(delivery.channel, delivery.user).send(notice_for(delivery))
+        except Exception as exc:
+            return {delivery.pk: record_failure(delivery, _as_transport_error(exc, delivery))}
     delivery.mark_sent(timezone.now())
     return {delivery.pk: DeliveryStatus.SENT}
+
+
+# Channels whose destination a user chooses: each send may take its whole
+# OUTBOUND_TIMEOUT_SECONDS (a tarpit), so one user's sends are capped.
+USER_AIMED_CHANNELS = (Channel.WEBHOOK, Channel.APPRISE)
+# At most this many of one user's user-aimed sends at once, across all workers:
+# a user with 100 alerts aimed at a tarpit holds this many worker slots, not all.
+USER_SENDS_IN_FLIGHT = 2
+# A slot outlives its send's deadline by this much, then frees itself (a
+# worker that died mid-send cannot keep it).
+SEND_SLOT_MARGIN_SECONDS = 10
+
+
+@contextmanager
+def send_slot(delivery: Delivery) -> Iterator[bool]:
+    """Hold one of the user's USER_SENDS_IN_FLIGHT send slots while sending; False if all
+    are taken. Email and in-app sends need none.
+
+    Each slot is a cache key (Redis) set only if absent (`cache.add`: SET NX
+    EX), so workers never both hold one; it expires a little after the send's
+    deadline in case its holder dies, and is deleted when the send ends.
+    """
+    if delivery.channel not in USER_AIMED_CHANNELS:
+        yield True
+        return
+    timeout = math.ceil(settings.OUTBOUND_TIMEOUT_SECONDS) + SEND_SLOT_MARGIN_SECONDS
+    for number in range(USER_SENDS_IN_FLIGHT):
+        key = f"notifications:send-slot:{delivery.user_id}:{number}"
+        if cache.add(key, delivery.claim_token, timeout=timeout):
+            break
+    else:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        # Only ours: the send is bounded well within the slot's lifetime, so it
+        # is still ours unless the process stalled past it.
+        if cache.get(key) == delivery.claim_token:
+            cache.delete(key)
 
 
 def record_failure(delivery: Delivery, error: TransportError) -> str:
@@ -175,7 +232,8 @@ def deliver_digest(delivery: Delivery, now: datetime) -> dict[int, str]:
         .first()
     )
     if last_sent is not None and last_sent > now - window:
-        return {delivery.pk: _hold_for_next_digest(delivery, last_sent + window)}
+        # Waiting for the next window costs no attempt.
+        return {delivery.pk: _hand_back(delivery, last_sent + window)}
     digest = EmailDigest.objects.create(user_id=delivery.user_id)
     alert_emails = Delivery.objects.filter(
         user_id=delivery.user_id, channel=Channel.EMAIL, event__isnull=False
@@ -210,8 +268,12 @@ def deliver_digest(delivery: Delivery, now: datetime) -> dict[int, str]:
     return {member.pk: DeliveryStatus.SENT for member in members}
 
 
-def _hold_for_next_digest(delivery: Delivery, send_at: datetime) -> str:
-    """Give the row back until the next digest may go; waiting costs no attempt."""
+def _hand_back(delivery: Delivery, send_at: datetime) -> str:
+    """Give a row we hold back, pending until `send_at`, without counting an attempt.
+
+    For rows that must wait rather than fail: the next digest's window, or a
+    free send slot of the user's.
+    """
     released = (
         Delivery.objects.filter(pk=delivery.pk)
         .claimed_by(delivery.claim_token)

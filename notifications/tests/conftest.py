@@ -7,6 +7,8 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import selectors
 import signal
 import socket
 import subprocess
@@ -23,10 +25,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings as django_settings
 from django.utils import timezone
+from honcho.environ import parse_procfile
 
 from alerts.models import Alert, AlertEvent
 from cryptomonitor.celery import app as celery_app
 from cryptomonitor.testing.celery_worker import start_celery_worker
+from cryptomonitor.testing.live_server import current_database_url
 from notifications.models import Delivery
 from notifications.outbox import record_deliveries
 from prices.models import Coin
@@ -223,6 +227,41 @@ class Workers:
         self.processes.append(process)
         return process
 
+    def start_as_procfile_runs(self, process: str, consume: str, **env: str) -> subprocess.Popen:
+        """The Procfile's `process` worker (its pool and concurrency), consuming `consume`."""
+        command = (
+            parse_procfile((django_settings.BASE_DIR / "Procfile").read_text())
+            .processes[process]
+            .split()
+        )
+        assert command[0] == "celery", command
+        command[0] = f"{django_settings.BASE_DIR}/.venv/bin/celery"
+        command[command.index("-Q") + 1] = consume
+        started = subprocess.Popen(  # noqa: S603 (our venv's celery, the Procfile's arguments)
+            [
+                *command,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "WARNING",
+            ],
+            cwd=django_settings.BASE_DIR,
+            env={
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "notifications.tests.worker_settings",
+                "TEST_DATABASE_URL": current_database_url(),
+                "TEST_REDIS_URL": django_settings.REDIS_URL,
+                "CM_TEST_CELERY_QUEUE": self.queue,
+                "CM_TEST_NOTIFICATIONS_QUEUE": consume,
+                "CM_TEST_SMTP_PORT": "1",
+                "CM_TEST_ROOT_URLCONF": django_settings.ROOT_URLCONF,
+                **env,
+            },
+        )
+        self.processes.append(started)
+        return started
+
     def kill(self, process: subprocess.Popen) -> None:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
@@ -339,3 +378,58 @@ def unanswering_listener() -> Iterator[Callable[[str, int], int]]:
     yield listen
     for sock in sockets:
         sock.close()
+
+
+class Tarpit:
+    """A local server that accepts connections and never answers; counts them open.
+
+    `most_open` is the most connections it held at once: each is a send in
+    flight until its client gives up and closes it.
+    """
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/hook"
+        self.accepted = 0
+        self.open = 0
+        self.most_open = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.server, selectors.EVENT_READ)
+            while not self._stop.is_set():
+                for key, _ in selector.select(timeout=0.05):
+                    if key.fileobj is self.server:
+                        connection, _ = self.server.accept()
+                        selector.register(connection, selectors.EVENT_READ)
+                        self.accepted += 1
+                        self.open += 1
+                        self.most_open = max(self.most_open, self.open)
+                    elif not self._read(key.fileobj):
+                        selector.unregister(key.fileobj)
+                        key.fileobj.close()
+                        self.open -= 1
+            for key in list(selector.get_map().values()):
+                key.fileobj.close()
+
+    @staticmethod
+    def _read(connection: socket.socket) -> bool:
+        """Read what the client sent (never answered); False once it closed."""
+        try:
+            return bool(connection.recv(65536))
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def tarpit() -> Iterator[Tarpit]:
+    server = Tarpit()
+    yield server
+    server.stop()
