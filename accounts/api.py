@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import adapter
+from accounts import adapter, confirmation
 from accounts.forms import time_zone_choices
 from accounts.models import ApiToken, Profile, api_tokens_need_confirmation
 from notifications.models import NotificationSettings
@@ -21,6 +21,7 @@ ME_EXAMPLE = {
     "username": "alice",
     "email": "alice@example.com",
     "notification_email": "",
+    "notification_email_confirmed": False,
     "alert_email": "alice@example.com",
     "time_zone": "Europe/Paris",
     "webhook_url": "https://example.com/hooks/crypto",
@@ -40,6 +41,11 @@ class MeSerializer(serializers.Serializer):
             "Where alert emails go once confirmed; blank means `email`. A new address is "
             "mailed a confirmation link; until it is followed, alerts go to `alert_email`."
         ),
+    )
+    notification_email_confirmed = serializers.BooleanField(
+        source="profile.notification_email_confirmed",
+        read_only=True,
+        help_text="Whether the link mailed to `notification_email` was followed.",
     )
     alert_email = serializers.EmailField(
         source="profile.alert_email",
@@ -130,7 +136,13 @@ class MeView(APIView):
     def patch(self, request: Request) -> Response:
         serializer = MeSerializer(request.user, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
+        before = Profile.for_user(request.user).notification_email
         serializer.save()
+        profile = Profile.for_user(request.user)
+        if profile.notification_email != before:
+            # A new address is mailed its link (at most once per address every
+            # few minutes); alert mail goes there once it is followed.
+            confirmation.send_link(request._request, profile)
         return Response(MeSerializer(request.user).data)
 
 

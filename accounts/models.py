@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import secrets
 from datetime import timedelta
 
 from allauth.account.models import EmailAddress
-from allauth.core import context
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-
-logger = logging.getLogger(__name__)
 
 
 class Profile(models.Model):
@@ -24,18 +20,15 @@ class Profile(models.Model):
     # Where alert emails go once its owner has confirmed it (alert_email);
     # blank means the account's own email address.
     notification_email = models.EmailField(blank=True)
+    # The notification address as it was when a signed link mailed to it was
+    # followed (accounts.confirmation). The confirmation is the profile's own,
+    # never an allauth EmailAddress (which logs in and gets password resets),
+    # and changing notification_email un-confirms it without anyone clearing it.
+    confirmed_notification_email = models.EmailField(blank=True)
     time_zone = models.CharField(max_length=64, default="UTC")
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"
-
-    def save(self, *args, **kwargs) -> None:
-        super().save(*args, **kwargs)
-        if self.notification_email:
-            # Every way of setting the address (both settings pages, the API,
-            # the admin) asks its owner to confirm it, after the commit.
-            user, email, request = self.user, self.notification_email, context.request
-            transaction.on_commit(lambda: ask_to_confirm(user, email, request), robust=True)
 
     @classmethod
     def for_user(cls, user) -> Profile:
@@ -50,63 +43,31 @@ class Profile(models.Model):
         once confirmed, else nowhere (""): mail to an address nobody proved
         is theirs would let anyone flood a stranger's inbox with alerts.
         """
-        confirmed = verified_addresses(self.user)
-        for address in (self.notification_email, self.user.email):
-            if address and address.lower() in confirmed:
-                return address
+        if self.notification_email_confirmed:
+            return self.notification_email
+        if self.user.email and self.user.email.lower() in verified_addresses(self.user):
+            return self.user.email
         return ""
+
+    @property
+    def notification_email_confirmed(self) -> bool:
+        """A notification address is set and its link was followed."""
+        return bool(self.notification_email) and (
+            self.notification_email.lower() == self.confirmed_notification_email.lower()
+        )
 
     @property
     def notification_email_unconfirmed(self) -> bool:
         """A notification address is set that its owner has not confirmed yet."""
-        return bool(self.notification_email) and (
-            self.notification_email.lower() not in verified_addresses(self.user)
-        )
+        return bool(self.notification_email) and not self.notification_email_confirmed
 
 
 def verified_addresses(user) -> set[str]:
-    """The user's confirmed email addresses (allauth's EmailAddress), lower-cased."""
+    """The user's confirmed account addresses (allauth's EmailAddress), lower-cased."""
     emails = EmailAddress.objects.filter(user_id=user.pk, verified=True).values_list(
         "email", flat=True
     )
     return {email.lower() for email in emails}
-
-
-def ask_to_confirm(user, email: str, request) -> None:
-    """Add `email` to the user's addresses and send allauth's confirmation link, once.
-
-    Once per address and user: an address already listed (confirmed or not)
-    gets nothing new here; the Email addresses page re-sends, within
-    allauth's `confirm_email` rate limit, which also caps this one. Outside
-    a request (a shell) the address is added without mail, for that page.
-    """
-    if EmailAddress.objects.filter(user_id=user.pk, email__iexact=email).exists():
-        return
-    if user.email and user.email.lower() != email.lower():
-        # allauth makes a confirmed address primary (and the account's
-        # address) when the user has no primary one, as accounts made by
-        # createsuperuser have not: keep the account's address primary.
-        keep_account_address_primary(user)
-    if request is not None:
-        # allauth's request (its middleware's) builds the link and counts the
-        # rate; its mail reads it from its context, which a commit after the
-        # request (a test's) no longer has.
-        with context.request_context(request):
-            EmailAddress.objects.add_email(request, user, email, confirm=True)
-    else:
-        EmailAddress.objects.add_email(None, user, email, confirm=False)
-        logger.info("Added %s to user %s unconfirmed; no request to send the link", email, user.pk)
-
-
-def keep_account_address_primary(user) -> None:
-    if EmailAddress.objects.filter(user_id=user.pk, primary=True).exists():
-        return
-    address = EmailAddress.objects.filter(user_id=user.pk, email__iexact=user.email).first()
-    if address is None:
-        EmailAddress.objects.create(user=user, email=user.email.lower(), primary=True)
-    else:
-        address.primary = True
-        address.save(update_fields=["primary"])
 
 
 def api_tokens_need_confirmation(user) -> bool:
@@ -169,12 +130,12 @@ class ApiToken(models.Model):
     @classmethod
     def authenticate(cls, key: str) -> ApiToken | None:
         """The token with this key, if it is not revoked and its user is active."""
-        token = (
-            cls.objects.active().select_related("user").filter(key_hash=cls.hash_key(key)).first()
-        )
-        if token is None or not token.user.is_active:
+        # get(), not first(): the key hash is unique, so no ORDER BY to compile.
+        try:
+            token = cls.objects.active().select_related("user").get(key_hash=cls.hash_key(key))
+        except cls.DoesNotExist:
             return None
-        return token
+        return token if token.user.is_active else None
 
     def record_use(self) -> None:
         """Set last_used_at now, at most once a minute (one conditional UPDATE)."""

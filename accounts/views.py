@@ -1,4 +1,5 @@
-"""The account page (profile, links to allauth's pages); allauth's login, 429 when locked out."""
+"""The account page (profile, links to allauth's pages); allauth's login, 429 when locked out;
+confirming a notification address (accounts.confirmation)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
-from accounts import adapter
+from accounts import adapter, confirmation
 from accounts.forms import ProfileForm
 from accounts.models import Profile
 
@@ -20,6 +23,8 @@ def account(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Your profile was saved.")
+        if "notification_email" in form.changed_data:
+            confirmation.ask_to_confirm(request, profile)
         return redirect("accounts:account")
     status = 400 if form.errors else 200
     return render(
@@ -40,3 +45,32 @@ class LoginView(AllauthLoginView):
 
 
 login = LoginView.as_view()
+
+
+@require_POST
+@login_required
+def send_notification_email_link(request: HttpRequest) -> HttpResponse:
+    """Mail the notification address its link again; back to the page that asked."""
+    confirmation.ask_to_confirm(request, Profile.for_user(request.user))
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "accounts:account"
+    return redirect(target)
+
+
+def confirm_notification_email(request: HttpRequest, token: str) -> HttpResponse:
+    """The mailed link: a page to confirm on (a GET, e.g. a mail scanner's, changes nothing).
+
+    No login needed: whoever reads that mailbox decides, and may not be the
+    account's owner (a shared mailbox). The page names no account.
+    """
+    context: dict = {}
+    try:
+        context["address"] = confirmation.address_in(token)[1]
+        if request.method == "POST":
+            confirmation.confirm(token)
+            context["confirmed"] = True
+    except confirmation.InvalidLink as invalid:
+        context["error"] = str(invalid)
+    status = 400 if "error" in context else 200
+    return render(request, "accounts/confirm_notification_email.html", context, status=status)

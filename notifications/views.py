@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts import confirmation
 from accounts.models import Profile
 from alerts.models import Channel
 from notifications.delivery import TooManyTestSends, send_test_notifications
@@ -65,6 +66,8 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Notification settings saved.")
+        if "notification_email" in form.changed_data:
+            confirmation.ask_to_confirm(request, profile)
         return redirect("notifications:settings")
     recent = Delivery.objects.filter(user=request.user, event__isnull=True).order_by("-created_at")[
         :10
@@ -72,7 +75,7 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "config": config,
-        "alert_email": profile.alert_email,
+        "profile": profile,
         "channels": Channel.choices,
         "recent_tests": recent,
     }

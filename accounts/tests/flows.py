@@ -24,3 +24,11 @@ def reset_password_by_email(client, email: str, new: str = NEW_PASSWORD):
     form_page = client.get(link.group(1), follow=True)
     action = form_page.redirect_chain[-1][0] if form_page.redirect_chain else link.group(1)
     return client.post(action, {"password1": new, "password2": new})
+
+
+def sign_up(client, username: str, email: str, password: str = NEW_PASSWORD):
+    """On the sign-up page."""
+    return client.post(
+        "/accounts/signup/",
+        {"username": username, "email": email, "password1": password, "password2": password},
+    )

@@ -70,17 +70,15 @@ def test_anonymous_callers_get_a_401(api_client):
 
 
 @pytest.mark.usefixtures("private_cache")
-def test_a_new_notification_email_gets_a_link_before_any_alert(
-    owner_api, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
-        owner_api.patch("/api/v1/me/", {"notification_email": "alerts@example.com"}, format="json")
+def test_a_new_notification_email_gets_a_link_before_any_alert(owner_api):
+    owner_api.patch("/api/v1/me/", {"notification_email": "alerts@example.com"}, format="json")
 
     body = owner_api.get("/api/v1/me/").json()
-    assert (body["notification_email"], body["alert_email"]) == (
-        "alerts@example.com",
-        "alice@example.com",
-    )
+    assert (
+        body["notification_email"],
+        body["notification_email_confirmed"],
+        body["alert_email"],
+    ) == ("alerts@example.com", False, "alice@example.com")
     [confirmation] = mail.outbox
     assert confirmation.to == ["alerts@example.com"]
-    assert "/accounts/confirm-email/" in confirmation.body
+    assert "/account/notification-email/confirm/" in confirmation.body

@@ -7,7 +7,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from allauth.account.models import EmailAddress
 
 from accounts.models import Profile
 from notifications.delivery import deliver, send_test_notifications
@@ -57,9 +56,12 @@ def test_it_marks_the_delivery_sent(smtp, owner, fire):
 
 
 def test_it_uses_the_profiles_notification_email(smtp, owner, fire):
-    Profile.objects.create(user=owner, notification_email="alerts@alice.example")
     # Once confirmed: test_email_confirmation.py has what happens before.
-    EmailAddress.objects.create(user=owner, email="alerts@alice.example", verified=True)
+    Profile.objects.create(
+        user=owner,
+        notification_email="alerts@alice.example",
+        confirmed_notification_email="alerts@alice.example",
+    )
     [delivery] = fire(owner)
 
     deliver(delivery.pk)
