@@ -45,20 +45,35 @@ class AccountAdapter(DefaultAccountAdapter):
             return super()._get_login_attempts_cache_key(request, **credentials)
         return f"account:{account}"
 
+    def clean_username(self, username: str, shallow: bool = False) -> str:
+        # A username shaped like an address ("alice@example.com") would name
+        # a second account beside the one whose address it is: refused, so
+        # a login with an "@" always means an address (account_named_by).
+        if "@" in username:
+            raise ValidationError(
+                "A username cannot contain @: sign in with your email address instead.",
+                code="invalid",
+            )
+        return super().clean_username(username, shallow=shallow)
+
 
 def account_named_by(login: str) -> int | None:
-    """The id of the one account `login` names (username or address), else None."""
+    """The id of the one account `login` names, else None.
+
+    A login with an "@" is an address (the account's own, or one it
+    confirmed on allauth's email page), anything else a username: names made
+    before usernames refused "@" cannot split an account's count in two.
+    """
     if not login:
         return None
-    ids = list(
-        get_user_model()
-        ._default_manager.filter(
-            Q(username__iexact=login)
-            | Q(email__iexact=login)
-            | Q(emailaddress__email__iexact=login, emailaddress__verified=True)
+    if "@" in login:
+        named = Q(email__iexact=login) | Q(
+            emailaddress__email__iexact=login, emailaddress__verified=True
         )
-        .values_list("pk", flat=True)
-        .distinct()[:2]
+    else:
+        named = Q(username__iexact=login)
+    ids = list(
+        get_user_model()._default_manager.filter(named).values_list("pk", flat=True).distinct()[:2]
     )
     return ids[0] if len(ids) == 1 else None
 

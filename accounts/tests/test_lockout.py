@@ -6,8 +6,9 @@ The test settings keep the defaults: LOGIN_FAILED_RATE_LIMIT = 10/m/ip,5/5m/key.
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 
-from accounts.tests.flows import reset_password_by_email
+from accounts.tests.flows import reset_password_by_email, sign_up
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_cache")]
 
@@ -131,3 +132,26 @@ def test_a_password_reset_lifts_the_accounts_lockout(api_client, client, owner):
     reset_password_by_email(client, "alice@example.com", new="a-new-Passphrase-77")
 
     assert ask_for_a_token(api_client, password="a-new-Passphrase-77").status_code == 201
+
+
+def test_a_username_shaped_like_an_address_is_refused_at_sign_up(client, owner):
+    response = sign_up(client, "alice@example.com", "mallory2@example.com")
+
+    assert response.status_code == 200
+    assert "A username cannot contain @" in response.content.decode()
+    assert not django_user_exists("alice@example.com")
+
+
+def django_user_exists(username: str) -> bool:
+    return get_user_model().objects.filter(username=username).exists()
+
+
+def test_an_older_username_shaped_like_an_address_does_not_split_the_lockout(
+    api_client, owner, django_user_model
+):
+    # Made before sign-up refused "@" in usernames.
+    django_user_model.objects.create_user("alice@example.com", "m@example.com", "pw-m-12345")
+    fail_at_the_token_endpoint(api_client, 3, login="alice")
+    fail_at_the_token_endpoint(api_client, 2, login="alice@example.com")
+
+    assert_locked_out(ask_for_a_token(api_client, login="alice"))
