@@ -141,7 +141,9 @@ class HttpTransport(Transport):
         with egress.guard(deadline) as send:
             targets, headers, extensions = pinned_request(url, headers, deadline)
             try:
-                with httpx.Client(follow_redirects=False) as client:
+                # trust_env=False: a proxy from the environment (HTTP(S)_PROXY)
+                # would make the guard check the proxy's address, not the receiver's.
+                with httpx.Client(follow_redirects=False, trust_env=False) as client:
                     response = _post_first_reachable(
                         client, targets, content, headers, extensions, deadline
                     )
