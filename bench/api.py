@@ -1,35 +1,40 @@
-"""REST API benchmark: 50 concurrent connections against the production server setup.
+"""REST API benchmark: 200 token users doing what API clients do, 50 connections through nginx.
 
 Runs the production HTTP stack of docker-compose.yml on its own database:
 nginx with docker/nginx.conf in front of granian (WSGI, cryptomonitor.wsgi,
-DEBUG=False, persistent database connections), then wrk (or httpx) in
-another process keeps 50 connections busy for --seconds per endpoint:
+DEBUG=False, persistent database connections), then wrk with
+bench/api_mixed.lua keeps --connections connections busy for --seconds. 250
+coins; 200 users, each with their own token and 50 alerts (10 of them with 5
+events). Every request is one user's next step, weighted: list the coins
+(20 %), a page of their alerts (30 %, 25, 50 or 100 a page), an alert (18 %),
+its events (14 %), create an alert (8 %), pause or resume one (10 %). A list
+the client has seen is asked again with If-None-Match, as an HTTP client with
+a cache would.
 
-- GET /api/v1/coins/   anonymous, 250 coins in the catalogue (a page of 50)
-- GET /api/v1/alerts/  token auth, a user with 100 alerts (two pages of 50)
+Reports throughput, p50/p99 latency overall and per kind, and the 304
+answers' p50. Each connection sends its next request when it has the answer
+(the server's capacity; latencies are then mostly queueing: 50 /
+throughput), or with --rate N at N requests a second in all (the latencies
+of that load). Targets: >= 1,000 req/s, p99 <= 100 ms, 304 p50 <= 5 ms. The
+granian command is docker-compose.yml's own (--workers and --threads replace
+its worker and blocking-thread counts); --direct loads the server without
+nginx; --server gunicorn (sync workers, or gthread with --threads > 1) and
+--server daphne measure the alternatives. The throttle rates are raised for
+the run. The load generator, PostgreSQL and Redis share the machine's CPUs
+with the server, so the figures are a lower bound of what the server alone
+could do.
 
-Reports throughput and p50/p99 latency (targets p50 <= 20 ms, p99 <= 100 ms).
-The granian command is docker-compose.yml's own (--workers and --threads
-replace its worker and blocking-thread counts). --direct loads the server
-without nginx; --server gunicorn (sync workers, or gthread with --threads > 1)
-and --server daphne (the ASGI server, which serves /ws/ in production) measure
-the alternatives. The throttle rates are raised for the run: one client at
-this rate would be throttled by design. The load generator, PostgreSQL and
-Redis share the machine's CPUs with the server, so the figures are a lower
-bound of what the server alone could do.
-
-    .venv/bin/python bench/api.py [--seconds 30] [--connections 50]
+    .venv/bin/python bench/api.py [--seconds 30] [--connections 50] [--rate N]
         [--server granian|gunicorn|daphne] [--workers 2] [--threads N] [--direct]
 
-Needs PostgreSQL, Redis and nginx (Debian's nginx-light, `make proxy`; --direct
-without it): BENCH_API_DATABASE_URL (created and migrated when missing) and
-BENCH_API_REDIS_URL. Prints a table and writes bench/results/api.json.
+Needs PostgreSQL, Redis, nginx (Debian's nginx-light) and wrk (`make proxy`
+installs both): BENCH_API_DATABASE_URL (created and migrated when missing)
+and BENCH_API_REDIS_URL. Prints a table and writes bench/results/api.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
@@ -72,8 +77,20 @@ SERVER_ENV = {
     "API_THROTTLE_USER": "1000000000/min",
 }
 COINS = 250
-ALERTS = 100
-TARGETS = {"p50_ms": 20.0, "p99_ms": 100.0}
+TRACKED = 25  # coin-1 .. coin-25: the users' alerts, and those bench/api_mixed.lua creates
+USERS = 200
+ALERTS_PER_USER = 50
+EVENTS = (10, 5)  # per user: alerts with events, events of each
+LUA_SCRIPT = BASE_DIR / "bench" / "api_mixed.lua"
+TARGETS = {"throughput_rps": 1000.0, "p99_ms": 100.0, "not_modified_p50_ms": 5.0}
+# The single-URL runs this workload replaced (2026-11-21, bench/README.md):
+# one request repeated, answered by the retired ApiFront after the first.
+PREVIOUS_SINGLE_URL = {
+    "measured_at": "2026-11-21",
+    "setup": "granian x2 (4 blocking threads) behind nginx, with ApiFront",
+    "coins": {"throughput_rps": 3273, "p50_ms": 14.9, "p99_ms": 34},
+    "alerts": {"throughput_rps": 2539, "p50_ms": 19.2, "p99_ms": 43},
+}
 
 
 def prepare_database() -> None:
@@ -86,8 +103,8 @@ def prepare_database() -> None:
     )
 
 
-def seed() -> str:
-    """250 coins, a user with 100 alerts on tracked coins; return their token's key."""
+def seed() -> list[dict]:
+    """250 coins; 200 users with a token and 50 alerts each; return each user's key and alerts."""
     os.environ.update(SERVER_ENV)
     import django
 
@@ -96,7 +113,7 @@ def seed() -> str:
     from django.utils import timezone
 
     from accounts.models import ApiToken
-    from alerts.models import Alert
+    from alerts.models import Alert, AlertEvent
     from prices.models import Coin
 
     now = timezone.now()
@@ -107,7 +124,7 @@ def seed() -> str:
             symbol=f"c{rank}",
             name=f"Coin {rank}",
             market_cap_rank=rank,
-            is_tracked=rank <= 25,
+            is_tracked=rank <= TRACKED,
             price=Decimal("1000") / rank,
             market_cap=Decimal(10**12) / rank,
             volume_24h=Decimal(10**10) / rank,
@@ -118,19 +135,54 @@ def seed() -> str:
         for rank in range(1, COINS + 1)
     )
     user_model = get_user_model()
-    user_model.objects.filter(username="bench").delete()
-    user = user_model.objects.create_user("bench", "bench@example.com", "bench-password")
-    Alert.objects.bulk_create(
+    user_model.objects.filter(username__startswith="bench-").delete()
+    # No password (no hashing 200 times): they use tokens only.
+    users = user_model.objects.bulk_create(
+        user_model(username=f"bench-{i}", email=f"bench-{i}@example.com", password="!")
+        for i in range(USERS)
+    )
+    keys = [secrets.token_urlsafe(32) for _ in users]
+    ApiToken.objects.bulk_create(
+        ApiToken(user=user, name="bench", prefix=key[:8], key_hash=ApiToken.hash_key(key))
+        for user, key in zip(users, keys, strict=True)
+    )
+    alerts = Alert.objects.bulk_create(
         Alert(
             user=user,
-            coin=coins[i % 25],
+            coin=coins[i % TRACKED],
             condition="above",
             target=Decimal(2000 + i),
             note=f"bench alert {i}",
         )
-        for i in range(ALERTS)
+        for user in users
+        for i in range(ALERTS_PER_USER)
     )
-    return ApiToken.issue(user, "bench")[1]
+    with_events, per_alert = EVENTS
+    AlertEvent.objects.bulk_create(
+        AlertEvent(
+            alert=alert,
+            coin_id=alert.coin_id,
+            price=alert.target + n,
+            reason=f"price is at or above {alert.target}",
+            triggered_at=now,
+        )
+        for index, alert in enumerate(alerts)
+        if index % ALERTS_PER_USER < with_events
+        for n in range(per_alert)
+    )
+    return [
+        {"token": key, "alerts": [alert.pk for alert in alerts if alert.user_id == user.pk]}
+        for user, key in zip(users, keys, strict=True)
+    ]
+
+
+def write_users(users: list[dict], path: Path) -> None:
+    """The users as a Lua file returning them, for bench/api_mixed.lua."""
+    rows = [
+        f'{{token = "{user["token"]}", alerts = {{{", ".join(map(str, user["alerts"]))}}}}},'
+        for user in users
+    ]
+    path.write_text("return {\n" + "\n".join(rows) + "\n}\n")
 
 
 def free_socket() -> socket.socket:
@@ -227,134 +279,94 @@ def wait_until_up(url: str, headers: dict, timeout: float = 30.0) -> None:
     raise SystemExit(f"the server did not answer {url} within {timeout:.0f} s")
 
 
-async def generate_load(url: str, headers: dict, connections: int, seconds: float) -> dict:
-    """Keep `connections` requests in flight for `seconds`; every answer must be a 200."""
-    import httpx
-
-    latencies: list[float] = []
-    failures: dict[str, int] = {}
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as client:
-        deadline = time.perf_counter() + seconds
-
-        async def worker() -> None:
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                try:
-                    response = await client.get(url)
-                    await response.aread()
-                    outcome = str(response.status_code)
-                except httpx.HTTPError as exc:
-                    outcome = type(exc).__name__
-                if outcome == "200":
-                    latencies.append(time.perf_counter() - started)
-                else:
-                    failures[outcome] = failures.get(outcome, 0) + 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        elapsed = time.perf_counter() - started
-    return {"latencies": latencies, "failures": failures, "elapsed": elapsed}
-
-
-def load_with_httpx(url: str, headers: dict, connections: int, seconds: float) -> dict:
-    """Run generate_load() in a child process, so it does not share our GIL."""
+def run_wrk(
+    base: str, users_file: Path, latencies: Path, connections: int, seconds: float, rate: int
+):
+    """wrk with bench/api_mixed.lua, one connection per thread; answers written to `latencies`."""
     command = [
-        sys.executable,
-        __file__,
-        "--load",
-        json.dumps(
-            {"url": url, "headers": headers, "connections": connections, "seconds": seconds}
-        ),
-    ]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    run = json.loads(output)
-    latencies = sorted(run["latencies"])
-    if not latencies:
-        raise SystemExit(f"{url}: no successful request ({run['failures']})")
-    quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
+        "wrk", f"-t{connections}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+        # A long timeout: wrk would otherwise count answers slower than 2 s as errors.
+        "--timeout", "30s", "-s", str(LUA_SCRIPT), base, "--", str(connections),
+    ]  # fmt: skip
+    env = {
+        **os.environ,
+        "BENCH_API_USERS": str(users_file),
+        "BENCH_API_LATENCIES": str(latencies),
+        "BENCH_API_RATE": str(rate),
+    }
+    output = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
+    elapsed = re.search(r"requests in ([\d.]+)(us|ms|s|m)", output)
+    unit = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[elapsed.group(2)]
+    errors = re.search(r"Socket errors: (.*)$", output, re.MULTILINE)
+    return float(elapsed.group(1)) * unit, errors.group(1) if errors else None
+
+
+def quantiles(values: list[float]) -> dict:
+    if len(values) < 2:
+        return {"p50_ms": None, "p99_ms": None}
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50_ms": round(cuts[49], 2), "p99_ms": round(cuts[98], 2)}
+
+
+def summarise(latencies: Path, seconds: float, socket_errors: str | None) -> dict:
+    """Throughput and latencies overall, per kind and for 304 answers, from wrk's lines."""
+    answers = [line.split() for line in latencies.read_text().splitlines()]
+    everything = [float(ms) for _, _, ms in answers]
+    statuses: dict[str, int] = {}
+    for _, status, _ in answers:
+        statuses[status] = statuses.get(status, 0) + 1
+    kinds = {}
+    for kind in sorted({kind for kind, _, _ in answers}):
+        times = [float(ms) for k, _, ms in answers if k == kind]
+        kinds[kind] = {"requests": len(times), **quantiles(times)}
+    not_modified = [float(ms) for _, status, ms in answers if status == "304"]
+    overall = {
+        "requests": len(answers),
+        "seconds": round(seconds, 1),
+        "throughput_rps": round(len(answers) / seconds, 1),
+        **quantiles(everything),
+        "max_ms": round(max(everything), 2),
+    }
     return {
-        "requests": len(latencies),
-        "seconds": run["elapsed"],
-        "p50_ms": quantiles[49] * 1000,
-        "p99_ms": quantiles[98] * 1000,
-        "max_ms": latencies[-1] * 1000,
-        "errors": run["failures"],
+        "overall": overall,
+        "not_modified": {"requests": len(not_modified), **quantiles(not_modified)},
+        "by_kind": kinds,
+        "statuses": statuses,
+        "socket_errors": socket_errors,
+        "meets_targets": {
+            "throughput": overall["throughput_rps"] >= TARGETS["throughput_rps"],
+            "p99": overall["p99_ms"] <= TARGETS["p99_ms"],
+            "not_modified_p50": bool(not_modified)
+            and quantiles(not_modified)["p50_ms"] <= TARGETS["not_modified_p50_ms"],
+        },
     }
 
 
-WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
-
-
-def wrk_ms(text: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
-    if match is None:
-        raise ValueError(f"unexpected wrk duration {text!r}")
-    return float(match.group(1)) * WRK_UNITS[match.group(2)]
-
-
-def load_with_wrk(url: str, headers: dict, connections: int, seconds: float) -> dict:
-    """wrk (C, 2 threads): leaves more of a small machine's CPU to the server."""
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
-    # A long timeout: wrk would otherwise count answers slower than 2 s as errors
-    # and cap the latencies it reports there.
-    command += ["--timeout", "30s"]
-    for name, value in headers.items():
-        command += ["-H", f"{name}: {value}"]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
-    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", output)
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.MULTILINE))
-    max_ms = re.search(r"^\s+Latency\s+\S+\s+\S+\s+(\S+)", output, re.MULTILINE)
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: (.*)$", output, re.MULTILINE)
-    errors = {}
-    if non_2xx:
-        errors["non-2xx"] = int(non_2xx.group(1))
-    if socket_errors:
-        errors["socket"] = socket_errors.group(1)
-    failed = int(non_2xx.group(1)) if non_2xx else 0
-    return {
-        "requests": int(total.group(1)) - failed,
-        "seconds": wrk_ms(total.group(2) + total.group(3)) / 1000,
-        "p50_ms": wrk_ms(latency["50"]),
-        "p99_ms": wrk_ms(latency["99"]),
-        "max_ms": wrk_ms(max_ms.group(1)),
-        "errors": errors,
-    }
-
-
-def summarise(name: str, run: dict, connections: int) -> dict:
-    return {
-        "endpoint": name,
-        "connections": connections,
-        "seconds": round(run["seconds"], 1),
-        "requests": run["requests"],
-        "errors": run["errors"],
-        "throughput_rps": round(run["requests"] / run["seconds"], 1),
-        "p50_ms": round(run["p50_ms"], 2),
-        "p99_ms": round(run["p99_ms"], 2),
-        "max_ms": round(run["max_ms"], 2),
-        "meets_p50_target": run["p50_ms"] <= TARGETS["p50_ms"],
-        "meets_p99_target": run["p99_ms"] <= TARGETS["p99_ms"],
-    }
-
-
-def print_table(rows: list[dict]) -> None:
-    header = (
-        f"{'endpoint':<22}{'conns':>6}{'requests':>10}{'req/s':>9}"
-        f"{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}  targets p50/p99"
-    )
+def print_table(result: dict) -> None:
+    header = f"{'':<14}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
     print(header)
     print("-" * len(header))
-    for row in rows:
-        verdict = "/".join(
-            "ok" if row[key] else "MISSED" for key in ("meets_p50_target", "meets_p99_target")
-        )
-        print(
-            f"{row['endpoint']:<22}{row['connections']:>6}{row['requests']:>10}"
-            f"{row['throughput_rps']:>9.0f}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}"
-            f"{row['max_ms']:>9.1f}{len(row['errors']) and 'yes' or 'none':>8}  {verdict}"
-        )
+    overall = result["overall"]
+    rows = [("all", {**overall})]
+    rows += [(kind, row) for kind, row in result["by_kind"].items()]
+    rows.append(("304 answers", result["not_modified"]))
+    for name, row in rows:
+        rate = f"{row['throughput_rps']:>9.0f}" if "throughput_rps" in row else " " * 9
+        p50 = "-" if row["p50_ms"] is None else f"{row['p50_ms']:.1f}"
+        p99 = "-" if row["p99_ms"] is None else f"{row['p99_ms']:.1f}"
+        print(f"{name:<14}{row['requests']:>10}{rate}{p50:>9}{p99:>9}")
+    errors = result["socket_errors"] or "none"
+    print(f"\nstatuses: {result['statuses']}; socket errors: {errors}")
+    met = result["meets_targets"]
+    verdict = ", ".join(f"{name} {'ok' if ok else 'MISSED'}" for name, ok in met.items())
+    print(f"targets (>= 1,000 req/s, p99 <= 100 ms, 304 p50 <= 5 ms): {verdict}")
+    before = PREVIOUS_SINGLE_URL
+    coins, alerts = before["coins"], before["alerts"]
+    print(
+        f"before, one URL repeated ({before['measured_at']}, {before['setup']}): coins "
+        f"{coins['throughput_rps']:,} req/s p50 {coins['p50_ms']} ms, "
+        f"alerts {alerts['throughput_rps']:,} req/s p50 {alerts['p50_ms']} ms"
+    )
 
 
 def main() -> None:
@@ -363,6 +375,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--server", choices=["granian", "gunicorn", "daphne"], default="granian")
     parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument(
+        "--rate",
+        type=int,
+        default=0,
+        help="requests a second offered in all (default 0: as many as the server answers)",
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -374,74 +392,64 @@ def main() -> None:
         action="store_true",
         help="load the server directly, not through nginx with docker/nginx.conf",
     )
-    parser.add_argument(
-        "--generator",
-        choices=["wrk", "httpx"],
-        default="wrk" if shutil.which("wrk") else "httpx",
-        help="load generator (default: wrk when installed, e.g. apt-get install wrk)",
-    )
-    parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.load:
-        job = json.loads(args.load)
-        print(json.dumps(asyncio.run(generate_load(**job))))
-        return
     if args.threads is None:
         args.threads = compose_threads() if args.server == "granian" else 1
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/api.py needs wrk: make proxy (or apt-get install wrk)")
 
     load_before = os.getloadavg()
     prepare_database()
-    key = seed()
+    users = seed()
     listener = free_socket()
     server_address = f"127.0.0.1:{listener.getsockname()[1]}"
     # bench/results/ is not in a fresh clone (gitignored): the server log goes there too.
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     log = open(RESULTS.with_suffix(".server.log"), "w")  # noqa: SIM115 (closed below)
     servers = start_servers(listener, args.server, args.workers, args.threads, log)
-    auth = {"Authorization": f"Token {key}"}
-    endpoints = [
-        ("GET /api/v1/coins/", "/api/v1/coins/", {}),
-        ("GET /api/v1/alerts/", "/api/v1/alerts/", auth),
-    ]
-    generate = load_with_wrk if args.generator == "wrk" else load_with_httpx
-    rows = []
     try:
         with contextlib.ExitStack() as stack:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-api-")))
+            users_file, latencies = workdir / "users.lua", workdir / "latencies.txt"
+            write_users(users, users_file)
             base = f"http://{server_address}"
             if not args.direct:
-                workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nginx-")))
                 # The WebSocket upstream is never used here (no daphne runs).
                 port = stack.enter_context(running_nginx(server_address, "127.0.0.1:9", workdir))
                 base = f"http://127.0.0.1:{port}"
-            for _, path, headers in endpoints:
-                wait_until_up(base + path, headers)
-            for name, path, headers in endpoints:
-                # A short warm-up: connection pools, the first queries' plans.
-                generate(base + path, headers, args.connections, 2.0)
-                run = generate(base + path, headers, args.connections, args.seconds)
-                rows.append(summarise(name, run, args.connections))
+            wait_until_up(base + "/api/v1/alerts/", {"Authorization": f"Token {users[0]['token']}"})
+            # A short warm-up: connection pools, the first queries' plans.
+            run_wrk(base, users_file, latencies, args.connections, 3.0, args.rate)
+            seconds, socket_errors = run_wrk(
+                base, users_file, latencies, args.connections, args.seconds, args.rate
+            )
+            result = summarise(latencies, seconds, socket_errors)
     finally:
         stop_servers(servers)
         listener.close()
         log.close()
-    print_table(rows)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    print_table(result)
     RESULTS.write_text(
         json.dumps(
             {
                 "benchmark": "api",
+                "workload": "mixed: 200 token users (bench/api_mixed.lua)",
                 "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "server": (
                     f"{args.server} x{args.workers} (threads {args.threads}), DEBUG=False, "
                     + ("direct" if args.direct else "behind nginx (docker/nginx.conf)")
                 ),
-                "load_generator": f"{args.generator} in a separate process, same machine",
+                "load_generator": f"wrk -t{args.connections} -c{args.connections}, same machine",
+                "offered_rate": args.rate or "as fast as answered",
                 "load_average_before": load_before,
+                "load_average_after": os.getloadavg(),
                 "cpus": os.cpu_count(),
                 "coins": COINS,
-                "alerts": ALERTS,
+                "users": USERS,
+                "alerts_per_user": ALERTS_PER_USER,
                 "targets": TARGETS,
-                "results": rows,
+                "result": result,
+                "previous_single_url": PREVIOUS_SINGLE_URL,
             },
             indent=2,
         )
