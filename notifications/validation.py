@@ -23,6 +23,21 @@ from notifications.egress import literal_address_refusal
 MAX_URL_LENGTH = 500
 MAX_APPRISE_URLS = 10
 PORT_RULE = "the port must be a number from 1 to 65535"
+# Apprise schemes that reach no network service: syslog writes the user's text
+# to this host's log, the rest are desktop notifications (disabled on Linux
+# today, but a package could enable them) and a USB light. Reviewed plugin by
+# plugin for the Apprise in requirements.lock: no plugin attribute tells
+# (every one is category "native"; `enabled` only says whether its
+# dependencies are installed), and an allowlist of the network ones would be
+# the whole registry of some 180 plugins. A test pins the reviewed version,
+# so an upgrade is reviewed again.
+LOCAL_APPRISE_SCHEMES = frozenset(
+    {"syslog", "dbus", "qt", "kde", "glib", "gio", "gnome", "macosx", "windows", "blink1"}
+)
+LOCAL_RULE = "it does not reach a network service; notifications go over the network only"
+# rsyslog:// sends a UDP datagram to the host as written: by name, the egress
+# policy cannot check the address Python connects to and refuses every send.
+RSYSLOG_RULE = "rsyslog:// must name its server by address; a name cannot be checked"
 
 
 def webhook_url_errors(url: str) -> list[str]:
@@ -52,6 +67,9 @@ def apprise_url_errors(urls: list[str]) -> list[str]:
         ]
     unknown, refused = [], []
     for url in urls:
+        if url.partition("://")[0].strip().lower() in LOCAL_APPRISE_SCHEMES:
+            refused.append(f"{url} ({LOCAL_RULE})")
+            continue
         service = apprise.Apprise.instantiate(url)
         if service is None:
             unknown.append(url)
@@ -66,7 +84,8 @@ def apprise_url_errors(urls: list[str]) -> list[str]:
 
 
 def _refused_service(url: str, service) -> str | None:
-    """Why we refuse a service Apprise understood: its port, or an address it names.
+    """Why we refuse a service Apprise understood: its port, a plugin of our own
+    machine's, an rsyslog server by name, or an address it names.
 
     The addresses: the URL's host and every query value (mailto://…?smtp=,
     pover://…?url=) that is an IP address or a URL on one. A host that is a
@@ -75,11 +94,15 @@ def _refused_service(url: str, service) -> str | None:
     port = getattr(service, "port", None)
     if isinstance(port, int) and not 0 < port < 65536:
         return PORT_RULE
+    if getattr(service, "category", "native") != "native":
+        return "not one of Apprise's own services"  # a plugin from a local directory
     try:
         parts = urlsplit(url)
         values = [parts.hostname or "", *(value for _, value in parse_qsl(parts.query))]
     except ValueError:  # Apprise parses more leniently than urllib
         return None
+    if parts.scheme.lower() == "rsyslog" and not _is_ip_address(parts.hostname or ""):
+        return RSYSLOG_RULE
     for value in values:
         if "://" in value:
             target = value

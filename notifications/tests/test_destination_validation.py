@@ -12,8 +12,10 @@ import socket
 
 import apprise
 import pytest
+from apprise.manager_plugins import NotificationManager
 from django.db import connection
 
+from notifications import validation
 from notifications.models import NotificationSettings
 
 pytestmark = pytest.mark.django_db
@@ -223,3 +225,57 @@ def test_an_apprise_port_out_of_range_is_refused(owner_api, owner):
             f"We cannot send there: {url} (the port must be a number from 1 to 65535)."
         ]
     }
+
+
+# --- Apprise services that are not network services -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "syslog://",  # user text into this host's syslog (make run on bare metal)
+        "syslog://local5",
+        "SYSLOG://user",
+        "dbus://",
+        "kde://",
+        "qt://",
+        "glib://",
+        "gio://",
+        "gnome://",
+        "macosx://",
+        "windows://",
+        "blink1://",
+    ],
+)
+def test_an_apprise_url_that_reaches_no_network_service_is_refused(owner_api, owner, url):
+    response = owner_api.patch(ME, {"apprise_urls": [url]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "apprise_urls": [
+            f"We cannot send there: {url} (it does not reach a network service; "
+            "notifications go over the network only)."
+        ]
+    }
+    assert saved(owner).apprise_urls == ""
+
+
+def test_an_rsyslog_server_must_be_given_by_address(owner_api, owner):
+    # By name, every send is refused at connect time: its address cannot be checked.
+    by_name = "rsyslog://logs.alice.example"
+    response = owner_api.patch(ME, {"apprise_urls": [by_name]}, format="json")
+
+    assert response.status_code == 400
+    assert "rsyslog:// must name its server by address" in str(response.json())
+    by_address = "rsyslog://93.184.215.14"
+    assert owner_api.patch(ME, {"apprise_urls": [by_address]}, format="json").status_code == 200
+    assert saved(owner).apprise_urls == by_address
+
+
+def test_the_local_schemes_were_reviewed_for_the_apprise_installed():
+    # LOCAL_APPRISE_SCHEMES lists Apprise 2.2.0's plugins that reach no network
+    # service. An upgrade may add one: review its new plugins, then this version.
+    assert apprise.__version__ == "2.2.0"
+    assert validation.LOCAL_APPRISE_SCHEMES <= set(
+        NotificationManager().schemas(include_disabled=True)
+    )
