@@ -55,18 +55,19 @@ browser:
 	fi
 
 # Debian's nginx-light for the reverse-proxy test and bench/api.py
-# (docker/nginx.conf in front of real servers). A policy-rc.d that answers 101
-# keeps the package from starting a system nginx on port 80 (the tests start
-# their own on free ports); an existing policy is left alone.
+# (docker/nginx.conf in front of real servers), and wrk, bench/api.py's load.
+# A policy-rc.d that answers 101 keeps the package from starting a system
+# nginx on port 80 (the tests start their own on free ports); an existing
+# policy is left alone.
 proxy:
-	@if [ ! -x $(NGINX) ]; then \
+	@if [ ! -x $(NGINX) ] || ! command -v wrk >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
 	      policy=/usr/sbin/policy-rc.d; printf '#!/bin/sh\nexit 101\n' > $$policy; chmod +x $$policy; fi; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null) \
-	      || echo "warning: could not install nginx-light; the proxy test will fail"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk >/dev/null) \
+	      || echo "warning: could not install nginx-light and wrk; the proxy test will fail"; \
 	    [ -z "$$policy" ] || rm -f $$policy; \
-	  else echo "warning: $(NGINX) missing; run: sudo apt-get install nginx-light"; fi; \
+	  else echo "warning: nginx or wrk missing; run: sudo apt-get install nginx-light wrk"; fi; \
 	fi
 
 # makemigrations --check compares the models with the migration files; the
