@@ -141,9 +141,15 @@ class HttpTransport(Transport):
         with egress.guard(deadline) as send:
             targets, headers, extensions = pinned_request(url, headers, deadline)
             try:
-                # trust_env=False: a proxy from the environment (HTTP(S)_PROXY)
-                # would make the guard check the proxy's address, not the receiver's.
-                with httpx.Client(follow_redirects=False, trust_env=False) as client:
+                # No proxy from the environment (HTTP(S)_PROXY): the guard would
+                # check the proxy's address, not the receiver's. Nor .netrc
+                # credentials for users' hosts. The operator's CA bundle
+                # (SSL_CERT_FILE, SSL_CERT_DIR) still counts: the transport's own.
+                with httpx.Client(
+                    follow_redirects=False,
+                    trust_env=False,
+                    transport=httpx.HTTPTransport(trust_env=True),
+                ) as client:
                     response = _post_first_reachable(
                         client, targets, content, headers, extensions, deadline
                     )
