@@ -6,10 +6,10 @@ DEBUG=False, persistent database connections), then wrk with
 bench/api_mixed.lua keeps --connections connections busy for --seconds. 250
 coins; 200 users, each with their own token and 50 alerts (10 of them with 5
 events). Every request is one user's next step, weighted: list the coins
-(20 %), a page of their alerts (30 %, 25, 50 or 100 a page), an alert (18 %),
-its events (14 %), create an alert (8 %), pause or resume one (10 %). A list
-the client has seen is asked again with If-None-Match, as an HTTP client with
-a cache would.
+(25 %), a page of their alerts (35 %; each user's pages hold 25, 50 or 100,
+the first page three times in four), an alert (18 %), its events (12 %),
+create an alert (4 %), pause or resume one (6 %). A list the client has seen
+is asked again with If-None-Match, as an HTTP client with a cache would.
 
 Reports throughput, p50/p99 latency overall and per kind, and the 304
 answers' p50. Each connection sends its next request when it has the answer

@@ -22,11 +22,11 @@ local function now_ms()
     return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
 end
 
--- What a user does next, by weight: mostly reads, a list asked again with
--- If-None-Match once the client has its ETag, some writes.
+-- What a user does next, by weight (percent): mostly reads, a list asked
+-- again with If-None-Match once the client has its ETag, a tenth writes.
 local KINDS = {
-    {"coins", 20}, {"alerts", 30}, {"detail", 18}, {"events", 14},
-    {"create", 8}, {"pause", 10},
+    {"coins", 25}, {"alerts", 35}, {"detail", 18}, {"events", 12},
+    {"create", 4}, {"pause", 6},
 }
 local PAGE_SIZES = {25, 50, 100}
 local COINS = 25  -- alerts are created on the tracked coins coin-1 .. coin-25
@@ -52,7 +52,9 @@ function init(args)
     local every = tonumber(args[1])
     for i, user in ipairs(all) do
         if (i - 1) % every == thread_index then
+            -- Each client reads its alerts in pages of its own size.
             user.etags, user.paused = {}, {}
+            user.page_size = PAGE_SIZES[(i - 1) % #PAGE_SIZES + 1]
             table.insert(users, user)
         end
     end
@@ -94,9 +96,11 @@ function request()
     if kind == "coins" then
         path = "/api/v1/coins/"
     elseif kind == "alerts" then
-        local size = PAGE_SIZES[math.random(#PAGE_SIZES)]
+        -- Mostly the first page; now and then another one.
+        local size = user.page_size
         local pages = math.max(1, math.ceil(#user.alerts / size))
-        path = "/api/v1/alerts/?page_size=" .. size .. "&page=" .. math.random(pages)
+        local page = math.random() < 0.75 and 1 or math.random(pages)
+        path = "/api/v1/alerts/?page_size=" .. size .. "&page=" .. page
     elseif kind == "detail" then
         path = "/api/v1/alerts/" .. any_alert(user) .. "/"
     elseif kind == "events" then
