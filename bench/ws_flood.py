@@ -15,6 +15,13 @@ a newcomer connects once a second and times its snapshot:
              at 50 a second (about 1 MB/s to each).
 - ping via nginx: the ping flood through docker/nginx.conf, all flooders on
              one address and the newcomers on another (skipped without nginx).
+- control:   10 raw sockets send WebSocket ping frames (125-byte payload) as
+             fast as TCP takes them and never read the pongs; they reconnect
+             whenever they are dropped. Pings are no message: this grew a
+             daphne by ~150 MiB in 15 s from 4 sockets when only whole
+             messages were counted.
+- fragments: the same with a text frame that never ends, followed by empty
+             continuation frames (the message stays 0 bytes long).
 
 Target: each grows the daphne by <= 50 MiB, and every newcomer's snapshot
 arrives within 1 s.
@@ -38,6 +45,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,11 +57,16 @@ from bench.scratch_database import ensure_database  # noqa: E402
 from cryptomonitor.testing.live_server import running_daphne  # noqa: E402
 from cryptomonitor.testing.nginx import nginx_binary, running_nginx  # noqa: E402
 from prices.tests.socket_flood import (  # noqa: E402
+    CONTINUATION,
     MIB,
+    PING,
     PING_FRAME,
     SUBSCRIBE_FRAME,
+    TEXT,
+    client_frame,
     flood,
     open_without_reading,
+    send_until_dropped,
     snapshot_seconds,
 )
 
@@ -62,7 +75,12 @@ SOCKETS = 10
 TARGET_GROWTH_MIB = 50.0
 TARGET_SNAPSHOT_SECONDS = 1.0
 NONREADER_BATCHES_PER_SECOND = 50
-SCENARIOS = ("ping", "subscribe", "nonreader", "ping-nginx")
+SCENARIOS = ("ping", "subscribe", "nonreader", "ping-nginx", "control", "fragments")
+# What the raw flooders send: an opening (once a connection), then one frame over and over.
+RAW_FLOODS = {
+    "control": (b"", client_frame(PING, b"x" * 125)),
+    "fragments": (client_frame(TEXT, b"", fin=False), client_frame(CONTINUATION, b"", fin=False)),
+}
 
 
 def bench_env() -> dict[str, str]:
@@ -186,6 +204,13 @@ def nonreader_row(server, seconds: float, env: dict[str, str]) -> dict:
         "batches_published": int(seconds * NONREADER_BATCHES_PER_SECOND),
         "connections": SOCKETS,
         "closes": {"dropped": dropped},
+        **memory_and_newcomers(before, peak, after, latencies),
+    }
+
+
+def memory_and_newcomers(before: float, peak: float, after: float, latencies: list[float]) -> dict:
+    """The row's RSS figures (MiB) and newcomers' snapshot times (s)."""
+    return {
         "rss_before_mib": round(before, 1),
         "rss_peak_mib": round(max(peak, after), 1),
         "rss_after_mib": round(after, 1),
@@ -193,6 +218,50 @@ def nonreader_row(server, seconds: float, env: dict[str, str]) -> dict:
         "snapshot_s_p50": round(statistics.median(latencies), 3),
         "snapshot_s_max": round(max(latencies), 3),
         "newcomers": len(latencies),
+    }
+
+
+def raw_flood_row(name: str, server, seconds: float) -> dict:
+    """SOCKETS raw sockets send RAW_FLOODS[name] for `seconds`, never reading, reconnecting."""
+    import psutil
+
+    opening, frame = RAW_FLOODS[name]
+    batch = frame * (8192 // len(frame))
+    process = psutil.Process(server.pid)
+    url, origin = f"{server.ws_url}/ws/prices/", f"http://127.0.0.1:{server.port}"
+    asyncio.run(snapshot_seconds(url, origin))
+    before = process.memory_info().rss / MIB
+    until = time.monotonic() + seconds
+    tally = {"frames_sent": 0, "connections": 0, "dropped": 0, "open at the end": 0}
+    lock = threading.Lock()
+
+    def flooder() -> None:
+        while time.monotonic() < until:
+            raw = open_without_reading(server.port)
+            raw.sendall(opening)
+            dropped, sent = send_until_dropped(raw, batch, until - time.monotonic())
+            raw.close()
+            with lock:
+                tally["connections"] += 1
+                tally["frames_sent"] += sent // len(frame)
+                tally["dropped" if dropped else "open at the end"] += 1
+
+    threads = [threading.Thread(target=flooder) for _ in range(SOCKETS)]
+    for thread in threads:
+        thread.start()
+    peak, latencies = before, []
+    while time.monotonic() < until:
+        latencies.append(asyncio.run(snapshot_seconds(url, origin)))
+        peak = max(peak, process.memory_info().rss / MIB)
+        time.sleep(max(0.0, 1.0 - latencies[-1]))
+    for thread in threads:
+        thread.join()
+    after = process.memory_info().rss / MIB
+    return {
+        "frames_sent": tally["frames_sent"],
+        "connections": tally["connections"],
+        "closes": {key: tally[key] for key in ("dropped", "open at the end") if tally[key]},
+        **memory_and_newcomers(before, peak, after, latencies),
     }
 
 
@@ -214,6 +283,8 @@ def run_scenario(name: str, seconds: float, env: dict[str, str]) -> dict:
         time.sleep(1.0)
         if name == "nonreader":
             row = nonreader_row(server, seconds, env)
+        elif name in RAW_FLOODS:
+            row = raw_flood_row(name, server, seconds)
         else:
             row = flood_row(name, server, seconds, env, via_nginx=name == "ping-nginx")
     return {

@@ -9,14 +9,21 @@ A limit in the consumer comes too late: it sees a frame only after thousands
 are queued behind it. So the limits sit here, where frames arrive:
 
 - A token bucket per socket (WS_MESSAGE_BURST frames at once, refilled at
-  WS_MESSAGE_RATE a second). Over it the socket is closed with 1008 and a
-  reason, further frames are dropped unread, and nothing more is queued.
-- A frame (message) is at most MAX_MESSAGE_BYTES before it is handed on
-  (daphne's default is 1 MiB); the routes refuse far smaller ones themselves.
+  WS_MESSAGE_RATE a second), charged by every frame as its header arrives:
+  data, continuation, ping and pong alike (a close is not charged: it ends
+  the socket). Counting whole messages was not enough: pings never make one
+  (autobahn answers each with a pong, which a client that never reads leaves
+  in our memory), nor do empty continuation frames of a message that never
+  ends. Over it the socket is closed with 1008 and a reason, further frames
+  are dropped unread, and nothing more is queued.
+- A message is at most MAX_MESSAGE_FRAMES frames (else 1008) and
+  MAX_MESSAGE_BYTES before it is handed on (daphne's default is 1 MiB); the
+  routes refuse far smaller ones themselves.
 - Outgoing: Twisted buffers whatever a socket is sent. Once that buffer is
-  full (the transport pauses its producer, us) a socket may fall a further
-  WS_SEND_BUFFER_BYTES behind; beyond that the client is not reading and the
-  connection is dropped.
+  full (the transport pauses its producer, us) the socket is no longer read,
+  so TCP holds back a client that does not read its answers, and it may fall a
+  further WS_SEND_BUFFER_BYTES behind (our messages, pongs and closes alike);
+  beyond that the connection is dropped.
 - Close frames carry the application's code and reason. daphne passes the
   code of an ASGI `websocket.close` to autobahn's sendClose, which refuses
   every code but 1000 and 3000-4999 (so a 1009 became a crash and 1011) and
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from django.conf import settings
@@ -44,10 +52,16 @@ CLOSE_POLICY_VIOLATION = 1008
 MAX_CLOSE_REASON_BYTES = 123
 # Far above any route's own frame limit (prices: 4 KiB), far below daphne's 1 MiB.
 MAX_MESSAGE_BYTES = 64 * 1024
+# Browsers send each message in one frame; a message in many frames costs a
+# list entry each, even empty ones.
+MAX_MESSAGE_FRAMES = 16
+# RFC 6455 opcodes.
+OPCODE_CONTINUATION = 0x0
+OPCODE_CLOSE = 0x8
 
 
 class TokenBucket:
-    """`burst` tokens at most, refilled at `rate` a second; each message takes one."""
+    """`burst` tokens at most, refilled at `rate` a second; each frame takes one."""
 
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
@@ -71,18 +85,21 @@ class SendBacklog:
 
     Registered as the transport's producer: Twisted pauses it when its buffer
     holds more than its bufferSize (64 KiB) and resumes it once the buffer is
-    empty again.
+    empty again. `pause` and `resume` stop and restart reading the socket.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
         self.paused = False
         self.bytes = 0
+        self.pause, self.resume = pause, resume
 
     def pauseProducing(self) -> None:  # noqa: N802 (Twisted's interface)
         self.paused = True
+        self.pause()
 
     def resumeProducing(self) -> None:  # noqa: N802
         self.paused, self.bytes = False, 0
+        self.resume()
 
     def stopProducing(self) -> None:  # noqa: N802
         self.paused = False
@@ -90,6 +107,7 @@ class SendBacklog:
 
 class BoundedWebSocketProtocol(WebSocketProtocol):
     refusing = False
+    message_frames = 0
 
     def connectionMade(self) -> None:  # noqa: N802 (Twisted's interface)
         super().connectionMade()
@@ -101,20 +119,35 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
             self.maxFramePayloadSize or MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES
         )
         self.bucket = TokenBucket(settings.WS_MESSAGE_RATE, settings.WS_MESSAGE_BURST)
-        self.backlog = SendBacklog()
+        self.backlog = SendBacklog(pause=self.stop_reading, resume=self.resume_reading)
         # The HTTP channel that handed us the connection is still registered
         # as its producer; it is done with it.
         self.transport.unregisterProducer()
         self.transport.registerProducer(self.backlog, True)
 
+    def onFrameBegin(self) -> None:  # noqa: N802 (autobahn's)
+        frame = self.current_frame
+        if not self.refusing and frame.opcode != OPCODE_CLOSE:
+            if not self.bucket.take():
+                self.refuse(
+                    f"more than {settings.WS_MESSAGE_BURST} messages at once or "
+                    f"{settings.WS_MESSAGE_RATE:g} a second"
+                )
+            elif frame.opcode == OPCODE_CONTINUATION:
+                self.message_frames += 1
+                if self.message_frames > MAX_MESSAGE_FRAMES:
+                    self.refuse(f"a message in more than {MAX_MESSAGE_FRAMES} frames")
+            elif frame.opcode < OPCODE_CLOSE:  # the first frame of a message
+                self.message_frames = 1
+        if self.refusing:
+            # The rest of this read goes unparsed: tens of thousands of tiny
+            # frames cost CPU and list entries for nothing.
+            self.data = b""
+        # autobahn keeps its own state even for a refused frame (onMessage drops it).
+        super().onFrameBegin()
+
     def onMessage(self, payload: bytes, isBinary: bool) -> None:  # noqa: N802,N803 (autobahn's)
         if self.refusing:
-            return
-        if not self.bucket.take():
-            self.refuse(
-                f"more than {settings.WS_MESSAGE_BURST} messages at once or "
-                f"{settings.WS_MESSAGE_RATE:g} a second"
-            )
             return
         super().onMessage(payload, isBinary)
 
@@ -125,7 +158,14 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
         self.close_with(CLOSE_POLICY_VIOLATION, reason)
         # autobahn drops the connection if no close reply comes within its
         # close handshake timeout (1 s); the flood is not read meanwhile.
+        self.stop_reading()
+
+    def stop_reading(self) -> None:
         self.transport.pauseProducing()
+
+    def resume_reading(self) -> None:
+        if not self.refusing:
+            self.transport.resumeProducing()
 
     def close_with(self, code: int, reason: str = "") -> None:
         if self.state != self.STATE_OPEN:
@@ -145,17 +185,22 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
         if self.state in (self.STATE_CLOSING, self.STATE_CLOSED):
             # Closing: the consumer has not heard yet (autobahn would raise).
             return
-        if self.backlog.paused:
-            self.backlog.bytes += len(content)
-            if self.backlog.bytes > settings.WS_SEND_BUFFER_BYTES:
-                logger.info(
-                    "WebSocket %s dropped: over %d bytes unread",
-                    self.client_addr,
-                    settings.WS_SEND_BUFFER_BYTES,
-                )
-                self.dropConnection(abort=True)
-                return
         super().serverSend(content, binary)
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:  # noqa: N802 (autobahn's)
+        # Every frame goes out here: the application's, and autobahn's own pongs and closes.
+        if self.backlog.paused:
+            self.backlog.bytes += len(data)
+            if self.backlog.bytes > settings.WS_SEND_BUFFER_BYTES:
+                if self.state != self.STATE_CLOSED:
+                    logger.info(
+                        "WebSocket %s dropped: over %d bytes unread",
+                        self.client_addr,
+                        settings.WS_SEND_BUFFER_BYTES,
+                    )
+                    self.dropConnection(abort=True)
+                return
+        super().sendData(data, sync, chopsize)
 
 
 def install() -> None:

@@ -4,7 +4,9 @@ Each flooding client sends one frame after another as fast as the socket
 takes them and never reads; when the server closes it, it connects again.
 Meanwhile a newcomer connects once a second and times its snapshot, and the
 server process's resident memory is sampled. `open_without_reading` is the
-other attacker: a socket that is sent prices and never reads them.
+other attacker: a socket that is sent prices and never reads them; with
+`client_frame` it also sends the frames no WebSocket library would (endless
+pings, fragments of a message that never ends).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ SUBSCRIBE_FRAME = json.dumps(
 )
 MIB = 2**20
 NEWCOMER_TIMEOUT = 10.0
+# RFC 6455 opcodes.
+CONTINUATION, TEXT, CLOSE, PING, PONG = 0x0, 0x1, 0x8, 0x9, 0xA
 
 
 @dataclass
@@ -160,3 +164,76 @@ def open_without_reading(port: int) -> socket.socket:
         raw.close()
         raise ConnectionError(f"handshake refused: {status!r}")
     return raw
+
+
+def client_frame(opcode: int, payload: bytes = b"", *, fin: bool = True) -> bytes:
+    """One masked client-to-server frame, as RFC 6455 section 5.2 lays it out."""
+    length = len(payload)
+    if length < 126:
+        lengths = bytes([0x80 | length])
+    elif length < 2**16:
+        lengths = bytes([0x80 | 126]) + length.to_bytes(2, "big")
+    else:
+        lengths = bytes([0x80 | 127]) + length.to_bytes(8, "big")
+    mask = os.urandom(4)
+    masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+    return bytes([(0x80 if fin else 0) | opcode]) + lengths + mask + masked
+
+
+def server_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """(opcode, payload) of each complete unmasked server frame in `data`."""
+    frames = []
+    while len(data) >= 2:
+        length, start = data[1] & 0x7F, 2
+        if length == 126:
+            length, start = int.from_bytes(data[2:4], "big"), 4
+        elif length == 127:
+            length, start = int.from_bytes(data[2:10], "big"), 10
+        if len(data) < start + length:
+            break
+        frames.append((data[0] & 0x0F, data[start : start + length]))
+        data = data[start + length :]
+    return frames
+
+
+def close_of(frames: list[tuple[int, bytes]]) -> tuple[int, str] | None:
+    """The code and reason of the close frame among `frames` (None: there is none)."""
+    for opcode, payload in frames:
+        if opcode == CLOSE:
+            return int.from_bytes(payload[:2], "big"), payload[2:].decode()
+    return None
+
+
+def send_until_dropped(raw: socket.socket, data: bytes, seconds: float) -> tuple[bool, int]:
+    """Send `data` over and over for up to `seconds`, never reading.
+
+    Returns whether the server ended the connection meanwhile, and the bytes sent.
+    """
+    raw.settimeout(0.2)
+    sent = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            sent += raw.send(data)
+        except TimeoutError:
+            continue  # the server is not reading: TCP holds us back
+        except (BrokenPipeError, ConnectionResetError):
+            return True, sent
+    return False, sent
+
+
+def longest_stall(raw: socket.socket, data: bytes, seconds: float) -> tuple[float, int]:
+    """Send `data` over and over for `seconds`, never reading.
+
+    Returns the longest time no byte could be sent, and the bytes sent.
+    """
+    raw.settimeout(0.1)
+    sent, stall = 0, 0.0
+    last = began = time.monotonic()
+    while time.monotonic() - began < seconds:
+        try:
+            sent += raw.send(data)
+            last = time.monotonic()
+        except TimeoutError:
+            stall = max(stall, time.monotonic() - last)
+    return max(stall, time.monotonic() - last), sent

@@ -12,6 +12,7 @@ import socket
 import time
 from collections.abc import Iterator
 
+import psutil
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -19,10 +20,19 @@ from websockets.frames import Close
 
 from cryptomonitor.testing.live_server import LiveServer, current_database_url, running_daphne
 from prices.tests.socket_flood import (
+    CONTINUATION,
+    MIB,
+    PING,
+    TEXT,
+    client_frame,
+    close_of,
     connect,
     flood,
+    longest_stall,
     messages_until_closed,
     open_without_reading,
+    send_until_dropped,
+    server_frames,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -126,3 +136,113 @@ def test_a_client_that_never_reads_is_dropped_once_it_falls_behind(
         assert dropped_within(raw, seconds=10), daphne_with_a_small_send_buffer.log()[-3000:]
     finally:
         raw.close()
+
+
+def rss_mib(server: LiveServer) -> float:
+    return psutil.Process(server.pid).memory_info().rss / MIB
+
+
+def read_until_close(raw: socket.socket, seconds: float = 5.0) -> list[tuple[int, bytes]]:
+    """The server's frames until its close frame, the connection's end or `seconds`.
+
+    Starts where open_without_reading stopped: within the handshake's headers.
+    """
+    raw.settimeout(0.2)
+    received = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and close_of(after_headers(received)) is None:
+        try:
+            chunk = raw.recv(1 << 16)
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        received += chunk
+    return after_headers(received)
+
+
+def after_headers(received: bytes) -> list[tuple[int, bytes]]:
+    return server_frames(received.partition(b"\r\n\r\n")[2])
+
+
+def test_a_ping_flood_from_a_client_that_never_reads_the_pongs_is_closed(live_daphne):
+    # The report: pings never reached the message limit, and every pong
+    # waited in daphne's memory for a client that never read it.
+    before = rss_mib(live_daphne)
+    raw = open_without_reading(live_daphne.port)
+    try:
+        dropped, sent = send_until_dropped(raw, client_frame(PING, b"x" * 125) * 64, seconds=10)
+    finally:
+        raw.close()
+
+    assert dropped, (sent, live_daphne.log()[-2000:])
+    assert rss_mib(live_daphne) - before <= 10
+
+
+@pytest.fixture
+def daphne_without_a_message_rate(transactional_db) -> Iterator[LiveServer]:
+    env = {
+        "TEST_DATABASE_URL": current_database_url(),
+        "WS_MESSAGE_RATE": "1000000",
+        "WS_MESSAGE_BURST": "1000000",
+    }
+    with running_daphne(env) as server:
+        yield server
+
+
+def test_a_client_that_leaves_its_pongs_unread_is_not_read_either(daphne_without_a_message_rate):
+    # Pings within the rate (here: any rate) whose pongs are never read: once
+    # Twisted's write buffer is full, daphne stops reading the socket, so TCP
+    # holds the client back instead of daphne buffering pongs.
+    server = daphne_without_a_message_rate
+    before = rss_mib(server)
+    raw = open_without_reading(server.port)
+    try:
+        stall, sent = longest_stall(raw, client_frame(PING, b"x" * 125) * 64, seconds=8)
+    finally:
+        raw.close()
+
+    assert stall >= 2.0, (stall, sent)
+    assert rss_mib(server) - before <= 10, sent
+
+
+def test_a_message_in_more_than_16_frames_is_closed_with_1008(daphne_without_a_message_rate):
+    # Without a message rate: the 33 frames here are more than the burst.
+    ping = b'{"type": "ping"}'  # 16 bytes: one a frame
+    in_16_frames = client_frame(TEXT, ping[:1], fin=False) + b"".join(
+        client_frame(CONTINUATION, ping[index : index + 1], fin=index == 15)
+        for index in range(1, 16)
+    )
+    in_17_frames = (
+        client_frame(TEXT, b"", fin=False) + client_frame(CONTINUATION, b"", fin=False) * 16
+    )
+    raw = open_without_reading(daphne_without_a_message_rate.port)
+    try:
+        raw.sendall(in_16_frames)
+        time.sleep(0.5)
+        raw.sendall(in_17_frames)
+        frames = read_until_close(raw)
+    finally:
+        raw.close()
+
+    assert (TEXT, b'{"type":"pong"}') in frames
+    assert close_of(frames) == (1008, "a message in more than 16 frames")
+
+
+def test_a_message_that_never_ends_in_empty_fragments_is_closed(live_daphne):
+    # The report: empty continuation frames never reached the size limit
+    # (the message stayed 0 bytes) while daphne kept a list entry for each.
+    before = rss_mib(live_daphne)
+    raw = open_without_reading(live_daphne.port)
+    try:
+        raw.sendall(client_frame(TEXT, b"", fin=False))
+        dropped, sent = send_until_dropped(
+            raw, client_frame(CONTINUATION, b"", fin=False) * 1000, seconds=10
+        )
+    finally:
+        raw.close()
+
+    assert dropped, (sent, live_daphne.log()[-2000:])
+    assert rss_mib(live_daphne) - before <= 10
