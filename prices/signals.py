@@ -3,7 +3,8 @@
 A socket keeps the user its session named at the handshake. These receivers
 tell every socket of that user, through the channel layer, to close
 (prices.consumers.PriceConsumer.user_signed_out); browsers reconnect as
-whoever their session now says, anonymous after a logout.
+whoever their session now says, anonymous after a logout: the logout
+receiver ends the session before it closes the sockets.
 """
 
 from __future__ import annotations
@@ -33,9 +34,15 @@ def close_user_sockets(user_id: int, reason: str) -> None:
 
 
 @receiver(user_logged_out, dispatch_uid="prices.close_sockets_on_logout")
-def close_sockets_on_logout(sender, user=None, **kwargs) -> None:
-    if user is not None:  # None: the session had no user
-        close_user_sockets(user.pk, "signed out")
+def close_sockets_on_logout(sender, request=None, user=None, **kwargs) -> None:
+    if user is None:  # the session had no user
+        return
+    if request is not None:
+        # Django flushes the session only after this signal: a browser that
+        # reconnects the moment its socket closes would still be signed in.
+        # End it first; Django's own flush then finds nothing left to delete.
+        request.session.flush()
+    close_user_sockets(user.pk, "signed out")
 
 
 @receiver(credentials_changed, dispatch_uid="prices.close_sockets_on_credentials_changed")
