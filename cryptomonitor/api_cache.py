@@ -16,10 +16,11 @@ it as it was. It relies on no timestamp being set by the writer, which is why
 there is no Last-Modified. A request inside a transaction (whose own writes
 would share one xmin) gets its list without an ETag.
 
-A list whose page is the same for every caller (`list_shared = True`, the
-coin list) has one ETag for all of them, and keeps its rendered pages in
-Django's cache framework (`CACHES["api"]`, local memory per process) under
-it; others name the caller in their ETag and render each time.
+The rendered pages are kept in Django's cache framework (`CACHES["api"]`,
+local memory per process) under their ETag, for clients that repeat a request
+without If-None-Match (a polling script). A list whose page is the same for
+every caller (`list_shared = True`, the coin list) has one ETag, and so one
+kept page, for all of them; others name the caller in their ETag.
 """
 
 from __future__ import annotations
@@ -101,10 +102,6 @@ class ConditionalListMixin:
         etag = self.list_etag(request, query.read())
         if if_none_match(request, etag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-        if not self.list_shared:
-            response = super().list(request, *args, **kwargs)
-            response["ETag"] = etag
-            return response
         cache = caches[CACHE_ALIAS]
         page = cache.get(etag)
         if page is None:

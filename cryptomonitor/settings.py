@@ -167,8 +167,8 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "cm",
     },
-    # Rendered coin list pages, per process, under their ETag: a digest of the
-    # rows read on every request (cryptomonitor/api_cache.py), never stale.
+    # Rendered coin and alert list pages, per process, under their ETag: a
+    # digest of the rows read on every request (cryptomonitor/api_cache.py).
     "api": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "api-pages",

@@ -35,6 +35,15 @@ def one(client) -> dict:
     return item
 
 
+def test_a_repeated_read_costs_auth_and_validator_queries_only(
+    owner_api, alert, django_assert_num_queries
+):
+    first = listed(owner_api)
+
+    with django_assert_num_queries(2):  # the token, the validator
+        assert listed(owner_api) == first
+
+
 def test_a_matching_if_none_match_gets_a_304_after_auth_and_validator_queries_only(
     owner_api, alert, django_assert_num_queries
 ):
