@@ -51,6 +51,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import psutil
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
@@ -301,6 +303,17 @@ def run_wrk(
     return float(elapsed.group(1)) * unit, errors.group(1) if errors else None
 
 
+def server_cpu_seconds(servers: list[subprocess.Popen]) -> float:
+    """CPU time (user + system) of the server processes and their workers so far."""
+    total = 0.0
+    for server in servers:
+        process = psutil.Process(server.pid)
+        for each in [process, *process.children(recursive=True)]:
+            times = each.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def quantiles(values: list[float]) -> dict:
     if len(values) < 2:
         return {"p50_ms": None, "p99_ms": None}
@@ -355,6 +368,7 @@ def print_table(result: dict) -> None:
         p50 = "-" if row["p50_ms"] is None else f"{row['p50_ms']:.1f}"
         p99 = "-" if row["p99_ms"] is None else f"{row['p99_ms']:.1f}"
         print(f"{name:<14}{row['requests']:>10}{rate}{p50:>9}{p99:>9}")
+    print(f"\napp server CPU per request: {result['server_cpu_ms_per_request']} ms")
     errors = result["socket_errors"] or "none"
     print(f"\nstatuses: {result['statuses']}; socket errors: {errors}")
     met = result["meets_targets"]
@@ -420,10 +434,16 @@ def main() -> None:
             wait_until_up(base + "/api/v1/alerts/", {"Authorization": f"Token {users[0]['token']}"})
             # A short warm-up: connection pools, the first queries' plans.
             run_wrk(base, users_file, latencies, args.connections, 3.0, args.rate)
+            cpu_before = server_cpu_seconds(servers)
             seconds, socket_errors = run_wrk(
                 base, users_file, latencies, args.connections, args.seconds, args.rate
             )
+            server_cpu = server_cpu_seconds(servers) - cpu_before
             result = summarise(latencies, seconds, socket_errors)
+            # The app server's own CPU per answer: what a busy machine changes least.
+            result["server_cpu_ms_per_request"] = round(
+                server_cpu * 1000 / max(1, result["overall"]["requests"]), 2
+            )
     finally:
         stop_servers(servers)
         listener.close()
