@@ -50,7 +50,19 @@ def test_it_fails_at_once_on_an_invalid_url(owner, fire):
 
     assert deliver(delivery.pk) == DeliveryStatus.FAILED
     delivery.refresh_from_db()
-    assert "invalid Apprise URL: nosuchservice://token" in delivery.last_error
+    assert "Apprise does not understand: nosuchservice://token" in delivery.last_error
+
+
+def test_a_url_saved_before_a_rule_was_added_is_refused_at_send_time(owner, fire):
+    # Saved without the form (as rows saved under older rules are): syslog://
+    # would write the user's text into this machine's log.
+    use_apprise(owner, "syslog://")
+    [delivery] = fire(owner, channels=["apprise"])
+
+    assert deliver(delivery.pk) == DeliveryStatus.FAILED
+    delivery.refresh_from_db()
+    assert "syslog://" in delivery.last_error
+    assert "We cannot send there" in delivery.last_error
 
 
 def test_it_fails_without_urls(owner, fire):

@@ -11,6 +11,7 @@ from notifications import egress
 from notifications.models import NotificationSettings
 from notifications.notices import Notice
 from notifications.transports.base import Transport, TransportError
+from notifications.validation import apprise_url_errors
 
 
 class AppriseTransport(Transport):
@@ -20,6 +21,10 @@ class AppriseTransport(Transport):
         urls = NotificationSettings.for_user(self.user).apprise_url_list()
         if not urls:
             raise TransportError("no Apprise URL is set in notification settings", permanent=True)
+        # The rule for saving, again: URLs saved before a rule was added
+        # (a scheme of this machine's, say) must not send either.
+        if errors := apprise_url_errors(urls):
+            raise TransportError(" ".join(errors), permanent=True)
         timeout = settings.OUTBOUND_TIMEOUT_SECONDS
         services = [_bounded_service(url, timeout) for url in urls]
         unknown = [url for url, service in zip(urls, services, strict=True) if service is None]
