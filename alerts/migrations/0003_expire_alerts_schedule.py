@@ -1,24 +1,7 @@
-"""Schedule alerts.tasks.expire_alerts every minute in Celery beat (django-celery-beat)."""
-
+# This migration once scheduled alerts.tasks.expire_alerts; cryptomonitor/schedule.py
+# (`manage.py ensure_schedule`, run at start) now does. Kept without
+# operations: databases have it applied and later migrations depend on it.
 from django.db import migrations
-
-TASK_NAME = "Expire alerts past their expiry"
-
-
-def schedule(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    every_minute, _ = IntervalSchedule.objects.get_or_create(every=60, period="seconds")
-    # update_or_create: running the migration again (or after an edit in the
-    # admin) leaves exactly one task.
-    PeriodicTask.objects.update_or_create(
-        name=TASK_NAME,
-        defaults={"task": "alerts.tasks.expire_alerts", "interval": every_minute, "enabled": True},
-    )
-
-
-def unschedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=TASK_NAME).delete()
 
 
 class Migration(migrations.Migration):
@@ -27,4 +10,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(schedule, unschedule)]
+    operations = []

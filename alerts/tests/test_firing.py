@@ -2,12 +2,9 @@
 
 from datetime import timedelta
 from decimal import Decimal
-from importlib import import_module
 
 import pytest
-from django.apps import apps as django_apps
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
 
 from alerts.models import Alert, Condition
 from alerts.tasks import evaluate_alerts, expire_alerts
@@ -177,18 +174,6 @@ def test_expire_alerts_records_the_status_each_alert_expired_from(make_alert):
         active.pk: "active",
         paused.pk: "paused",
     }
-
-
-def test_expire_alerts_is_scheduled_every_minute_in_beat_once():
-    # Run the data migration's step again (a transactional test may have
-    # flushed its rows): it must leave exactly one task.
-    migration = import_module("alerts.migrations.0003_expire_alerts_schedule")
-    migration.schedule(django_apps, None)
-    migration.schedule(django_apps, None)
-
-    task = PeriodicTask.objects.get(task="alerts.tasks.expire_alerts")
-
-    assert (task.enabled, task.interval.every, task.interval.period) == (True, 60, "seconds")
 
 
 def test_the_task_evaluates_a_batch_as_the_pipeline_sends_it(bitcoin, make_alert):

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 from datetime import timedelta
 
 import pytest
-from django.apps import apps
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
 
 from cryptomonitor.celery import app as celery_app
 from notifications.delivery import sweep
@@ -23,16 +20,6 @@ def age(delivery: Delivery, seconds: float) -> None:
     Delivery.objects.filter(pk=delivery.pk).update(
         created_at=timezone.now() - timedelta(seconds=seconds)
     )
-
-
-def test_its_migration_schedules_it_every_30_seconds_once():
-    # Transactional tests flush tables, so run the data migration's code here.
-    migration = importlib.import_module("notifications.migrations.0003_sweep_deliveries_schedule")
-    migration.schedule_sweeper(apps, None)
-    migration.schedule_sweeper(apps, None)
-
-    task = PeriodicTask.objects.get(task="notifications.tasks.sweep_deliveries")
-    assert (task.interval.every, task.interval.period, task.enabled) == (30, "seconds", True)
 
 
 def test_it_requeues_a_pending_delivery_whose_task_was_lost(owner, fire, private_celery_queue):

@@ -1,10 +1,7 @@
+# This migration once created the beat schedule; cryptomonitor/schedule.py
+# (`manage.py ensure_schedule`, run at start) now does. Kept without
+# operations: databases have it applied and later migrations depend on it.
 from django.db import migrations
-
-
-def create_schedule(apps, schema_editor):
-    from prices.schedule import ensure_schedule
-
-    ensure_schedule(apps)
 
 
 class Migration(migrations.Migration):
@@ -13,4 +10,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(create_schedule, migrations.RunPython.noop)]
+    operations = []
