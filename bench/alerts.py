@@ -337,7 +337,8 @@ def explain_claim(batch: list[dict]) -> dict:
     """EXPLAIN the firing statement: which indexes serve it, and no seq scan of alerts."""
     from django.db import connection, transaction
 
-    from alerts.evaluation import PriceChange, claim_statement, window_movements
+    from alerts.claiming import claim_statement
+    from alerts.matching import PriceChange, window_movements
 
     changes = [PriceChange.from_message(item) for item in batch]
     sql, params = claim_statement(changes, window_movements(changes), datetime.now(UTC))

@@ -2,7 +2,7 @@
 
 from django.db.models.signals import post_init
 
-from alerts.evaluation import _EVENT_FIELDS
+from alerts.claiming import _EVENT_FIELDS
 from alerts.models import AlertEvent
 
 

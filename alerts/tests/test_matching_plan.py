@@ -7,13 +7,9 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from alerts.evaluation import (
-    PLAN_SETTINGS,
-    PriceChange,
-    _apply_settings,
-    claim_statement,
-    evaluate_batch,
-)
+from alerts.claiming import claim_statement
+from alerts.evaluation import PLAN_SETTINGS, _apply_settings, evaluate_batch
+from alerts.matching import PriceChange
 from alerts.models import Alert, Condition
 
 pytestmark = pytest.mark.django_db
