@@ -43,7 +43,7 @@ assets: $(ASSETS_STAMP) deps
 # daphne, two Celery workers (default and notifications queues) and Celery
 # beat; Ctrl-C stops them all.
 run: assets
-	$(BIN)/python -m cryptomonitor.local_stack
+	$(BIN)/python scripts/local_stack.py
 
 # Debian's Chromium for the browser tests; installed when missing and we may.
 browser:

@@ -137,7 +137,7 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------
 # PostgreSQL only. No DATABASE_URL: the private server `make run` starts in
-# var/postgres (cryptomonitor/local_stack.py), on its Unix socket there, so
+# var/postgres (scripts/local_stack.py), on its Unix socket there, so
 # manage.py in a second terminal finds it. Production names its server
 # (compose does); without one, every query fails on the missing socket.
 DATABASES = {

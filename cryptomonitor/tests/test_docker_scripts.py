@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from cryptomonitor.local_stack import free_port
+from scripts.local_stack import free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 

