@@ -259,9 +259,8 @@ def test_web_serves_the_wsgi_app_and_ws_the_asgi_app(compose: dict) -> None:
     ws = compose["services"]["ws"]["command"]
 
     assert web[-1] == "cryptomonitor.wsgi:application"
-    assert ws[:3] == ["python", "-m", "cryptomonitor.serve_websockets"]
+    assert ws[0] == "daphne"
     assert ws[-1] == "cryptomonitor.asgi:application"
-    assert (BASE_DIR / "cryptomonitor" / "serve_websockets.py").is_file()
     assert (BASE_DIR / "cryptomonitor" / "wsgi.py").is_file()
 
 
@@ -272,10 +271,15 @@ def test_only_the_wsgi_workers_keep_database_connections(compose: dict) -> None:
     assert services["ws"]["environment"]["DB_CONN_MAX_AGE"] == "0"
 
 
-def test_ws_runs_ws_processes_daphnes(compose: dict) -> None:
-    command = compose["services"]["ws"]["command"]
+def test_ws_runs_ws_processes_daphne_replicas_behind_nginx(compose: dict) -> None:
+    ws = compose["services"]["ws"]
 
-    assert command[command.index("--processes") + 1] == "${WS_PROCESSES:-2}"
+    assert ws["deploy"]["replicas"] == "${WS_PROCESSES:-2}"
+    # One daphne per container, which Docker restarts: no supervisor of our own.
+    assert ws["command"][0] == "daphne"
+    assert "--fd" not in ws["command"]
+    # nginx re-resolves the service name, so it finds every replica.
+    assert "server ws:8001 resolve;" in read("docker/nginx.conf")
     assert "WS_PROCESSES=" in read(".env.example")
     assert "`WS_PROCESSES`" in read("README.md")
 
