@@ -1,11 +1,17 @@
-"""OpenAPI generation: every operation documents the error answers it can give."""
+"""OpenAPI generation: every operation documents the error answers it can give.
+
+The conditional lists (cryptomonitor.api_cache) also document their ETag,
+If-None-Match and the 304.
+"""
 
 from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
+from cryptomonitor.api_cache import ConditionalListMixin
 from cryptomonitor.api_errors import ErrorSerializer, error_body
 
 ERRORS = {
@@ -27,9 +33,42 @@ RETRY_AFTER = {
 }
 
 
+ETAG = {
+    "ETag": {
+        "schema": {"type": "string"},
+        "description": "The list's version: send it as If-None-Match to get a 304 while unchanged.",
+    }
+}
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The ETag of a copy you have: 304 Not Modified, no body, while it is current.",
+)
+
+
 class ApiAutoSchema(AutoSchema):
+    def _is_conditional_list(self) -> bool:
+        return (
+            isinstance(self.view, ConditionalListMixin)
+            and self.method == "GET"
+            and self._is_list_view()
+        )
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if self._is_conditional_list():
+            parameters = [*parameters, IF_NONE_MATCH]
+        return parameters
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
+        if self._is_conditional_list() and "200" in responses:
+            responses["200"]["headers"] = ETAG
+            responses["304"] = {
+                "description": "Not Modified: your copy is current.",
+                "headers": ETAG,
+            }
         errors = dict(ERRORS)
         if self.method in ("POST", "PUT", "PATCH"):
             errors.update(BODY_ERRORS)

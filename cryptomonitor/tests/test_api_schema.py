@@ -39,7 +39,7 @@ def test_every_answer_with_a_body_is_typed_and_has_an_example(schema):
         for status, response in operation["responses"].items():
             content = response.get("content", {}).get("application/json")
             if content is None:
-                assert status == "204", f"{name} {status} has no JSON body"
+                assert status in ("204", "304"), f"{name} {status} has no JSON body"
                 continue
             if "schema" not in content or not content.get("examples"):
                 untyped.append(f"{name} {status}")
@@ -55,6 +55,17 @@ def test_every_operation_documents_the_error_shape_and_429(schema):
             ref = operation["responses"][status]["content"]["application/json"]["schema"]["$ref"]
             assert ref.endswith("/Error"), name
         assert "Retry-After" in operation["responses"]["429"]["headers"], name
+
+
+def test_the_conditional_lists_document_their_etag_and_the_304(schema):
+    for path in ("/api/v1/coins/", "/api/v1/alerts/"):
+        operation = schema["paths"][path]["get"]
+
+        assert "If-None-Match" in [
+            p["name"] for p in operation["parameters"] if p["in"] == "header"
+        ]
+        assert "ETag" in operation["responses"]["200"]["headers"]
+        assert "ETag" in operation["responses"]["304"]["headers"]
 
 
 def test_the_schema_lists_the_token_scheme(schema):
