@@ -25,14 +25,15 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alerts.models import Alert, AlertEvent, Channel, Status
-from cryptomonitor.api_cache import ConditionalListMixin, ValidatorQuery, row_digest
-from cryptomonitor.api_errors import (
+from alerts.models import Alert, AlertEvent, Status
+from common.api_cache import ConditionalListMixin, ValidatorQuery, row_digest
+from common.api_errors import (
     Conflict,
     ErrorSerializer,
     error_body,
     validation_error_from_django,
 )
+from common.delivery_channels import Channel
 from prices.api import CoinIdField
 from prices.models import Coin, decimal_text
 

@@ -1,7 +1,8 @@
 """Set-based evaluation of one price batch: match, claim and record alerts in SQL.
 
-One batch (alerts.tasks.evaluate_alerts) is a list of {"coin_id", "tick_id", "price",
-"previous_price", "time"}, one per coin whose price changed. For the whole
+One batch (alerts.tasks.evaluate_alerts, sent by prices.hooks.live_batch_committed)
+is a list of {"coin_id", "tick_id", "price", "previous_price", "time"}, one per
+coin whose price changed. For the whole
 batch at once, in one transaction:
 
 1. re-arm every_time level alerts whose condition is false again

@@ -7,7 +7,8 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 
-from alerts.models import OWNER_FIELDS, Alert, Channel, Status
+from alerts.models import OWNER_FIELDS, Alert, Status
+from common.delivery_channels import Channel
 from prices.models import Coin
 
 

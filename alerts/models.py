@@ -11,6 +11,7 @@ from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from common.delivery_channels import Channel
 from prices.models import PERCENT_DIGITS, PRICE_DIGITS, Coin, PriceTick, decimal_text
 
 
@@ -47,13 +48,6 @@ class Status(models.TextChoices):
     PAUSED = "paused", "Paused"
     TRIGGERED = "triggered", "Triggered"
     EXPIRED = "expired", "Expired"
-
-
-class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    IN_APP = "in_app", "In-app"
-    WEBHOOK = "webhook", "Webhook"
-    APPRISE = "apprise", "Apprise"
 
 
 MAX_PERCENT = Decimal(1000)

@@ -49,7 +49,7 @@ LAYERS = {
     "RedisChannelLayer": "channels_redis.core.RedisChannelLayer",
     "RedisPubSubChannelLayer": "channels_redis.pubsub.RedisPubSubChannelLayer",
     # The pub/sub layer decoding each broadcast once per process (our lever).
-    "SharedDecodePubSub": "cryptomonitor.channel_layers.SharedDecodePubSubChannelLayer",
+    "SharedDecodePubSub": "common.channel_layers.SharedDecodePubSubChannelLayer",
 }
 COINS = 250
 CLIENT_PROCESSES = 4

@@ -10,10 +10,11 @@ from drf_spectacular.views import (
 )
 from rest_framework.routers import DefaultRouter
 
-from accounts.api import MeView, TokenObtainView
+from accounts.api import TokenObtainView
 from alerts.api import AlertViewSet
-from cryptomonitor.api_errors import api_not_found
+from common.api_errors import api_not_found
 from notifications.api import DeliveryViewSet, NotificationViewSet
+from notifications.profile_api import MeView
 from prices.api import CoinViewSet, SymbolHistoryView, WatchlistViewSet
 
 router = DefaultRouter(trailing_slash=True)

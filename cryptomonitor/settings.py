@@ -99,8 +99,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Before anything reads a cookie (the session): cryptomonitor/null_characters.py.
-    "cryptomonitor.null_characters.IgnoreNullCharacterCookiesMiddleware",
+    # Before anything reads a cookie (the session): common/null_characters.py.
+    "common.null_characters.IgnoreNullCharacterCookiesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -110,7 +110,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After auth and messages: its 400 page is a normal page of the site.
-    "cryptomonitor.null_characters.RefuseNullCharactersMiddleware",
+    "common.null_characters.RefuseNullCharactersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.UserTimeZoneMiddleware",
@@ -168,7 +168,7 @@ CACHES = {
         "KEY_PREFIX": "cm",
     },
     # Rendered coin and alert list pages, per process, under their ETag: a
-    # digest of the rows read on every request (cryptomonitor/api_cache.py).
+    # digest of the rows read on every request (common/api_cache.py).
     "api": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "api-pages",
@@ -179,7 +179,7 @@ CACHES = {
 # Redis pub/sub, decoding each broadcast once per process: chosen by
 # measurement (bench/fanout.py; why in docs/decisions.md).
 CHANNEL_LAYER_BACKEND = env.str(
-    "CHANNEL_LAYER_BACKEND", default="cryptomonitor.channel_layers.SharedDecodePubSubChannelLayer"
+    "CHANNEL_LAYER_BACKEND", default="common.channel_layers.SharedDecodePubSubChannelLayer"
 )
 # redis-py 8 gives every connection a 5 s socket timeout by default: exactly
 # RedisChannelLayer's blocking read (BZPOPMIN, 5 s), so an idle socket's
@@ -358,8 +358,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- REST API -------------------------------------------------------------------------
 # docs/api.md describes these choices (auth, errors, pagination, throttling).
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "cryptomonitor.api_schema.ApiAutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "cryptomonitor.api_pagination.ApiPagination",
+    "DEFAULT_SCHEMA_CLASS": "common.api_schema.ApiAutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "common.api_pagination.ApiPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # Token first: its WWW-Authenticate header makes "no credentials" a 401.
@@ -371,11 +371,11 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # DRF's anon, user and scoped throttles, in fixed windows (api_throttling.py).
     "DEFAULT_THROTTLE_CLASSES": [
-        "cryptomonitor.api_throttling.AnonRateThrottle",
-        "cryptomonitor.api_throttling.UserRateThrottle",
-        "cryptomonitor.api_throttling.ScopedRateThrottle",
+        "common.api_throttling.AnonRateThrottle",
+        "common.api_throttling.UserRateThrottle",
+        "common.api_throttling.ScopedRateThrottle",
     ],
-    "EXCEPTION_HANDLER": "cryptomonitor.api_errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "common.api_errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="120/min"),
         "user": env.str("API_THROTTLE_USER", default="600/min"),

@@ -15,7 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cryptomonitor.api_filters import StrictBooleanFilter
+from common.api_filters import StrictBooleanFilter
 from notifications.models import Delivery, InAppNotification
 
 NOTIFICATION_EXAMPLE = {

@@ -25,8 +25,8 @@ from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from alerts.models import Channel
-from cryptomonitor.api_throttling import count
+from common.api_throttling import count
+from common.delivery_channels import Channel
 from notifications.models import Delivery, DeliveryStatus, EmailDigest
 from notifications.notices import load_delivery, notice_for, with_notice_relations
 from notifications.outbox import enqueue_deliveries, enqueue_on_commit
@@ -328,7 +328,7 @@ def _count_test_send(user) -> None:
     """Count one test send of `user`; raise TooManyTestSends over the limit.
 
     A window per clock minute, counted with one atomic Redis INCR (the API
-    throttles' counter, cryptomonitor.api_throttling): race-free across web
+    throttles' counter, common.api_throttling): race-free across web
     processes, at the same accepted cost of up to twice the rate across a
     window boundary.
     """

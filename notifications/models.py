@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from alerts.models import AlertEvent, Channel
+from common.delivery_channels import Channel
 from notifications.validation import MAX_URL_LENGTH, apprise_url_errors, webhook_url_errors
 
 
@@ -96,8 +96,13 @@ class Delivery(models.Model):
         db_index=False,
     )
     # Null for a "send test notification" delivery.
+    # By name: alerts builds on notifications, so notifications imports nothing of it.
     event = models.ForeignKey(
-        AlertEvent, on_delete=models.CASCADE, related_name="deliveries", null=True, blank=True
+        "alerts.AlertEvent",
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        null=True,
+        blank=True,
     )
     channel = models.CharField(max_length=20, choices=Channel.choices)
     status = models.CharField(
@@ -202,7 +207,7 @@ class InAppNotification(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbox"
     )
-    event = models.ForeignKey(AlertEvent, on_delete=models.CASCADE, null=True, blank=True)
+    event = models.ForeignKey("alerts.AlertEvent", on_delete=models.CASCADE, null=True, blank=True)
     # The delivery that wrote this entry: a retried delivery never adds a second one.
     delivery = models.OneToOneField(
         Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbox_entry"

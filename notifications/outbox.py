@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import models, transaction
 
-from alerts.models import AlertEvent
 from notifications.models import Delivery, DeliveryStatus
 
 
-def record_deliveries(event: AlertEvent, channels: list[str]) -> list[Delivery]:
-    """Write the event's deliveries; enqueue their tasks only once the event commits.
+def record_deliveries(event: models.Model, channels: list[str]) -> list[Delivery]:
+    """Write the deliveries of `event` (an AlertEvent); enqueue their tasks once it commits.
 
     Call inside the transaction that claims the alert, so the event and its
     deliveries exist together or not at all. A task lost after the commit is
@@ -21,7 +20,7 @@ def record_deliveries(event: AlertEvent, channels: list[str]) -> list[Delivery]:
 
 
 def record_deliveries_for_events(
-    events: Iterable[tuple[AlertEvent, list[str]]],
+    events: Iterable[tuple[models.Model, list[str]]],
 ) -> list[Delivery]:
     """record_deliveries() for many events in one INSERT.
 

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import confirmation
 from accounts.models import Profile
-from alerts.models import Channel
+from common.delivery_channels import Channel
 from notifications.delivery import TooManyTestSends, send_test_notifications
 from notifications.forms import NotificationSettingsForm
 from notifications.models import Delivery, DeliveryStatus, InAppNotification, NotificationSettings

@@ -20,8 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cryptomonitor.api_cache import ConditionalListMixin, ValidatorQuery, row_digest
-from cryptomonitor.api_filters import StrictBooleanFilter
+from common.api_cache import ConditionalListMixin, ValidatorQuery, row_digest
+from common.api_filters import StrictBooleanFilter
 from prices import history, watchlists
 from prices.models import Coin, WatchlistEntry, decimal_text
 

@@ -86,17 +86,16 @@ def sync_catalogue(
 def untrack_dropped(tracked: list[str]) -> int:
     """Stop tracking coins tracked only because an earlier TRACKED_COINS named them.
 
-    A coin someone watches, or with an alert that can fire again (active,
-    paused, triggered and so resumable, or expired and so revivable by an
-    edit, whose form offers only tracked coins), stays tracked: its card and
-    its alert need prices. Coins tracked in the admin were never the setting's.
+    A coin someone watches, or with any alert, stays tracked: its card and its
+    alert need prices. Every alert can fire again (active, paused, triggered
+    and so resumable, or expired and so revivable by an edit, whose form
+    offers only tracked coins), so its status does not matter, and prices
+    need not know alerts' statuses (alerts builds on prices, not the reverse).
+    Coins tracked in the admin were never the setting's.
     Returns how many coins stopped being tracked.
     """
-    from alerts.models import Status  # alerts imports prices.models
-
     dropped = Coin.objects.filter(tracked_by_setting=True).exclude(coingecko_id__in=tracked)
-    can_fire = [Status.ACTIVE, Status.PAUSED, Status.TRIGGERED, Status.EXPIRED]
-    needed = Q(watchers__isnull=False) | Q(alerts__status__in=can_fire)
+    needed = Q(watchers__isnull=False) | Q(alerts__isnull=False)
     untracked = (
         Coin.objects.filter(pk__in=dropped.values("pk"), is_tracked=True)
         .exclude(pk__in=Coin.objects.filter(needed).values("pk"))

@@ -9,6 +9,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from common.live_groups import user_group
 from prices import live
 
 # RFC 6455: "message too big to process".
@@ -29,7 +30,7 @@ class PriceConsumer(AsyncWebsocketConsumer):
         self.coin_ids: frozenset[str] | None = None
         user = self.scope.get("user")
         if user is not None and user.is_authenticated:
-            group = live.user_group(user.pk)
+            group = user_group(user.pk)
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups = [*self.groups, group]
         await self.accept()
@@ -116,7 +117,7 @@ class PriceConsumer(AsyncWebsocketConsumer):
     async def user_signed_out(self, event: dict[str, Any]) -> None:
         # Leave the user's group at once: nothing of theirs reaches this
         # socket while its close handshake runs.
-        group = live.user_group(self.scope["user"].pk)
+        group = user_group(self.scope["user"].pk)
         await self.channel_layer.group_discard(group, self.channel_name)
         self.groups = [name for name in self.groups if name != group]
         self.signed_out = True

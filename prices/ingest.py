@@ -5,8 +5,8 @@ One transaction per batch: create unknown coins, write every new tick
 quote is newer than what they show, and fold the ticks into rollups, all in
 one statement.
 Only after the commit do we broadcast (docs/websocket.md, with the feed's state as
-committed) and enqueue alert evaluation (alerts.tasks.evaluate_alerts), so nobody hears about
-rows that were rolled back.
+committed) and send prices.hooks.live_batch_committed (alerts evaluates on it), so nobody
+hears about rows that were rolled back.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from prices.bulk_sql import json_rows
+from prices.hooks import live_batch_committed
 from prices.live import PRICES_GROUP, feed_status
 from prices.models import Coin, PriceSource, PriceTick, decimal_text
 from prices.quotes import MarketQuote
@@ -36,7 +37,7 @@ class IngestResult:
     stored: int = 0  # new ticks written
     created_coins: list[str] = field(default_factory=list)
     changed: list[dict] = field(default_factory=list)  # Coin.snapshot() of moved coins
-    batch: list[dict] = field(default_factory=list)  # alerts.tasks.evaluate_alerts' items
+    batch: list[dict] = field(default_factory=list)  # live_batch_committed's items
     polled_at: datetime = field(default_factory=timezone.now)
 
 
@@ -307,19 +308,9 @@ def _announce(result: IngestResult, evaluate: bool) -> None:
         logger.exception("Could not broadcast %d price updates", len(result.changed))
     if not evaluate:
         return
-    from alerts.tasks import evaluate_alerts  # the alerts app depends on us, not the reverse
-
-    try:
-        evaluate_alerts.delay(result.batch)
-    except Exception:
-        # The ticks are committed: a broker hiccup must not lose this batch's
-        # triggers, so evaluate here instead. Deliveries it cannot enqueue
-        # wait in the outbox for the sweeper.
-        logger.exception(
-            "Could not enqueue alert evaluation for %d coins; evaluating in this process",
-            len(result.batch),
-        )
-        try:
-            evaluate_alerts(result.batch)
-        except Exception:
-            logger.exception("Alert evaluation failed for %d coins", len(result.batch))
+    # alerts listens (alerts.receivers): it builds on prices, so prices names it nowhere.
+    for receiver, error in live_batch_committed.send_robust(_announce, batch=result.batch):
+        if error is not None:
+            logger.error(
+                "%r failed on a batch of %d coins", receiver, len(result.batch), exc_info=error
+            )

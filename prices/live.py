@@ -35,11 +35,6 @@ class BadMessage(ValueError):
     """A client message we cannot act on; its text is sent back to the client."""
 
 
-def user_group(user_id: int) -> str:
-    """The group carrying one user's own events (alert popups)."""
-    return f"user.{user_id}"
-
-
 def parse_subscription(coins: Any) -> list[str]:
     """Validate the `coins` of a subscribe message; return the ids, deduplicated, in order."""
     if not isinstance(coins, list):

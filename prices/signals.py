@@ -17,7 +17,7 @@ from django.contrib.auth.signals import user_logged_out
 from django.dispatch import receiver
 
 from accounts.signals import credentials_changed
-from prices.live import user_group
+from common.live_groups import user_group
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from typing import Protocol
 from django.conf import settings
 from django.utils import timezone
 
+from prices.coingecko import CoinGeckoClient
 from prices.models import Coin, PriceSource
 from prices.quotes import FetchResult, MarketQuote
 
@@ -40,8 +41,6 @@ class CoinGeckoSource:
     price_source = PriceSource.COINGECKO
 
     def fetch(self, coin_ids: list[str]) -> FetchResult:
-        from prices.coingecko import CoinGeckoClient
-
         with CoinGeckoClient.from_settings() as client:
             return client.fetch_markets(coin_ids, settings.VS_CURRENCY)
 

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from alerts.models import Channel
+from common.delivery_channels import Channel
 from cryptomonitor.celery import app as celery_app
 from notifications.delivery import (
     backoff_seconds,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alerts.models import Channel
+from common.delivery_channels import Channel
 from notifications.transports.apprise import AppriseTransport
 from notifications.transports.base import HttpTransport, Transport, TransportError
 from notifications.transports.email import EmailTransport

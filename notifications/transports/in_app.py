@@ -5,10 +5,10 @@ from __future__ import annotations
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from common.live_groups import user_group
 from notifications.models import InAppNotification
 from notifications.notices import Notice
 from notifications.transports.base import Transport, TransportError
-from prices.live import user_group
 
 
 class InAppTransport(Transport):

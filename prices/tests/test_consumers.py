@@ -21,6 +21,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from common.live_groups import user_group
 from prices import live
 from prices.consumers import PriceConsumer
 from prices.models import Coin, FeedState, PriceSource
@@ -48,7 +49,7 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
 
 LAYERS = {
     "redis": "channels_redis.core.RedisChannelLayer",
-    "pubsub": "cryptomonitor.channel_layers.SharedDecodePubSubChannelLayer",
+    "pubsub": "common.channel_layers.SharedDecodePubSubChannelLayer",
 }
 
 
@@ -523,10 +524,10 @@ def test_a_sign_out_event_closes_only_that_users_socket_with_4001(coins, owner, 
         mallory = await connected(stranger)
         layer = get_channel_layer()
         await layer.group_send(
-            live.user_group(owner.pk), {"type": "user.signed_out", "reason": "signed out"}
+            user_group(owner.pk), {"type": "user.signed_out", "reason": "signed out"}
         )
         closing = await alice.receive_output(TIMEOUT)
-        await layer.group_send(live.user_group(owner.pk), {"type": "user.alert", "alert": ALERT})
+        await layer.group_send(user_group(owner.pk), {"type": "user.alert", "alert": ALERT})
         alice_got_nothing_more = await alice.receive_nothing(timeout=0.3)
         await mallory.send_json_to({"type": "ping"})
         pong = await mallory.receive_json_from(TIMEOUT)

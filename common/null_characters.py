@@ -19,7 +19,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from cryptomonitor.api_errors import NON_FIELD, error_body
+from common.api_errors import NON_FIELD, error_body
 
 MESSAGE = "Null characters (%00) are not allowed in addresses, search terms or forms."
 

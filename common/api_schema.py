@@ -1,6 +1,6 @@
 """OpenAPI generation: every operation documents the error answers it can give.
 
-The conditional lists (cryptomonitor.api_cache) also document their ETag,
+The conditional lists (common.api_cache) also document their ETag,
 If-None-Match and the 304.
 """
 
@@ -11,8 +11,8 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
-from cryptomonitor.api_cache import ConditionalListMixin
-from cryptomonitor.api_errors import ErrorSerializer, error_body
+from common.api_cache import ConditionalListMixin
+from common.api_errors import ErrorSerializer, error_body
 
 ERRORS = {
     "400": ("Invalid input (request body or query parameters).", "validation_error"),

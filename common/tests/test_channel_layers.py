@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
-from cryptomonitor.channel_layers import SharedDecodePubSubChannelLayer
+from common.channel_layers import SharedDecodePubSubChannelLayer
 
 BATCH = {"type": "prices.update", "coins": [{"id": "bitcoin", "price": "1"}], "polled_at": "t"}
 
