@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 
 # Shared fixtures: `live_daphne` (a real daphne serving the app on the test db).
-pytest_plugins = ["cryptomonitor.testing.live_server"]
+pytest_plugins = ["tests_support.live_server"]
 
 START_HINTS = {
     "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",

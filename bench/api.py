@@ -57,8 +57,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.scratch_database import ensure_database  # noqa: E402
-from cryptomonitor.testing.compose import compose_command  # noqa: E402
-from cryptomonitor.testing.nginx import running_nginx  # noqa: E402
+from tests_support.compose import compose_command  # noqa: E402
+from tests_support.nginx import running_nginx  # noqa: E402
 
 RESULTS = BASE_DIR / "bench" / "results" / "api.json"
 

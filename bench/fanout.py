@@ -41,7 +41,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.scratch_database import ensure_database  # noqa: E402
-from cryptomonitor.testing.live_server import running_daphne  # noqa: E402
+from tests_support.live_server import running_daphne  # noqa: E402
 
 RESULTS = BASE_DIR / "bench" / "results" / "fanout.json"
 PRICES_CSV = BASE_DIR.parent / "shared" / "data" / "btcusd-1m-2023-03-01_21.csv"

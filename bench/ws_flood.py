@@ -54,8 +54,6 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.scratch_database import ensure_database  # noqa: E402
-from cryptomonitor.testing.live_server import running_daphne  # noqa: E402
-from cryptomonitor.testing.nginx import nginx_binary, running_nginx  # noqa: E402
 from prices.tests.socket_flood import (  # noqa: E402
     CONTINUATION,
     MIB,
@@ -69,6 +67,8 @@ from prices.tests.socket_flood import (  # noqa: E402
     send_until_dropped,
     snapshot_seconds,
 )
+from tests_support.live_server import running_daphne  # noqa: E402
+from tests_support.nginx import nginx_binary, running_nginx  # noqa: E402
 
 RESULTS = BASE_DIR / "bench" / "results" / "ws_flood.json"
 SOCKETS = 10

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import pytest
 
-from cryptomonitor.testing.live_server import current_database_url, running_daphne
 from prices.tests.pipeline import alert_batches  # noqa: F401 (fixture)
 
 # The Chromium fixture and helpers of the prices browser tests.
@@ -22,6 +21,7 @@ from prices.tests.test_browser import (  # noqa: F401 (fixtures)
     market,
     sign_up,
 )
+from tests_support.live_server import current_database_url, running_daphne
 
 # ReDoc's hard-coded logo: the ReDoc page's policy refuses it on purpose.
 REDOCLY_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"

@@ -6,8 +6,8 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from cryptomonitor.testing.live_server import running_daphne
 from prices.models import FeedState
+from tests_support.live_server import running_daphne
 
 pytestmark = pytest.mark.django_db
 

@@ -31,16 +31,16 @@ from asgiref.sync import async_to_sync
 
 from accounts.models import ApiToken
 from alerts.models import Alert
-from cryptomonitor.testing.compose import compose_command, compose_environment
-from cryptomonitor.testing.live_server import current_database_url
-from cryptomonitor.testing.nginx import (
+from prices.models import Coin
+from tests_support.compose import compose_command, compose_environment
+from tests_support.live_server import current_database_url
+from tests_support.nginx import (
     free_port,
     nginx_binary,
     render_config,
     running_nginx,
     running_process,
 )
-from prices.models import Coin
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
-from cryptomonitor.testing.compose import compose_environment
+from tests_support.compose import compose_environment
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 SETTINGS = BASE_DIR / "cryptomonitor" / "settings.py"

@@ -29,11 +29,11 @@ from honcho.environ import parse_procfile
 
 from alerts.models import Alert, AlertEvent
 from cryptomonitor.celery import app as celery_app
-from cryptomonitor.testing.celery_worker import start_celery_worker
-from cryptomonitor.testing.live_server import current_database_url
 from notifications.models import Delivery
 from notifications.outbox import record_deliveries
 from prices.models import Coin
+from tests_support.celery_worker import start_celery_worker
+from tests_support.live_server import current_database_url
 
 
 def free_port() -> int:

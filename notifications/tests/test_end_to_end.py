@@ -13,12 +13,12 @@ import pytest
 from django.test import Client
 
 from alerts.models import Alert
-from cryptomonitor.testing.live_server import current_database_url, running_daphne
 from notifications.tests.conftest import wait_for
 from prices.models import Coin
 from prices.polling import poll_once
 from prices.tests.fake_coingecko import FakeCoinGecko, generate_coins
 from prices.tests.test_browser import WAIT_MS, beside_the_browser, chromium  # noqa: F401
+from tests_support.live_server import current_database_url, running_daphne
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

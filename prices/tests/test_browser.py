@@ -20,11 +20,11 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from cryptomonitor.testing.live_server import LiveServer, current_database_url, running_daphne
 from prices.ingest import store_quotes
 from prices.models import FeedState, PriceSource
 from prices.tests.coins import priced_coin
 from prices.tests.pipeline import alert_batches, quote  # noqa: F401 (fixture)
+from tests_support.live_server import LiveServer, current_database_url, running_daphne
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

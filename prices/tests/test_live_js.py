@@ -19,7 +19,6 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from cryptomonitor.testing.live_server import current_database_url, running_daphne
 from prices.ingest import store_quotes
 from prices.models import FeedState, PriceSource
 from prices.polling import announce_feed
@@ -27,6 +26,7 @@ from prices.templatetags.price_format import money
 from prices.tests.coins import priced_coin
 from prices.tests.pipeline import alert_batches, quote  # noqa: F401 (fixture)
 from prices.tests.test_browser import beside_the_browser, chromium  # noqa: F401 (fixture)
+from tests_support.live_server import current_database_url, running_daphne
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -15,10 +15,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 
-from cryptomonitor.testing.live_server import LiveServer, current_database_url, running_daphne
 from prices.polling import LOCK_KEY, poll_once
 from prices.tests.pipeline import alert_batches  # noqa: F401 (fixture)
 from prices.tests.test_consumers import LAYERS
+from tests_support.live_server import LiveServer, current_database_url, running_daphne
 
 pytestmark = [
     pytest.mark.slow,

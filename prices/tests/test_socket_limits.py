@@ -18,7 +18,6 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from websockets.frames import Close
 
-from cryptomonitor.testing.live_server import LiveServer, current_database_url, running_daphne
 from prices.tests.socket_flood import (
     CONTINUATION,
     MIB,
@@ -34,6 +33,7 @@ from prices.tests.socket_flood import (
     send_until_dropped,
     server_frames,
 )
+from tests_support.live_server import LiveServer, current_database_url, running_daphne
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -21,9 +21,9 @@ from websockets.frames import Close
 
 from accounts.signals import credentials_changed
 from common.live_groups import user_group
-from cryptomonitor.testing.live_server import LiveServer
 from prices.tests.socket_flood import messages_until_closed
 from prices.tests.test_live_server import daphne_on_each_layer  # noqa: F401 (fixture)
+from tests_support.live_server import LiveServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

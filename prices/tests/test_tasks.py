@@ -4,9 +4,9 @@ import uuid
 import pytest
 import redis
 
-from cryptomonitor.testing.celery_worker import start_celery_worker
 from prices.models import PriceTick
 from prices.tasks import poll_prices, purge_old_ticks
+from tests_support.celery_worker import start_celery_worker
 
 pytestmark = pytest.mark.django_db
 

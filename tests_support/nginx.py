@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cryptomonitor.testing.live_server import _stop
+from tests_support.live_server import _stop
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent
 CONFIG = BASE_DIR / "docker" / "nginx.conf"
 START_TIMEOUT_SECONDS = 30.0
 

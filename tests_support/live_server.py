@@ -1,8 +1,7 @@
 """A real daphne serving cryptomonitor.asgi for live-server and browser tests.
 
-Usage in a test module::
-
-    from cryptomonitor.testing.live_server import live_daphne  # noqa: F401 (fixture)
+Usage in a test module (the root conftest.py loads this module as a pytest
+plugin, so the fixture needs no import)::
 
     @pytest.mark.django_db(transaction=True)
     def test_something(live_daphne):
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(r"Listening on TCP address 127\.0\.0\.1:(\d+)")
 START_TIMEOUT_SECONDS = 30.0
 

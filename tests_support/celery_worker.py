@@ -12,7 +12,7 @@ import subprocess
 
 from django.conf import settings
 
-from cryptomonitor.testing.live_server import current_database_url
+from tests_support.live_server import current_database_url
 
 
 def start_celery_worker(

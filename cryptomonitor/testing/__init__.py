@@ -1,1 +1,0 @@
-"""Test helpers shared by several apps (real servers, not mocks)."""
