@@ -70,10 +70,12 @@ proxy:
 	  else echo "warning: nginx or wrk missing; run: sudo apt-get install nginx-light wrk"; fi; \
 	fi
 
-# makemigrations --check compares the models with the migration files; the
+# lint-imports checks the layers contract in pyproject.toml (docs/architecture.md,
+# "Layers"). makemigrations --check compares the models with the migration files; the
 # database it also reads applied migrations from need not exist (no warning).
 test: assets browser proxy
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(COMPOSE_SCHEMA_CHECK)
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -W "ignore:Got an error checking a consistent:RuntimeWarning" \
 	  manage.py makemigrations --check --dry-run -v 0
@@ -82,6 +84,7 @@ test: assets browser proxy
 lint: deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(COMPOSE_SCHEMA_CHECK)
 
 bench: assets proxy
