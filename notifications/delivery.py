@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -29,7 +30,7 @@ from common.api_throttling import count
 from common.delivery_channels import Channel
 from notifications.models import Delivery, DeliveryStatus, EmailDigest
 from notifications.notices import load_delivery, notice_for, with_notice_relations
-from notifications.outbox import enqueue_deliveries, enqueue_on_commit
+from notifications.outbox import DELIVER_ONE, enqueue_deliveries, enqueue_on_commit
 from notifications.transports import TransportError, transport_for
 from notifications.transports.email import EmailTransport
 
@@ -42,9 +43,7 @@ SWEEP_BATCH = 5000
 
 
 def enqueue(delivery_id: int, countdown: float | None = None) -> None:
-    from notifications.tasks import deliver_notification
-
-    deliver_notification.apply_async((delivery_id,), countdown=countdown)
+    current_app.signature(DELIVER_ONE, args=(delivery_id,)).apply_async(countdown=countdown)
 
 
 def backoff_seconds(attempts: int) -> float:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(r"Listening on TCP address 127\.0\.0\.1:(\d+)")
@@ -55,8 +56,6 @@ class LiveServer:
 
 def current_database_url() -> str:
     """The URL of the database pytest-django is using right now (test_<name>)."""
-    from django.db import connection
-
     db = connection.settings_dict
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     host = db.get("HOST") or "127.0.0.1"
