@@ -16,7 +16,7 @@ from tests_support.live_server import current_database_url
 
 
 def start_celery_worker(
-    queue: str, settings_module: str = "cryptomonitor.settings_test", **env: str
+    queue: str, settings_module: str = "tests_support.settings", **env: str
 ) -> subprocess.Popen:
     """Start a solo-pool worker consuming `queue`; extra `env` goes to its environment."""
     return subprocess.Popen(  # noqa: S603 (our own venv binary, fixed arguments)

@@ -7,7 +7,7 @@ plugin, so the fixture needs no import)::
     def test_something(live_daphne):
         httpx.get(f"{live_daphne.http_url}/healthz")
 
-The daphne child uses cryptomonitor.settings_test, the pytest test database
+The daphne child uses tests_support.settings, the pytest test database
 (so it needs `transaction=True`: it only sees committed rows) and the same
 TEST_REDIS_URL, so its channel layer is the one the test publishes on. It
 binds 127.0.0.1 on a port the kernel picks and is stopped after the test.
@@ -74,7 +74,7 @@ def running_daphne(
     """
     child_env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "cryptomonitor.settings_test",
+        "DJANGO_SETTINGS_MODULE": "tests_support.settings",
         "PYTHONUNBUFFERED": "1",
         **(env or {}),
     }

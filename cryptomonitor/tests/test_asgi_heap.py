@@ -20,7 +20,7 @@ PROBE = (
 
 def test_loading_the_asgi_app_freezes_the_startup_heap_and_widens_the_young_generation():
     # A fresh interpreter, as daphne is: the test process's collector stays as it is.
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cryptomonitor.settings_test"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests_support.settings"}
     output = subprocess.run(
         [sys.executable, "-c", PROBE], cwd=BASE_DIR, env=env, capture_output=True, text=True
     )

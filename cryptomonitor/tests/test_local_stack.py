@@ -77,7 +77,7 @@ def base_environment(database_url: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def stack_database() -> Iterator[str]:
     """A database of its own on the test server: the stack's processes commit to it."""
-    test_database = urlsplit(os.environ["DATABASE_URL"])  # settings_test's TEST_DATABASE_URL
+    test_database = urlsplit(os.environ["DATABASE_URL"])  # the test settings' TEST_DATABASE_URL
     name = f"{test_database.path.lstrip('/')}_stack"
     admin = test_database._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:

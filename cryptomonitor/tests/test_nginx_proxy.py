@@ -58,7 +58,7 @@ if nginx_binary() is None and os.environ.get("CI") != "true":
 # process (throttle counters are shared, as in production), the proxy header
 # production trusts when DEBUG is off, plus a test's own.
 SERVER_SETTINGS = """
-from cryptomonitor.settings_test import *
+from tests_support.settings import *
 CACHES["default"]["KEY_PREFIX"] = {prefix!r}
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 {extra}

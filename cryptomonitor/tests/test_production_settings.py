@@ -1,7 +1,7 @@
 """Production fails closed: without DEBUG=True the settings want a real key and HTTPS.
 
 The settings module is executed afresh with the environment each test sets
-(the suite itself runs with DEBUG=True, from settings_test). `check --deploy`
+(the suite itself runs with DEBUG=True, from tests_support.settings). `check --deploy`
 runs as a process, with compose's production environment.
 """
 

@@ -7,7 +7,7 @@ tasks go to the test's private queues so no other worker can take them.
 
 import os
 
-from cryptomonitor.settings_test import *  # noqa: F403
+from tests_support.settings import *  # noqa: F403
 
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 EMAIL_HOST = "127.0.0.1"
