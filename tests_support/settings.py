@@ -19,11 +19,16 @@ os.environ.setdefault("EMAIL_URL", "consolemail://")
 os.environ.setdefault("CHANNEL_LAYER_BACKEND", "channels_redis.core.RedisChannelLayer")
 
 from cryptomonitor.settings import *  # noqa: E402,F403
-from cryptomonitor.settings import CACHES  # noqa: E402
+from cryptomonitor.settings import CACHES, CHANNEL_LAYERS  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CACHES["default"]["KEY_PREFIX"] = f"cm-test-{os.getpid()}"
+# Redis pub/sub channels are shared by every db number, so another instance's
+# broadcasts (a benchmark, `make run`) reached the tests' sockets. A prefix of
+# this run's own, inherited by the daphne and Celery processes it starts.
+os.environ.setdefault("TEST_CHANNEL_PREFIX", f"cm-test-{os.getpid()}:channels")
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = os.environ["TEST_CHANNEL_PREFIX"]
 # Tests drive sleeps of the HTTP client themselves; keep backoff short.
 COINGECKO_TIMEOUT_SECONDS = 1.0
 COINGECKO_BACKOFF_CAP_SECONDS = 2.0

@@ -53,10 +53,11 @@ def connect(server: LiveServer, **headers: str):
 def daphne_on_each_layer(request, settings, transactional_db) -> Iterator[LiveServer]:
     """A daphne on the test layer, then on the production default (pub/sub)."""
     backend = LAYERS[request.param]
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]  # the daphne's too
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": backend,
-            "CONFIG": {"hosts": settings.CHANNEL_LAYER_HOSTS, "prefix": "cm:channels"},
+            "CONFIG": {"hosts": settings.CHANNEL_LAYER_HOSTS, "prefix": prefix},
         }
     }
     env = {"TEST_DATABASE_URL": current_database_url(), "CHANNEL_LAYER_BACKEND": backend}
