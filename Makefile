@@ -18,7 +18,7 @@ export TEST_REDIS_URL ?= redis://127.0.0.1:6379/13
 # Docker image, which never runs make.
 export DEBUG ?= True
 
-.PHONY: run test lint bench fuzz deps assets browser proxy clean
+.PHONY: run test lint bench fuzz deps assets browser proxy clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

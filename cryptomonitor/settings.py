@@ -181,6 +181,11 @@ CACHES = {
 CHANNEL_LAYER_BACKEND = env.str(
     "CHANNEL_LAYER_BACKEND", default="common.channel_layers.SharedDecodePubSubChannelLayer"
 )
+if CHANNEL_LAYER_BACKEND.startswith("cryptomonitor.channel_layers."):
+    # An .env written for an older release: say where the layer went, at start.
+    raise environ.ImproperlyConfigured(
+        "CHANNEL_LAYER_BACKEND: cryptomonitor.channel_layers moved to common.channel_layers"
+    )
 # redis-py 8 gives every connection a 5 s socket timeout by default: exactly
 # RedisChannelLayer's blocking read (BZPOPMIN, 5 s), so an idle socket's
 # consumer died with "Timeout reading" and its browser reconnected every few

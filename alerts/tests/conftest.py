@@ -71,7 +71,6 @@ class Feed:
 
 @pytest.fixture
 def feed(bitcoin) -> Feed:
-    # Whole seconds: SQLite (`make run`) keeps cooldown ends to the millisecond.
     return Feed(bitcoin, timezone.now().replace(microsecond=0) - timedelta(days=2))
 
 

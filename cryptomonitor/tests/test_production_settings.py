@@ -86,6 +86,13 @@ def test_development_runs_without_a_key(load_settings):
     assert loaded["SECRET_KEY"].startswith("django-insecure-")
 
 
+def test_a_channel_layer_at_its_old_path_stops_the_start_saying_where_it_went(load_settings):
+    old = "cryptomonitor.channel_layers.SharedDecodePubSubChannelLayer"
+
+    with pytest.raises(ImproperlyConfigured, match="moved to common.channel_layers"):
+        load_settings(DEBUG="True", CHANNEL_LAYER_BACKEND=old)
+
+
 def test_production_is_https_only_by_default(load_settings):
     loaded = load_settings(SECRET_KEY=real_key())
 
