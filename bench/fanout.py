@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import multiprocessing as mp
 import os
@@ -41,10 +40,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.scratch_database import ensure_database  # noqa: E402
+from prices.tests.market_data import candle_rows  # noqa: E402
 from tests_support.live_server import running_daphne  # noqa: E402
 
 RESULTS = BASE_DIR / "bench" / "results" / "fanout.json"
-PRICES_CSV = BASE_DIR.parent / "shared" / "data" / "btcusd-1m-2023-03-01_21.csv"
 LAYERS = {
     "RedisChannelLayer": "channels_redis.core.RedisChannelLayer",
     "RedisPubSubChannelLayer": "channels_redis.pubsub.RedisPubSubChannelLayer",
@@ -136,9 +135,8 @@ def clear_channel_keys(redis_url: str) -> None:
 
 
 def btc_closes(count: int) -> list[Decimal]:
-    with PRICES_CSV.open() as handle:
-        rows = csv.DictReader(handle)
-        return [Decimal(row["close"]) for _, row in zip(range(count), rows, strict=False)]
+    rows = candle_rows()
+    return [Decimal(row["close"]) for _, row in zip(range(count), rows, strict=False)]
 
 
 def publish(batches: int, interval: float) -> None:
