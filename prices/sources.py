@@ -46,7 +46,7 @@ class CoinGeckoSource:
 
 
 # Where a simulated coin starts when it has no stored price: USD prices of
-# early March 2023, the same period as the real candles in shared/data.
+# early March 2023, the same period as the real candles in prices/tests/data.
 # (symbol, name, price)
 STARTING_PRICES: dict[str, tuple[str, str, str]] = {
     "bitcoin": ("btc", "Bitcoin", "23147.31"),
