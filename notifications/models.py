@@ -144,6 +144,13 @@ class Delivery(models.Model):
                 condition=models.Q(status__in=["pending", "sending"]),
             ),
             models.Index(fields=["user", "-created_at"], name="delivery_user_idx"),
+            # The System status page's latest failures; partial, so only
+            # rows that gave up are in it.
+            models.Index(
+                fields=["-updated_at"],
+                name="delivery_failed_idx",
+                condition=models.Q(status="failed"),
+            ),
             # A digest's rows (notifications.delivery, and SET_NULL when a
             # digest is deleted); partial, so the evaluator's inserts skip it.
             models.Index(
