@@ -25,6 +25,9 @@ def format_price(price: Decimal) -> str:
     return f"{price.normalize():,f}" if price >= 1 else f"{price.normalize():f}"
 
 
+# Posted by the warning's "Save anyway": the person wants the alert anyway.
+CONFIRM_IMMEDIATE = "confirm_immediate"
+
 EXPIRED_HELP = {
     Status.ACTIVE: "This alert has expired. Saving it with a future expiry, or none, "
     "makes it active again.",
@@ -45,9 +48,6 @@ class AlertForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Choose at least one channel."},
     )
-    # Set after the first submission that would fire at once: the person has
-    # seen the warning and wants the alert anyway.
-    confirm_immediate = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = Alert
@@ -99,7 +99,17 @@ class AlertForm(forms.ModelForm):
 
     @property
     def needs_confirmation(self) -> bool:
-        return self.fires_immediately and not self.cleaned_data.get("confirm_immediate")
+        return self.fires_immediately and not self.confirmed_immediate
+
+    @property
+    def confirmed_immediate(self) -> bool:
+        """Whether the person saw the fire-at-once warning and saves anyway.
+
+        The warning page renders the one hidden input (alert_form.html); it is
+        not a form field, whose own empty hidden input would be posted too and,
+        sent last, win.
+        """
+        return self.data.get(CONFIRM_IMMEDIATE) == "True"
 
     revived = False  # whether save() revived an expired alert
 
