@@ -53,3 +53,13 @@ def test_the_warning_sends_one_confirmation_value(client, owner, bitcoin):
     warned = client.post(reverse("alerts:create"), ALREADY_TRUE).content.decode()
 
     assert form_values(warned, having="coin")["confirm_immediate"] == ["True"]
+
+
+def test_the_edit_pages_warning_says_save_not_create(client, owner, make_alert):
+    alert = make_alert(target=Decimal("35000"))
+    client.force_login(owner)
+
+    body = client.post(reverse("alerts:edit", args=[alert.pk]), ALREADY_TRUE).content.decode()
+
+    assert "Save again to keep it anyway." in body
+    assert "to create it" not in body
