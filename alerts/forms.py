@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 
 from alerts.models import OWNER_FIELDS, Alert, Status
 from common.delivery_channels import Channel
@@ -56,13 +57,11 @@ class AlertForm(forms.ModelForm):
             "percent": "Change (%)",
             "window": "Within",
             "cooldown_seconds": "Cooldown (seconds)",
-            "expires_at": "Expires at (UTC)",
         }
         help_texts = {
             "target": "For price conditions: above, below and crosses.",
             "percent": "For movement conditions: rises, falls or moves by.",
             "cooldown_seconds": "Repeating alerts wait at least this long between firings.",
-            "expires_at": "Optional: the alert stops after this time.",
         }
         widgets = {
             "expires_at": forms.DateTimeInput(
@@ -79,6 +78,14 @@ class AlertForm(forms.ModelForm):
         self.fields["window"].required = False
         # Prices are quoted in the configured currency, not always USD.
         self.fields["target"].label = f"Target price ({settings.VS_CURRENCY.upper()})"
+        # Typed times are read in the zone the page shows (accounts.middleware).
+        zone = timezone.get_current_timezone_name()
+        self.fields["expires_at"].label = f"Expires at ({zone})"
+        self.fields[
+            "expires_at"
+        ].help_text = (
+            f"Optional: the alert stops after this time, in {zone} (your account's time zone)."
+        )
         if self.instance.pk:
             self.initial["coin"] = self.instance.coin.coingecko_id
         if self.instance.status == Status.EXPIRED:
