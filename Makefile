@@ -6,6 +6,7 @@ DEPS_STAMP := $(VENV)/.deps-installed
 ASSETS_STAMP := node_modules/.assets-installed
 CHROMIUM ?= /usr/bin/chromium
 NGINX ?= /usr/sbin/nginx
+PROMTOOL ?= /usr/bin/promtool
 # docker-compose.yml against the Compose Specification, whose schema ships
 # inside check-jsonschema: no download, so it runs offline.
 COMPOSE_SCHEMA_CHECK := $(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
@@ -18,7 +19,7 @@ export TEST_REDIS_URL ?= redis://127.0.0.1:6379/13
 # Docker image, which never runs make.
 export DEBUG ?= True
 
-.PHONY: run test lint bench fuzz deps assets browser proxy clean lock
+.PHONY: run test lint bench fuzz deps assets browser proxy prometheus clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,10 +71,25 @@ proxy:
 	  else echo "warning: nginx or wrk missing; run: sudo apt-get install nginx-light wrk"; fi; \
 	fi
 
+# Debian's prometheus for promtool (the monitoring tests check deploy/prometheus
+# with it) and the server the monitoring stack test starts on a free port. The
+# same policy-rc.d trick keeps the package from starting a system Prometheus;
+# no recommends, so no node exporter either.
+prometheus:
+	@if [ ! -x $(PROMTOOL) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	      policy=/usr/sbin/policy-rc.d; printf '#!/bin/sh\nexit 101\n' > $$policy; chmod +x $$policy; fi; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
+	      || echo "warning: could not install prometheus; the monitoring tests will fail"; \
+	    [ -z "$$policy" ] || rm -f $$policy; \
+	  else echo "warning: $(PROMTOOL) missing; run: sudo apt-get install --no-install-recommends prometheus"; fi; \
+	fi
+
 # lint-imports checks the layers contract in pyproject.toml (docs/architecture.md,
 # "Layers"). makemigrations --check compares the models with the migration files; the
 # database it also reads applied migrations from need not exist (no warning).
-test: assets browser proxy
+test: assets browser proxy prometheus
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(COMPOSE_SCHEMA_CHECK)
