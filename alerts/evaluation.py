@@ -18,12 +18,14 @@ The work grows with the number of matching alerts, not with all alerts.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
 
+from alerts import metrics
 from alerts.claiming import fire_matching_alerts, rearm_level_alerts
 from alerts.matching import PriceChange, window_movements
 from alerts.models import AlertEvent
@@ -50,6 +52,7 @@ def evaluate_batch(batch: Sequence[dict], now: datetime | None = None) -> list[A
     `now` defaults to the current time; it decides cooldowns and expiry and
     stamps the events (a replay of history passes the tick times).
     """
+    started = time.perf_counter()
     changes = _latest_per_coin(PriceChange.from_message(item) for item in batch)
     if not changes:
         return []
@@ -64,6 +67,8 @@ def evaluate_batch(batch: Sequence[dict], now: datetime | None = None) -> list[A
         rearm_level_alerts(changes)
         events = fire_matching_alerts(changes, movements, now)
         _apply_settings(previous)
+    seconds = time.perf_counter() - started
+    metrics.record_batch([change.coin_id for change in changes], events, seconds)
     return events
 
 

@@ -3,9 +3,30 @@
 import os
 
 from celery import Celery
+from celery.signals import beat_init, worker_init, worker_process_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cryptomonitor.settings")
 
 app = Celery("cryptomonitor")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+# Metrics (docs/metrics.md). cryptomonitor.metrics reads the apps' models, and
+# this module is imported while the settings load, before apps are ready: the
+# handlers import it once Celery has set Django up.
+@worker_init.connect
+@beat_init.connect
+def start_metrics_exporter(**kwargs) -> None:
+    """Serve the container's metrics on METRICS_PORT, when it is set."""
+    from cryptomonitor import metrics
+
+    metrics.start_exporter()
+
+
+@worker_process_shutdown.connect
+def forget_dead_pool_process(pid: int, **kwargs) -> None:
+    """A pool process's live gauges (none yet, but any later) leave the sums."""
+    from cryptomonitor import metrics
+
+    metrics.mark_process_dead(pid)

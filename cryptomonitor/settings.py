@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "django_prometheus",
     "allauth",
     "allauth.account",
     "cryptomonitor",
@@ -99,6 +100,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: django-prometheus times and counts every request (/metrics).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # Before anything reads a cookie (the session): common/null_characters.py.
     "common.null_characters.IgnoreNullCharacterCookiesMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -114,6 +117,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.UserTimeZoneMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "cryptomonitor.urls"
@@ -414,6 +418,11 @@ SPECTACULAR_SETTINGS = {
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
 ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+
+# --- Metrics (docs/metrics.md) ------------------------------------------------------
+# Set: /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`. Empty:
+# only callers on this host that came through no proxy.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Internationalisation, static files ---------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import views as account_views
-from cryptomonitor import health
+from cryptomonitor import health, metrics
 
 # The admin takes no password itself: its login page sends visitors to
 # allauth's, so one lockout counts failed logins at every door (accounts.adapter).
@@ -11,6 +11,7 @@ admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     # allauth's login, answering 429 once locked out; before allauth's own URLs.
     path("accounts/login/", account_views.login, name="account_login"),

@@ -44,6 +44,8 @@ from django.conf import settings
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
+from prices.metrics import WEBSOCKET_FRAMES_REFUSED
+
 logger = logging.getLogger(__name__)
 
 # RFC 6455 close codes an endpoint may send.
@@ -131,12 +133,13 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
             if not self.bucket.take():
                 self.refuse(
                     f"more than {settings.WS_MESSAGE_BURST} messages at once or "
-                    f"{settings.WS_MESSAGE_RATE:g} a second"
+                    f"{settings.WS_MESSAGE_RATE:g} a second",
+                    limit="rate",
                 )
             elif frame.opcode == OPCODE_CONTINUATION:
                 self.message_frames += 1
                 if self.message_frames > MAX_MESSAGE_FRAMES:
-                    self.refuse(f"a message in more than {MAX_MESSAGE_FRAMES} frames")
+                    self.refuse(f"a message in more than {MAX_MESSAGE_FRAMES} frames", limit="size")
             elif frame.opcode < OPCODE_CLOSE:  # the first frame of a message
                 self.message_frames = 1
         if self.refusing:
@@ -151,9 +154,13 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
             return
         super().onMessage(payload, isBinary)
 
-    def refuse(self, reason: str) -> None:
-        """Close with 1008, drop whatever else comes, and stop reading the socket."""
+    def refuse(self, reason: str, limit: str) -> None:
+        """Close with 1008, drop whatever else comes, and stop reading the socket.
+
+        `limit` is the metric's reason label: "rate" or "size".
+        """
         logger.info("WebSocket %s closed: %s", self.client_addr, reason)
+        WEBSOCKET_FRAMES_REFUSED.labels(reason=limit).inc()
         self.refusing = True
         self.close_with(CLOSE_POLICY_VIOLATION, reason)
         # autobahn drops the connection if no close reply comes within its

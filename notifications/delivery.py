@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from common.api_throttling import count
 from common.delivery_channels import Channel
+from notifications import metrics
 from notifications.models import Delivery, DeliveryStatus, EmailDigest
 from notifications.notices import load_delivery, notice_for, with_notice_relations
 from notifications.outbox import DELIVER_ONE, enqueue_deliveries, enqueue_on_commit
@@ -113,7 +114,9 @@ def send_claimed(delivery: Delivery, now: datetime) -> dict[int, str]:
             transport_for(delivery.channel, delivery.user).send(notice_for(delivery))
         except Exception as exc:
             return {delivery.pk: record_failure(delivery, _as_transport_error(exc, delivery))}
-    delivery.mark_sent(timezone.now())
+    sent_at = timezone.now()
+    if delivery.mark_sent(sent_at):
+        metrics.record_attempts([delivery], DeliveryStatus.SENT, sent_at)
     return {delivery.pk: DeliveryStatus.SENT}
 
 
@@ -160,13 +163,16 @@ def send_slot(delivery: Delivery) -> Iterator[bool]:
 def record_failure(delivery: Delivery, error: TransportError) -> str:
     """Fail for good, or put the row back to pending with backoff and re-enqueue."""
     if error.permanent:
-        delivery.mark_failed(f"permanent: {error}")
+        if delivery.mark_failed(f"permanent: {error}"):
+            metrics.record_attempts([delivery], DeliveryStatus.FAILED, timezone.now())
         return DeliveryStatus.FAILED
     if delivery.attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS:
-        delivery.mark_failed(f"gave up after {delivery.attempts} attempts: {error}")
+        if delivery.mark_failed(f"gave up after {delivery.attempts} attempts: {error}"):
+            metrics.record_attempts([delivery], DeliveryStatus.FAILED, timezone.now())
         return DeliveryStatus.FAILED
     delay = backoff_seconds(delivery.attempts)
     if delivery.mark_retry(str(error), timezone.now() + timedelta(seconds=delay)):
+        metrics.record_attempts([delivery], DeliveryStatus.PENDING, timezone.now())
         enqueue(delivery.pk, countdown=delay)
     return DeliveryStatus.PENDING
 
@@ -264,6 +270,9 @@ def deliver_digest(delivery: Delivery, now: datetime) -> dict[int, str]:
             lease_expires_at=None,
             updated_at=sent_at,
         )
+    if len(members) > 1:  # a lone alert went out as a normal email
+        metrics.DIGESTS_SENT.inc()
+    metrics.record_attempts(members, DeliveryStatus.SENT, sent_at)
     return {member.pk: DeliveryStatus.SENT for member in members}
 
 
@@ -394,4 +403,6 @@ def sweep(now: datetime | None = None) -> SweepResult:
     lost_ids = list(lost.values_list("pk", flat=True)[:SWEEP_BATCH])
     enqueue_deliveries(lost_ids)
     result.requeued = len(lost_ids)
+    if result.requeued + result.recovered:
+        metrics.SWEEPER_RECOVERIES.inc(result.requeued + result.recovered)
     return result

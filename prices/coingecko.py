@@ -25,6 +25,7 @@ import certifi
 import httpx
 from django.conf import settings
 
+from prices import metrics
 from prices.quotes import FeedError, FetchResult, MarketQuote
 from prices.validation import (
     ChartPoint,
@@ -35,7 +36,7 @@ from prices.validation import (
     validate_market_row,
 )
 
-__all__ = ["ChartPoint", "CoinGeckoClient", "FeedError"]
+__all__ = ["ChartPoint", "CoinGeckoClient", "FeedError", "RateLimited"]
 
 log = logging.getLogger("prices.coingecko")
 P = ParamSpec("P")
@@ -65,12 +66,19 @@ def _only_feed_errors(method: Callable[P, R]) -> Callable[P, R]:
     return guarded
 
 
+class RateLimited(FeedError):
+    """The call failed because CoinGecko answered 429 (polls count it apart)."""
+
+
 class _Retryable(Exception):
     """One attempt failed in a way that may pass: why, and what the server asked."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, retry_after: float | None = None, *, rate_limited: bool = False
+    ) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.rate_limited = rate_limited
 
 
 class CoinGeckoClient:
@@ -169,7 +177,10 @@ class CoinGeckoClient:
         # Any page's Retry-After binds the whole feed, whichever page failed first.
         retry_after = _asked_to_wait(failures.values())
         if len(unread) == len(wanted):
-            raise FeedError(_no_page_read(failures, len(pages)), retry_after=retry_after)
+            limited = any(isinstance(exc, RateLimited) for exc in failures.values())
+            raise (RateLimited if limited else FeedError)(
+                _no_page_read(failures, len(pages)), retry_after=retry_after
+            )
         first = next(iter(failures.values()))
         result.failure = FeedError(
             f"{len(failures)} of {len(pages)} /coins/markets pages failed, "
@@ -262,19 +273,22 @@ class CoinGeckoClient:
         try:
             response = self._http.get(path, params=params)
         except httpx.TimeoutException as exc:
+            metrics.count_coingecko_request("timeout")
             raise _Retryable(f"timed out ({type(exc).__name__})") from None
         except httpx.HTTPError as exc:
+            metrics.count_coingecko_request("connection_error")
             raise _Retryable(f"connection failed ({type(exc).__name__}: {exc})") from None
         status = response.status_code
+        metrics.count_coingecko_request(status)
         if status == 429 or status >= 500:
             retry_after = _retry_after_seconds(response.headers.get("retry-after"))
             if retry_after is not None and retry_after > self.retry_after_budget:
-                raise FeedError(
+                raise (RateLimited if status == 429 else FeedError)(
                     f"CoinGecko {path}: HTTP {status}, asked to wait {retry_after:.0f} s",
                     retry_after=timedelta(seconds=retry_after),
                 )
             what = "rate limited (HTTP 429)" if status == 429 else f"HTTP {status}"
-            raise _Retryable(what, retry_after)
+            raise _Retryable(what, retry_after, rate_limited=status == 429)
         if status >= 400:
             hint = (
                 " (check COINGECKO_API_KEY and COINGECKO_API_PLAN)" if status in (401, 403) else ""
@@ -312,7 +326,7 @@ def _tls_context() -> ssl.SSLContext:
 def _give_up(path: str, failure: _Retryable, attempts: int) -> FeedError:
     retry_after = None if failure.retry_after is None else timedelta(seconds=failure.retry_after)
     plural = "s" if attempts > 1 else ""
-    return FeedError(
+    return (RateLimited if failure.rate_limited else FeedError)(
         f"CoinGecko {path}: {failure} ({attempts} attempt{plural})", retry_after=retry_after
     )
 

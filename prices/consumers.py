@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from common.live_groups import user_group
-from prices import live
+from prices import live, metrics
 
 # RFC 6455: "message too big to process".
 CLOSE_TOO_BIG = 1009
@@ -24,6 +24,7 @@ class PriceConsumer(AsyncWebsocketConsumer):
 
     groups = [live.PRICES_GROUP]
     signed_out = False
+    counted = False  # in cryptomonitor_websocket_connections
 
     async def connect(self) -> None:
         # None means every tracked coin; a subscribe message narrows it.
@@ -34,8 +35,16 @@ class PriceConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups = [*self.groups, group]
         await self.accept()
+        metrics.WEBSOCKET_CONNECTIONS.inc()
+        self.counted = True
         snapshot = await database_sync_to_async(live.process_texts.snapshot_text)()
         await self.send(text_data=snapshot)
+        metrics.SENT_SNAPSHOT.inc()
+
+    async def disconnect(self, code: int) -> None:
+        if self.counted:
+            self.counted = False
+            metrics.WEBSOCKET_CONNECTIONS.dec()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections (a hop to a thread)
@@ -54,6 +63,7 @@ class PriceConsumer(AsyncWebsocketConsumer):
         elif len(text) > live.MAX_CLIENT_FRAME_BYTES // 4 and (
             len(text.encode()) > live.MAX_CLIENT_FRAME_BYTES
         ):
+            metrics.WEBSOCKET_FRAMES_REFUSED.labels(reason="size").inc()
             await self.send_error(f"message larger than {live.MAX_CLIENT_FRAME_BYTES} bytes")
             await self.close(code=CLOSE_TOO_BIG)
         else:
@@ -97,22 +107,27 @@ class PriceConsumer(AsyncWebsocketConsumer):
             }
         )
         await self.send(text_data=snapshot)
+        metrics.SENT_SNAPSHOT.inc()
 
     async def prices_update(self, event: dict[str, Any]) -> None:
         if self.coin_ids is None:
             await self.send(text_data=live.process_texts.batch_text(event))
+            metrics.SENT_PRICES.inc()
             return
         message = live.process_texts.narrowed_message(event, self.coin_ids)
         if message is not None:
             await self.send_message(message)
+            metrics.SENT_PRICES.inc()
 
     async def prices_feed(self, event: dict[str, Any]) -> None:
         # A failed poll: no batch, only the feed's state (rare, tiny).
         await self.send_message({"type": "feed", "feed": event["feed"]})
+        metrics.SENT_FEED.inc()
 
     async def user_alert(self, event: dict[str, Any]) -> None:
         if not self.signed_out:  # one already on its way when the user left
             await self.send_message({**event["alert"], "type": "alert"})
+            metrics.SENT_ALERT.inc()
 
     async def user_signed_out(self, event: dict[str, Any]) -> None:
         # Leave the user's group at once: nothing of theirs reaches this
@@ -128,3 +143,4 @@ class PriceConsumer(AsyncWebsocketConsumer):
 
     async def send_error(self, text: str) -> None:
         await self.send_message({"type": "error", "message": text})
+        metrics.SENT_ERROR.inc()

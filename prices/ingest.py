@@ -12,6 +12,7 @@ hears about rows that were rolled back.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from prices import metrics
 from prices.bulk_sql import json_rows
 from prices.hooks import live_batch_committed
 from prices.live import PRICES_GROUP, feed_status
@@ -291,6 +293,7 @@ def _announce(result: IngestResult, evaluate: bool) -> None:
     The rows are committed whatever happens here: a Redis hiccup must not turn
     a good poll into a failed one.
     """
+    committed = time.perf_counter()  # on_commit callbacks run right after COMMIT
     event = {
         "type": "prices.update",
         "coins": result.changed,
@@ -304,6 +307,7 @@ def _announce(result: IngestResult, evaluate: bool) -> None:
         logger.exception("Could not read the feed's state for the price broadcast")
     try:
         async_to_sync(get_channel_layer().group_send)(PRICES_GROUP, event)
+        metrics.BROADCAST_LATENCY.observe(time.perf_counter() - committed)
     except Exception:
         logger.exception("Could not broadcast %d price updates", len(result.changed))
     if not evaluate:

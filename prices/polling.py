@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,6 +22,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from prices import metrics
+from prices.coingecko import RateLimited
 from prices.ingest import IngestResult, store_quotes
 from prices.live import PRICES_GROUP, feed_status
 from prices.models import FeedState
@@ -71,9 +74,11 @@ def poll_once(source: Source | None = None, *, force: bool = False) -> PollRepor
     if state.is_backing_off() and not force:
         # No batch comes while we wait: tell open pages once the feed is stale.
         announce_feed(only_if_stale=True)
+        metrics.record_skipped_poll("backoff")
         return PollReport(skipped=f"backing off until {state.backoff_until:%H:%M:%S} UTC")
     token = uuid.uuid4().hex
     if not _acquire(token):
+        metrics.record_skipped_poll("locked")
         return PollReport(skipped="another poll is running")
     try:
         return _poll(state, source or current_source())
@@ -84,8 +89,10 @@ def poll_once(source: Source | None = None, *, force: bool = False) -> PollRepor
 def _poll(state: FeedState, source: Source) -> PollReport:
     ids = tracked_coin_ids()
     if not ids:
+        metrics.record_skipped_poll("no_coins")
         return PollReport(skipped="no coins are tracked (TRACKED_COINS is empty)")
     report = PollReport(requested=len(ids))
+    started = time.perf_counter()
     try:
         fetched = source.fetch(ids)
         if not fetched.quotes:
@@ -96,6 +103,8 @@ def _poll(state: FeedState, source: Source) -> PollReport:
         _record_failure(
             state, report, exc, exc.retry_after or backoff(state.consecutive_failures + 1)
         )
+        outcome = "rate_limited" if isinstance(exc, RateLimited) else "error"
+        metrics.record_poll(outcome, time.perf_counter() - started, stored=0)
         return report
     for rejection in fetched.rejections:
         logger.warning(
@@ -110,6 +119,8 @@ def _poll(state: FeedState, source: Source) -> PollReport:
             _record_partial(state, report, fetched.failure)
         else:
             state.record_success()
+    outcome = "partial" if fetched.failure else "ok"
+    metrics.record_poll(outcome, time.perf_counter() - started, report.ingest.stored)
     return report
 
 

@@ -1,0 +1,102 @@
+"""Alert evaluation's Prometheus metrics (docs/metrics.md).
+
+alerts.evaluation moves the counters and the histogram once per batch. The
+active alerts are counted per coin and condition by one GROUP BY, kept in
+Django's cache (Redis) for ACTIVE_COUNTS_SECONDS: evaluation reads them to
+count the alerts a batch was evaluated against, and ActiveAlertsCollector
+sums them per condition when /metrics is served, so neither runs a query per
+batch or per scrape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+from django.core.cache import cache
+from django.db.models import Count
+from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from alerts.models import Alert, AlertEvent, Condition, Status
+
+ACTIVE_COUNTS_KEY = "alerts:metrics:active-counts"
+ACTIVE_COUNTS_SECONDS = 60
+
+EVALUATION_DURATION = Histogram(
+    "cryptomonitor_alert_evaluation_duration_seconds",
+    "evaluate_batch() of one price batch, seconds.",
+)
+BATCHES_EVALUATED = Counter(
+    "cryptomonitor_alert_batches_evaluated", "Price batches evaluated against the alerts."
+)
+ALERTS_EVALUATED = Counter(
+    "cryptomonitor_alerts_evaluated",
+    "Active alerts on each batch's changed coins, summed over batches "
+    f"(from counts cached for {ACTIVE_COUNTS_SECONDS} s).",
+)
+ALERTS_FIRED = Counter("cryptomonitor_alerts_fired", "Alerts fired, by condition.", ["condition"])
+
+
+def active_alert_counts() -> dict[int, dict[str, int]]:
+    """Active alerts per coin id and condition; cached, counted on a miss."""
+    counts = cache.get(ACTIVE_COUNTS_KEY)
+    if counts is None:
+        counts = {}
+        rows = (
+            Alert.objects.filter(status=Status.ACTIVE)
+            .order_by()
+            .values_list("coin_id", "condition")
+            .annotate(n=Count("id"))
+        )
+        for coin_id, condition, n in rows:
+            counts.setdefault(coin_id, {})[condition] = n
+        cache.set(ACTIVE_COUNTS_KEY, counts, timeout=ACTIVE_COUNTS_SECONDS)
+    return counts
+
+
+def active_alerts_by_condition() -> dict[str, int]:
+    """Active alerts per condition (every condition present, 0 when none)."""
+    totals = dict.fromkeys(Condition.values, 0)
+    for per_condition in active_alert_counts().values():
+        for condition, n in per_condition.items():
+            totals[condition] = totals.get(condition, 0) + n
+    return totals
+
+
+def record_batch(coin_ids: Iterable[int], events: Sequence[AlertEvent], seconds: float) -> None:
+    """Count one evaluated batch: its duration, the alerts it was judged against, firings."""
+    EVALUATION_DURATION.observe(seconds)
+    BATCHES_EVALUATED.inc()
+    counts = active_alert_counts()
+    evaluated = sum(sum(counts.get(coin_id, {}).values()) for coin_id in coin_ids)
+    if evaluated:
+        ALERTS_EVALUATED.inc(evaluated)
+    if events:
+        for condition, n in fired_conditions(events).items():
+            ALERTS_FIRED.labels(condition=condition).inc(n)
+
+
+def fired_conditions(events: Sequence[AlertEvent]) -> dict[str, int]:
+    """How many of `events` each condition fired: one query by primary key."""
+    rows = (
+        Alert.objects.filter(pk__in=[event.alert_id for event in events])
+        .order_by()
+        .values_list("condition")
+        .annotate(n=Count("id"))
+    )
+    return dict(rows)
+
+
+class ActiveAlertsCollector(Collector):
+    """cryptomonitor_alerts_active{condition}, from the cached counts."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "cryptomonitor_alerts_active",
+            f"Active alerts by condition (counts cached for {ACTIVE_COUNTS_SECONDS} s).",
+            labels=["condition"],
+        )
+        for condition, n in sorted(active_alerts_by_condition().items()):
+            family.add_metric([condition], n)
+        yield family

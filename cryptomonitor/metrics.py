@@ -1,0 +1,167 @@
+"""GET /metrics: every process's Prometheus series plus the scrape-time gauges.
+
+docs/metrics.md lists the metrics. Access: with METRICS_TOKEN set, only
+`Authorization: Bearer <token>`; without it, only loopback callers that came
+through no proxy. With PROMETHEUS_MULTIPROC_DIR set (make run, each Docker
+container) prometheus_client's multiprocess mode merges the files every
+process of the host writes there; without it (tests, a shell) this process's
+own registry is served. Celery processes have no HTTP server of their own: with
+METRICS_PORT set they serve their directory's series through
+start_exporter(), from cryptomonitor.celery's worker_init and beat_init.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import os
+from collections.abc import Iterable, Iterator
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+    start_http_server,
+)
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from alerts.metrics import ActiveAlertsCollector
+from notifications.metrics import OutboxCollector
+from prices.metrics import FeedCollector
+
+logger = logging.getLogger(__name__)
+
+# The gauges computed from PostgreSQL and Redis when /metrics is served.
+SCRAPE_TIME_COLLECTORS: tuple[type[Collector], ...] = (
+    FeedCollector,
+    ActiveAlertsCollector,
+    OutboxCollector,
+)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def metrics_registry() -> CollectorRegistry:
+    """The series the processes keep: every process of this host's in
+    multiprocess mode, else this process's own (the default registry)."""
+    path = multiprocess_dir()
+    if path is None:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=path)
+    return registry
+
+
+class _Guarded(Collector):
+    """A scrape-time collector whose failure (database down) costs only its own
+    gauges: the processes' series are still served."""
+
+    def __init__(self, collector: Collector) -> None:
+        self.collector = collector
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            return list(self.collector.collect())
+        except Exception:
+            logger.exception("%s failed; its gauges are left out", type(self.collector).__name__)
+            return []
+
+
+class _Chained(Collector):
+    """Another registry's series, in a registry of our own."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        return self.registry.collect()
+
+
+def scrape_registry() -> CollectorRegistry:
+    """What /metrics serves: the processes' series and the scrape-time gauges."""
+    registry = CollectorRegistry()
+    registry.register(_Chained(metrics_registry()))
+    for collector in SCRAPE_TIME_COLLECTORS:
+        registry.register(_Guarded(collector()))
+    return registry
+
+
+@never_cache
+@require_safe
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    refusal = _refusal(request)
+    if refusal is not None:
+        return refusal
+    return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def _refusal(request: HttpRequest) -> HttpResponse | None:
+    """None when the caller may read /metrics, else the answer it gets."""
+    token = settings.METRICS_TOKEN
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            response = HttpResponse("A bearer token is required.\n", status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+        if not hmac.compare_digest(given.strip().encode(), token.encode()):
+            return HttpResponse("Wrong token.\n", status=403)
+        return None
+    # A proxy on this host would make every visitor look local: whatever came
+    # through one is refused.
+    if _is_loopback(request.META.get("REMOTE_ADDR", "")) and not request.META.get(
+        "HTTP_X_FORWARDED_FOR"
+    ):
+        return None
+    return HttpResponse(
+        "Only local callers may read /metrics; set METRICS_TOKEN to allow others.\n",
+        status=403,
+    )
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+# --- Multiprocess mode in Celery processes ---------------------------------------------
+
+
+def start_exporter() -> bool:
+    """Serve this host's multiprocess series on METRICS_PORT; False when unset.
+
+    For the Celery containers, which serve no HTTP themselves. Only the
+    processes' own series: the scrape-time gauges come from the web's /metrics.
+    """
+    port = os.environ.get("METRICS_PORT")
+    path = multiprocess_dir()
+    if not port:
+        return False
+    if path is None:
+        logger.warning("METRICS_PORT is set without PROMETHEUS_MULTIPROC_DIR; no exporter")
+        return False
+    # Every interface: Prometheus scrapes the container from the compose network.
+    start_http_server(int(port), addr="0.0.0.0", registry=metrics_registry())  # noqa: S104
+    logger.info("Serving metrics of %s on port %s", path, port)
+    return True
+
+
+def mark_process_dead(pid: int) -> None:
+    """Drop a dead process's live gauges (open WebSockets) from the sums."""
+    path = multiprocess_dir()
+    if path is not None:
+        multiprocess.mark_process_dead(pid, path)
