@@ -1,0 +1,210 @@
+"""GET /metrics: who may read it, what it serves, and series from other processes."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import urllib.request
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.conf import settings as django_settings
+from django.utils import timezone
+
+from notifications.tests.conftest import free_port, wait_for
+from prices.models import FeedState
+from prices.tests.metric_values import metric_value
+from tests_support.celery_worker import start_celery_worker
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = "s3cret-metrics-token"  # noqa: S105 (a test value)
+
+
+@pytest.fixture
+def token(settings) -> str:
+    settings.METRICS_TOKEN = TOKEN
+    return TOKEN
+
+
+@pytest.fixture
+def no_token(settings) -> None:
+    settings.METRICS_TOKEN = ""
+
+
+def test_without_a_token_a_local_caller_reads_the_metrics(client, no_token):
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=")
+    assert "cryptomonitor_poll_interval_seconds" in response.content.decode()
+
+
+def test_without_a_token_an_ipv6_loopback_caller_reads_the_metrics(client, no_token):
+    assert client.get("/metrics", REMOTE_ADDR="::1").status_code == 200
+
+
+def test_without_a_token_a_remote_caller_is_told_to_set_one(client, no_token):
+    response = client.get("/metrics", REMOTE_ADDR="10.1.2.3")
+
+    assert response.status_code == 403
+    assert "METRICS_TOKEN" in response.content.decode()
+
+
+def test_without_a_token_a_request_through_a_proxy_is_refused_though_it_looks_local(
+    client, no_token
+):
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
+
+    assert response.status_code == 403
+
+
+def test_with_a_token_a_request_without_it_is_challenged(client, token):
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_with_a_token_a_wrong_one_is_refused(client, token):
+    response = client.get(
+        "/metrics", REMOTE_ADDR="127.0.0.1", HTTP_AUTHORIZATION="Bearer not-the-token"
+    )
+
+    assert response.status_code == 403
+
+
+def test_with_a_token_the_right_one_reads_the_metrics_from_anywhere(client, token):
+    response = client.get(
+        "/metrics",
+        REMOTE_ADDR="203.0.113.9",
+        HTTP_X_FORWARDED_FOR="198.51.100.7",
+        HTTP_AUTHORIZATION=f"Bearer {TOKEN}",
+    )
+
+    assert response.status_code == 200
+
+
+def test_the_metrics_are_never_cached(client, no_token):
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_the_feed_gauges_are_read_from_the_feed_state_when_served(client, no_token):
+    now = timezone.now()
+    FeedState.objects.create(
+        name=django_settings.PRICE_SOURCE,
+        last_success_at=now - timedelta(seconds=300),
+        consecutive_failures=3,
+        backoff_until=now + timedelta(seconds=120),
+    )
+
+    text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+
+    assert 299 <= metric_value("cryptomonitor_feed_age_seconds", text=text) <= 400
+    assert 60 <= metric_value("cryptomonitor_feed_backoff_seconds", text=text) <= 120
+    assert metric_value("cryptomonitor_feed_consecutive_failures", text=text) == 3
+    assert metric_value(
+        "cryptomonitor_feed_last_success_timestamp_seconds", text=text
+    ) == pytest.approx((now - timedelta(seconds=300)).timestamp())
+    assert metric_value("cryptomonitor_poll_interval_seconds", text=text) == (
+        django_settings.PRICE_POLL_SECONDS
+    )
+
+
+def test_a_feed_that_never_worked_is_infinitely_old(client, no_token):
+    text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+
+    assert math.isinf(metric_value("cryptomonitor_feed_age_seconds", text=text))
+    assert "cryptomonitor_feed_last_success_timestamp_seconds" not in text
+
+
+def test_requests_are_counted_by_django_prometheus(client, no_token):
+    client.get("/healthz")
+
+    text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+
+    assert metric_value(
+        "django_http_requests_total_by_view_transport_method_total",
+        {"view": "healthz", "method": "GET"},
+        text=text,
+    )
+
+
+# --- Multiprocess mode ---------------------------------------------------------------------
+
+# Another process of the host: counts a poll, opens a socket, exits normally.
+OTHER_PROCESS = """
+import django
+django.setup()
+from prices import metrics
+metrics.record_poll("ok", 0.25, 7)
+metrics.WEBSOCKET_CONNECTIONS.inc()
+"""
+
+
+def run_other_process(directory: str) -> None:
+    subprocess.run(  # noqa: S603 (this interpreter, a fixed script)
+        [sys.executable, "-c", OTHER_PROCESS],
+        cwd=django_settings.BASE_DIR,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests_support.settings",
+            "PROMETHEUS_MULTIPROC_DIR": directory,
+        },
+        check=True,
+        timeout=60,
+    )
+
+
+def test_series_written_by_another_process_are_served(client, no_token, tmp_path, monkeypatch):
+    run_other_process(str(tmp_path))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+
+    text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+
+    assert metric_value("cryptomonitor_polls_total", {"outcome": "ok"}, text=text) == 1
+    assert metric_value("cryptomonitor_poll_coins_stored", text=text) == 7
+    assert metric_value("cryptomonitor_poll_duration_seconds_count", text=text) == 1
+    # The scrape-time gauges come with them.
+    assert "cryptomonitor_outbox_backlog" in text
+
+
+def test_a_process_that_exited_no_longer_counts_in_the_live_gauges(
+    client, no_token, tmp_path, monkeypatch
+):
+    run_other_process(str(tmp_path))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+
+    text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+
+    assert metric_value("cryptomonitor_websocket_connections", text=text) == 0
+
+
+@pytest.mark.slow
+def test_a_celery_worker_serves_its_directory_on_metrics_port(tmp_path):
+    port = free_port()
+    worker = start_celery_worker(
+        f"cm-metrics-test-{uuid.uuid4().hex[:12]}",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
+        METRICS_PORT=str(port),
+    )
+    try:
+
+        def scrape() -> str:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:  # noqa: S310
+                    return r.read().decode()
+            except OSError:
+                return ""
+
+        text = wait_for(scrape, timeout=60, what="the worker's exporter")
+    finally:
+        worker.kill()
+        worker.wait(timeout=10)
+
+    assert "cryptomonitor_poll_duration_seconds_count" in text
