@@ -46,6 +46,10 @@ from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+
+from bench.multiprocess_metrics import use_scratch_metrics_dir  # noqa: E402
+
+use_scratch_metrics_dir()  # as production runs: multiprocess metrics
 RESULTS = BASE_DIR / "bench" / "results" / "alerts.json"
 FLOOR_RESULTS = BASE_DIR / "bench" / "results" / "alerts_floor.json"
 

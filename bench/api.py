@@ -56,6 +56,10 @@ import psutil
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.multiprocess_metrics import use_scratch_metrics_dir  # noqa: E402
+
+use_scratch_metrics_dir()  # as production runs: multiprocess metrics
+
 from bench.scratch_database import ensure_database  # noqa: E402
 from tests_support.compose import compose_command  # noqa: E402
 from tests_support.nginx import running_nginx  # noqa: E402

@@ -42,6 +42,10 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.multiprocess_metrics import use_scratch_metrics_dir  # noqa: E402
+
+use_scratch_metrics_dir()  # as production runs: multiprocess metrics
+
 from bench.scratch_database import drop_database, recreate_database  # noqa: E402
 
 RESULTS = BASE_DIR / "bench" / "results" / "delivery.json"

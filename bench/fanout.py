@@ -39,6 +39,10 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.multiprocess_metrics import use_scratch_metrics_dir  # noqa: E402
+
+use_scratch_metrics_dir()  # as production runs: multiprocess metrics
+
 from bench.scratch_database import ensure_database  # noqa: E402
 from prices.tests.market_data import candle_rows  # noqa: E402
 from tests_support.live_server import running_daphne  # noqa: E402
