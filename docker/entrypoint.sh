@@ -5,6 +5,15 @@
 set -o errexit -o nounset -o pipefail
 
 cd "$(dirname "$0")/.."
+
+# Metrics (docs/metrics.md): this container's processes share one directory;
+# files of a previous run's processes would count again, so start empty.
+if [[ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]]; then
+    # Its contents only: the directory may be a volume's mount point.
+    mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+    find "$PROMETHEUS_MULTIPROC_DIR" -mindepth 1 -delete
+fi
+
 python docker/wait_for_services.py
 
 if [[ "${DJANGO_MIGRATE:-0}" == "1" ]]; then

@@ -24,6 +24,7 @@ import logging
 import os
 import pwd
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -283,6 +284,22 @@ def describe(settings: LazySettings) -> list[str]:
     return lines
 
 
+def prepare_metrics_dir(default: Path) -> str:
+    """Give every Procfile process one PROMETHEUS_MULTIPROC_DIR (docs/metrics.md).
+
+    The web server's /metrics then shows the workers', beat's and daphne's
+    series too. `default` (var/metrics) is emptied first: the files of the
+    last run's processes would count again. A directory the environment
+    names is used as it is.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(default, ignore_errors=True)
+    default.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(default)
+    return str(default)
+
+
 def child_environment(port: int) -> dict[str, str]:
     env = dict(os.environ)
     # The Procfile names daphne and celery: take them from this virtualenv.
@@ -418,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         # Links in emails must point at this run, not at the default port.
         os.environ.setdefault("SITE_URL", url.rstrip("/"))
         details = prepare_django()
+        details.append(f"Metrics   {prepare_metrics_dir(args.var / 'metrics')} (/metrics)")
         print(banner(url, servers, details), flush=True)
         return run_processes(args.procfile, child_environment(port))
     except StackError as exc:
