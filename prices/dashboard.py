@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.utils.safestring import SafeString
 
 from prices.history import price_history
+from prices.live import SOURCE_NAMES, feed_problem
 from prices.models import Coin, FeedState
 from prices.sparklines import sparkline_svg
 from prices.watchlists import watched_coins
@@ -22,9 +24,22 @@ class CoinCard:
 
 @dataclass(frozen=True)
 class FeedBanner:
+    """What the feed banners say; the details only when the feed is stale."""
+
     stale: bool
     simulated: bool
-    seconds_since_success: float | None
+    state: FeedState
+    source: str = ""
+    problem: str = ""  # live.feed_problem: the error's kind, for anyone
+    prices_from: datetime | None = None  # the newest price shown
+
+    @property
+    def unreachable(self) -> bool:
+        return self.stale and self.state.consecutive_failures > 0
+
+    @property
+    def never_polled(self) -> bool:
+        return self.state.last_attempt_at is None
 
 
 def coin_cards(user) -> list[CoinCard]:
@@ -44,4 +59,14 @@ def day_sparkline(coin: Coin) -> SafeString:
 def feed_banner(coins: list[Coin]) -> FeedBanner:
     state = FeedState.observed()
     simulated = settings.PRICE_SOURCE == "simulated" or any(coin.is_simulated for coin in coins)
-    return FeedBanner(state.is_stale(), simulated, state.seconds_since_success())
+    if not state.is_stale():
+        return FeedBanner(False, simulated, state)
+    times = [coin.price_updated_at for coin in coins if coin.price_updated_at]
+    return FeedBanner(
+        True,
+        simulated,
+        state,
+        source=SOURCE_NAMES.get(state.name, state.name),
+        problem=feed_problem(state.last_error),
+        prices_from=max(times, default=None),
+    )

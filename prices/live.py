@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Max
 
 from prices.models import Coin, FeedState, PriceSource
 
@@ -27,6 +28,18 @@ COIN_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 # (docs/websocket.md). Only what changes with a price; the snapshot has the rest.
 BATCH_VERSION = 2
 BATCH_FIELDS = ("id", "price", "change_24h_pct", "market_cap", "volume_24h", "updated_at")
+# What pages call each PRICE_SOURCE.
+SOURCE_NAMES = {PriceSource.COINGECKO: "CoinGecko", PriceSource.SIMULATED: "The simulated feed"}
+# FeedState.last_error's texts (prices.coingecko, prices.polling), first match wins.
+FEED_PROBLEMS = (
+    ("pages failed", "answered in part"),
+    ("rate limited", "rate limited (HTTP 429)"),
+    ("asked to wait", "asked us to wait"),
+    ("timed out", "timed out"),
+    ("connection failed", "connection failed"),
+    ("JSON", "sent an answer we could not read"),
+)
+HTTP_STATUS = re.compile(r"HTTP (\d{3})")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 
@@ -49,12 +62,54 @@ def parse_subscription(coins: Any) -> list[str]:
     return list(dict.fromkeys(coins))
 
 
-def feed_status() -> dict[str, bool]:
-    """Whether the feed is stale and whether the prices shown are simulated."""
+def feed_status() -> dict[str, Any]:
+    """Whether the feed is stale and whether the prices shown are simulated.
+
+    A stale feed says why too (docs/websocket.md): its source, the failed
+    polls in a row and the last error, when the last good poll was and how
+    old the newest price is, so a page can say what is true in an outage.
+    """
     simulated = settings.PRICE_SOURCE == PriceSource.SIMULATED or (
         Coin.objects.filter(is_tracked=True, price_source=PriceSource.SIMULATED).exists()
     )
-    return {"stale": FeedState.observed().is_stale(), "simulated": simulated}
+    state = FeedState.observed()
+    status: dict[str, Any] = {"stale": state.is_stale(), "simulated": simulated}
+    if status["stale"]:
+        status.update(stale_details(state))
+    return status
+
+
+def stale_details(state: FeedState) -> dict[str, Any]:
+    """What a page says of a stale feed: who, since when, why, how old the prices are."""
+    newest = Coin.objects.filter(is_tracked=True).aggregate(newest=Max("price_updated_at"))
+    return {
+        "source": SOURCE_NAMES.get(state.name, state.name),
+        "failures": state.consecutive_failures,
+        "problem": feed_problem(state.last_error),
+        "last_success_at": _iso(state.last_success_at),
+        "last_attempt_at": _iso(state.last_attempt_at),
+        "prices_from": _iso(newest["newest"]),
+    }
+
+
+def feed_problem(error: str) -> str:
+    """The kind of a feed error, fit for anyone to read (empty: none).
+
+    Pages and sockets are open to visitors, who get states, never error texts
+    (docs/security.md): an error may quote an answer's body or a resolver's
+    message. Staff see the text itself (the banner, the admin, /healthz).
+    """
+    if not error:
+        return ""
+    for marker, problem in FEED_PROBLEMS:
+        if marker in error:
+            return problem
+    status = HTTP_STATUS.search(error)
+    return f"HTTP {status.group(1)}" if status else "failed"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def snapshot_message(coins: list[dict[str, Any]] | None = None, feed: dict | None = None) -> dict:

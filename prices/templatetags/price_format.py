@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from django import template
 from django.conf import settings
 from django.utils import timezone
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -89,13 +90,29 @@ def change_class(value) -> str:
 
 @register.filter
 def updated_ago(value: datetime | None) -> str:
-    if value is None:
-        return "no price yet"
+    return "no price yet" if value is None else f"updated {time_ago(value)}"
+
+
+def time_ago(value: datetime) -> str:
+    """How long ago, as live.js's formatSince says it: "5s ago", "3m ago", "2d ago"."""
     seconds = max(0, int((timezone.now() - value).total_seconds()))
     if seconds < 60:
-        return f"updated {seconds}s ago"
+        return f"{seconds}s ago"
     if seconds < 3600:
-        return f"updated {seconds // 60}m ago"
+        return f"{seconds // 60}m ago"
     if seconds < 86400:
-        return f"updated {seconds // 3600}h ago"
-    return f"updated {seconds // 86400}d ago"
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"
+
+
+@register.simple_tag
+def ago(value: datetime) -> str:
+    """A <time> saying how long ago; live.js keeps it current, its title is the time itself."""
+    zone = timezone.get_current_timezone_name()
+    return format_html(
+        '<time datetime="{}" data-ago title="{} {}">{}</time>',
+        value.isoformat(),
+        timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S"),
+        zone,
+        time_ago(value),
+    )

@@ -143,7 +143,9 @@ def test_it_sends_a_snapshot_of_tracked_coins_on_connect(coins):
 
 
 def test_its_snapshot_says_the_feed_is_stale_when_no_poll_succeeded(coins):
-    assert connect_snapshot()["feed"] == {"stale": True, "simulated": False}
+    feed = connect_snapshot()["feed"]
+
+    assert (feed["stale"], feed["simulated"], feed["last_success_at"]) == (True, False, None)
 
 
 def test_its_snapshot_says_fresh_and_simulated_when_so(coins, settings):

@@ -7,6 +7,7 @@ and restarted on the same port.
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from datetime import timedelta
@@ -135,6 +136,31 @@ def test_a_failed_poll_shows_the_stale_banner_without_a_batch(browser_page, port
         banner.wait_for(state="visible")
         # Shown by the message, not by a reconnect's snapshot.
         assert page.evaluate("window.snapshots") == 0
+
+
+def _unreachable_feed() -> None:
+    _stale_feed()
+    FeedState.current().record_failure("CoinGecko /coins/markets: connection failed (x)", None)
+
+
+def test_a_failed_poll_turns_the_header_pill_to_unreachable_and_says_why(
+    browser_page, port, daphne_env
+):
+    page = browser_page
+    pill = page.locator("#connection-status")
+    with running_daphne(daphne_env, port=port):
+        page.goto("/")
+        page.wait_for_selector('#connection-status[data-state="live"][data-feed="live"]')
+        assert pill.inner_text() == "live"
+
+        beside_the_browser(_unreachable_feed)
+        beside_the_browser(announce_feed)
+
+        page.wait_for_selector('#connection-status[data-state="live"][data-feed="unreachable"]')
+        assert pill.inner_text() == "feed unreachable"
+        banner = page.locator("#feed-stale-banner").inner_text()
+        assert "CoinGecko unreachable since the last good poll: connection failed." in banner
+        assert re.search(r"Last good poll \d+m ago\. Prices shown are from \d+[sm] ago\.", banner)
 
 
 def test_a_signed_in_user_sees_a_dismissable_alert_popup(

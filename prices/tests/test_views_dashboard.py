@@ -95,7 +95,7 @@ def test_it_warns_when_the_feed_never_polled(client):
     html = client.get("/").content.decode()
 
     assert 'id="feed-stale-banner"' in html
-    assert "has not completed a poll yet" in html
+    assert "No price poll has run yet." in html
 
 
 def test_it_warns_when_the_last_good_poll_is_too_old(client, settings):

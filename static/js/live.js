@@ -18,8 +18,15 @@
   var MISSING = "—";
   var STATE_TEXT = {
     live: "live",
+    stale: "prices stale",
+    unreachable: "feed unreachable",
     reconnecting: "reconnecting…",
     offline: "offline",
+  };
+  var STATE_TITLE = {
+    live: "Prices update live",
+    stale: "Connected, but the price feed has not had a good poll lately",
+    unreachable: "Connected, but the price source cannot be reached: prices shown are old",
   };
 
   var socket = null;
@@ -28,6 +35,8 @@
   var pingTimer = null;
   var pongTimer = null;
   var currency = "usd";
+  var socketState = "offline";
+  var feedState = "live"; // live | stale | unreachable, from the server's `feed`
 
   // --- Formatting (mirrors prices/templatetags/price_format.py) -------------
 
@@ -76,14 +85,19 @@
     return (change < 0 ? "" : "+") + change.toFixed(2) + "%";
   }
 
-  function formatAgo(iso) {
-    if (!iso) return "no price yet";
+  // How long ago, as the server's time_ago filter says it ("" if unknown).
+  function formatSince(iso) {
     var seconds = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000));
-    if (isNaN(seconds)) return "no price yet";
-    if (seconds < 60) return "updated " + seconds + "s ago";
-    if (seconds < 3600) return "updated " + Math.floor(seconds / 60) + "m ago";
-    if (seconds < 86400) return "updated " + Math.floor(seconds / 3600) + "h ago";
-    return "updated " + Math.floor(seconds / 86400) + "d ago";
+    if (!iso || isNaN(seconds)) return "";
+    if (seconds < 60) return seconds + "s ago";
+    if (seconds < 3600) return Math.floor(seconds / 60) + "m ago";
+    if (seconds < 86400) return Math.floor(seconds / 3600) + "h ago";
+    return Math.floor(seconds / 86400) + "d ago";
+  }
+
+  function formatAgo(iso) {
+    var since = formatSince(iso);
+    return since ? "updated " + since : "no price yet";
   }
 
   // --- DOM updates -------------------------------------------------------------
@@ -134,6 +148,9 @@
     document.querySelectorAll('[data-field="updated_at"][data-updated-at]').forEach(function (el) {
       el.textContent = formatAgo(el.dataset.updatedAt);
     });
+    document.querySelectorAll("time[data-ago]").forEach(function (el) {
+      el.textContent = formatSince(el.getAttribute("datetime")) || el.textContent;
+    });
   }
 
   function setBanner(id, visible, html, className, role) {
@@ -151,14 +168,58 @@
     if (banner) banner.hidden = !visible;
   }
 
+  function escapeHtml(text) {
+    var box = document.createElement("span");
+    box.textContent = text;
+    return box.innerHTML;
+  }
+
+  function agoHtml(iso) {
+    var time = document.createElement("time");
+    time.setAttribute("datetime", iso);
+    time.setAttribute("data-ago", "");
+    time.title = new Date(iso).toString();
+    time.textContent = formatSince(iso);
+    return time.outerHTML;
+  }
+
+  // The stale banner's text, as prices/_feed_banner.html renders it. An older
+  // server's `feed` has no details: then only the heading.
+  function feedHtml(feed) {
+    var source = escapeHtml(feed.source || "The price feed");
+    var problem = feed.problem ? escapeHtml(feed.problem) : "";
+    var html;
+    if (feed.failures > 0) {
+      html = "<strong>" + source + " unreachable</strong>" +
+        (feed.last_success_at ? " since the last good poll" : "") +
+        (problem ? ": " + problem : "") + ".";
+    } else if ("last_attempt_at" in feed && !feed.last_attempt_at) {
+      html = "<strong>No prices yet.</strong> No price poll has run yet.";
+    } else {
+      html = "<strong>Prices may be out of date.</strong>" +
+        (problem ? " " + source + ": " + problem + "." : "");
+    }
+    if (feed.last_success_at) html += " Last good poll " + agoHtml(feed.last_success_at) + ".";
+    else if (feed.last_attempt_at) html += " No poll has succeeded yet.";
+    if (feed.prices_from) html += " Prices shown are from " + agoHtml(feed.prices_from) + ".";
+    return html;
+  }
+
   function showFeed(feed) {
-    setBanner(
-      "feed-stale-banner",
-      feed.stale,
-      "<strong>Prices may be out of date.</strong> The price feed has not had a good poll lately.",
-      "banner-stale",
-      "alert"
-    );
+    var html = feedHtml(feed);
+    setBanner("feed-stale-banner", feed.stale, html, "banner-stale", "alert");
+    var banner = document.getElementById("feed-stale-banner");
+    if (banner && feed.stale && "source" in feed) {
+      // Keep the staff-only error line the server rendered; it says more.
+      var error = banner.querySelector(".feed-error");
+      banner.innerHTML = html;
+      if (error) {
+        banner.appendChild(document.createElement("br"));
+        banner.appendChild(error);
+      }
+    }
+    feedState = !feed.stale ? "live" : feed.failures > 0 ? "unreachable" : "stale";
+    showState();
     if (feed.simulated === undefined) return;
     setBanner(
       "feed-simulated-banner",
@@ -169,14 +230,22 @@
     );
   }
 
+  // The header pill: the socket first (no socket, no news), then the feed.
   function setState(state) {
-    var status = document.getElementById("connection-status");
+    socketState = state;
     document.body.dataset.connection = state;
+    showState();
+  }
+
+  // data-state is the socket's, data-feed the feed's (live, stale, unreachable).
+  function showState() {
+    var status = document.getElementById("connection-status");
     if (!status) return;
-    status.dataset.state = state;
-    status.textContent = STATE_TEXT[state];
-    status.title =
-      state === "live" ? "Prices update live" : "Not connected: prices shown may be out of date";
+    var shown = socketState === "live" ? feedState : socketState;
+    status.dataset.state = socketState;
+    status.dataset.feed = feedState;
+    status.textContent = STATE_TEXT[shown];
+    status.title = STATE_TITLE[shown] || "Not connected: prices shown may be out of date";
   }
 
   function showAlert(alert) {
@@ -266,9 +335,9 @@
       if (message.currency) currency = message.currency;
       // The snapshot is the truth after every (re)connect.
       applyCoins(message.coins);
-      if (message.feed) showFeed(message.feed);
       attempt = 0;
       setState("live");
+      if (message.feed) showFeed(message.feed);
       announce("cm:snapshot", message);
     } else if (message.type === "prices") {
       var batch = expandBatch(message);
@@ -374,6 +443,7 @@
     formatCompact: formatCompact,
     formatChange: formatChange,
     formatAgo: formatAgo,
+    formatSince: formatSince,
     reconnectNow: dropSocket,
   };
 
