@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import views as account_views
-from cryptomonitor import health, metrics
+from cryptomonitor import health, metrics, status_page
 
 # The admin takes no password itself: its login page sends visitors to
 # allauth's, so one lockout counts failed logins at every door (accounts.adapter).
@@ -12,6 +12,12 @@ admin.site.login = secure_admin_login(admin.site.login)
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    # Staff only (admin_view): before the admin's own catch-all URLs.
+    path(
+        "admin/status/",
+        admin.site.admin_view(status_page.system_status),
+        name="system_status",
+    ),
     path("admin/", admin.site.urls),
     # allauth's login, answering 429 once locked out; before allauth's own URLs.
     path("accounts/login/", account_views.login, name="account_login"),
