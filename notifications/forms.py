@@ -27,9 +27,13 @@ class NotificationSettingsForm(forms.ModelForm):
 
     class Meta:
         model = NotificationSettings
-        fields = ["webhook_url", "apprise_urls"]
-        labels = {"apprise_urls": "Apprise URLs"}
+        fields = ["webhook_url", "apprise_urls", "popup_sound"]
+        labels = {
+            "apprise_urls": "Apprise URLs",
+            "popup_sound": "Play a sound with in-app popups",
+        }
         help_texts = {
+            "popup_sound": "A short chime in your open CryptoMonitor pages when an alert fires.",
             "apprise_urls": (
                 f"One per line, at most {MAX_APPRISE_URLS}, "
                 "e.g. tgram://bottoken/ChatID or ntfy://topic."

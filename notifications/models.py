@@ -259,6 +259,8 @@ class NotificationSettings(models.Model):
     # One Apprise URL per line (tgram://…, slack://…, ntfy://…), at most
     # validation.MAX_APPRISE_URLS of them.
     apprise_urls = models.TextField(blank=True)
+    # In-app popups chime (static/sounds/alert.wav) in the user's open pages.
+    popup_sound = models.BooleanField(default=False)
 
     class Meta:
         verbose_name_plural = "notification settings"

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
+from notifications.models import NotificationSettings
 from prices.ingest import store_quotes
 from prices.models import FeedState, PriceSource
 from prices.polling import announce_feed
@@ -163,13 +164,8 @@ def test_a_failed_poll_turns_the_header_pill_to_unreachable_and_says_why(
         assert re.search(r"Last good poll \d+m ago\. Prices shown are from \d+[sm] ago\.", banner)
 
 
-def test_a_signed_in_user_sees_a_dismissable_alert_popup(
-    browser_page, port, daphne_env, django_user_model
-):
-    page = browser_page
-    user = beside_the_browser(
-        django_user_model.objects.create_user, "erin", "erin@example.com", "pw-erin-12345"
-    )
+def log_in(page, user, port: int) -> None:
+    """Give the page's browser a session of `user`."""
 
     def session_cookie() -> str:
         client = Client()
@@ -185,6 +181,16 @@ def test_a_signed_in_user_sees_a_dismissable_alert_popup(
             }
         ]
     )
+
+
+def test_a_signed_in_user_sees_a_dismissable_alert_popup(
+    browser_page, port, daphne_env, django_user_model
+):
+    page = browser_page
+    user = beside_the_browser(
+        django_user_model.objects.create_user, "erin", "erin@example.com", "pw-erin-12345"
+    )
+    log_in(page, user, port)
     alert = {"id": 3, "event_id": 9, "coin": "bitcoin", "message": "Bitcoin rose above 27,500"}
     with running_daphne(daphne_env, port=port):
         page.goto("/")
@@ -199,6 +205,53 @@ def test_a_signed_in_user_sees_a_dismissable_alert_popup(
         assert "Bitcoin rose above 27,500" in popup.inner_text()
         popup.get_by_role("button", name="Dismiss alert").click()
         popup.wait_for(state="detached")
+
+
+def test_a_popup_names_the_coin_links_the_alert_counts_in_the_badge_and_chimes(
+    browser_page, port, daphne_env, django_user_model
+):
+    page = browser_page
+    user = beside_the_browser(
+        django_user_model.objects.create_user, "fay", "fay@example.com", "pw-fay-123456"
+    )
+    beside_the_browser(lambda: NotificationSettings.objects.create(user=user, popup_sound=True))
+    log_in(page, user, port)
+    # Count what the page plays instead of playing it.
+    page.add_init_script(
+        "window.played = [];"
+        "HTMLMediaElement.prototype.play = function () {"
+        " window.played.push(this.src); return Promise.resolve(); };"
+    )
+    alert = {
+        "id": 7,
+        "event_id": 9,
+        "coin": "Bitcoin",
+        "symbol": "BTC",
+        "condition": "price is at or above 27500",
+        "message": "Price 27600 is at or above 27500.",
+        "price": "27600",
+        "url": "/alerts/7/",
+    }
+    with running_daphne(daphne_env, port=port):
+        page.goto("/")
+        page.wait_for_selector('#connection-status[data-state="live"]')
+        assert page.locator("#unread-notifications").inner_text() == "0"
+        beside_the_browser(
+            async_to_sync(get_channel_layer().group_send),
+            f"user.{user.pk}",
+            {"type": "user.alert", "alert": alert},
+        )
+        popup = page.locator("#alert-popups [role=status]")
+        popup.wait_for()
+        text = popup.inner_text()
+        assert "Bitcoin (BTC)" in text
+        assert "Price is at or above 27500: now $27,600.00" in text
+        assert popup.get_by_role("link", name="View alert").get_attribute("href") == "/alerts/7/"
+        assert page.locator("#unread-notifications").inner_text() == "1"
+        assert page.locator("#unread-notifications").get_attribute("aria-label") == "1 unread"
+        assert page.evaluate("window.played") == [
+            f"http://127.0.0.1:{port}/static/sounds/alert.wav"
+        ]
 
 
 @pytest.mark.parametrize(

@@ -248,12 +248,29 @@
     status.title = STATE_TITLE[shown] || "Not connected: prices shown may be out of date";
   }
 
+  // The popup names the coin, the condition and the price, links to the
+  // alert, and counts in the Notifications badge (each popup is an inbox entry).
   function showAlert(alert) {
     var box = document.getElementById("alert-popups");
     if (!box) return;
     var popup = document.createElement("div");
     popup.className = "alert-popup";
     popup.setAttribute("role", "status");
+    var title = document.createElement("p");
+    title.className = "alert-popup-title";
+    var name = document.createElement("strong");
+    name.textContent = alert.coin || alert.symbol || "Alert";
+    title.appendChild(name);
+    if (alert.symbol && alert.coin) title.appendChild(document.createTextNode(" (" + alert.symbol + ")"));
+    popup.appendChild(title);
+    if (alert.condition) {
+      var condition = document.createElement("p");
+      condition.className = "alert-popup-condition";
+      condition.textContent =
+        alert.condition.charAt(0).toUpperCase() + alert.condition.slice(1) +
+        (alert.price ? ": now " + formatPrice(alert.price) : "");
+      popup.appendChild(condition);
+    }
     var text = document.createElement("p");
     text.className = "alert-popup-message";
     text.textContent = alert.message || (alert.symbol || alert.coin || "") + " alert triggered";
@@ -261,7 +278,7 @@
     if (alert.url) {
       var link = document.createElement("a");
       link.href = alert.url;
-      link.textContent = "View alert";
+      link.textContent = alert.id ? "View alert" : "Open";
       popup.appendChild(link);
     }
     var dismiss = document.createElement("button");
@@ -277,6 +294,27 @@
     }
     dismiss.addEventListener("click", remove);
     box.appendChild(popup);
+    countUnread();
+    chime();
+  }
+
+  function countUnread() {
+    var badge = document.getElementById("unread-notifications");
+    if (!badge) return;
+    var unread = (parseInt(badge.textContent, 10) || 0) + 1;
+    badge.textContent = String(unread);
+    badge.setAttribute("aria-label", unread + " unread");
+    badge.classList.remove("badge-empty");
+  }
+
+  // Only for users who turned the sound on (data-popup-sound: the file's URL).
+  function chime() {
+    var url = document.body.dataset.popupSound;
+    if (!url) return;
+    var sound = new Audio(url);
+    var playing = sound.play();
+    // A page nobody has clicked yet may not play sound: the popup still shows.
+    if (playing && playing.catch) playing.catch(function () {});
   }
 
   // A `prices` batch (version 2) is a table: `fields` names the columns of
