@@ -1,15 +1,38 @@
 """The Celery app: configured from Django settings (CELERY_*), tasks found per app."""
 
+import logging
+import logging.config
 import os
 
 from celery import Celery
-from celery.signals import beat_init, worker_init, worker_process_shutdown
+from celery.signals import (
+    beat_init,
+    setup_logging,
+    worker_init,
+    worker_process_shutdown,
+)
+from django.conf import settings
+from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cryptomonitor.settings")
 
 app = Celery("cryptomonitor")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# task_id on every line of a task, and the context its sender had bound
+# (request_id, poll_id), from the task's headers.
+app.steps["worker"].add(DjangoStructLogInitStep)
+
+
+@setup_logging.connect
+def use_the_django_logging(loglevel: int | str | None = None, **kwargs) -> None:
+    """Worker and beat lines go through settings.LOGGING's formatter, like Django's.
+
+    The command's `-l` sets the level unless LOG_LEVEL does (it wins everywhere).
+    """
+    logging.config.dictConfig(settings.LOGGING)
+    if loglevel and not os.environ.get("LOG_LEVEL"):
+        logging.getLogger().setLevel(loglevel)
 
 
 # Metrics (docs/metrics.md). cryptomonitor.metrics reads the apps' models, and

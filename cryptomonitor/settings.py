@@ -7,6 +7,8 @@ defaults apply.
 The full list, with defaults, is in README.md ("Configuration").
 """
 
+import logging
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,13 +21,17 @@ from django.core.checks.security.base import (
 )
 from django.core.exceptions import ImproperlyConfigured
 
+from common import structured_logs
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 # A .env file is read when present (docker-compose and local use); the real
 # environment always wins over it.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# (Only when present: its "not found" line would come before logging is set up.)
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # Off unless asked for: whatever starts without DEBUG=True is production and
 # fails closed (`make run` and the tests set DEBUG=True themselves).
@@ -90,6 +96,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_prometheus",
+    "django_structlog",
     "allauth",
     "allauth.account",
     "cryptomonitor",
@@ -104,6 +111,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # Before anything reads a cookie (the session): common/null_characters.py.
     "common.null_characters.IgnoreNullCharacterCookiesMiddleware",
+    # request_id on every line of the request, its request_started/finished lines.
+    "common.structured_logs.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -484,16 +493,39 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# --- Logs (docs/logging.md) ----------------------------------------------------------
+# Every line, Django's, Celery's (cryptomonitor/celery.py) and ours, goes
+# through structlog's formatter: one JSON object per line for log collectors,
+# or key=value text for people (the default with DEBUG, so `make run`).
+LOG_FORMAT = structured_logs.log_format(env.str("LOG_FORMAT", default=""), DEBUG)
+structured_logs.configure_structlog()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "structured": structured_logs.formatter(LOG_FORMAT, tty=sys.stderr.isatty()),
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # httpx logs every request at INFO with its full URL (250 coin ids per
         # poll); prices.coingecko logs what matters: retries and failures.
         "httpx": {"level": "WARNING"},
+        # django-structlog's request_started and request_finished are the HTTP
+        # log; Django's own "Not Found: /path" lines would repeat them.
+        "django.request": {"level": "ERROR"},
     },
 }
+# Each request gets a request_id (the X-Request-ID response header too). One
+# set by a proxy of ours is kept: nginx sets it (docker/nginx.conf), so it is
+# trusted when TRUSTED_PROXY_COUNT says nginx stands in front.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = env.bool(
+    "TRUST_UPSTREAM_REQUEST_ID", default=TRUSTED_PROXY_COUNT > 0
+)
+# One line per request, request_finished (method, path, status, user, client
+# address): request_started repeats it, so it shows only with LOG_LEVEL=DEBUG.
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+# The request id and the poll id travel to the Celery tasks a request or a
+# poll enqueues, in each task's headers.
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
