@@ -1,5 +1,7 @@
 """Celery tasks of the alerts app: thin wrappers around alerts.evaluation and the model."""
 
+import logging
+
 from celery import shared_task
 from django.db import DatabaseError
 from django.db.models import F
@@ -7,6 +9,8 @@ from django.utils import timezone
 
 from alerts.evaluation import evaluate_batch
 from alerts.models import Alert, Status
+
+logger = logging.getLogger(__name__)
 
 
 # A retry is safe: claims are conditional, so alerts fired by the failed
@@ -19,7 +23,11 @@ def evaluate_alerts(batch: list[dict]) -> int:
     `batch` items: {"coin_id": int, "tick_id": int, "price": str,
     "previous_price": str | None, "time": ISO-8601 str}.
     """
-    return len(evaluate_batch(batch))
+    fired = len(evaluate_batch(batch))
+    logger.info(
+        "Evaluated a batch of %d coins: %d fired", len(batch), fired, extra={"fired": fired}
+    )
+    return fired
 
 
 @shared_task

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from common.api_throttling import count
 from common.delivery_channels import Channel
+from common.structured_logs import redact_text
 from notifications import metrics
 from notifications.models import Delivery, DeliveryStatus, EmailDigest
 from notifications.notices import load_delivery, notice_for, with_notice_relations
@@ -113,11 +114,12 @@ def send_claimed(delivery: Delivery, now: datetime) -> dict[int, str]:
         try:
             transport_for(delivery.channel, delivery.user).send(notice_for(delivery))
         except Exception as exc:
-            return {delivery.pk: record_failure(delivery, _as_transport_error(exc, delivery))}
+            error = _as_transport_error(exc, delivery)
+            return {delivery.pk: log_outcome(delivery, record_failure(delivery, error), error)}
     sent_at = timezone.now()
     if delivery.mark_sent(sent_at):
         metrics.record_attempts([delivery], DeliveryStatus.SENT, sent_at)
-    return {delivery.pk: DeliveryStatus.SENT}
+    return {delivery.pk: log_outcome(delivery, DeliveryStatus.SENT)}
 
 
 # Channels whose destination a user chooses: each send may take its whole
@@ -183,6 +185,27 @@ def _as_transport_error(exc: Exception, delivery: Delivery) -> TransportError:
     # A bug or an outage we did not foresee: keep the row and retry it.
     logger.exception("delivery %s (%s) failed unexpectedly", delivery.pk, delivery.channel)
     return TransportError(f"unexpected error: {exc.__class__.__name__}: {exc}")
+
+
+def log_outcome(delivery: Delivery, status: str, error: TransportError | None = None) -> str:
+    """Log one line for a send's outcome (sent, retry, failed) and return `status`.
+
+    The line names the delivery, its event and channel, never the destination;
+    an error's text (which may hold the user's URL) is redacted.
+    """
+    outcome = {DeliveryStatus.SENT: "sent", DeliveryStatus.FAILED: "failed"}.get(status, "retry")
+    fields = {
+        "delivery_id": delivery.pk,
+        "event_id": delivery.event_id,
+        "channel": delivery.channel,
+        "outcome": outcome,
+        "attempts": delivery.attempts,
+    }
+    if error is not None:
+        fields["error"] = redact_text(str(error))
+    level = logging.WARNING if outcome == "failed" else logging.INFO
+    logger.log(level, "Delivery %s %s", delivery.pk, outcome, extra=fields)
+    return status
 
 
 # --- Email digests ----------------------------------------------------------------
@@ -259,7 +282,10 @@ def deliver_digest(delivery: Delivery, now: datetime) -> dict[int, str]:
         )
     except Exception as exc:
         error = _as_transport_error(exc, delivery)
-        return {member.pk: record_failure(member, error) for member in members}
+        return {
+            member.pk: log_outcome(member, record_failure(member, error), error)
+            for member in members
+        }
     sent_at = timezone.now()
     with transaction.atomic():
         EmailDigest.objects.filter(pk=digest.pk).update(sent_at=sent_at, message_id=message_id)
@@ -273,7 +299,7 @@ def deliver_digest(delivery: Delivery, now: datetime) -> dict[int, str]:
     if len(members) > 1:  # a lone alert went out as a normal email
         metrics.DIGESTS_SENT.inc()
     metrics.record_attempts(members, DeliveryStatus.SENT, sent_at)
-    return {member.pk: DeliveryStatus.SENT for member in members}
+    return {member.pk: log_outcome(member, DeliveryStatus.SENT) for member in members}
 
 
 def _hand_back(delivery: Delivery, send_at: datetime) -> str:

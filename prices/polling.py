@@ -8,13 +8,16 @@ while the worker and beat keep running.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import structlog
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -65,6 +68,25 @@ class PollReport:
         )
 
 
+def with_poll_id(poll: Callable[..., PollReport]) -> Callable[..., PollReport]:
+    """Bind a new poll_id for the poll and log its outcome.
+
+    Every line the poll logs carries it, and so do those of the evaluation
+    and deliveries it enqueues (django-structlog passes it in the Celery
+    task headers): one batch can be followed to its notifications.
+    """
+
+    @functools.wraps(poll)
+    def polled(*args, **kwargs) -> PollReport:
+        with structlog.contextvars.bound_contextvars(poll_id=uuid.uuid4().hex):
+            report = poll(*args, **kwargs)
+            logger.info("Poll %s", report.summary())
+            return report
+
+    return polled
+
+
+@with_poll_id
 def poll_once(source: Source | None = None, *, force: bool = False) -> PollReport:
     """Poll the feed once unless it is backing off or another poll is running.
 

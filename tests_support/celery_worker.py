@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from typing import IO
 
 from django.conf import settings
 
@@ -16,9 +17,16 @@ from tests_support.live_server import current_database_url
 
 
 def start_celery_worker(
-    queue: str, settings_module: str = "tests_support.settings", **env: str
+    queue: str,
+    settings_module: str = "tests_support.settings",
+    *,
+    output: IO | None = None,
+    **env: str,
 ) -> subprocess.Popen:
-    """Start a solo-pool worker consuming `queue`; extra `env` goes to its environment."""
+    """Start a solo-pool worker consuming `queue`; extra `env` goes to its environment.
+
+    `output`, if given, receives the worker's stdout and stderr (its log lines).
+    """
     return subprocess.Popen(  # noqa: S603 (our own venv binary, fixed arguments)
         [
             f"{settings.BASE_DIR}/.venv/bin/celery",
@@ -42,4 +50,6 @@ def start_celery_worker(
             "TEST_REDIS_URL": settings.REDIS_URL,
             **env,
         },
+        stdout=output,
+        stderr=None if output is None else subprocess.STDOUT,
     )
