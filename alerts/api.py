@@ -25,7 +25,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alerts.models import Alert, AlertEvent, Status
+from alerts.models import UNKNOWN_COIN_MESSAGE, Alert, AlertEvent, Status
 from common.api_cache import ConditionalListMixin, ValidatorQuery, row_digest
 from common.api_errors import (
     Conflict,
@@ -84,7 +84,10 @@ class AlertSerializer(serializers.ModelSerializer):
         models.DecimalField: PlainDecimalField,
     }
 
-    coin = CoinIdField(help_text="The CoinGecko id of the coin (symbols are not unique).")
+    coin = CoinIdField(
+        help_text="The CoinGecko id of the coin (symbols are not unique).",
+        error_messages={"does_not_exist": UNKNOWN_COIN_MESSAGE},
+    )
     channels = serializers.ListField(
         child=serializers.ChoiceField(choices=Channel.choices),
         required=False,

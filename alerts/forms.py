@@ -8,7 +8,7 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from alerts.models import OWNER_FIELDS, Alert, Status
+from alerts.models import OWNER_FIELDS, UNKNOWN_COIN_MESSAGE, Alert, Status
 from common.delivery_channels import Channel
 from prices.models import Coin
 
@@ -42,7 +42,7 @@ class AlertForm(forms.ModelForm):
     coin = CoinChoiceField(
         queryset=Coin.objects.filter(is_tracked=True).order_by("market_cap_rank", "name"),
         to_field_name="coingecko_id",
-        error_messages={"invalid_choice": "Choose a coin CryptoMonitor tracks."},
+        error_messages={"invalid_choice": UNKNOWN_COIN_MESSAGE},
     )
     channels = forms.MultipleChoiceField(
         choices=Channel.choices,

@@ -59,6 +59,9 @@ WINDOW_DURATIONS = {
 }
 
 
+# The form's and the API's answer to a coin id they do not know.
+UNKNOWN_COIN_MESSAGE = "Choose a coin CryptoMonitor tracks."
+
 # What the owner sets, through the form or the API; the rest is the evaluator's.
 OWNER_FIELDS = (
     "coin",
