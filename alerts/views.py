@@ -110,13 +110,15 @@ def alert_pause(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def alert_resume(request: HttpRequest, pk: int) -> HttpResponse:
     alert = _own_alert(request, pk)
+    # The page's button says Resume for a paused alert, Re-arm for a triggered one.
+    done = "re-armed" if alert.status == Status.TRIGGERED else "resumed"
     try:
         resumed = alert.resume()
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect(alert)
     if resumed:
-        messages.success(request, "Alert resumed: it fires again when its condition is met.")
+        messages.success(request, f"Alert {done}: it fires again when its condition is met.")
     else:
         messages.warning(
             request, f"Only a paused or triggered alert can be resumed; it is {alert.status}."

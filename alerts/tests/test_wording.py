@@ -17,3 +17,21 @@ def test_the_api_refuses_an_unknown_coin_in_the_forms_words(owner_api, client, o
 
     assert api == ["Choose a coin CryptoMonitor tracks."] == [UNKNOWN_COIN_MESSAGE]
     assert UNKNOWN_COIN_MESSAGE in form
+
+
+def test_re_arming_a_triggered_alert_says_re_armed(client, owner, make_alert):
+    alert = make_alert(status="triggered")
+    client.force_login(owner)
+
+    page = client.post(reverse("alerts:resume", args=[alert.pk]), follow=True).content.decode()
+
+    assert "Alert re-armed: it fires again when its condition is met." in page
+
+
+def test_resuming_a_paused_alert_says_resumed(client, owner, make_alert):
+    alert = make_alert(status="paused")
+    client.force_login(owner)
+
+    page = client.post(reverse("alerts:resume", args=[alert.pk]), follow=True).content.decode()
+
+    assert "Alert resumed: it fires again when its condition is met." in page
