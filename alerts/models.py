@@ -214,6 +214,10 @@ class Alert(models.Model):
     def is_movement(self) -> bool:
         return self.condition in MOVEMENT_CONDITIONS
 
+    def channel_labels(self) -> list[str]:
+        """The channels as pages name them ("In-app", not in_app)."""
+        return [Channel(channel).label for channel in self.channels]
+
     def describe(self) -> str:
         """The condition in words, e.g. "price crosses up through 30000"."""
         label = Condition(self.condition).label

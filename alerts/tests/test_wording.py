@@ -35,3 +35,13 @@ def test_resuming_a_paused_alert_says_resumed(client, owner, make_alert):
     page = client.post(reverse("alerts:resume", args=[alert.pk]), follow=True).content.decode()
 
     assert "Alert resumed: it fires again when its condition is met." in page
+
+
+def test_the_alert_page_names_each_channel_by_its_label(client, owner, make_alert):
+    alert = make_alert(channels=["email", "in_app"])
+    client.force_login(owner)
+
+    page = client.get(alert.get_absolute_url()).content.decode()
+
+    assert "via Email, In-app" in page
+    assert "in_app" not in page
