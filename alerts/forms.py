@@ -91,6 +91,16 @@ class AlertForm(forms.ModelForm):
         if self.instance.status == Status.EXPIRED:
             self.fields["expires_at"].help_text = EXPIRED_HELP[self.instance.revived_status]
 
+    def _post_clean(self) -> None:
+        # A target or percent the field refused (say, too many digits) is left
+        # None on the instance, so the model's cross-field rules would add
+        # "Enter a target price." beside the real error: keep the field's own.
+        refused = {
+            name: self.errors[name].copy() for name in ("target", "percent") if name in self.errors
+        }
+        super()._post_clean()
+        self._errors.update(refused)
+
     @property
     def selected_coin(self) -> Coin | None:
         """The coin the form is about: submitted, preselected or the alert's."""

@@ -45,3 +45,21 @@ def test_the_alert_page_names_each_channel_by_its_label(client, owner, make_aler
 
     assert "via Email, In-app" in page
     assert "in_app" not in page
+
+
+def test_a_huge_target_gets_one_clear_error(client, owner, bitcoin):
+    client.force_login(owner)
+    data = {
+        "coin": "bitcoin",
+        "condition": "above",
+        "target": "1e20",
+        "frequency": "once",
+        "cooldown_seconds": "3600",
+        "channels": ["email"],
+    }
+
+    form = client.post(reverse("alerts:create"), data).context["form"]
+
+    assert form.errors["target"] == [
+        "Ensure that there are no more than 12 digits before the decimal point."
+    ]
