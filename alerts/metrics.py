@@ -1,11 +1,12 @@
 """Alert evaluation's Prometheus metrics (docs/metrics.md).
 
 alerts.evaluation moves the counters and the histogram once per batch. The
-active alerts are counted per coin and condition by one GROUP BY, kept in
-Django's cache (Redis) for ACTIVE_COUNTS_SECONDS: evaluation reads them to
-count the alerts a batch was evaluated against, and ActiveAlertsCollector
-sums them per condition when /metrics is served, so neither runs a query per
-batch or per scrape.
+active alerts are counted per coin and condition by one GROUP BY, every
+COUNT_EVERY_SECONDS by beat (alerts.tasks.count_active_alerts), and kept in
+Django's cache (Redis): evaluation reads them to count the alerts a batch was
+evaluated against, never counting itself (at 1M alerts the GROUP BY costs
+more than a batch), and ActiveAlertsCollector sums them per condition when
+/metrics is served, counting only when beat has not yet.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from prometheus_client.registry import Collector
 from alerts.models import Alert, AlertEvent, Condition, Status
 
 ACTIVE_COUNTS_KEY = "alerts:metrics:active-counts"
-ACTIVE_COUNTS_SECONDS = 60
+COUNT_EVERY_SECONDS = 30
+# Two missed counts (beat down) and the figures are dropped, not served stale.
+ACTIVE_COUNTS_SECONDS = 3 * COUNT_EVERY_SECONDS
 FIRED_CONDITIONS_SQL = (
     "SELECT condition, count(*) FROM alerts_alert WHERE id = ANY(%s) GROUP BY condition"
 )
@@ -42,21 +45,25 @@ ALERTS_EVALUATED = Counter(
 ALERTS_FIRED = Counter("cryptomonitor_alerts_fired", "Alerts fired, by condition.", ["condition"])
 
 
+def count_active_alerts() -> dict[int, dict[str, int]]:
+    """Count the active alerts per coin id and condition now, and cache the counts."""
+    counts: dict[int, dict[str, int]] = {}
+    rows = (
+        Alert.objects.filter(status=Status.ACTIVE)
+        .order_by()
+        .values_list("coin_id", "condition")
+        .annotate(n=Count("id"))
+    )
+    for coin_id, condition, n in rows:
+        counts.setdefault(coin_id, {})[condition] = n
+    cache.set(ACTIVE_COUNTS_KEY, counts, timeout=ACTIVE_COUNTS_SECONDS)
+    return counts
+
+
 def active_alert_counts() -> dict[int, dict[str, int]]:
     """Active alerts per coin id and condition; cached, counted on a miss."""
     counts = cache.get(ACTIVE_COUNTS_KEY)
-    if counts is None:
-        counts = {}
-        rows = (
-            Alert.objects.filter(status=Status.ACTIVE)
-            .order_by()
-            .values_list("coin_id", "condition")
-            .annotate(n=Count("id"))
-        )
-        for coin_id, condition, n in rows:
-            counts.setdefault(coin_id, {})[condition] = n
-        cache.set(ACTIVE_COUNTS_KEY, counts, timeout=ACTIVE_COUNTS_SECONDS)
-    return counts
+    return count_active_alerts() if counts is None else counts
 
 
 def active_alerts_by_condition() -> dict[str, int]:
@@ -72,7 +79,7 @@ def record_batch(coin_ids: Iterable[int], events: Sequence[AlertEvent], seconds:
     """Count one evaluated batch: its duration, the alerts it was judged against, firings."""
     EVALUATION_DURATION.observe(seconds)
     BATCHES_EVALUATED.inc()
-    counts = active_alert_counts()
+    counts = cache.get(ACTIVE_COUNTS_KEY) or {}  # until beat's first count: none
     evaluated = sum(sum(counts.get(coin_id, {}).values()) for coin_id in coin_ids)
     if evaluated:
         ALERTS_EVALUATED.inc(evaluated)

@@ -7,6 +7,7 @@ from django.db import DatabaseError
 from django.db.models import F
 from django.utils import timezone
 
+from alerts import metrics
 from alerts.evaluation import evaluate_batch
 from alerts.models import Alert, Status
 
@@ -41,3 +42,10 @@ def expire_alerts() -> int:
     return Alert.objects.filter(
         status__in=[Status.ACTIVE, Status.PAUSED], expires_at__isnull=False, expires_at__lte=now
     ).update(status=Status.EXPIRED, expired_from=F("status"), updated_at=now)
+
+
+@shared_task
+def count_active_alerts() -> int:
+    """Beat, every alerts.metrics.COUNT_EVERY_SECONDS: the active alerts per coin
+    and condition, for the metrics (evaluation never counts them itself)."""
+    return sum(sum(per_coin.values()) for per_coin in metrics.count_active_alerts().values())

@@ -14,6 +14,8 @@ from celery.signals import (
 from django.conf import settings
 from django_structlog.celery.steps import DjangoStructLogInitStep
 
+from common.process_metrics import mark_process_dead, start_exporter
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cryptomonitor.settings")
 
 app = Celery("cryptomonitor")
@@ -35,21 +37,15 @@ def use_the_django_logging(loglevel: int | str | None = None, **kwargs) -> None:
         logging.getLogger().setLevel(loglevel)
 
 
-# Metrics (docs/metrics.md). cryptomonitor.metrics reads the apps' models, and
-# this module is imported while the settings load, before apps are ready: the
-# handlers import it once Celery has set Django up.
+# Metrics (docs/metrics.md): the Celery containers serve no HTTP, so their
+# main process exports the container's series on METRICS_PORT.
 @worker_init.connect
 @beat_init.connect
 def start_metrics_exporter(**kwargs) -> None:
-    """Serve the container's metrics on METRICS_PORT, when it is set."""
-    from cryptomonitor import metrics
-
-    metrics.start_exporter()
+    start_exporter()
 
 
 @worker_process_shutdown.connect
 def forget_dead_pool_process(pid: int, **kwargs) -> None:
-    """A pool process's live gauges (none yet, but any later) leave the sums."""
-    from cryptomonitor import metrics
-
-    metrics.mark_process_dead(pid)
+    """A pool process leaves through os._exit, past atexit: its live gauges go here."""
+    mark_process_dead(pid)

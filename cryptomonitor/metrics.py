@@ -15,25 +15,18 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-import os
 from collections.abc import Iterable, Iterator
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    generate_latest,
-    multiprocess,
-    start_http_server,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from alerts.metrics import ActiveAlertsCollector
+from common.process_metrics import metrics_registry
 from notifications.metrics import OutboxCollector
 from prices.metrics import FeedCollector
 
@@ -45,21 +38,6 @@ SCRAPE_TIME_COLLECTORS: tuple[type[Collector], ...] = (
     ActiveAlertsCollector,
     OutboxCollector,
 )
-
-
-def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
-
-
-def metrics_registry() -> CollectorRegistry:
-    """The series the processes keep: every process of this host's in
-    multiprocess mode, else this process's own (the default registry)."""
-    path = multiprocess_dir()
-    if path is None:
-        return REGISTRY
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=path)
-    return registry
 
 
 class _Guarded(Collector):
@@ -136,32 +114,3 @@ def _is_loopback(address: str) -> bool:
         return False
     mapped = getattr(ip, "ipv4_mapped", None)
     return (mapped or ip).is_loopback
-
-
-# --- Multiprocess mode in Celery processes ---------------------------------------------
-
-
-def start_exporter() -> bool:
-    """Serve this host's multiprocess series on METRICS_PORT; False when unset.
-
-    For the Celery containers, which serve no HTTP themselves. Only the
-    processes' own series: the scrape-time gauges come from the web's /metrics.
-    """
-    port = os.environ.get("METRICS_PORT")
-    path = multiprocess_dir()
-    if not port:
-        return False
-    if path is None:
-        logger.warning("METRICS_PORT is set without PROMETHEUS_MULTIPROC_DIR; no exporter")
-        return False
-    # Every interface: Prometheus scrapes the container from the compose network.
-    start_http_server(int(port), addr="0.0.0.0", registry=metrics_registry())  # noqa: S104
-    logger.info("Serving metrics of %s on port %s", path, port)
-    return True
-
-
-def mark_process_dead(pid: int) -> None:
-    """Drop a dead process's live gauges (open WebSockets) from the sums."""
-    path = multiprocess_dir()
-    if path is not None:
-        multiprocess.mark_process_dead(pid, path)

@@ -4,7 +4,8 @@ The one place that creates and corrects the beat schedule: `manage.py
 ensure_schedule` runs it at start (docker/entrypoint.sh, `make run`), so a new
 task or a changed PRICE_POLL_SECONDS takes effect on restart. Only the task,
 its schedule and its expiry are enforced: whether a task is enabled stays the
-admin's choice. Tasks are named by string, so this wiring imports no app.
+admin's choice. Tasks are named by string; the one app constant read is how often
+the metrics count active alerts, which alerts.metrics relies on.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from django.conf import settings
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from alerts.metrics import COUNT_EVERY_SECONDS
+
 POLL_TASK_NAME = "Poll prices"
 PURGE_TASK_NAME = "Purge old price ticks"
 EXPIRE_TASK_NAME = "Expire alerts past their expiry"
 SWEEP_TASK_NAME = "notifications: sweep deliveries"
+COUNT_ALERTS_TASK_NAME = "Count active alerts for the metrics"
 # Off the hour, when nothing else runs; UTC like everything else here.
 NIGHTLY = {"minute": "17", "hour": "3", "timezone": "UTC"}
 
@@ -48,6 +52,13 @@ def periodic_tasks() -> list[Periodic]:
             "notifications.tasks.sweep_deliveries",
             every_seconds=30,
             description="Re-enqueue deliveries whose task was lost or whose worker died.",
+        ),
+        Periodic(
+            COUNT_ALERTS_TASK_NAME,
+            "alerts.tasks.count_active_alerts",
+            every_seconds=COUNT_EVERY_SECONDS,
+            expire_seconds=COUNT_EVERY_SECONDS,
+            description="Active alerts per coin and condition, for /metrics.",
         ),
     ]
 

@@ -432,6 +432,12 @@ ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 # Set: /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`. Empty:
 # only callers on this host that came through no proxy.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Where every process of this host writes its series (prometheus_client reads
+# the variable itself, at import); unset, each process keeps its own. `make
+# run` and docker/entrypoint.sh set it and empty the directory at start.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# A Celery container's exporter port (it serves no HTTP otherwise); unset: none.
+METRICS_PORT = env.int("METRICS_PORT", default=None)
 
 # --- Internationalisation, static files ---------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -16,7 +16,7 @@ from django.db.models.functions import TruncMinute
 from django.utils import timezone
 from prometheus_client.samples import Sample
 
-from cryptomonitor.metrics import metrics_registry
+from common.process_metrics import metrics_registry
 from notifications.metrics import celery_queue_lengths, outbox_backlog
 from notifications.models import Delivery, DeliveryStatus
 from prices.models import FeedState, PriceTick

@@ -9,14 +9,12 @@ through feed_metrics(), which the staff status page reads too.
 
 from __future__ import annotations
 
-import atexit
 import math
-import os
 from collections.abc import Iterator
 
 from django.conf import settings
 from django.utils import timezone
-from prometheus_client import Counter, Gauge, Histogram, multiprocess
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -147,15 +145,3 @@ class FeedCollector(Collector):
             "The poll interval, PRICE_POLL_SECONDS.",
             value=feed["poll_interval_seconds"],
         )
-
-
-def _mark_this_process_dead() -> None:
-    # Its live gauges (open WebSockets) leave the sums; counters stay.
-    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if path:
-        multiprocess.mark_process_dead(os.getpid(), path)
-
-
-# Every process that keeps metrics imports this module: each one marks itself
-# dead when it exits normally (Celery's pool children: worker_process_shutdown).
-atexit.register(_mark_this_process_dead)

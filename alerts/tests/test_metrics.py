@@ -7,8 +7,14 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache
 
-from alerts.metrics import ACTIVE_COUNTS_KEY, ActiveAlertsCollector, active_alert_counts
+from alerts.metrics import (
+    ACTIVE_COUNTS_KEY,
+    ActiveAlertsCollector,
+    active_alert_counts,
+    count_active_alerts,
+)
 from alerts.models import Condition, Status
+from alerts.tasks import count_active_alerts as count_active_alerts_task
 from prices.tests.metric_values import metric_value
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +50,7 @@ def test_a_fired_alert_is_counted_under_its_condition(feed, make_alert):
 def test_every_batch_is_timed_and_counted_with_the_alerts_on_its_coins(feed, make_alert):
     make_alert(Condition.BELOW, target=Decimal("100"))
     make_alert(Condition.PCT_UP)
+    count_active_alerts()  # as beat does every COUNT_EVERY_SECONDS
     batches = metric_value("cryptomonitor_alert_batches_evaluated_total")
     timed = metric_value("cryptomonitor_alert_evaluation_duration_seconds_count")
     judged = metric_value("cryptomonitor_alerts_evaluated_total")
@@ -77,3 +84,21 @@ def test_the_active_gauge_has_every_condition(make_alert):
 
     values = {sample.labels["condition"]: sample.value for sample in family.samples}
     assert values == {**dict.fromkeys(Condition.values, 0), "crosses": 1}
+
+
+def test_evaluation_never_counts_the_alerts_itself_before_beat_has(feed, make_alert):
+    make_alert(Condition.BELOW, target=Decimal("100"))
+    judged = metric_value("cryptomonitor_alerts_evaluated_total")
+
+    feed.tick("30000")
+
+    assert metric_value("cryptomonitor_alerts_evaluated_total") == judged
+    assert cache.get(ACTIVE_COUNTS_KEY) is None
+
+
+def test_beats_task_counts_the_active_alerts_for_the_next_batches(make_alert, bitcoin):
+    make_alert(Condition.ABOVE)
+
+    count_active_alerts_task()
+
+    assert cache.get(ACTIVE_COUNTS_KEY) == {bitcoin.pk: {"above": 1}}

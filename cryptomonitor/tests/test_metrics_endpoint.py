@@ -161,9 +161,9 @@ def run_other_process(directory: str) -> None:
     )
 
 
-def test_series_written_by_another_process_are_served(client, no_token, tmp_path, monkeypatch):
+def test_series_written_by_another_process_are_served(client, no_token, tmp_path, settings):
     run_other_process(str(tmp_path))
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    settings.PROMETHEUS_MULTIPROC_DIR = str(tmp_path)
 
     text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
 
@@ -175,10 +175,10 @@ def test_series_written_by_another_process_are_served(client, no_token, tmp_path
 
 
 def test_a_process_that_exited_no_longer_counts_in_the_live_gauges(
-    client, no_token, tmp_path, monkeypatch
+    client, no_token, tmp_path, settings
 ):
     run_other_process(str(tmp_path))
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    settings.PROMETHEUS_MULTIPROC_DIR = str(tmp_path)
 
     text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
 

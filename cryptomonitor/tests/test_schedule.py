@@ -20,6 +20,7 @@ EVERY_TASK = {
     ("Purge old price ticks", "prices.tasks.purge_old_ticks"),
     ("Expire alerts past their expiry", "alerts.tasks.expire_alerts"),
     ("notifications: sweep deliveries", "notifications.tasks.sweep_deliveries"),
+    ("Count active alerts for the metrics", "alerts.tasks.count_active_alerts"),
 }
 
 
@@ -53,6 +54,7 @@ def test_ensure_schedule_creates_every_periodic_task_on_an_empty_database(settin
     assert schedule_of("Purge old price ticks") == ("3", "17", "UTC", True)
     assert schedule_of("Expire alerts past their expiry") == (60, "seconds", None, True)
     assert schedule_of("notifications: sweep deliveries") == (30, "seconds", None, True)
+    assert schedule_of("Count active alerts for the metrics") == (30, "seconds", 30, True)
 
 
 def test_every_scheduled_task_is_a_registered_celery_task(empty_schedule):
