@@ -1,6 +1,9 @@
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.decorators.cache import cache_control
 
 from accounts import views as account_views
 from cryptomonitor import health, metrics, status_page
@@ -9,7 +12,15 @@ from cryptomonitor import health, metrics, status_page
 # allauth's, so one lockout counts failed logins at every door (accounts.adapter).
 admin.site.login = secure_admin_login(admin.site.login)
 
+
+@cache_control(max_age=86_400)
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """Where browsers look for an icon on pages that name none (admin, errors, JSON)."""
+    return HttpResponseRedirect(static("img/favicon.ico"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     # Staff only (admin_view): before the admin's own catch-all URLs.
