@@ -63,3 +63,18 @@ def test_a_huge_target_gets_one_clear_error(client, owner, bitcoin):
     assert form.errors["target"] == [
         "Ensure that there are no more than 12 digits before the decimal point."
     ]
+
+
+@pytest.mark.parametrize("target", ["1e30", 1e30])
+def test_the_api_refuses_a_huge_target_with_the_forms_one_error(
+    owner_api, client, owner, bitcoin, target
+):
+    client.force_login(owner)
+    data = {"coin": "bitcoin", "condition": "above", "frequency": "once", "cooldown_seconds": "60"}
+    data["channels"] = ["email"]
+
+    api = post(owner_api, target=target)
+    form = client.post(reverse("alerts:create"), {**data, "target": "1e30"}).context["form"]
+
+    assert api.json()["error"]["fields"] == {"target": form.errors["target"]}
+    assert form.errors == {"target": ["Ensure that there are no more than 26 digits in total."]}
