@@ -32,10 +32,18 @@ def compose_command(service: str, listen_port: str, port: int) -> list[str]:
     return [local.get(part, part) for part in command]
 
 
+# Paths inside the container (its tmpfs), which a local run does not have.
+CONTAINER_ONLY = frozenset({"PROMETHEUS_MULTIPROC_DIR"})
+
+
 def compose_environment(service: str) -> dict[str, str]:
-    """The literal variables compose gives `service` (not those built from .env)."""
+    """The literal variables compose gives `service` (not those built from .env).
+
+    Without the container's own paths: a local process keeps the default
+    in-process metrics registry.
+    """
     return {
         name: value
         for name, value in compose_service(service)["environment"].items()
-        if "${" not in value
+        if "${" not in value and name not in CONTAINER_ONLY
     }

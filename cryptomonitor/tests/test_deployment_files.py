@@ -89,6 +89,7 @@ def test_readme_documents_every_setting() -> None:
 def test_compose_runs_the_whole_product(compose: dict) -> None:
     assert set(compose["services"]) == {
         "postgres", "redis", "proxy", "web", "ws", "worker", "notifications", "beat", "mailpit",
+        "prometheus", "grafana",
     }  # fmt: skip
     assert compose["services"]["postgres"]["image"].startswith("postgres:16")
     assert compose["services"]["redis"]["image"].startswith("redis:7")
@@ -289,7 +290,11 @@ def test_data_lives_in_named_volumes(compose: dict) -> None:
 
     assert services["postgres"]["volumes"] == ["postgres-data:/var/lib/postgresql/data"]
     assert services["redis"]["volumes"] == ["redis-data:/data"]
-    assert set(compose["volumes"]) == {"postgres-data", "redis-data"}
+    assert services["prometheus"]["volumes"][-1] == "prometheus-data:/prometheus"
+    assert services["grafana"]["volumes"][-1] == "grafana-data:/var/lib/grafana"
+    assert set(compose["volumes"]) == {
+        "postgres-data", "redis-data", "prometheus-data", "grafana-data",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("service", DJANGO_SERVICES)
