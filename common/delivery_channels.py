@@ -8,3 +8,4 @@ class Channel(models.TextChoices):
     IN_APP = "in_app", "In-app"
     WEBHOOK = "webhook", "Webhook"
     APPRISE = "apprise", "Apprise"
+    WEB_PUSH = "web_push", "Web Push"

@@ -12,7 +12,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from common.delivery_channels import Channel
-from notifications.validation import MAX_URL_LENGTH, apprise_url_errors, webhook_url_errors
+from notifications.validation import (
+    MAX_ENDPOINT_LENGTH,
+    MAX_URL_LENGTH,
+    apprise_url_errors,
+    webhook_url_errors,
+)
 
 
 class DeliveryStatus(models.TextChoices):
@@ -293,3 +298,55 @@ class NotificationSettings(models.Model):
 
     def apprise_url_list(self) -> list[str]:
         return [line.strip() for line in self.apprise_urls.splitlines() if line.strip()]
+
+
+class PushSubscription(models.Model):
+    """One browser where a user enabled Web Push: where the push service takes messages.
+
+    The browser's PushSubscription (endpoint and keys) as it posted it; a
+    browser subscribing again replaces its row, even from another account
+    (the endpoint is that browser's). Deleted when the push service answers
+    404 or 410: the browser unsubscribed or the subscription expired.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    endpoint = models.URLField(max_length=MAX_ENDPOINT_LENGTH, unique=True)
+    # The browser's P-256 public key (65 bytes) and auth secret (16 bytes), base64url.
+    p256dh = models.CharField(max_length=100)
+    auth = models.CharField(max_length=40)
+    # "Firefox on Linux", from the User-Agent of the request that subscribed.
+    browser = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.browser or 'A browser'} of {self.user}"
+
+    def as_subscription_info(self) -> dict:
+        """The subscription in the browser's JSON form, as pywebpush takes it."""
+        return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
+
+
+class VapidKey(models.Model):
+    """The application server's VAPID key pair when none is set in the environment.
+
+    One row (pk 1), created by the first process that needs it, so every
+    web and worker process signs with the same key browsers subscribed with.
+    """
+
+    # The P-256 private key: its 32-byte scalar, base64url.
+    private_key = models.CharField(max_length=60)
+    # The uncompressed public point (65 bytes), base64url: applicationServerKey.
+    public_key = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "VAPID key"
+
+    def __str__(self) -> str:
+        return f"VAPID key {self.public_key[:12]}…"

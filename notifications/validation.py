@@ -13,14 +13,23 @@ the admin agree.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
+import re
 from urllib.parse import parse_qsl, urlsplit
 
 import apprise
 
-from notifications.egress import literal_address_refusal
+from notifications.egress import allows_private, literal_address_refusal
 
 MAX_URL_LENGTH = 500
+# Push services' endpoints are long capability URLs (FCM's run to ~200 characters).
+MAX_ENDPOINT_LENGTH = 1000
+# A P-256 public key, uncompressed (0x04, x, y), and the auth secret (RFC 8291).
+P256DH_BYTES = 65
+AUTH_BYTES = 16
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]{1,200}={0,2}")
 MAX_APPRISE_URLS = 10
 PORT_RULE = "the port must be a number from 1 to 65535"
 # Apprise schemes that reach no network service: syslog writes the user's text
@@ -121,3 +130,45 @@ def _is_ip_address(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def push_subscription_errors(endpoint: str, p256dh: str, auth: str) -> list[str]:
+    """What is wrong with a browser's push subscription (syntax only, as for webhooks).
+
+    The endpoint is a URL the browser gave us, so it is held to the egress
+    policy: https, or http only when OUTBOUND_ALLOW_PRIVATE_IPS is set (a
+    local push service in tests), and no refused IP literal. Its name is
+    checked when a push connects.
+    """
+    errors = []
+    allowed = ("https://", "http://") if allows_private() else ("https://",)
+    if not endpoint.lower().startswith(allowed) or len(endpoint) > MAX_ENDPOINT_LENGTH:
+        errors.append(
+            f"The endpoint must be an https:// URL of at most {MAX_ENDPOINT_LENGTH} characters."
+        )
+    elif refused := literal_address_refusal(endpoint):
+        errors.append(f"We cannot push there: {refused}.")
+    else:
+        try:
+            port = urlsplit(endpoint).port
+        except ValueError:
+            port = 0
+        if port == 0 or not urlsplit(endpoint).hostname:
+            errors.append(f"The endpoint needs a host; {PORT_RULE}.")
+    if _decoded_length(p256dh) != P256DH_BYTES or not p256dh.startswith("B"):
+        errors.append(
+            f"keys.p256dh must be an uncompressed P-256 key ({P256DH_BYTES} bytes, base64url)."
+        )
+    if _decoded_length(auth) != AUTH_BYTES:
+        errors.append(f"keys.auth must be {AUTH_BYTES} bytes, base64url.")
+    return errors
+
+
+def _decoded_length(value: str) -> int:
+    """How many bytes base64url `value` holds (padding optional), or -1."""
+    if not isinstance(value, str) or not _BASE64URL.fullmatch(value):
+        return -1
+    try:
+        return len(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    except (binascii.Error, ValueError):
+        return -1
