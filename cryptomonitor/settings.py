@@ -325,6 +325,13 @@ OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=5.0)
 # not make the server probe its own network.
 OUTBOUND_ALLOW_PRIVATE_IPS = env.bool("OUTBOUND_ALLOW_PRIVATE_IPS", default=False)
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Web Push (docs/notifications.md#web-push): the VAPID key pair, base64url
+# (private: the 32-byte scalar, or PEM/DER; public: the uncompressed point).
+# Unset, one pair is generated once and kept in the database. The subject
+# defaults to mailto: DEFAULT_FROM_EMAIL's address.
+VAPID_PRIVATE_KEY = env.str("VAPID_PRIVATE_KEY", default="")
+VAPID_PUBLIC_KEY = env.str("VAPID_PUBLIC_KEY", default="")
+VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="")
 
 # --- Email -------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

@@ -124,7 +124,7 @@ def send_claimed(delivery: Delivery, now: datetime) -> dict[int, str]:
 
 # Channels whose destination a user chooses: each send may take its whole
 # OUTBOUND_TIMEOUT_SECONDS (a tarpit), so one user's sends are capped.
-USER_AIMED_CHANNELS = (Channel.WEBHOOK, Channel.APPRISE)
+USER_AIMED_CHANNELS = (Channel.WEBHOOK, Channel.APPRISE, Channel.WEB_PUSH)
 # At most this many of one user's user-aimed sends at once, across all workers:
 # a user with 100 alerts aimed at a tarpit holds this many worker slots, not all.
 USER_SENDS_IN_FLIGHT = 2

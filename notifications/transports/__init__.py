@@ -7,11 +7,18 @@ from notifications.transports.apprise import AppriseTransport
 from notifications.transports.base import HttpTransport, Transport, TransportError
 from notifications.transports.email import EmailTransport
 from notifications.transports.in_app import InAppTransport
+from notifications.transports.web_push import WebPushTransport
 from notifications.transports.webhook import WebhookTransport
 
 TRANSPORTS: dict[str, type[Transport]] = {
     Channel(cls.channel).value: cls
-    for cls in (EmailTransport, InAppTransport, WebhookTransport, AppriseTransport)
+    for cls in (
+        EmailTransport,
+        InAppTransport,
+        WebhookTransport,
+        AppriseTransport,
+        WebPushTransport,
+    )
 }
 
 

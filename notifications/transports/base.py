@@ -133,8 +133,29 @@ class HttpTransport(Transport):
         the body is not waited for, since the status says whether the
         notification arrived. A redirect is not followed: it is a failure.
         """
-        timeout = self.timeout()
-        deadline = time.monotonic() + timeout
+        response = self.exchange(url, content, headers)
+        shown = without_credentials(url)
+        status = response.status_code
+        if 300 <= status < 400:
+            raise TransportError(_redirected(shown, status, response), permanent=True)
+        if status >= 500 or status in (408, 429):
+            raise TransportError(f"{shown} answered HTTP {status}; will retry")
+        if status >= 400:
+            raise TransportError(f"{shown} refused the notification: HTTP {status}", permanent=True)
+        return response
+
+    def exchange(
+        self, url: str, content: bytes, headers: dict[str, str], deadline: float | None = None
+    ) -> httpx.Response:
+        """`post`'s request, its reply whatever the status: for callers who read the status.
+
+        Raises TransportError only when no reply came in time (or the egress
+        policy refused the address). `deadline` (time.monotonic()) defaults
+        to `timeout()` from now.
+        """
+        timeout = self.timeout()  # the whole send's, which `deadline` ends
+        if deadline is None:
+            deadline = time.monotonic() + timeout
         # Errors are stored on the Delivery and shown in pages and the admin.
         shown = without_credentials(url)
         too_late = TransportError(f"{shown} did not answer within {timeout:g} s")
@@ -163,13 +184,6 @@ class HttpTransport(Transport):
                 if send.fired:  # it cut the connection: a timeout, not a refusal
                     raise too_late from None
                 raise TransportError(f"could not reach {shown}: {exc}") from None
-        status = response.status_code
-        if 300 <= status < 400:
-            raise TransportError(_redirected(shown, status, response), permanent=True)
-        if status >= 500 or status in (408, 429):
-            raise TransportError(f"{shown} answered HTTP {status}; will retry")
-        if status >= 400:
-            raise TransportError(f"{shown} refused the notification: HTTP {status}", permanent=True)
         return response
 
 
