@@ -12,6 +12,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -242,3 +243,54 @@ def test_the_coin_page_fits_a_phone_screen_after_a_resize(page):
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
     screenshot(page, "coin-bitcoin-phone")
+
+
+# Every label the chart draws on its time axis (the last row of its table),
+# tagged with the animation frame that drew it.
+RECORD_TIME_AXIS_LABELS = """
+window.timeAxisLabels = [];
+const requestFrame = window.requestAnimationFrame.bind(window);
+window.requestAnimationFrame = (callback) =>
+  requestFrame((now) => { window.paintFrame = now; callback(now); });
+const fillText = CanvasRenderingContext2D.prototype.fillText;
+CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
+  const row = this.canvas.closest && this.canvas.closest("#price-chart tr");
+  if (row && !row.nextElementSibling) {
+    window.timeAxisLabels.push({ text: String(text), frame: window.paintFrame });
+  }
+  return fillText.call(this, text, ...rest);
+};
+"""
+
+
+def time_axis_labels(page) -> list[str]:
+    """The labels of the time axis' last paint."""
+    page.wait_for_timeout(300)  # the paints after a load settle
+    drawn = page.evaluate("window.timeAxisLabels")
+    assert drawn, "no label drawn on the time axis"
+    return [label["text"] for label in drawn if label["frame"] == drawn[-1]["frame"]]
+
+
+def _polls_seconds_apart() -> None:
+    """A new install's first polls: bitcoin every 5 s over the last two minutes."""
+    now = timezone.now().replace(microsecond=0)
+    store_quotes(
+        [quote("bitcoin", f"{27000 + i}", at=now - timedelta(seconds=5 * i)) for i in range(1, 25)],
+        PriceSource.COINGECKO,
+    )
+
+
+def test_the_chart_names_each_time_axis_mark_once_at_every_range(page):
+    beside_the_browser(_polls_seconds_apart)
+    page.add_init_script(RECORD_TIME_AXIS_LABELS)
+    page.goto("/coins/bitcoin/")
+    page.wait_for_selector('#price-chart[data-state="ready"][data-range="24h"]')
+
+    for range_key in ("1h", "24h", "7d"):
+        page.get_by_role("button", name=range_key, exact=True).click()
+        page.wait_for_selector(f'#price-chart[data-state="ready"][data-range="{range_key}"]')
+
+        labels = time_axis_labels(page)
+        assert len(labels) >= 2, (range_key, labels)
+        assert len(set(labels)) == len(labels), (range_key, labels)
+    screenshot(page, "coin-bitcoin-time-axis")

@@ -22,7 +22,10 @@
       attributionLogo: false,
     },
     grid: { vertLines: { color: "#eef0f3" }, horzLines: { color: "#eef0f3" } },
-    timeScale: { timeVisible: true, secondsVisible: false },
+    // Seconds on the marks that fall within a minute (polls seconds apart,
+    // as a new install's first): without them those marks all read "05:56".
+    // Marks a minute or more apart still read hours and minutes.
+    timeScale: { timeVisible: true, secondsVisible: true },
     rightPriceScale: { borderVisible: false },
   });
   const series = chart.addSeries(LC.AreaSeries, {
