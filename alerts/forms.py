@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from alerts.models import OWNER_FIELDS, UNKNOWN_COIN_MESSAGE, Alert, Status
 from common.delivery_channels import Channel
+from notifications.models import PushSubscription
 from prices.models import Coin
 
 
@@ -86,10 +87,20 @@ class AlertForm(forms.ModelForm):
         ].help_text = (
             f"Optional: the alert stops after this time, in {zone} (your account's time zone)."
         )
+        self._offer_web_push_once_enabled()
         if self.instance.pk:
             self.initial["coin"] = self.instance.coin.coingecko_id
         if self.instance.status == Status.EXPIRED:
             self.fields["expires_at"].help_text = EXPIRED_HELP[self.instance.revived_status]
+
+    def _offer_web_push_once_enabled(self) -> None:
+        """Web Push is a choice once one of the user's browsers has push enabled."""
+        instance = self.instance
+        chosen = Channel.WEB_PUSH in (instance.channels or [])
+        if chosen or PushSubscription.objects.filter(user_id=instance.user_id).exists():
+            return
+        field = self.fields["channels"]
+        field.choices = [c for c in field.choices if c[0] != Channel.WEB_PUSH]
 
     def _post_clean(self) -> None:
         # A target or percent the field refused (say, too many digits) is left

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from common.delivery_channels import Channel
+from notifications.models import PushSubscription
 from prices.models import PERCENT_DIGITS, PRICE_DIGITS, Coin, PriceTick, decimal_text
 
 
@@ -25,6 +26,10 @@ class Condition(models.TextChoices):
     PCT_DOWN = "pct_down", "price falls by"
     PCT_MOVE = "pct_move", "price moves by"
 
+
+WEB_PUSH_NEEDS_A_BROWSER = (
+    "Web Push needs a browser with push enabled: turn it on in Notification settings first."
+)
 
 LEVEL_CONDITIONS = {Condition.ABOVE, Condition.BELOW}
 EDGE_CONDITIONS = {Condition.CROSSES_UP, Condition.CROSSES_DOWN, Condition.CROSSES}
@@ -234,6 +239,7 @@ class Alert(models.Model):
             self._check_cooldown,
             self._check_expiry,
             self._check_active_cap,
+            self._check_push_enabled,
         ):
             for field, message in check():
                 errors.setdefault(field, []).append(message)
@@ -284,6 +290,14 @@ class Alert(models.Model):
         if self.other_active_alerts().count() < self.active_cap():
             return []
         return [(NON_FIELD_ERRORS, self.cap_message())]
+
+    def _check_push_enabled(self) -> list[tuple[str, str]]:
+        channels = self.channels if isinstance(self.channels, list) else []
+        if Channel.WEB_PUSH not in channels or self.user_id is None:
+            return []
+        if PushSubscription.objects.filter(user_id=self.user_id).exists():
+            return []
+        return [("channels", WEB_PUSH_NEEDS_A_BROWSER)]
 
     def other_active_alerts(self) -> models.QuerySet[Alert]:
         return Alert.objects.filter(user_id=self.user_id, status=Status.ACTIVE).exclude(pk=self.pk)

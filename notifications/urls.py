@@ -1,6 +1,6 @@
 from django.urls import path
 
-from notifications import views
+from notifications import push_views, views
 
 app_name = "notifications"
 
@@ -15,4 +15,10 @@ urlpatterns = [
         name="regenerate-webhook-secret",
     ),
     path("settings/test/<str:channel>/", views.send_test, name="send-test"),
+    path("settings/push/", push_views.subscribe, name="push-subscribe"),
+    path(
+        "settings/push/<int:pk>/remove/",
+        push_views.remove_subscription,
+        name="push-remove",
+    ),
 ]

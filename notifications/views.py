@@ -15,9 +15,16 @@ from django.views.decorators.http import require_POST
 from accounts import confirmation
 from accounts.models import Profile
 from common.delivery_channels import Channel
+from notifications import push
 from notifications.delivery import TooManyTestSends, send_test_notifications
 from notifications.forms import NotificationSettingsForm
-from notifications.models import Delivery, DeliveryStatus, InAppNotification, NotificationSettings
+from notifications.models import (
+    Delivery,
+    DeliveryStatus,
+    InAppNotification,
+    NotificationSettings,
+    PushSubscription,
+)
 
 INBOX_PAGE_SIZE = 50
 # Failed deliveries stay on the inbox page this long.
@@ -78,6 +85,8 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
         "profile": profile,
         "channels": Channel.choices,
         "recent_tests": recent,
+        "push_subscriptions": PushSubscription.objects.filter(user=request.user),
+        "vapid_public_key": push.public_key(),
     }
     return render(request, "notifications/settings.html", context)
 

@@ -130,7 +130,7 @@ def test_it_rejects_an_expiry_in_the_past(build):
         ("email", "Choose at least one channel."),
         (
             ["email", "pigeon"],
-            "Unknown channel pigeon; choose from email, in_app, webhook, apprise.",
+            "Unknown channel pigeon; choose from email, in_app, webhook, apprise, web_push.",
         ),
         (["email", "email"], "List each channel only once."),
     ],
