@@ -7,6 +7,7 @@ from django.views.decorators.cache import cache_control
 
 from accounts import views as account_views
 from cryptomonitor import health, metrics, status_page
+from notifications import push_views
 
 # The admin takes no password itself: its login page sends visitors to
 # allauth's, so one lockout counts failed logins at every door (accounts.adapter).
@@ -22,6 +23,10 @@ def favicon(request: HttpRequest) -> HttpResponseRedirect:
 urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("healthz", health.healthz, name="healthz"),
+    # Web Push's service worker and the app manifest: from the root, so the
+    # worker's scope is the whole site (notifications.push_views).
+    path("sw.js", push_views.service_worker, name="service_worker"),
+    path("manifest.webmanifest", push_views.manifest, name="web_manifest"),
     path("metrics", metrics.metrics_view, name="metrics"),
     # Staff only (admin_view): before the admin's own catch-all URLs.
     path(
