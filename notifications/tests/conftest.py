@@ -31,6 +31,7 @@ from alerts.models import Alert, AlertEvent
 from cryptomonitor.celery import app as celery_app
 from notifications.models import Delivery
 from notifications.outbox import record_deliveries
+from notifications.tests.push_service import PushService
 from prices.models import Coin
 from tests_support.celery_worker import start_celery_worker
 from tests_support.live_server import current_database_url
@@ -433,3 +434,14 @@ def tarpit() -> Iterator[Tarpit]:
     server = Tarpit()
     yield server
     server.stop()
+
+
+# --- Web Push service ------------------------------------------------------------------
+
+
+@pytest.fixture
+def push_service() -> Iterator[PushService]:
+    """A local Web Push service that checks VAPID and decrypts (push_service.py)."""
+    service = PushService()
+    yield service
+    service.stop()
