@@ -4,7 +4,7 @@ Code keeps logging through the standard library (`logging.getLogger(__name__)`);
 the settings' LOGGING renders every record with structlog's ProcessorFormatter,
 as one JSON object per line (`LOG_FORMAT=json`) or readable key=value text
 (`console`). Context bound with structlog.contextvars (request_id by
-django-structlog's middleware, poll_id by the poll, task_id by its Celery
+common.request_observation, poll_id by the poll, task_id by its Celery
 receiver) lands on every line logged while it is bound, stdlib lines included.
 
 Nothing secret may reach a line (docs/logging.md): call sites log hosts, not
@@ -17,13 +17,11 @@ import functools
 import logging
 import os
 import re
-import uuid
 from typing import Any
 
 import structlog
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django_structlog.middlewares import RequestMiddleware as StructlogRequestMiddleware
 
 LOG_FORMATS = ("json", "console")
 REDACTED = "***"
@@ -169,45 +167,3 @@ def configure_structlog() -> None:
     )
     # Python's warnings (Celery's root warning, deprecations) become log lines too.
     logging.captureWarnings(True)
-
-
-# --- Request ids ----------------------------------------------------------------------
-
-# What nginx's $request_id looks like, and any sane id: nothing else is honoured.
-_UPSTREAM_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
-
-
-class RequestMiddleware(StructlogRequestMiddleware):
-    """django-structlog's request logging, plus the X-Request-ID response header.
-
-    An incoming X-Request-ID is used only when the settings trust it (a proxy
-    of ours sets it, DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID) and it looks
-    like an id; otherwise a new one is made, so a client cannot write into logs.
-    """
-
-    def prepare(self, request) -> None:
-        given = request.META.get("HTTP_X_REQUEST_ID", "")
-        if given and not _UPSTREAM_REQUEST_ID.fullmatch(given):
-            request.META["HTTP_X_REQUEST_ID"] = uuid.uuid4().hex
-            request.__dict__.pop("headers", None)  # a cached copy of the old value
-        super().prepare(request)
-
-    @classmethod
-    def bind_ip(cls, request) -> None:
-        """The client's address as the API throttles see it (TRUSTED_PROXY_COUNT).
-
-        Not django-ipware's guess: it believes any X-Forwarded-For, and costs
-        more than the rest of the request's logging together.
-        """
-        address = request.META.get("REMOTE_ADDR", "")
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if settings.TRUSTED_PROXY_COUNT and forwarded:
-            hops = forwarded.split(",")
-            address = hops[-min(settings.TRUSTED_PROXY_COUNT, len(hops))].strip()
-        structlog.contextvars.bind_contextvars(ip=address)
-
-    def handle_response(self, request, response) -> None:
-        request_id = structlog.contextvars.get_contextvars().get("request_id")
-        if request_id:
-            response["X-Request-ID"] = request_id
-        super().handle_response(request, response)

@@ -74,6 +74,20 @@ def scrape_registry() -> CollectorRegistry:
     return registry
 
 
+class MetricsEndpointMiddleware:
+    """GET /metrics, answered first in MIDDLEWARE: before the Host check and the
+    HTTPS redirect, which Prometheus scraping a container by address over the
+    internal network cannot pass, and unlogged (a scrape every few seconds)."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info == "/metrics":
+            return metrics_view(request)
+        return self.get_response(request)
+
+
 @never_cache
 @require_safe
 def metrics_view(request: HttpRequest) -> HttpResponse:

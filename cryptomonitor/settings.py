@@ -7,7 +7,6 @@ defaults apply.
 The full list, with defaults, is in README.md ("Configuration").
 """
 
-import logging
 import sys
 from pathlib import Path
 from urllib.parse import quote
@@ -95,7 +94,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
-    "django_prometheus",
     "django_structlog",
     "allauth",
     "allauth.account",
@@ -107,12 +105,15 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First and last: django-prometheus times and counts every request (/metrics).
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # /metrics answers Prometheus before the Host check and the HTTPS redirect:
+    # in Docker it is scraped by container address over the internal network;
+    # its own token or loopback rule decides who reads it (cryptomonitor/metrics.py).
+    "cryptomonitor.metrics.MetricsEndpointMiddleware",
+    # Every other request: its request_id on every line logged meanwhile, its
+    # latency and status in the metrics, one log line (common/request_observation.py).
+    "common.request_observation.RequestObservationMiddleware",
     # Before anything reads a cookie (the session): common/null_characters.py.
     "common.null_characters.IgnoreNullCharacterCookiesMiddleware",
-    # request_id on every line of the request, its request_started/finished lines.
-    "common.structured_logs.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -126,7 +127,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.UserTimeZoneMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "cryptomonitor.urls"
@@ -525,20 +525,15 @@ LOGGING = {
         # httpx logs every request at INFO with its full URL (250 coin ids per
         # poll); prices.coingecko logs what matters: retries and failures.
         "httpx": {"level": "WARNING"},
-        # django-structlog's request_started and request_finished are the HTTP
-        # log; Django's own "Not Found: /path" lines would repeat them.
+        # The request's own line (common/request_observation.py) is the HTTP
+        # log; Django's own "Not Found: /path" lines would repeat it.
         "django.request": {"level": "ERROR"},
     },
 }
 # Each request gets a request_id (the X-Request-ID response header too). One
 # set by a proxy of ours is kept: nginx sets it (docker/nginx.conf), so it is
 # trusted when TRUSTED_PROXY_COUNT says nginx stands in front.
-DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = env.bool(
-    "TRUST_UPSTREAM_REQUEST_ID", default=TRUSTED_PROXY_COUNT > 0
-)
-# One line per request, request_finished (method, path, status, user, client
-# address): request_started repeats it, so it shows only with LOG_LEVEL=DEBUG.
-DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
-# The request id and the poll id travel to the Celery tasks a request or a
-# poll enqueues, in each task's headers.
+TRUST_UPSTREAM_REQUEST_ID = env.bool("TRUST_UPSTREAM_REQUEST_ID", default=TRUSTED_PROXY_COUNT > 0)
+# django-structlog carries the request id and the poll id to the Celery tasks
+# a request or a poll enqueues, in each task's headers.
 DJANGO_STRUCTLOG_CELERY_ENABLED = True

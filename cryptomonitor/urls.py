@@ -6,7 +6,7 @@ from django.urls import include, path
 from django.views.decorators.cache import cache_control
 
 from accounts import views as account_views
-from cryptomonitor import health, metrics, status_page
+from cryptomonitor import health, status_page
 from notifications import push_views
 
 # The admin takes no password itself: its login page sends visitors to
@@ -27,7 +27,6 @@ urlpatterns = [
     # worker's scope is the whole site (notifications.push_views).
     path("sw.js", push_views.service_worker, name="service_worker"),
     path("manifest.webmanifest", push_views.manifest, name="web_manifest"),
-    path("metrics", metrics.metrics_view, name="metrics"),
     # Staff only (admin_view): before the admin's own catch-all URLs.
     path(
         "admin/status/",

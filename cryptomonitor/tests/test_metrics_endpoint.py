@@ -123,16 +123,48 @@ def test_a_feed_that_never_worked_is_infinitely_old(client, no_token):
     assert "cryptomonitor_feed_last_success_timestamp_seconds" not in text
 
 
-def test_requests_are_counted_by_django_prometheus(client, no_token):
-    client.get("/healthz")
+def test_requests_are_counted_by_url_name_method_and_status(client, no_token):
+    client.get("/accounts/login/")
 
     text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
 
     assert metric_value(
-        "django_http_requests_total_by_view_transport_method_total",
-        {"view": "healthz", "method": "GET"},
+        "cryptomonitor_http_responses_total",
+        {"view": "account_login", "method": "GET", "status": "200"},
         text=text,
     )
+    assert metric_value(
+        "cryptomonitor_http_request_duration_seconds_count",
+        {"view": "account_login", "method": "GET"},
+        text=text,
+    )
+
+
+def test_prometheus_scraping_a_container_by_address_is_answered_in_production(client, settings):
+    # In Docker, Prometheus asks http://<container address>:8000/metrics: a
+    # Host outside ALLOWED_HOSTS, over plain HTTP on the internal network.
+    settings.METRICS_TOKEN = "a-token-for-prometheus"
+    settings.ALLOWED_HOSTS = ["example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+
+    response = client.get(
+        "/metrics",
+        HTTP_HOST="172.18.0.5:8000",
+        REMOTE_ADDR="172.18.0.9",
+        headers={"Authorization": "Bearer a-token-for-prometheus"},
+    )
+
+    assert response.status_code == 200
+    assert b"cryptomonitor_poll_interval_seconds" in response.content
+
+
+def test_scrapes_are_neither_logged_nor_counted_as_requests(client, no_token, caplog):
+    client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+
+    text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+
+    assert 'view="metrics"' not in text
+    assert not [r for r in caplog.records if r.name == "cryptomonitor.http"]
 
 
 # --- Multiprocess mode ---------------------------------------------------------------------

@@ -87,15 +87,14 @@ def test_every_line_of_the_web_server_is_json_and_its_http_lines_carry_the_reque
         log = server.log()
 
     lines = [json.loads(text) for text in log.splitlines() if text.strip()]
-    http = [line for line in lines if line["event"] in ("request_started", "request_finished")]
-    assert {line["request_id"] for line in http} == {response.headers["X-Request-ID"]}
-    (finished,) = [line for line in http if line["event"] == "request_finished"]
-    assert finished["code"] == 200
-    assert finished["request"] == "GET /api/v1/coins/"
+    (http,) = [line for line in lines if line["logger"] == "cryptomonitor.http"]
+    assert http["request_id"] == response.headers["X-Request-ID"]
+    assert http["event"] == "GET /api/v1/coins/ 200"
+    assert (http["status"], http["view"], http["level"]) == (200, "api:coin-list", "info")
 
 
 def test_a_request_id_from_a_trusted_proxy_is_kept(client, settings):
-    settings.DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+    settings.TRUST_UPSTREAM_REQUEST_ID = True
     given = "0123456789abcdef0123456789abcdef"
 
     response = client.get("/healthz", headers={"X-Request-ID": given})
@@ -104,7 +103,7 @@ def test_a_request_id_from_a_trusted_proxy_is_kept(client, settings):
 
 
 def test_an_incoming_request_id_is_not_used_without_a_trusted_proxy(client, settings):
-    settings.DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = False
+    settings.TRUST_UPSTREAM_REQUEST_ID = False
     given = "0123456789abcdef0123456789abcdef"
 
     response = client.get("/healthz", headers={"X-Request-ID": given})
@@ -114,7 +113,7 @@ def test_an_incoming_request_id_is_not_used_without_a_trusted_proxy(client, sett
 
 @pytest.mark.parametrize("given", ["<script>alert(1)</script>", "a" * 65, "short"])
 def test_a_trusted_proxys_malformed_request_id_is_replaced(client, settings, given):
-    settings.DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+    settings.TRUST_UPSTREAM_REQUEST_ID = True
 
     response = client.get("/healthz", headers={"X-Request-ID": given})
 

@@ -172,7 +172,7 @@ def test_no_secret_reaches_the_logs_of_the_worker_or_the_web_server(
 
     worker_log = worker.text()
     assert '"outcome": "retry"' in worker_log and '"outcome": "failed"' in worker_log
-    assert '"request_finished"' in web_log
+    assert '"logger": "cryptomonitor.http"' in web_log
     for secret in (
         secret_key,
         metrics_token,
