@@ -66,14 +66,10 @@ class RequestObservationMiddleware:
             view = _view_name(request)
             method = request.method if request.method in METHODS else "other"
             REQUEST_DURATION.labels(view, method).observe(seconds)
-            RESPONSES.labels(view, method, str(response.status_code)).inc()
             status = response.status_code
+            RESPONSES.labels(view, method, str(status)).inc()
             logger.log(
-                logging.ERROR
-                if status >= 500
-                else logging.WARNING
-                if status >= 400
-                else logging.INFO,
+                _level(status),
                 "%s %s %s",
                 request.method,
                 request.path,
@@ -111,6 +107,12 @@ def client_address(request: HttpRequest) -> str:
         hops = forwarded.split(",")
         address = hops[-min(settings.TRUSTED_PROXY_COUNT, len(hops))].strip()
     return address
+
+
+def _level(status: int) -> int:
+    if status >= 500:
+        return logging.ERROR
+    return logging.WARNING if status >= 400 else logging.INFO
 
 
 def _view_name(request: HttpRequest) -> str:
