@@ -8,9 +8,11 @@ from datetime import timedelta
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
+
+from accounts.signals import token_revoked
 
 
 class Profile(models.Model):
@@ -148,5 +150,11 @@ class ApiToken(models.Model):
         self.last_used_at = now
 
     def revoke(self) -> None:
+        """Revoke this token; once that commits, the sockets it opened close."""
         self.revoked_at = timezone.now()
         self.save(update_fields=["revoked_at"])
+        # After the commit: a socket told earlier could authenticate again
+        # with the key while the revocation is not yet visible.
+        transaction.on_commit(
+            lambda: token_revoked.send(sender=ApiToken, token_id=self.pk), robust=True
+        )

@@ -9,19 +9,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cryptomonitor.settings")
 # Set up Django before importing anything that touches models (the consumers).
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from cryptomonitor import websocket_protocol  # noqa: E402
 from cryptomonitor.routing import websocket_urlpatterns  # noqa: E402
+from cryptomonitor.websocket_auth import SocketAuthentication  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        # Our Origin (then the session cookie) or none (then a token or nobody).
+        "websocket": SocketAuthentication(URLRouter(websocket_urlpatterns)),
     }
 )
 

@@ -9,14 +9,22 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from common.live_groups import user_group
+from common.live_groups import token_group, user_group
 from prices import live, metrics
 
 # RFC 6455: "message too big to process".
 CLOSE_TOO_BIG = 1009
-# Private use (4000-4999): the user signed out, or their password changed. The
-# browser reconnects as whoever its session now says (prices.signals).
+# Private use (4000-4999): the user signed out, or their password changed, or
+# the socket's API token was revoked. The browser reconnects as whoever its
+# session now says (prices.signals).
 CLOSE_SIGNED_OUT = 4001
+# Private use: the API token (header or auth message) does not authenticate
+# (cryptomonitor.websocket_auth.CLOSE_INVALID_TOKEN, for a token in the URL).
+CLOSE_INVALID_TOKEN = 4003
+REFUSED_KEY = "invalid or revoked token"
+# Keys are 43 characters (accounts.models.ApiToken.issue); anything far longer
+# is no key, and is not hashed and looked up.
+MAX_TOKEN_LENGTH = 200
 
 
 class PriceConsumer(AsyncWebsocketConsumer):
@@ -25,15 +33,21 @@ class PriceConsumer(AsyncWebsocketConsumer):
     groups = [live.PRICES_GROUP]
     signed_out = False
     counted = False  # in cryptomonitor_websocket_connections
+    # The API token that authenticated this socket (header or auth message).
+    token_id: int | None = None
 
     async def connect(self) -> None:
         # None means every tracked coin; a subscribe message narrows it.
         self.coin_ids: frozenset[str] | None = None
         user = self.scope.get("user")
-        if user is not None and user.is_authenticated:
-            group = user_group(user.pk)
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.groups = [*self.groups, group]
+        key = self.scope.get("api_token_key")
+        if key is not None:  # Authorization header (cryptomonitor.websocket_auth)
+            if not await self.sign_in_with_token(key):
+                await self.accept()
+                await self.close(code=CLOSE_INVALID_TOKEN, reason=REFUSED_KEY)
+                return
+        elif user is not None and user.is_authenticated:
+            await self.join(user_group(user.pk))
         await self.accept()
         metrics.WEBSOCKET_CONNECTIONS.inc()
         self.counted = True
@@ -85,14 +99,51 @@ class PriceConsumer(AsyncWebsocketConsumer):
                 await self.send_message({"type": "pong"})
             elif kind == "subscribe":
                 await self.subscribe(live.parse_subscription(content.get("coins")))
+            elif kind == "auth":
+                await self.authenticate(content.get("token"))
             else:
                 raise live.BadMessage(
-                    "expected a JSON object with type 'subscribe' or 'ping'"
+                    "expected a JSON object with type 'subscribe', 'ping' or 'auth'"
                     if kind is None
                     else f"unknown message type: {str(kind)[:50]!r}"
                 )
         except live.BadMessage as exc:
             await self.send_error(str(exc))
+
+    async def authenticate(self, key: Any) -> None:
+        """An auth message: a socket without a user becomes its token's user's."""
+        user = self.scope.get("user")
+        if (user is not None and user.is_authenticated) or self.signed_out:
+            raise live.BadMessage("already authenticated")
+        if not await self.sign_in_with_token(key):
+            await self.close(code=CLOSE_INVALID_TOKEN, reason=REFUSED_KEY)
+            return
+        await self.send_message({"type": "authenticated"})
+
+    async def sign_in_with_token(self, key: Any) -> bool:
+        """Join the groups of the token with this key, if it is valid; whether it was.
+
+        The token's group is joined before the token is checked again: a
+        revocation committed before that check fails it, one after it
+        reaches the group (prices.signals), so none slips between.
+        """
+        tokens = self.scope.get("api_tokens")
+        if tokens is None or not isinstance(key, str) or not 0 < len(key) <= MAX_TOKEN_LENGTH:
+            return False
+        token = await tokens.authenticate(key)
+        if token is None:
+            return False
+        await self.join(token_group(token.pk))
+        if not await tokens.is_active(token.pk):
+            return False
+        await self.join(user_group(token.user_id))
+        self.scope["user"] = token.user
+        self.token_id = token.pk
+        return True
+
+    async def join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups = [*self.groups, group]
 
     async def subscribe(self, coin_ids: list[str]) -> None:
         # From the process's memory: no query per subscribe (ProcessTexts).
@@ -130,6 +181,8 @@ class PriceConsumer(AsyncWebsocketConsumer):
             metrics.SENT_ALERT.inc()
 
     async def user_signed_out(self, event: dict[str, Any]) -> None:
+        if event.get("sessions_only") and self.token_id is not None:
+            return  # a logout: this socket's token is still valid
         # Leave the user's group at once: nothing of theirs reaches this
         # socket while its close handshake runs.
         group = user_group(self.scope["user"].pk)
@@ -137,6 +190,12 @@ class PriceConsumer(AsyncWebsocketConsumer):
         self.groups = [name for name in self.groups if name != group]
         self.signed_out = True
         await self.close(code=CLOSE_SIGNED_OUT, reason=event.get("reason") or "signed out")
+
+    async def token_revoked(self, event: dict[str, Any]) -> None:
+        # The token's own sockets only: the user's others stay open.
+        if self.token_id is None:  # its sign-in failed, the socket is closing
+            return
+        await self.user_signed_out({"reason": event.get("reason") or "token revoked"})
 
     async def send_message(self, message: dict[str, Any]) -> None:
         await self.send(text_data=live.encode(message))
