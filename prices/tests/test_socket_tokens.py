@@ -8,7 +8,12 @@ script would use. Alerts are sent as in-app popups are
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import re
+import sys
+from asyncio.subprocess import PIPE
 
 import pytest
 import websockets
@@ -29,8 +34,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 TIMEOUT = 10.0
 
 
+DOCS = settings.BASE_DIR / "docs"
+PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+
+
 def alert(alert_id: int) -> dict:
-    return {"id": alert_id, "event_id": alert_id * 10, "coin": "Bitcoin", "message": "above"}
+    return {
+        "id": alert_id,
+        "event_id": alert_id * 10,
+        "coin": "Bitcoin",
+        "message": "Price 30001.5 is at or above 30000.",
+        "url": f"/alerts/{alert_id}/",
+    }
 
 
 def connect(server: LiveServer, path: str = "/ws/prices/", **options):
@@ -331,3 +346,51 @@ def test_a_token_client_flooding_its_socket_is_closed_with_1008_as_browsers_are(
 
     assert {message["type"] for message in messages} <= {"pong"}
     assert (closed.code, closed.reason) == (1008, "more than 20 messages at once or 5 a second")
+
+
+def documented_client(page: str) -> str:
+    """The page's Python client: its code block that opens the socket with a token."""
+    (code,) = [
+        block
+        for block in PYTHON_BLOCK.findall((DOCS / page).read_text())
+        if "additional_headers" in block
+    ]
+    return code
+
+
+def test_the_documented_client_prints_its_alerts_and_stops_once_its_token_is_revoked(
+    live_daphne, owner, key
+):
+    code = documented_client("websocket.md")
+    assert documented_client("api.md") == code
+    token = ApiToken.objects.get()
+    env = {
+        **os.environ,
+        "TOKEN": key,
+        "CM_WS": f"{live_daphne.ws_url}/ws/prices/",
+        "NO_PROXY": "127.0.0.1",
+        "no_proxy": "127.0.0.1",
+    }
+
+    async def scenario() -> tuple[bytes, int, bytes]:
+        script = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, env=env, stdout=PIPE, stderr=PIPE
+        )
+        try:
+            async with asyncio.timeout(TIMEOUT):
+                printed = b""
+                while not printed:  # alerts sent before it connected reach no one
+                    await send_alerts((owner.pk, alert(1)))
+                    with contextlib.suppress(TimeoutError):
+                        printed = await asyncio.wait_for(script.stdout.readline(), 0.5)
+                await sync_to_async(token.revoke)()
+                return printed, await script.wait(), await script.stderr.read()
+        finally:
+            if script.returncode is None:
+                script.kill()
+                await script.wait()
+
+    printed, exit_code, stderr = async_to_sync(scenario)()
+
+    assert printed == b"Bitcoin Price 30001.5 is at or above 30000. /alerts/1/\n"
+    assert (exit_code, stderr) == (1, b"token revoked\n")
