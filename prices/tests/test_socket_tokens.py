@@ -248,6 +248,34 @@ def test_a_session_cookie_without_an_origin_gets_prices_but_not_the_users_alerts
     assert async_to_sync(heard)(origin=own_origin) == ([1], None)  # the same cookie, a browser
 
 
+def test_a_token_in_the_header_wins_over_the_session_cookie(live_daphne, owner, stranger, key):
+    headers = {"Cookie": session_cookie(stranger), "Authorization": f"Token {key}"}
+    origin = f"http://127.0.0.1:{live_daphne.port}"
+
+    async def scenario():
+        async with connect(live_daphne, origin=origin, additional_headers=headers) as socket:
+            await next_json(socket)
+            await send_alerts((stranger.pk, alert(2)), (owner.pk, alert(1)))
+            return await alerts_heard(socket)
+
+    assert async_to_sync(scenario)() == ([1], None)
+
+
+def test_a_browsers_basic_credentials_leave_its_session_socket_alone(live_daphne, owner):
+    # A site behind a password prompt: the browser sends Basic credentials
+    # with the handshake. Not the API's scheme, so not a token.
+    headers = {"Cookie": session_cookie(owner), "Authorization": "Basic dXNlcjpwYXNz"}
+    origin = f"http://127.0.0.1:{live_daphne.port}"
+
+    async def scenario():
+        async with connect(live_daphne, origin=origin, additional_headers=headers) as socket:
+            await next_json(socket)
+            await send_alerts((owner.pk, alert(1)))
+            return await alerts_heard(socket)
+
+    assert async_to_sync(scenario)() == ([1], None)
+
+
 def test_a_foreign_origin_is_refused_at_the_handshake_even_with_a_valid_token(live_daphne, key):
     async def scenario():
         async with connect(live_daphne, origin="https://evil.example", **with_token(key)):
