@@ -19,13 +19,17 @@ import pytest
 import websockets
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.test import Client
 from django.urls import reverse
 from websockets.frames import Close
 
 from accounts.models import ApiToken
 from common.live_groups import user_group
+from cryptomonitor.websocket_auth import TokenAuthority
+from prices.consumers import PriceConsumer
 from prices.tests.socket_flood import messages_until_closed
 from tests_support.live_server import LiveServer
 
@@ -339,6 +343,32 @@ def test_a_token_revoked_by_message_auth_closes_that_socket_too(live_daphne, own
 
     assert messages == []
     assert (closed.code, closed.reason) == (4001, "token revoked")
+
+
+class RevokedInBetween(TokenAuthority):
+    """Revokes the token just after it was found valid, before the socket joins its group:
+    the revocation's close went to a group the socket was not in yet."""
+
+    async def authenticate(self, key: str) -> ApiToken | None:
+        token = await super().authenticate(key)
+        await ApiToken.objects.filter(pk=token.pk).aupdate(revoked_at=token.created_at)
+        return token
+
+
+def test_a_token_revoked_while_its_socket_joins_its_group_is_refused(owner, key):
+    scope = {"user": AnonymousUser(), "api_tokens": RevokedInBetween(), "api_token_key": key}
+
+    async def scenario():
+        socket = WebsocketCommunicator(PriceConsumer.as_asgi(), "/ws/prices/")
+        socket.scope.update(scope)
+        await socket.connect(TIMEOUT)
+        closed = await socket.receive_output(TIMEOUT)
+        await socket.disconnect()
+        return closed
+
+    closed = async_to_sync(scenario)()
+
+    assert closed == {"type": "websocket.close", "code": 4003, "reason": "invalid or revoked token"}
 
 
 def test_a_logout_in_a_browser_leaves_the_users_token_socket_open(live_daphne, owner, key):
