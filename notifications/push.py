@@ -148,12 +148,20 @@ def message(notice: Notice) -> bytes:
             "body": body,
             "url": notice.path,
             "tag": f"cryptomonitor-delivery-{notice.delivery_id}",
-            "icon": static("img/icon-192.png"),
+            "icon": _icon(),
             "alert_id": notice.alert_id,
             "event_id": notice.event_id,
         },
         separators=(",", ":"),
     ).encode()
+
+
+def _icon() -> str:
+    """The app icon's URL; none rather than no push when static files were not collected."""
+    try:
+        return static("img/icon-192.png")
+    except ValueError:  # no manifest entry (collectstatic not run since the icon came)
+        return ""
 
 
 def browser_label(user_agent: str) -> str:
