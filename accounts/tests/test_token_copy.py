@@ -12,11 +12,11 @@ import pytest
 
 from conftest import confirmed_user
 from prices.tests.test_browser import (  # noqa: F401 (fixtures)
-    DASHBOARD_URL,
     WAIT_MS,
     beside_the_browser,
     chromium,
     daphne,
+    log_in,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -39,11 +39,7 @@ def new_token_page(context, django_user_model):
     """Signed in as a user with a confirmed address, just after creating a token."""
     beside_the_browser(confirmed_user, django_user_model, "tess", "tess@example.com", PASSWORD)
     page = context.new_page()
-    page.goto("/accounts/login/")
-    page.get_by_label("Username or email").fill("tess@example.com")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(DASHBOARD_URL)
+    log_in(page, "tess@example.com", PASSWORD)
     page.goto("/account/tokens/")
     page.get_by_label("Name").fill("backup script")
     page.get_by_role("button", name="Create token").click()

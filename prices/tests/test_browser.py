@@ -117,6 +117,14 @@ def sign_up(page, username: str) -> None:
     page.wait_for_url(DASHBOARD_URL)
 
 
+def log_in(page, email: str, password: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username or email").fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(DASHBOARD_URL)
+
+
 def test_a_visitor_signs_up_and_sees_prices_change_live(page):
     sign_up(page, "carol")
 
@@ -140,11 +148,7 @@ def test_a_user_logs_in_and_watches_a_coin(page, django_user_model):
     beside_the_browser(
         django_user_model.objects.create_user, "dave", "dave@example.com", "a-long-Passphrase-42"
     )
-    page.goto("/accounts/login/")
-    page.get_by_label("Username or email").fill("dave@example.com")
-    page.get_by_label("Password", exact=True).fill("a-long-Passphrase-42")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(DASHBOARD_URL)
+    log_in(page, "dave@example.com", "a-long-Passphrase-42")
 
     page.get_by_label("Add a coin to your watchlist").fill("ether")
     page.get_by_role("button", name="Watch Ethereum (ethereum)").click()
