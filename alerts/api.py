@@ -91,7 +91,8 @@ class AlertSerializer(serializers.ModelSerializer):
     channels = serializers.ListField(
         child=serializers.ChoiceField(choices=Channel.choices),
         required=False,
-        help_text="Where to notify. Default: email and in_app.",
+        help_text="Where to notify. Default: email and in_app. web_push needs a browser with "
+        "push enabled (notification settings page).",
     )
     # Declared for allow_blank: a read-only model field would lose it, and the
     # schema would then refuse the blank of alerts that are not expired.
