@@ -6,7 +6,13 @@ from django.contrib import admin, messages
 from django.db import models
 
 from notifications.delivery import retry_deliveries
-from notifications.models import Delivery, EmailDigest, InAppNotification, NotificationSettings
+from notifications.models import (
+    Delivery,
+    EmailDigest,
+    InAppNotification,
+    NotificationSettings,
+    PushSubscription,
+)
 
 
 @admin.register(Delivery)
@@ -59,3 +65,16 @@ class NotificationSettingsAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
     exclude = ["webhook_secret"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(admin.ModelAdmin):
+    """Browsers with push enabled: staff may see and remove them, not make them."""
+
+    list_display = ["id", "user", "browser", "created_at", "last_success_at"]
+    search_fields = ["user__username", "browser"]
+    list_select_related = ["user"]
+    readonly_fields = ["user", "endpoint", "p256dh", "auth", "browser", "last_success_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False

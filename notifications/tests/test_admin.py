@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifications.models import Delivery
+from notifications.models import Delivery, PushSubscription
 from notifications.tests.conftest import queued_delivery_ids
 
 pytestmark = pytest.mark.django_db
@@ -53,3 +53,16 @@ def test_retry_puts_failed_deliveries_back_in_the_queue(
 def test_the_admin_pages_of_inbox_and_settings_load(admin_client, owner):
     for model in ("inappnotification", "notificationsettings", "emaildigest"):
         assert admin_client.get(f"/admin/notifications/{model}/").status_code == 200
+
+
+def test_staff_see_and_remove_a_users_browsers_but_cannot_add_one(admin_client, owner):
+    browser = PushSubscription.objects.create(
+        user=owner, endpoint="https://push.example.net/1", p256dh="B", auth="a", browser="Firefox"
+    )
+
+    assert "Firefox" in admin_client.get("/admin/notifications/pushsubscription/").content.decode()
+    assert admin_client.get("/admin/notifications/pushsubscription/add/").status_code == 403
+    admin_client.post(
+        f"/admin/notifications/pushsubscription/{browser.pk}/delete/", {"post": "yes"}
+    )
+    assert not PushSubscription.objects.exists()
