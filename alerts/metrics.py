@@ -43,6 +43,9 @@ ALERTS_EVALUATED = Counter(
     f"(from counts cached for {ACTIVE_COUNTS_SECONDS} s).",
 )
 ALERTS_FIRED = Counter("cryptomonitor_alerts_fired", "Alerts fired, by condition.", ["condition"])
+# Every condition exported from the start, at 0 (increase() misses a first sample).
+for _condition in Condition.values:
+    ALERTS_FIRED.labels(condition=_condition)
 
 
 def count_active_alerts() -> dict[int, dict[str, int]]:

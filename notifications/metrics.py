@@ -19,6 +19,7 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from common.delivery_channels import Channel
 from notifications.models import Delivery, DeliveryStatus
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,12 @@ OUTCOMES = {
     DeliveryStatus.PENDING: "retry",
     DeliveryStatus.FAILED: "failed",
 }
+# Every channel and outcome exported from the start, at 0: increase() misses
+# a series' first sample, so a process's first failure would not count.
+for _channel in Channel.values:
+    DELIVERY_LATENCY.labels(channel=_channel)
+    for _outcome in OUTCOMES.values():
+        DELIVERIES.labels(channel=_channel, outcome=_outcome)
 
 
 def record_attempts(deliveries: Iterable[Delivery], status: str, sent_at: datetime) -> None:
@@ -105,7 +112,11 @@ def celery_queue_lengths() -> dict[str, int | None]:
     """
     names = celery_queue_names()
     try:
-        with current_app.connection_for_read() as connection:
+        # Timeouts on every read too: a Redis that accepts but never answers
+        # must not hold a web thread per scrape.
+        deadline = {"socket_timeout": BROKER_TIMEOUT_SECONDS}
+        deadline["socket_connect_timeout"] = BROKER_TIMEOUT_SECONDS
+        with current_app.connection_for_read(transport_options=deadline) as connection:
             connection.ensure_connection(
                 max_retries=1, interval_start=0, timeout=BROKER_TIMEOUT_SECONDS
             )

@@ -25,12 +25,12 @@ from prices.models import FeedState
 POLL_DURATION = Histogram(
     "cryptomonitor_poll_duration_seconds", "One poll that fetched (fetch + store), seconds."
 )
-POLLS = Counter(
-    "cryptomonitor_polls", "Polls that fetched, by result.", ["outcome"]
-)  # outcome: ok, partial, rate_limited, error
+POLL_OUTCOMES = ("ok", "partial", "rate_limited", "error")
+POLLS = Counter("cryptomonitor_polls", "Polls that fetched, by result.", ["outcome"])
+SKIP_REASONS = ("backoff", "locked", "no_coins")
 POLLS_SKIPPED = Counter(
     "cryptomonitor_polls_skipped", "Polls that did not fetch, by reason.", ["reason"]
-)  # reason: backoff, locked, no_coins
+)
 POLL_COINS_STORED = Gauge(
     "cryptomonitor_poll_coins_stored",
     "New ticks stored by the last poll.",
@@ -55,11 +55,12 @@ WEBSOCKET_MESSAGES_SENT = Counter(
     "Frames sent to WebSocket clients, by message type.",
     ["type"],
 )  # type: prices, snapshot, feed, alert, error
+REFUSAL_REASONS = ("rate", "size")
 WEBSOCKET_FRAMES_REFUSED = Counter(
     "cryptomonitor_websocket_frames_refused",
     "Client frames refused by the per-socket limits.",
     ["reason"],
-)  # reason: rate, size
+)
 BROADCAST_LATENCY = Histogram(
     "cryptomonitor_broadcast_latency_seconds",
     "Poll commit -> group_send of the price batch returned, seconds.",
@@ -71,6 +72,14 @@ SENT_SNAPSHOT = WEBSOCKET_MESSAGES_SENT.labels(type="snapshot")
 SENT_FEED = WEBSOCKET_MESSAGES_SENT.labels(type="feed")
 SENT_ALERT = WEBSOCKET_MESSAGES_SENT.labels(type="alert")
 SENT_ERROR = WEBSOCKET_MESSAGES_SENT.labels(type="error")
+# Every known label value exported from the start, at 0: increase() misses a
+# series' first sample, so a process's first rate-limited poll would not count.
+for _outcome in POLL_OUTCOMES:
+    POLLS.labels(outcome=_outcome)
+for _reason in SKIP_REASONS:
+    POLLS_SKIPPED.labels(reason=_reason)
+for _reason in REFUSAL_REASONS:
+    WEBSOCKET_FRAMES_REFUSED.labels(reason=_reason)
 
 
 def count_coingecko_request(status: int | str) -> None:

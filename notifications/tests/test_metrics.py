@@ -111,3 +111,14 @@ def test_queue_lengths_are_unknown_when_the_broker_is_down(settings, monkeypatch
         patched.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:9/0")
 
         assert set(celery_queue_lengths().values()) == {None}
+
+
+def test_queue_lengths_give_up_on_a_broker_that_accepts_but_never_answers(tarpit, monkeypatch):
+    port = tarpit.url.split(":")[2].split("/")[0]
+    with monkeypatch.context() as patched:
+        patched.setattr(celery_app.conf, "broker_url", f"redis://127.0.0.1:{port}/0")
+
+        lengths = celery_queue_lengths()  # the test's timeout fails it if this hangs
+
+    assert set(lengths.values()) == {None}
+    assert tarpit.accepted >= 1
