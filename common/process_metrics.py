@@ -51,9 +51,10 @@ def start_exporter() -> bool:
     if path is None:
         logger.warning("METRICS_PORT is set without PROMETHEUS_MULTIPROC_DIR; no exporter")
         return False
-    # Every interface: Prometheus scrapes the container from the compose network.
-    start_http_server(port, addr="0.0.0.0", registry=metrics_registry())  # noqa: S104
-    logger.info("Serving the metrics of %s on port %s", path, port)
+    # No token here: METRICS_ADDR is loopback unless only a private network
+    # (compose's) reaches the container.
+    start_http_server(port, addr=settings.METRICS_ADDR, registry=metrics_registry())
+    logger.info("Serving the metrics of %s on %s:%s", path, settings.METRICS_ADDR, port)
     return True
 
 

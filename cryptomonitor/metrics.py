@@ -97,6 +97,10 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
 
 
+# Headers a proxy adds to say whom it forwards for.
+FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED")
+
+
 def _refusal(request: HttpRequest) -> HttpResponse | None:
     """None when the caller may read /metrics, else the answer it gets."""
     token = settings.METRICS_TOKEN
@@ -107,12 +111,19 @@ def _refusal(request: HttpRequest) -> HttpResponse | None:
             response["WWW-Authenticate"] = 'Bearer realm="metrics"'
             return response
         if not hmac.compare_digest(given.strip().encode(), token.encode()):
+            logger.warning(
+                "/metrics refused a wrong token from %s", request.META.get("REMOTE_ADDR")
+            )
             return HttpResponse("Wrong token.\n", status=403)
         return None
     # A proxy on this host would make every visitor look local: whatever came
-    # through one is refused.
-    if _is_loopback(request.META.get("REMOTE_ADDR", "")) and not request.META.get(
-        "HTTP_X_FORWARDED_FOR"
+    # through one is refused, and so is everything when the settings say a
+    # proxy stands in front (it may set none of these headers).
+    forwarded = any(request.META.get(header) for header in FORWARDING_HEADERS)
+    if (
+        _is_loopback(request.META.get("REMOTE_ADDR", ""))
+        and not forwarded
+        and not settings.TRUSTED_PROXY_COUNT
     ):
         return None
     return HttpResponse(

@@ -30,7 +30,16 @@ env = environ.Env()
 # environment always wins over it.
 # (Only when present: its "not found" line would come before logging is set up.)
 if (BASE_DIR / ".env").exists():
+    _metrics_dir_in_environment = "PROMETHEUS_MULTIPROC_DIR" in env.ENVIRON
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+    if "PROMETHEUS_MULTIPROC_DIR" in env.ENVIRON and not _metrics_dir_in_environment:
+        # prometheus_client reads it when first imported, before this file:
+        # from .env it would reach our code but not the library, and each
+        # Celery process would keep its metrics to itself, unseen.
+        raise ImproperlyConfigured(
+            "PROMETHEUS_MULTIPROC_DIR must be set in the processes' environment, "
+            "not in .env (docker-compose.yml sets it for each container)"
+        )
 
 # Off unless asked for: whatever starts without DEBUG=True is production and
 # fails closed (`make run` and the tests set DEBUG=True themselves).
@@ -445,6 +454,9 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 # A Celery container's exporter port (it serves no HTTP otherwise); unset: none.
 METRICS_PORT = env.int("METRICS_PORT", default=None)
+# The exporter asks for no token: loopback unless a private network (compose's)
+# is the only way in.
+METRICS_ADDR = env.str("METRICS_ADDR", default="127.0.0.1")
 
 # --- Internationalisation, static files ---------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import runpy
 import subprocess
 import sys
 import urllib.request
@@ -12,12 +13,14 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from notifications.tests.conftest import free_port, wait_for
 from prices.models import FeedState
 from prices.tests.metric_values import metric_value
 from tests_support.celery_worker import start_celery_worker
+from tests_support.live_server import BASE_DIR
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +63,20 @@ def test_without_a_token_a_request_through_a_proxy_is_refused_though_it_looks_lo
     response = client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
 
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("header", ["HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED"])
+def test_without_a_token_any_proxy_header_makes_a_local_caller_remote(client, no_token, header):
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1", **{header: "203.0.113.9"})
+
+    assert response.status_code == 403
+
+
+def test_without_a_token_nothing_is_local_when_a_proxy_stands_in_front(client, no_token, settings):
+    # A proxy on this host that sets no forwarding header at all (a TCP proxy).
+    settings.TRUSTED_PROXY_COUNT = 1
+
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
 
 
 def test_with_a_token_a_request_without_it_is_challenged(client, token):
@@ -240,3 +257,20 @@ def test_a_celery_worker_serves_its_directory_on_metrics_port(tmp_path):
         worker.wait(timeout=10)
 
     assert "cryptomonitor_poll_duration_seconds_count" in text
+
+
+def test_a_metrics_directory_named_only_in_dot_env_stops_the_start(tmp_path, monkeypatch):
+    # prometheus_client reads the variable when first imported, before the
+    # settings read .env: from there it would silently not apply.
+    (tmp_path / "cryptomonitor").mkdir()
+    settings_copy = tmp_path / "cryptomonitor" / "settings.py"
+    settings_copy.write_text((BASE_DIR / "cryptomonitor" / "settings.py").read_text())
+    (tmp_path / ".env").write_text(f"PROMETHEUS_MULTIPROC_DIR={tmp_path}\n")
+    # Set then removed: monkeypatch puts back its absence after the test,
+    # whatever .env wrote into os.environ.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    monkeypatch.setenv("DEBUG", "True")
+
+    with pytest.raises(ImproperlyConfigured, match="not in .env"):
+        runpy.run_path(str(settings_copy))
