@@ -41,7 +41,13 @@ _SECRET_QUERY = re.compile(
 )
 _SECRET_FIELD = re.compile(r"password|passwd|secret|token|authorization|cookie|session|api_key")
 # Settings whose values are secrets; their literal values are scrubbed too.
-_SECRET_SETTINGS = ("SECRET_KEY", "METRICS_TOKEN", "COINGECKO_API_KEY", "EMAIL_HOST_PASSWORD")
+_SECRET_SETTINGS = (
+    "SECRET_KEY",
+    "METRICS_TOKEN",
+    "COINGECKO_API_KEY",
+    "EMAIL_HOST_PASSWORD",
+    "VAPID_PRIVATE_KEY",
+)
 _MIN_SECRET_LENGTH = 6
 
 
@@ -77,11 +83,23 @@ def redact_text(text: str) -> str:
 def redact(logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """structlog processor: the last safety net before a line is rendered."""
     for key, value in event_dict.items():
-        if _secret_field(key):
-            event_dict[key] = REDACTED
-        elif isinstance(value, str):
-            event_dict[key] = redact_text(value)
+        event_dict[key] = REDACTED if _secret_field(key) else _redacted(value)
     return event_dict
+
+
+def _redacted(value: Any) -> Any:
+    """`value` as a line may show it, however deep: Celery's failure lines carry
+    a dict holding the exception, its traceback and the task's arguments."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {k: REDACTED if _secret_field(str(k)) else _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redacted(item) for item in value]
+    # Anything else would be rendered by its repr: an exception names its URL.
+    return redact_text(repr(value))
 
 
 @functools.lru_cache(maxsize=1024)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from common.structured_logs import redact_text
+from common.structured_logs import redact, redact_text
 from tests_support.live_server import current_database_url, running_daphne
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -142,3 +142,17 @@ def test_redaction_keeps_hosts_and_drops_what_may_be_a_key(text, shown):
 
 def test_redaction_removes_the_settings_secrets(settings):
     assert settings.SECRET_KEY not in redact_text(f"signed with {settings.SECRET_KEY}")
+
+
+def test_redaction_reaches_into_nested_fields_and_objects():
+    # Celery's failure line: extra={"data": {"exc": ..., "args": ...}}.
+    failure = ConnectionError("POST https://hooks.example.com/services/T0/B0/XYZ failed")
+    line = {
+        "event": "Task failed",
+        "data": {"exc": failure, "args": ["apprise://bot-token@telegram/123"]},
+    }
+
+    rendered = json.dumps(redact(None, "error", line))
+
+    assert "XYZ" not in rendered and "bot-token" not in rendered
+    assert "hooks.example.com" in rendered
