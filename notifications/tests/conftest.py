@@ -29,6 +29,7 @@ from honcho.environ import parse_procfile
 
 from alerts.models import Alert, AlertEvent
 from cryptomonitor.celery import app as celery_app
+from notifications import push
 from notifications.models import Delivery
 from notifications.outbox import record_deliveries
 from notifications.tests.push_service import PushService
@@ -437,6 +438,14 @@ def tarpit() -> Iterator[Tarpit]:
 
 
 # --- Web Push service ------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def forget_vapid_key() -> Iterator[None]:
+    """Each test's database holds its own VAPID key: read it afresh (push.key_pair caches)."""
+    push.forget_key_pair()
+    yield
+    push.forget_key_pair()
 
 
 @pytest.fixture

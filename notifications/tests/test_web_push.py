@@ -14,13 +14,6 @@ from notifications.tests.push_service import Browser, PushService
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fresh_keys():
-    push.forget_key_pair()
-    yield
-    push.forget_key_pair()
-
-
 @pytest.fixture
 def local(settings):
     settings.OUTBOUND_ALLOW_PRIVATE_IPS = True  # the push service listens on 127.0.0.1

@@ -34,7 +34,6 @@ def coingecko(settings):
 def test_a_price_move_pushes_the_alert_to_the_owners_browser(
     coingecko, owner, workers, push_service
 ):
-    push.forget_key_pair()
     push_service.expected_vapid_key = push.public_key()  # the key the worker signs with
     browser = push_service.new_browser()
     keys = browser.subscription()["keys"]
