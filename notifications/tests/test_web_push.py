@@ -183,3 +183,20 @@ def test_a_push_over_the_users_sends_in_flight_is_handed_back_unsent(
     delivery.refresh_from_db()
     assert delivery.attempts == 0
     assert push_service.pushes == []
+
+
+def test_a_push_service_that_never_answers_is_retried_after_the_send_deadline(
+    local, settings, owner, fire, tarpit
+):
+    settings.OUTBOUND_TIMEOUT_SECONDS = 0.3
+    keys = Browser(endpoint=tarpit.url).subscription()["keys"]
+    PushSubscription.objects.create(
+        user=owner, endpoint=tarpit.url, browser="Firefox on Linux", **keys
+    )
+    [delivery] = fire(owner, channels=["web_push"])
+
+    assert deliver(delivery.pk) == DeliveryStatus.PENDING
+
+    delivery.refresh_from_db()
+    assert delivery.last_error.startswith("Firefox on Linux: ")
+    assert "did not answer within 0.3 s" in delivery.last_error

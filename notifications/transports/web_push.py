@@ -76,8 +76,9 @@ class WebPushTransport(HttpTransport):
                 "Authorization": push.authorization(subscription.endpoint),
             }
             response = self.exchange(subscription.endpoint, encrypted, headers, deadline)
-        except TransportError as exc:
-            outcome.error = exc
+        except TransportError as exc:  # no reply in time, or an address refused
+            where = subscription.browser or "a browser"
+            outcome.error = TransportError(f"{where}: {exc.message}", exc.permanent)
             return outcome
         except Exception as exc:  # a key pywebpush cannot use: nothing was sent
             outcome.error = TransportError(f"cannot encrypt for this browser: {exc}", True)
