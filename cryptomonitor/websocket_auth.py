@@ -105,7 +105,7 @@ class SocketAuthentication:
 
     async def __call__(self, scope, receive, send) -> None:
         origins = header(scope, b"origin")
-        if origins and not self.origin_allowed(origins[-1]):
+        if not all(self.origin_allowed(origin) for origin in origins):  # browsers send one
             return await WebsocketDenier()(scope, receive, send)
         query = scope.get("query_string", b"").decode("latin-1")
         if any(name.lower() in URL_TOKEN_PARAMETERS for name, _ in parse_qsl(query, True)):

@@ -291,6 +291,27 @@ def test_a_foreign_origin_is_refused_at_the_handshake_even_with_a_valid_token(li
     assert refused.value.response.status_code == 403
 
 
+def test_a_foreign_origin_beside_our_own_is_refused_at_the_handshake(key):
+    from cryptomonitor.asgi import application  # daphne's application, loaded once
+
+    async def scenario():
+        socket = WebsocketCommunicator(
+            application,
+            "/ws/prices/",
+            headers=[
+                (b"host", b"localhost"),
+                (b"origin", b"https://evil.example"),
+                (b"origin", b"http://localhost:8000"),
+                (b"authorization", f"Token {key}".encode()),
+            ],
+        )
+        accepted, _ = await socket.connect(TIMEOUT)
+        await socket.disconnect()
+        return accepted
+
+    assert async_to_sync(scenario)() is False
+
+
 def test_revoking_the_token_on_its_page_closes_its_socket_with_4001(live_daphne, owner, key):
     browser = Client()
     browser.force_login(owner)
