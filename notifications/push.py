@@ -57,7 +57,8 @@ def public_key_of(key: ec.EllipticCurvePrivateKey) -> str:
     return b64url(raw)
 
 
-def _from_environment() -> tuple[str, str] | None:
+def environment_key_pair() -> tuple[str, str] | None:
+    """The pair VAPID_PRIVATE_KEY and VAPID_PUBLIC_KEY set, checked; None if unset."""
     private, public = settings.VAPID_PRIVATE_KEY, settings.VAPID_PUBLIC_KEY
     if not private and not public:
         return None
@@ -90,7 +91,7 @@ def key_pair() -> tuple[str, str]:
     global _keys
     source = f"{settings.VAPID_PRIVATE_KEY}|{settings.VAPID_PUBLIC_KEY}"
     if _keys is None or _keys[0] != source:
-        private, public = _from_environment() or _from_database()
+        private, public = environment_key_pair() or _from_database()
         _keys = (source, private, public, _vapid(private))
     return _keys[1], _keys[2]
 

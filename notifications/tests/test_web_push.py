@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from notifications import push
+from notifications.checks import vapid_keys_usable
 from notifications.delivery import USER_SENDS_IN_FLIGHT, deliver
 from notifications.models import DeliveryStatus, PushSubscription, VapidKey
 from notifications.tests.push_service import Browser, PushService
@@ -162,12 +164,30 @@ def test_keys_from_the_environment_sign_the_pushes(local, settings, owner, fire,
     assert not VapidKey.objects.exists()
 
 
-def test_mismatched_keys_in_the_environment_are_refused(settings):
+def test_mismatched_keys_in_the_environment_stop_the_start(settings):
     settings.VAPID_PRIVATE_KEY = push.new_key_pair()[0]
     settings.VAPID_PUBLIC_KEY = push.new_key_pair()[1]
 
-    with pytest.raises(Exception, match="not the public key of VAPID_PRIVATE_KEY"):
+    [error] = vapid_keys_usable(None)
+
+    assert error.id == "notifications.E001"
+    assert "VAPID_PUBLIC_KEY is not the public key of VAPID_PRIVATE_KEY" in error.msg
+    with pytest.raises(ImproperlyConfigured):
         push.public_key()
+
+
+def test_one_key_without_the_other_stops_the_start(settings):
+    settings.VAPID_PRIVATE_KEY = push.new_key_pair()[0]
+
+    [error] = vapid_keys_usable(None)
+
+    assert "Set both VAPID_PRIVATE_KEY and VAPID_PUBLIC_KEY, or neither" in error.msg
+
+
+def test_the_system_check_passes_without_keys_or_with_a_matching_pair(settings):
+    assert vapid_keys_usable(None) == []
+    settings.VAPID_PRIVATE_KEY, settings.VAPID_PUBLIC_KEY = push.new_key_pair()
+    assert vapid_keys_usable(None) == []
 
 
 def test_a_push_over_the_users_sends_in_flight_is_handed_back_unsent(
