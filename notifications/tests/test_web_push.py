@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from django.utils import timezone
 
 from notifications import push
@@ -220,3 +223,26 @@ def test_a_push_service_that_never_answers_is_retried_after_the_send_deadline(
     delivery.refresh_from_db()
     assert delivery.last_error.startswith("Firefox on Linux: ")
     assert "did not answer within 0.3 s" in delivery.last_error
+
+
+def test_the_command_prints_the_pair_in_use_for_the_environment(settings):
+    stored = push.key_pair()
+    out = StringIO()
+
+    call_command("vapid_keys", stdout=out)
+
+    assert out.getvalue() == f"VAPID_PRIVATE_KEY={stored[0]}\nVAPID_PUBLIC_KEY={stored[1]}\n"
+    lines = dict(line.split("=", 1) for line in out.getvalue().split())
+    settings.VAPID_PRIVATE_KEY = lines["VAPID_PRIVATE_KEY"]
+    settings.VAPID_PUBLIC_KEY = lines["VAPID_PUBLIC_KEY"]
+    assert vapid_keys_usable(None) == []
+    assert push.public_key() == stored[1]
+
+
+def test_the_command_makes_a_new_pair_without_storing_it():
+    out = StringIO()
+
+    call_command("vapid_keys", "--new", stdout=out)
+
+    assert "VAPID_PUBLIC_KEY=B" in out.getvalue()
+    assert not VapidKey.objects.exists()
