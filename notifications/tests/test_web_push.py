@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from notifications import push
 from notifications.checks import vapid_keys_usable
-from notifications.delivery import USER_SENDS_IN_FLIGHT, deliver
+from notifications.delivery import USER_SENDS_IN_FLIGHT, deliver, send_test_notifications
 from notifications.models import DeliveryStatus, PushSubscription, VapidKey
 from notifications.tests.push_service import Browser, PushService
 
@@ -246,3 +246,15 @@ def test_the_command_makes_a_new_pair_without_storing_it():
 
     assert "VAPID_PUBLIC_KEY=B" in out.getvalue()
     assert not VapidKey.objects.exists()
+
+
+def test_a_test_send_pushes_the_test_message_to_the_settings_page(local, owner, push_service):
+    subscribed(owner, push_service)
+    [delivery] = send_test_notifications(owner, ["web_push"])
+
+    assert deliver(delivery.pk) == DeliveryStatus.SENT
+
+    [sent] = push_service.accepted()
+    assert sent.message["title"] == "CryptoMonitor test notification"
+    assert sent.message["body"].startswith("This is a test")
+    assert sent.message["url"] == "/notifications/settings/"
