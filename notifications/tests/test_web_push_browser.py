@@ -54,12 +54,16 @@ CLICK = """async () => {
 # service answers, remembering the server key it was given (base64url)
 # across the page's reload.
 FAKE_SUBSCRIBE = """
-PushManager.prototype.getSubscription = async function () { return null; };
+PushManager.prototype.getSubscription = async function () {
+  const json = sessionStorage.subscribed && JSON.parse(sessionStorage.subscribed);
+  return json ? { endpoint: json.endpoint, options: {}, toJSON: () => json } : null;
+};
 PushManager.prototype.subscribe = async function (options) {
   const key = String.fromCharCode(...new Uint8Array(options.applicationServerKey));
   sessionStorage.subscribedWith = btoa(key)
     .replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
   const json = %s;
+  sessionStorage.subscribed = JSON.stringify(json);
   return { options, toJSON: () => json, unsubscribe: async () => true };
 };
 """
@@ -143,7 +147,9 @@ def test_the_enable_button_subscribes_with_our_key_and_saves_this_browser(
     page.get_by_role("button", name="Enable push on this browser").click()
 
     page.locator("#push-subscriptions").wait_for()
-    assert "Chromium (headless) on Linux" in page.inner_text("#push-subscriptions")
+    page.locator("#push-subscriptions .this-browser").wait_for()
+    assert "Chromium (headless) on Linux (this browser)" in page.inner_text("#push-subscriptions")
+    assert page.inner_text("#push-status") == "Push is on for this browser."
     assert page.evaluate("sessionStorage.subscribedWith") == beside_the_browser(push.public_key)
     assert page.evaluate(REGISTER) == f"{server.http_url}/"
     saved = beside_the_browser(lambda: PushSubscription.objects.get())

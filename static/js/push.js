@@ -64,7 +64,6 @@
         say((answer.errors || ["The subscription was refused."]).join(" "));
         return;
       }
-      say("Push is on for this browser.");
       window.location.reload();
     } catch (error) {
       say("Could not enable push: " + error.message);
@@ -73,5 +72,19 @@
     }
   }
 
+  // Mark the row of this browser's subscription, if the list has it.
+  async function markThisBrowser() {
+    const registration = await navigator.serviceWorker.getRegistration("/");
+    const subscription = registration && (await registration.pushManager.getSubscription());
+    if (!subscription) return;
+    for (const row of document.querySelectorAll("#push-subscriptions tr[data-endpoint]")) {
+      if (row.dataset.endpoint === subscription.endpoint) {
+        row.querySelector(".this-browser").hidden = false;
+        say("Push is on for this browser.");
+      }
+    }
+  }
+
   button.addEventListener("click", enable);
+  markThisBrowser().catch(() => {});
 })();
