@@ -152,6 +152,8 @@ def test_the_enable_button_subscribes_with_our_key_and_saves_this_browser(
     assert page.inner_text("#push-status") == "Push is on for this browser."
     assert page.evaluate("sessionStorage.subscribedWith") == beside_the_browser(push.public_key)
     assert page.evaluate(REGISTER) == f"{server.http_url}/"
+    page.set_viewport_size({"width": 390, "height": 844})  # the list fits a phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     saved = beside_the_browser(lambda: PushSubscription.objects.get())
     assert (saved.user_id, saved.endpoint) == (owner.pk, subscription["endpoint"])
     assert saved.p256dh == subscription["keys"]["p256dh"]
