@@ -55,10 +55,16 @@ class PriceConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=snapshot)
         metrics.SENT_SNAPSHOT.inc()
 
-    async def disconnect(self, code: int) -> None:
-        if self.counted:
-            self.counted = False
-            metrics.WEBSOCKET_CONNECTIONS.dec()
+    async def __call__(self, scope, receive, send) -> None:
+        # However the socket's consumer ends (a close, an error in a handler,
+        # Redis failing while it leaves its groups, daphne cancelling it), it
+        # leaves the gauge: a live gauge only falls when someone lowers it.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self.counted:
+                self.counted = False
+                metrics.WEBSOCKET_CONNECTIONS.dec()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections (a hop to a thread)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import runpy
 
 import pytest
 import structlog
@@ -10,6 +11,7 @@ from django.contrib.auth import get_user_model
 from prometheus_client import REGISTRY
 
 from common.request_observation import UNMATCHED
+from tests_support.live_server import BASE_DIR
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +86,22 @@ def test_nothing_of_a_request_stays_bound_after_it(client) -> None:
     client.get("/healthz")
 
     assert structlog.contextvars.get_contextvars() == {}
+
+
+def test_log_http_level_warning_keeps_only_the_failures(client, caplog, monkeypatch) -> None:
+    # What LOG_HTTP_LEVEL=WARNING sets (settings.LOGGING, checked below).
+    monkeypatch.setattr(logging.getLogger("cryptomonitor.http"), "level", logging.WARNING)
+    caplog.set_level(logging.INFO)
+
+    client.get("/accounts/login/")
+    client.get("/no-such-page")
+
+    assert [line.status for line in http_lines(caplog)] == [404]
+
+
+def test_log_http_level_sets_the_request_lines_level(monkeypatch) -> None:
+    monkeypatch.setenv("LOG_HTTP_LEVEL", "WARNING")
+
+    loaded = runpy.run_path(str(BASE_DIR / "cryptomonitor" / "settings.py"))
+
+    assert loaded["LOGGING"]["loggers"]["cryptomonitor.http"]["level"] == "WARNING"

@@ -25,6 +25,7 @@ from common.live_groups import user_group
 from prices import live
 from prices.consumers import PriceConsumer
 from prices.models import Coin, FeedState, PriceSource
+from prices.tests.metric_values import metric_value
 
 pytestmark = pytest.mark.django_db
 # Generous: the suite shares two cores with servers and other test runs.
@@ -540,3 +541,21 @@ def test_a_sign_out_event_closes_only_that_users_socket_with_4001(coins, owner, 
         assert pong == {"type": "pong"}
 
     run(scenario)
+
+
+def test_a_socket_whose_consumer_fails_leaves_the_connections_gauge(coins):
+    def open_sockets() -> float:
+        return metric_value("cryptomonitor_websocket_connections")
+
+    async def scenario() -> tuple[float, float]:
+        communicator, _ = await opened()
+        while_open = open_sockets()
+        # A message no handler takes: the consumer raises, no disconnect runs.
+        await communicator.send_input({"type": "no.such.handler"})
+        with pytest.raises(ValueError, match="No handler"):
+            await communicator.wait(TIMEOUT)
+        return while_open, open_sockets()
+
+    before = open_sockets()
+
+    assert async_to_sync(scenario)() == (before + 1, before)
