@@ -13,10 +13,12 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from alerts.forms import AlertForm
 from alerts.models import Alert, Condition, Status
+from alerts.progress import distances
 from notifications.models import Delivery
 
 EVENTS_PER_PAGE = 25
@@ -24,6 +26,20 @@ EVENTS_PER_PAGE = 25
 
 def _own_alert(request: HttpRequest, pk: int) -> Alert:
     return get_object_or_404(Alert.objects.select_related("coin"), pk=pk, user=request.user)
+
+
+def _back_to(request: HttpRequest) -> str | None:
+    """The page of ours an inline action was posted from (`next`), if any."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    ours = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if ours else None
+
+
+def _back(request: HttpRequest, alert: Alert) -> HttpResponse:
+    """Back to the list the button was on, else to the alert's page."""
+    return redirect(_back_to(request) or alert)
 
 
 @login_required
@@ -35,8 +51,14 @@ def alert_list(request: HttpRequest) -> HttpResponse:
     condition = request.GET.get("condition", "")
     if condition in Condition.values:
         alerts = alerts.filter(condition=condition)
+    # Read each coin's price now, not as cached: the list shows how far each
+    # alert is from firing (alerts.progress).
+    found = distances(alerts)
+    for alert in alerts:
+        alert.distance = found.get(alert.pk)
     context = {
         "alerts": alerts,
+        "coin_ids": sorted({alert.coin.coingecko_id for alert in alerts}),
         "statuses": Status.choices,
         "conditions": Condition.choices,
         "status": status,
@@ -103,7 +125,7 @@ def alert_pause(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "Alert paused.")
     else:
         messages.warning(request, f"Only an active alert can be paused; it is {alert.status}.")
-    return redirect(alert)
+    return _back(request, alert)
 
 
 @login_required
@@ -116,22 +138,25 @@ def alert_resume(request: HttpRequest, pk: int) -> HttpResponse:
         resumed = alert.resume()
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
-        return redirect(alert)
+        return _back(request, alert)
     if resumed:
         messages.success(request, f"Alert {done}: it fires again when its condition is met.")
     else:
         messages.warning(
             request, f"Only a paused or triggered alert can be resumed; it is {alert.status}."
         )
-    return redirect(alert)
+    return _back(request, alert)
 
 
 @login_required
 def alert_delete(request: HttpRequest, pk: int) -> HttpResponse:
     alert = _own_alert(request, pk)
-    if request.method == "POST":
+    # The list's inline button asks first (ask_first) unless its script
+    # already did: without JavaScript the person confirms on this page.
+    if request.method == "POST" and not request.POST.get("ask_first"):
         description = str(alert)
         alert.delete()
         messages.success(request, f"Alert deleted: {description}.")
-        return redirect("alerts:list")
-    return render(request, "alerts/alert_confirm_delete.html", {"alert": alert})
+        return redirect(_back_to(request) or "alerts:list")
+    context = {"alert": alert, "next": _back_to(request)}
+    return render(request, "alerts/alert_confirm_delete.html", context)
