@@ -297,6 +297,18 @@ TRACKED_COINS = env.list(
     ],
 )
 VS_CURRENCY = env.str("VS_CURRENCY", default="usd").lower()
+# Coin logos (prices.logos): each tracked coin's image, downloaded once per
+# image URL by a worker task and served from our database, only from these
+# origins (scheme://host[:port], exact), at most this size and this long.
+COIN_LOGO_ORIGINS = [
+    origin.rstrip("/").lower()
+    for origin in env.list(
+        "COIN_LOGO_ORIGINS",
+        default=["https://assets.coingecko.com", "https://coin-images.coingecko.com"],
+    )
+]
+COIN_LOGO_MAX_BYTES = env.int("COIN_LOGO_MAX_BYTES", default=256 * 1024)
+COIN_LOGO_TIMEOUT_SECONDS = env.float("COIN_LOGO_TIMEOUT_SECONDS", default=5.0)
 # Raw ticks older than this are deleted; the minute and hour rollups stay.
 PRICE_TICK_RETENTION_DAYS = env.int("PRICE_TICK_RETENTION_DAYS", default=30)
 PRICE_MINUTE_ROLLUP_RETENTION_DAYS = env.int("PRICE_MINUTE_ROLLUP_RETENTION_DAYS", default=90)
@@ -502,14 +514,14 @@ if not DEBUG:
 # django-csp, in development too so violations show early: scripts and styles
 # only from our own static files (no inline code, no CDN). 'self' in
 # connect-src covers ws:/wss: to this host (CSP Level 3). Coin logos are
-# https URLs of the price source; Pico's icons are data: URIs. The API docs
+# our own copies (prices.logos); Pico's icons are data: URIs. The API docs
 # pages loosen style-src for themselves (cryptomonitor/api_urls.py).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": [SELF, "data:", "https:"],
+        "img-src": [SELF, "data:"],
         "connect-src": [SELF],
         "object-src": [NONE],
         "base-uri": [SELF],

@@ -37,6 +37,9 @@ class Coin(models.Model):
     # at a live poll that reported it, prices.ingest), so a sync can stop
     # tracking it once the setting drops it (prices.catalogue.untrack_dropped).
     tracked_by_setting = models.BooleanField(default=False)
+    # The SHA-256 of our copy of its logo (CoinLogo), "" until one is stored:
+    # pages show the letter avatar until then. It versions the logo's URL.
+    logo_digest = models.CharField(max_length=64, blank=True)
 
     # The latest snapshot, denormalised so pages and alert forms read one row.
     price = models.DecimalField(**PRICE_DIGITS, null=True, blank=True)
@@ -54,6 +57,14 @@ class Coin(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("prices:coin-detail", args=[self.coingecko_id])
+
+    @property
+    def logo_url(self) -> str:
+        """Our copy of the coin's logo, or "" when we hold none (prices.logos)."""
+        if not self.logo_digest:
+            return ""
+        url = reverse("prices:coin-logo", args=[self.coingecko_id])
+        return f"{url}?v={self.logo_digest[:16]}"
 
     @property
     def is_simulated(self) -> bool:
@@ -202,6 +213,27 @@ class FeedState(models.Model):
             backoff_until=now + retry_after if retry_after else None,
         )
         self.refresh_from_db()
+
+
+class CoinLogo(models.Model):
+    """Our copy of a coin's logo, downloaded from its image URL (prices.logos).
+
+    `source_url` is the image URL last tried, whether or not that worked, so
+    an image that failed is not fetched again until CoinGecko names another
+    (or `sync_coins` retries). A failed try keeps the image stored before.
+    """
+
+    coin = models.OneToOneField(
+        Coin, on_delete=models.CASCADE, primary_key=True, related_name="logo"
+    )
+    source_url = models.URLField(max_length=500)
+    attempted_at = models.DateTimeField()
+    error = models.TextField(blank=True)
+    content_type = models.CharField(max_length=20, blank=True)
+    data = models.BinaryField(default=b"", blank=True)
+
+    def __str__(self) -> str:
+        return f"logo of {self.coin_id}"
 
 
 class WatchlistEntry(models.Model):

@@ -29,6 +29,7 @@ from prices import metrics
 from prices.coingecko import RateLimited
 from prices.ingest import IngestResult, store_quotes
 from prices.live import PRICES_GROUP, feed_status
+from prices.logos import request_refresh
 from prices.models import FeedState
 from prices.quotes import FeedError, Rejection
 from prices.sources import Source, current_source, tracked_coin_ids
@@ -137,6 +138,8 @@ def _poll(state: FeedState, source: Source) -> PollReport:
     # state as this poll leaves it, so open pages learn what /healthz says.
     with transaction.atomic():
         report.ingest = store_quotes(fetched.quotes, source.price_source)
+        # New image URLs are downloaded by a task of their own, after commit.
+        transaction.on_commit(request_refresh)
         if fetched.failure:
             _record_partial(state, report, fetched.failure)
         else:

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from prices.history import purge_expired_prices
+from prices.logos import refresh_done, refresh_logos
 from prices.polling import LOCK_SECONDS, poll_once
 
 
@@ -17,3 +18,14 @@ def poll_prices() -> str:
 def purge_old_ticks() -> dict:
     report = purge_expired_prices()
     return {"ticks": report.ticks, "minute_rollups": report.minute_rollups}
+
+
+# Each download is bounded (COIN_LOGO_TIMEOUT_SECONDS); the limits only stop
+# a refresh of very many new coins from holding a worker for long.
+@shared_task(soft_time_limit=540, time_limit=600)
+def fetch_coin_logos() -> dict:
+    try:
+        outcome = refresh_logos()
+    finally:
+        refresh_done()
+    return {"stored": len(outcome.stored), "failed": len(outcome.failed)}

@@ -50,6 +50,8 @@ def test_pages_send_a_policy_without_inline_code(client):
     assert policy["object-src"] == ["'none'"]
     # 'self' takes in ws:/wss: to this host: the live price socket.
     assert policy["connect-src"] == ["'self'"]
+    # Coin logos are our own copies (prices.logos): no outside image host.
+    assert policy["img-src"] == ["'self'", "data:"]
 
 
 @pytest.mark.django_db

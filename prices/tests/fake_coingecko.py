@@ -35,6 +35,11 @@ Endpoints (paths below `fake.url`):
                                  granularity as CoinGecko: days=1 5-minutely, 2..90 hourly,
                                  above 90 daily; 404 for an unknown id
 
+Coin images: `fake.serve_images()` makes /coins/markets name an image on the fake
+itself (`fake.image_url(id)`, below `fake.origin`, outside the API) and serves a
+small PNG for each coin there; `fake.set_image(id, body, content_type)` changes
+what one answers (any bytes, any type). `png(width, height, padding)` makes one.
+
 Request faults, `inject(kind, times=1, path=None, after=0, **kw)`, each used up by
 one request (to `path` only when given; `times=None` means until `clear_faults()`;
 `after=n` lets the first n such requests through, e.g. to fail a later page):
@@ -65,6 +70,7 @@ import dataclasses
 import json
 import random
 import re
+import struct
 import threading
 import traceback
 import zlib
@@ -77,6 +83,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 API_PREFIX = "/api/v3"
+IMAGE_PREFIX = "/coins/images/1/large/"
 MAX_PER_PAGE = 250
 
 # Conversion rates from USD for the vs_currencies the fake knows.
@@ -136,9 +143,13 @@ class FakeCoin:
     def market_cap(self) -> Decimal:
         return (self.price * self.circulating_supply).quantize(Decimal("1"))
 
+    # Where /coins/markets says its image is; CoinGecko's CDN unless set
+    # (`FakeCoinGecko.serve_images()` points every coin at the fake itself).
+    image_url: str = ""
+
     @property
     def image(self) -> str:
-        return f"https://coin-images.coingecko.com/coins/images/1/large/{self.id}.png"
+        return self.image_url or f"https://coin-images.coingecko.com{IMAGE_PREFIX}{self.id}.png"
 
 
 def generate_coins(n: int = 250, seed: int = 1) -> list[FakeCoin]:
@@ -233,6 +244,7 @@ class FakeCoinGecko:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.requests: list[RecordedRequest] = []
         self._faults: list[_Fault] = []
+        self.images: dict[str, tuple[bytes, str]] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -269,6 +281,33 @@ class FakeCoinGecko:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    @property
+    def origin(self) -> str:
+        """scheme://host:port of the server, where its images are."""
+        return self.url[: -len(API_PREFIX)]
+
+    def image_url(self, coin_id: str) -> str:
+        return f"{self.origin}{IMAGE_PREFIX}{coin_id}.png"
+
+    def serve_images(self) -> None:
+        """Name images on this server in /coins/markets, and serve a PNG for each coin."""
+        with self._lock:
+            for coin in self.coins.values():
+                coin.image_url = self.image_url(coin.id)
+
+    def set_image(self, coin_id: str, body: bytes, content_type: str = "image/png") -> None:
+        with self._lock:
+            self.images[coin_id] = (body, content_type)
+
+    def _image(self, path: str) -> tuple[bytes, str]:
+        coin_id = path[len(IMAGE_PREFIX) :].removesuffix(".png")
+        with self._lock:
+            if coin_id in self.images:
+                return self.images[coin_id]
+            if coin_id in self.coins:
+                return png(), "image/png"
+        raise _HttpError(404, {"error": "not found"})
 
     @property
     def url(self) -> str:
@@ -634,6 +673,25 @@ def _data_fault_kind(fault: str) -> tuple[str, str]:
     return fault, "current_price"
 
 
+def png(width: int = 1, height: int = 1, padding: int = 0) -> bytes:
+    """A valid PNG of one grey pixel per point, `padding` bytes larger in a tEXt chunk."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    pixels = zlib.compress(b"".join(b"\x00" + b"\x80" * width for _ in range(height)))
+    text = chunk(b"tEXt", b"pad\x00" + b"x" * padding) if padding else b""
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + text
+        + chunk(b"IDAT", pixels)
+        + chunk(b"IEND", b"")
+    )
+
+
 def _split_ids(ids: str) -> list[str]:
     return [i.strip() for i in ids.split(",") if i.strip()]
 
@@ -689,6 +747,13 @@ class _Handler(BaseHTTPRequestHandler):
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         fake._record("GET", path, query, self.headers, self.client_address[:2])
         headers = {k.lower(): v for k, v in self.headers.items()}
+        if path.startswith(IMAGE_PREFIX):
+            try:
+                body, content_type = fake._image(path)
+                self._send(200, body, content_type=content_type, raw=True)
+            except _HttpError as exc:
+                self._send(exc.status, _to_json(exc.body))
+            return
         fault = fake._take_request_fault(path)
         if fault is not None and self._misbehave(fault):
             return
@@ -754,11 +819,13 @@ class _Handler(BaseHTTPRequestHandler):
         body: bytes,
         headers: dict[str, str] | None = None,
         content_type: str = "application/json",
+        *,
+        raw: bool = False,
     ) -> None:
         if self.close_connection and not body:
             return  # "disconnect" has already sent its half body
         self.send_response(status)
-        self.send_header("Content-Type", f"{content_type}; charset=utf-8")
+        self.send_header("Content-Type", content_type if raw else f"{content_type}; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from prices.catalogue import BATCH_SIZE, sync_catalogue
 from prices.coingecko import CoinGeckoClient
+from prices.logos import coins_without_logos, refresh_logos
 from prices.quotes import FeedError
 
 
@@ -33,6 +34,10 @@ class Command(BaseCommand):
                 f"{result.no_longer_tracked} no longer tracked."
             )
         )
+        # Tracked coins' logos the polls' task did not get (or never tried).
+        logos = refresh_logos(coins_without_logos())
+        if logos.stored or logos.failed:
+            self.stdout.write(f"{len(logos.stored)} logos stored, {len(logos.failed)} refused.")
         if result.unknown_tracked:
             self.stderr.write(
                 self.style.WARNING(
