@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from alerts.forms import AlertForm
 from alerts.models import Alert, Condition, Status
+from alerts.prefill import prefill
 from alerts.progress import distances
 from notifications.models import Delivery
 
@@ -101,7 +102,8 @@ def _alert_form_page(request: HttpRequest, alert: Alert, creating: bool) -> Http
                     messages.success(request, f"Alert {done}: {alert}.")
                 return redirect(alert)
     else:
-        initial = {"coin": request.GET.get("coin", "")} if creating else None
+        # A link (the coin page's chart) may prefill coin, condition and target.
+        initial = prefill(request.GET) if creating else None
         form = AlertForm(instance=alert, initial=initial)
     context = {"form": form, "creating": creating, "alert": alert}
     return render(request, "alerts/alert_form.html", context)

@@ -47,8 +47,18 @@ def coin_detail(request: HttpRequest, coingecko_id: str) -> HttpResponse:
             "watched": is_watched(request.user, coin),
             "banner": feed_banner([coin]),
             "ranges": RANGES,
+            "price_lines": alert_price_lines(alerts),
         },
     )
+
+
+def alert_price_lines(alerts: list) -> list[dict[str, str]]:
+    """The chart's horizontal lines: each active alert's target and condition."""
+    return [
+        {"price": decimal_text(alert.target), "title": alert.condition.replace("_", " ")}
+        for alert in alerts
+        if alert.status == "active" and alert.target is not None
+    ]
 
 
 @require_GET

@@ -130,6 +130,81 @@
     }
   }
 
+  // The user's active alerts on this coin, as horizontal lines (the page's
+  // JSON script tag: empty for anonymous visitors).
+  function drawAlertLines() {
+    const source = document.getElementById("alert-price-lines");
+    let lines = [];
+    try {
+      lines = source ? JSON.parse(source.textContent) : [];
+    } catch (error) {
+      lines = [];
+    }
+    let drawn = 0;
+    for (const line of Array.isArray(lines) ? lines : []) {
+      const price = parseFloat(line.price);
+      if (!isFinite(price)) continue;
+      series.createPriceLine({
+        price: price,
+        color: "#c2410c",
+        lineWidth: 1,
+        lineStyle: LC.LineStyle.Dashed,
+        axisLabelVisible: true,
+        title: String(line.title || ""),
+      });
+      drawn += 1;
+    }
+    container.dataset.priceLines = String(drawn);
+  }
+
+  // The latest price drawn: a target over it means "above", else "below".
+  function currentPrice() {
+    const data = series.data();
+    return data.length ? data[data.length - 1].value : null;
+  }
+
+  // A price as the alert form takes it: the chart's precision, no exponent.
+  function targetText(price) {
+    const precision = priceFormat(currentPrice() || price).precision;
+    const text = price.toFixed(Math.min(precision, 14));
+    return text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text;
+  }
+
+  // The new-alert form for this coin at a price (login first, if need be).
+  function alertUrl(price) {
+    const now = currentPrice();
+    const query = new URLSearchParams({
+      coin: coinId,
+      condition: now !== null && price > now ? "above" : "below",
+      target: targetText(price),
+    });
+    return (container.dataset.alertUrl || "/alerts/new/") + "?" + query.toString();
+  }
+
+  function priceAt(point) {
+    if (!point || container.dataset.state !== "ready") return null;
+    const price = series.coordinateToPrice(point.y);
+    return price !== null && isFinite(price) && price > 0 ? price : null;
+  }
+
+  // "+ alert at <price>" follows the crosshair; a click opens the form.
+  const tag = document.createElement("div");
+  tag.className = "chart-alert-tag";
+  tag.hidden = true;
+  container.appendChild(tag);
+  chart.subscribeCrosshairMove(function (param) {
+    const price = priceAt(param.point);
+    tag.hidden = price === null;
+    if (price === null) return;
+    tag.textContent = "+ alert at " + targetText(price);
+    tag.style.top = Math.max(0, param.point.y - 12) + "px";
+  });
+  chart.subscribeClick(function (param) {
+    const price = priceAt(param.point);
+    if (price !== null) window.location.assign(alertUrl(price));
+  });
+  drawAlertLines();
+
   buttons.forEach(function (button) {
     button.addEventListener("click", function () {
       load(button.dataset.range);
