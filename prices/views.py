@@ -94,6 +94,8 @@ def coin_search(request: HttpRequest) -> JsonResponse:
                     "name": coin.name,
                     "rank": coin.market_cap_rank,
                     "url": coin.get_absolute_url(),
+                    # False: not polled; watching it ("Track") starts polling it.
+                    "tracked": coin.is_tracked,
                 }
                 for coin in coins
             ]
@@ -105,8 +107,11 @@ def coin_search(request: HttpRequest) -> JsonResponse:
 @require_POST
 def watchlist_add(request: HttpRequest) -> HttpResponse:
     coin = get_object_or_404(Coin, coingecko_id=request.POST.get("coin", ""))
+    was_tracked = coin.is_tracked
     created = watch(request.user, coin)
     note = f"{coin} added to your watchlist." if created else f"{coin} is already watched."
+    if not was_tracked:
+        note = f"{coin} is now tracked: its price comes with the next poll. {note}"
     return _watchlist_response(request, coin, watched=True, note=note)
 
 

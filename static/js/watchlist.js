@@ -25,11 +25,13 @@
       field.value = value;
       addForm.appendChild(field);
     }
+    // An untracked coin is not polled yet: watching it starts tracking it.
+    const verb = coin.tracked ? "Watch" : "Track";
     const button = document.createElement("button");
     button.type = "submit";
     button.className = "secondary small";
-    button.textContent = "Watch";
-    button.setAttribute("aria-label", "Watch " + coin.name + " (" + coin.id + ")");
+    button.textContent = coin.tracked ? verb : verb + " " + coin.name;
+    button.setAttribute("aria-label", verb + " " + coin.name + " (" + coin.id + ")");
     addForm.appendChild(button);
     return addForm;
   }
@@ -45,6 +47,12 @@
     const id = document.createElement("code");
     id.textContent = coin.id;
     label.append(name, symbol, id);
+    if (!coin.tracked) {
+      const note = document.createElement("small");
+      note.className = "muted";
+      note.textContent = " not tracked yet";
+      label.append(note);
+    }
     item.append(label, watchForm(coin));
     return item;
   }
