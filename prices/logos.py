@@ -38,6 +38,9 @@ TASK_NAME = "prices.tasks.fetch_coin_logos"
 # Set while a refresh is queued or running, so polls ask for one at a time.
 REFRESH_KEY = "prices:logo-refresh-requested"
 REFRESH_KEY_SECONDS = 600
+# Coins one task downloads at most: it holds one slot of the default queue's
+# worker, beside polls and evaluation; the next poll asks for the rest.
+LOGOS_PER_TASK = 25
 
 # Accepted Content-Type -> the signatures its bytes must start with.
 SIGNATURES: dict[str, tuple[bytes, ...]] = {
@@ -124,15 +127,18 @@ def coins_without_logos() -> QuerySet[Coin]:
     return Coin.objects.filter(is_tracked=True).exclude(image_url="").filter(logo_digest="")
 
 
-def refresh_logos(coins: QuerySet[Coin] | None = None) -> LogoRefresh:
+def refresh_logos(coins: QuerySet[Coin] | None = None, limit: int | None = None) -> LogoRefresh:
     """Download the logo of each coin in `coins` (default: coins_needing_logos()).
 
-    Runs outside any transaction: each coin's outcome is saved on its own.
+    The `limit` best-ranked ones only, when given. Runs outside any
+    transaction: each coin's outcome is saved on its own.
     """
     outcome = LogoRefresh()
-    coins = coins_needing_logos() if coins is None else coins
+    coins = (coins_needing_logos() if coins is None else coins).order_by(
+        "market_cap_rank", "coingecko_id"
+    )
     with _client() as client:
-        for coin in coins.order_by("market_cap_rank", "coingecko_id"):
+        for coin in coins[:limit] if limit else coins:
             url = coin.image_url
             try:
                 data, kind = download(url, client)

@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from prices.history import purge_expired_prices
-from prices.logos import refresh_done, refresh_logos
+from prices.logos import LOGOS_PER_TASK, refresh_done, refresh_logos
 from prices.polling import LOCK_SECONDS, poll_once
 
 
@@ -25,7 +25,7 @@ def purge_old_ticks() -> dict:
 @shared_task(soft_time_limit=540, time_limit=600)
 def fetch_coin_logos() -> dict:
     try:
-        outcome = refresh_logos()
+        outcome = refresh_logos(limit=LOGOS_PER_TASK)
     finally:
         refresh_done()
     return {"stored": len(outcome.stored), "failed": len(outcome.failed)}

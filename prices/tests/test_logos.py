@@ -6,7 +6,13 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
-from prices.logos import REFRESH_KEY, coins_needing_logos, refresh_logos, request_refresh
+from prices.logos import (
+    LOGOS_PER_TASK,
+    REFRESH_KEY,
+    coins_needing_logos,
+    refresh_logos,
+    request_refresh,
+)
 from prices.models import Coin, CoinLogo
 from prices.polling import LOCK_KEY, poll_once
 from prices.tasks import fetch_coin_logos
@@ -182,3 +188,16 @@ def test_the_poll_asks_for_one_refresh_while_one_is_pending(images):
 
     assert cache.get(REFRESH_KEY) == 1
     assert image_requests(images) == []  # the task downloads, in a worker
+
+
+def test_one_task_downloads_a_batch_and_the_next_poll_asks_for_the_rest(images, settings):
+    settings.TRACKED_COINS = []
+    for n in range(LOGOS_PER_TASK + 2):
+        coin_id = f"coin-{n + 10:05d}"
+        tracked_coin(images.image_url(coin_id), coingecko_id=coin_id)
+
+    assert fetch_coin_logos() == {"stored": LOGOS_PER_TASK, "failed": 0}
+
+    assert coins_needing_logos().count() == 2
+    request_refresh()
+    assert cache.get(REFRESH_KEY) == 1
