@@ -8,14 +8,34 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from alerts.models import OWNER_FIELDS, UNKNOWN_COIN_MESSAGE, Alert, Status
+from alerts.models import (
+    MOVEMENT_CONDITIONS,
+    OWNER_FIELDS,
+    PRICE_CONDITIONS,
+    UNKNOWN_COIN_MESSAGE,
+    Alert,
+    Status,
+)
 from common.delivery_channels import Channel
 from notifications.models import PushSubscription
 from prices.models import Coin
 
 
+class CoinSelect(forms.Select):
+    """Each coin's option carries its price (data-price) for the form's presets."""
+
+    def create_option(self, name, value, *args, **kwargs) -> dict:
+        option = super().create_option(name, value, *args, **kwargs)
+        coin = getattr(value, "instance", None)
+        if coin is not None and coin.price is not None:
+            option["attrs"]["data-price"] = f"{coin.price.normalize():f}"
+        return option
+
+
 class CoinChoiceField(forms.ModelChoiceField):
     """Tracked coins by CoinGecko id, each labelled with its current price."""
+
+    widget = CoinSelect
 
     def label_from_instance(self, coin: Coin) -> str:
         if coin.price is None:
@@ -82,6 +102,15 @@ class AlertForm(forms.ModelForm):
         # Typed times are read in the zone the page shows (accounts.middleware).
         zone = timezone.get_current_timezone_name()
         self.fields["expires_at"].label = f"Expires at ({zone})"
+        # For alert_form.js: its expiry presets count in this zone, and it
+        # shows only the fields the chosen condition uses.
+        self.fields["expires_at"].widget.attrs["data-time-zone"] = zone
+        self.fields["condition"].widget.attrs.update(
+            {
+                "data-price-conditions": " ".join(sorted(PRICE_CONDITIONS)),
+                "data-movement-conditions": " ".join(sorted(MOVEMENT_CONDITIONS)),
+            }
+        )
         self.fields[
             "expires_at"
         ].help_text = (
