@@ -39,6 +39,7 @@ COIN_EXAMPLE = {
     "market_cap_rank": 1,
     "tracked": True,
     "image_url": "https://assets.coingecko.com/coins/images/1/large/bitcoin.png",
+    "logo_url": "/coins/bitcoin/logo/?v=3f1c2a9e0b7d4c15",
 }
 HISTORY_EXAMPLE = {
     "coin": "bitcoin",
@@ -65,7 +66,14 @@ class CoinSerializer(serializers.Serializer):
     simulated = serializers.BooleanField(read_only=True)
     market_cap_rank = serializers.IntegerField(read_only=True, allow_null=True)
     tracked = serializers.BooleanField(read_only=True, help_text="Polled every few seconds.")
-    image_url = serializers.CharField(read_only=True)
+    image_url = serializers.CharField(
+        read_only=True, help_text="CoinGecko's address of the logo; prefer logo_url."
+    )
+    logo_url = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="This instance's copy of the logo (cached for a year), null until fetched.",
+    )
 
     def to_representation(self, coin: Coin) -> dict:
         return {
@@ -73,6 +81,7 @@ class CoinSerializer(serializers.Serializer):
             "market_cap_rank": coin.market_cap_rank,
             "tracked": coin.is_tracked,
             "image_url": coin.image_url,
+            "logo_url": coin.logo_url or None,
         }
 
 

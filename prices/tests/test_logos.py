@@ -70,6 +70,17 @@ def test_pages_show_our_copy_and_never_coingeckos(client, images):
         assert images.origin not in html and "coingecko.com/coins/images" not in html, page
 
 
+def test_the_api_names_our_copy_of_the_logo_and_null_before_it(client, images):
+    coin = tracked_coin(images.image_url("bitcoin"))
+    assert client.get("/api/v1/coins/bitcoin/").json()["logo_url"] is None
+
+    refresh_logos()
+    coin.refresh_from_db()
+
+    assert client.get("/api/v1/coins/bitcoin/").json()["logo_url"] == coin.logo_url
+    assert client.get(coin.logo_url).status_code == 200
+
+
 def test_a_coin_without_a_local_copy_shows_its_letter(client, images, settings):
     settings.COIN_LOGO_ORIGINS = ["https://coin-images.coingecko.com"]
     tracked_coin("https://coin-images.coingecko.com/coins/images/1/large/bitcoin.png")
