@@ -139,6 +139,11 @@ def test_each_page_fits_a_phone_without_sideways_scrolling(signed_in):
         "inbox": "/notifications/",
         "notification-settings": "/notifications/settings/",
         "api-tokens": "/account/tokens/",
+        "new-alert": "/alerts/new/",
+        "edit-alert": f"/alerts/{alert_id}/edit/",
+        "account": "/account/",
+        "email-addresses": "/accounts/email/",
+        "password": "/accounts/password/change/",
     }
     too_wide = {}
     for name, url in pages.items():
@@ -153,5 +158,25 @@ def test_each_page_fits_a_phone_without_sideways_scrolling(signed_in):
             width = page.evaluate("document.documentElement.scrollWidth")
             if width > viewport["width"]:
                 too_wide[f"{name} ({size})"] = f"{width}px: {widest(page)}"
+
+    assert not too_wide, "\n".join(f"{name}: {found}" for name, found in too_wide.items())
+
+
+def test_the_pages_of_a_visitor_fit_a_phone_without_sideways_scrolling(market, daphne, chromium):  # noqa: F811
+    context = chromium.new_context(base_url=daphne.http_url, viewport=PHONE)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    too_wide = {}
+    for name, url in {
+        "log-in": "/accounts/login/",
+        "sign-up": "/accounts/signup/",
+        "password-reset": "/accounts/password/reset/",
+    }.items():
+        page.goto(url)
+        screenshot(page, f"layout-{name}-phone")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            too_wide[name] = f"{width}px: {widest(page)}"
+    context.close()
 
     assert not too_wide, "\n".join(f"{name}: {found}" for name, found in too_wide.items())
