@@ -314,6 +314,11 @@ PRICE_TICK_RETENTION_DAYS = env.int("PRICE_TICK_RETENTION_DAYS", default=30)
 PRICE_MINUTE_ROLLUP_RETENTION_DAYS = env.int("PRICE_MINUTE_ROLLUP_RETENTION_DAYS", default=90)
 # The feed counts as stale after this many poll intervals without a good poll.
 PRICE_STALE_AFTER_POLLS = env.int("PRICE_STALE_AFTER_POLLS", default=3)
+# Watching a coin starts polling it: these bound what strangers can add to
+# every poll. 250 is one /coins/markets page a poll (the TRACKED_COINS setting's
+# coins count too but are never refused).
+MAX_TRACKED_COINS = env.int("MAX_TRACKED_COINS", default=250)
+WATCHLIST_MAX_PER_USER = env.int("WATCHLIST_MAX_PER_USER", default=50)
 
 # --- Alerts and notifications ------------------------------------------------------
 ALERTS_MAX_ACTIVE_PER_USER = env.int("ALERTS_MAX_ACTIVE_PER_USER", default=100)

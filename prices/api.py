@@ -307,7 +307,10 @@ class WatchlistViewSet(
 
     def perform_create(self, serializer: WatchlistEntrySerializer) -> None:
         coin = serializer.validated_data["coin"]
-        watchlists.watch(self.request.user, coin)
+        try:
+            watchlists.watch(self.request.user, coin)
+        except watchlists.WatchRefused as refusal:
+            raise serializers.ValidationError({"coin": [str(refusal)]}) from refusal
         serializer.instance = self.get_queryset().get(coin=coin)
 
     def perform_destroy(self, instance: WatchlistEntry) -> None:

@@ -13,7 +13,7 @@ from prices.coin_search import MAX_QUERY_LENGTH, search_coins
 from prices.dashboard import coin_cards, feed_banner
 from prices.history import RANGES, price_history
 from prices.models import Coin, decimal_text
-from prices.watchlists import is_watched, unwatch, watch
+from prices.watchlists import WatchRefused, is_watched, unwatch, watch
 
 
 @require_GET
@@ -108,7 +108,10 @@ def coin_search(request: HttpRequest) -> JsonResponse:
 def watchlist_add(request: HttpRequest) -> HttpResponse:
     coin = get_object_or_404(Coin, coingecko_id=request.POST.get("coin", ""))
     was_tracked = coin.is_tracked
-    created = watch(request.user, coin)
+    try:
+        created = watch(request.user, coin)
+    except WatchRefused as refusal:
+        return _watchlist_refusal(request, coin, str(refusal))
     note = f"{coin} added to your watchlist." if created else f"{coin} is already watched."
     if not was_tracked:
         note = f"{coin} is now tracked: its price comes with the next poll. {note}"
@@ -126,10 +129,23 @@ def watchlist_remove(request: HttpRequest, coingecko_id: str) -> HttpResponse:
     )
 
 
+def _watchlist_refusal(request: HttpRequest, coin: Coin, reason: str) -> HttpResponse:
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse(
+            {"coin": coin.coingecko_id, "watched": False, "message": reason}, status=409
+        )
+    messages.error(request, reason)
+    return _back(request)
+
+
 def _watchlist_response(request: HttpRequest, coin: Coin, watched: bool, note: str) -> HttpResponse:
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse({"coin": coin.coingecko_id, "watched": watched, "message": note})
     messages.success(request, note)
+    return _back(request)
+
+
+def _back(request: HttpRequest) -> HttpResponse:
     next_url = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
         return redirect(next_url)

@@ -66,3 +66,14 @@ def test_a_stranger_cannot_unpin_the_owners_coin(stranger_api, pinned):
 
 def test_anonymous_callers_cannot_pin(api_client, bitcoin):
     assert api_client.post("/api/v1/watchlist/", {"coin": "bitcoin"}).status_code == 401
+
+
+def test_a_coin_past_the_tracking_cap_is_refused(owner_api, owner, settings):
+    settings.MAX_TRACKED_COINS = 0
+    catalogue_coin("pepe", "pepe", "Pepe", rank=40)
+
+    response = owner_api.post("/api/v1/watchlist/", {"coin": "pepe"}, format="json")
+
+    assert response.status_code == 400
+    assert "already polls its most coins" in str(response.json())
+    assert not owner.watchlist.exists()

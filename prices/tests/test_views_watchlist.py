@@ -1,6 +1,6 @@
 import pytest
 
-from prices.models import WatchlistEntry
+from prices.models import Coin, WatchlistEntry
 from prices.tests.coins import catalogue_coin
 
 pytestmark = pytest.mark.django_db
@@ -113,3 +113,41 @@ def test_it_returns_to_a_local_next_page_only(client, owner, bitcoin):
 
     assert local["Location"] == "/coins/bitcoin/"
     assert foreign["Location"] == "/"
+
+
+def test_a_coin_past_the_tracking_cap_is_refused_with_the_reason(client, owner, settings):
+    settings.MAX_TRACKED_COINS = 1
+    Coin.objects.create(coingecko_id="bitcoin", symbol="btc", name="Bitcoin", is_tracked=True)
+    pepe = catalogue_coin("pepe", "pepe", "Pepe", rank=40)
+    client.force_login(owner)
+
+    response = client.post("/watchlist/add/", {"coin": "pepe"}, follow=True)
+
+    pepe.refresh_from_db()
+    assert pepe.is_tracked is False and watched_ids(owner) == []
+    assert "already polls its most coins (1)" in response.content.decode()
+
+
+def test_a_tracked_coin_may_still_be_watched_at_the_cap(client, owner, settings):
+    settings.MAX_TRACKED_COINS = 1
+    Coin.objects.create(coingecko_id="bitcoin", symbol="btc", name="Bitcoin", is_tracked=True)
+    client.force_login(owner)
+
+    client.post("/watchlist/add/", {"coin": "bitcoin"})
+
+    assert watched_ids(owner) == ["bitcoin"]
+
+
+def test_a_full_watchlist_refuses_one_more_coin_in_json(client, owner, settings, bitcoin):
+    settings.WATCHLIST_MAX_PER_USER = 1
+    client.force_login(owner)
+    client.post("/watchlist/add/", {"coin": "bitcoin"})
+    catalogue_coin("pepe", "pepe", "Pepe", rank=40)
+
+    response = client.post(
+        "/watchlist/add/", {"coin": "pepe"}, headers={"Accept": "application/json"}
+    )
+
+    assert response.status_code == 409
+    assert "holds its most, 1 coins" in response.json()["message"]
+    assert watched_ids(owner) == ["bitcoin"]
