@@ -212,6 +212,10 @@ class Alert(models.Model):
         return reverse("alerts:detail", args=[self.pk])
 
     @property
+    def is_active(self) -> bool:
+        return self.status == Status.ACTIVE
+
+    @property
     def is_level(self) -> bool:
         return self.condition in LEVEL_CONDITIONS
 

@@ -57,7 +57,7 @@ def alert_price_lines(alerts: list) -> list[dict[str, str]]:
     return [
         {"price": decimal_text(alert.target), "title": alert.condition.replace("_", " ")}
         for alert in alerts
-        if alert.status == "active" and alert.target is not None
+        if alert.is_active and alert.target is not None
     ]
 
 
