@@ -15,6 +15,7 @@ from notifications.checks import vapid_keys_usable
 from notifications.delivery import USER_SENDS_IN_FLIGHT, deliver, send_test_notifications
 from notifications.models import DeliveryStatus, PushSubscription, VapidKey
 from notifications.tests.push_service import Browser, PushService
+from notifications.transports.web_push import Outcome, WebPushTransport
 
 pytestmark = pytest.mark.django_db
 
@@ -223,6 +224,8 @@ def test_a_push_service_that_never_answers_is_retried_after_the_send_deadline(
     delivery.refresh_from_db()
     assert delivery.last_error.startswith("Firefox on Linux: ")
     assert "did not answer within 0.3 s" in delivery.last_error
+    # The endpoint is a capability URL: its host is named, never its path.
+    assert "/hook" not in delivery.last_error
 
 
 def test_the_command_prints_the_pair_in_use_for_the_environment(settings):
@@ -258,3 +261,18 @@ def test_a_test_send_pushes_the_test_message_to_the_settings_page(local, owner, 
     assert sent.message["title"] == "CryptoMonitor test notification"
     assert sent.message["body"].startswith("This is a test")
     assert sent.message["url"] == "/notifications/settings/"
+
+
+def test_a_browser_that_subscribed_again_during_the_send_keeps_its_new_subscription(
+    owner, push_service
+):
+    browser = subscribed(owner, push_service)
+    sent_to = PushSubscription.objects.get()
+    fresh = Browser(endpoint=browser.endpoint).subscription()["keys"]  # new keys
+    PushSubscription.objects.filter(pk=sent_to.pk).update(
+        p256dh=fresh["p256dh"], auth=fresh["auth"]
+    )
+
+    WebPushTransport._record([Outcome(sent_to, status=410)])
+
+    assert PushSubscription.objects.get().p256dh == fresh["p256dh"]

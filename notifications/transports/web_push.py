@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 from pywebpush import WebPusher
 
+from common.structured_logs import redact_text
 from notifications import push
 from notifications.models import PushSubscription
 from notifications.notices import Notice
@@ -78,7 +79,9 @@ class WebPushTransport(HttpTransport):
             response = self.exchange(subscription.endpoint, encrypted, headers, deadline)
         except TransportError as exc:  # no reply in time, or an address refused
             where = subscription.browser or "a browser"
-            outcome.error = TransportError(f"{where}: {exc.message}", exc.permanent)
+            # The endpoint is a capability URL: the stored error, shown on the
+            # settings and status pages, names its host only.
+            outcome.error = TransportError(f"{where}: {redact_text(exc.message)}", exc.permanent)
             return outcome
         except Exception as exc:  # a key pywebpush cannot use: nothing was sent
             outcome.error = TransportError(f"cannot encrypt for this browser: {exc}", True)
@@ -90,11 +93,15 @@ class WebPushTransport(HttpTransport):
     @staticmethod
     def _record(outcomes: list[Outcome]) -> None:
         accepted = [o.subscription.pk for o in outcomes if o.accepted]
-        gone = [o.subscription.pk for o in outcomes if o.status in GONE]
+        gone = [o.subscription for o in outcomes if o.status in GONE]
         if accepted:
             PushSubscription.objects.filter(pk__in=accepted).update(last_success_at=timezone.now())
-        if gone:
-            PushSubscription.objects.filter(pk__in=gone).delete()
+        for subscription in gone:
+            # Only the subscription we pushed to: the browser may have
+            # subscribed again (new keys, same row) while we were sending.
+            PushSubscription.objects.filter(
+                pk=subscription.pk, endpoint=subscription.endpoint, p256dh=subscription.p256dh
+            ).delete()
 
 
 def _status_error(subscription: PushSubscription, status: int) -> TransportError | None:
