@@ -19,6 +19,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
@@ -26,7 +27,7 @@ from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from prices.coingecko import _tls_context
@@ -41,6 +42,10 @@ REFRESH_KEY_SECONDS = 600
 # Coins one task downloads at most: it holds one slot of the default queue's
 # worker, beside polls and evaluation; the next poll asks for the rest.
 LOGOS_PER_TASK = 25
+# A failed download (CoinGecko's image host down, a timeout, a refused file)
+# is tried again this long after, so one hiccup does not leave the letter for
+# good, and a host that stays down costs one request a coin every few hours.
+RETRY_FAILED_AFTER = timedelta(hours=6)
 
 # Accepted Content-Type -> the signatures its bytes must start with.
 SIGNATURES: dict[str, tuple[bytes, ...]] = {
@@ -114,11 +119,14 @@ def download(url: str, client: httpx.Client) -> tuple[bytes, str]:
 
 
 def coins_needing_logos() -> QuerySet[Coin]:
-    """Tracked coins whose image URL was never tried (new, or changed since)."""
+    """Tracked coins whose image URL was never tried (new, or changed since),
+    or whose last try failed more than RETRY_FAILED_AFTER ago."""
+    never_tried = ~Q(logo__source_url=F("image_url"))
+    failed_long_ago = Q(logo_digest="", logo__attempted_at__lt=timezone.now() - RETRY_FAILED_AFTER)
     return (
         Coin.objects.filter(is_tracked=True)
         .exclude(image_url="")
-        .exclude(logo__source_url=F("image_url"))
+        .filter(never_tried | failed_long_ago)
     )
 
 

@@ -1,14 +1,17 @@
 """Coin logos are downloaded once from CoinGecko's image hosts and served by us."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django.utils import timezone
 
 from prices.logos import (
     LOGOS_PER_TASK,
     REFRESH_KEY,
+    RETRY_FAILED_AFTER,
     coins_needing_logos,
     refresh_logos,
     request_refresh,
@@ -160,6 +163,21 @@ def test_a_refused_image_is_not_tried_again_until_its_url_changes(images):
     assert not coins_needing_logos().exists()
     refresh_logos()
     assert len(image_requests(images)) == 1
+
+
+def test_a_failed_download_is_tried_again_hours_later(images):
+    images.set_image("bitcoin", b"nope", "text/plain")
+    coin = tracked_coin(images.image_url("bitcoin"))
+    refresh_logos()
+    images.set_image("bitcoin", png(2, 2))  # the host is back
+
+    CoinLogo.objects.filter(coin=coin).update(
+        attempted_at=timezone.now() - RETRY_FAILED_AFTER - timedelta(minutes=1)
+    )
+    refresh_logos()
+
+    coin.refresh_from_db()
+    assert coin.logo_digest
 
 
 def test_sync_coins_fetches_the_logos_tracked_coins_lack(images):
