@@ -1,4 +1,5 @@
-"""Open sockets let a user go: on logout, when their credentials change, when a token is revoked.
+"""Open sockets let a user go: on logout, when their credentials change, when a
+token is revoked, when their account is deactivated.
 
 A socket keeps the user its session (or API token) named when it was
 authenticated. These receivers tell every socket of that user, through the
@@ -16,7 +17,10 @@ import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from accounts.signals import credentials_changed, token_revoked
@@ -50,6 +54,16 @@ def close_sockets_on_logout(sender, request=None, user=None, **kwargs) -> None:
 @receiver(credentials_changed, dispatch_uid="prices.close_sockets_on_credentials_changed")
 def close_sockets_on_credentials_changed(sender, user, **kwargs) -> None:
     close_user_sockets(user.pk, "credentials changed")
+
+
+@receiver(
+    post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="prices.close_sockets_on_deactivation"
+)
+def close_sockets_on_deactivation(sender, instance, created: bool, **kwargs) -> None:
+    """An account an admin deactivated hears nothing more on sockets it opened before."""
+    if not created and not instance.is_active:
+        user_id = instance.pk
+        transaction.on_commit(lambda: close_user_sockets(user_id, "account deactivated"))
 
 
 @receiver(token_revoked, dispatch_uid="prices.close_sockets_on_token_revoked")

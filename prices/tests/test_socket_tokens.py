@@ -413,6 +413,17 @@ def test_a_new_password_closes_the_users_token_sockets(live_daphne, owner, key):
     assert (closed.code, closed.reason) == (4001, "credentials changed")
 
 
+def test_deactivating_an_account_closes_its_token_sockets(live_daphne, owner, key):
+    def deactivate() -> None:
+        owner.is_active = False
+        owner.save()
+
+    heard, closed = async_to_sync(heard_after)(live_daphne, key, owner, deactivate, TIMEOUT)
+
+    assert heard == []
+    assert (closed.code, closed.reason) == (4001, "account deactivated")
+
+
 def test_a_token_client_flooding_its_socket_is_closed_with_1008_as_browsers_are(live_daphne, key):
     async def scenario():
         async with connect(live_daphne, **with_token(key)) as socket:
