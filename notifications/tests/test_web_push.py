@@ -13,7 +13,7 @@ from django.utils import timezone
 from notifications import push
 from notifications.checks import vapid_keys_usable
 from notifications.delivery import USER_SENDS_IN_FLIGHT, deliver, send_test_notifications
-from notifications.models import DeliveryStatus, PushSubscription, VapidKey
+from notifications.models import Delivery, DeliveryStatus, PushSubscription, VapidKey
 from notifications.tests.push_service import Browser, PushService
 from notifications.transports.web_push import Outcome, WebPushTransport
 
@@ -276,3 +276,22 @@ def test_a_browser_that_subscribed_again_during_the_send_keeps_its_new_subscript
     WebPushTransport._record([Outcome(sent_to, status=410)])
 
     assert PushSubscription.objects.get().p256dh == fresh["p256dh"]
+
+
+def test_a_browser_whose_service_failed_gets_the_alert_on_the_retry_though_another_had_it(
+    local, owner, fire, push_service
+):
+    failing, fine = subscribed(owner, push_service), subscribed(owner, push_service)
+    failing.script = [503]
+    [delivery] = fire(owner, channels=["web_push"])
+
+    assert deliver(delivery.pk) == DeliveryStatus.PENDING
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    assert deliver(delivery.pk) == DeliveryStatus.SENT
+
+    tags = {}
+    for sent in push_service.accepted():
+        tags.setdefault(sent.browser.endpoint, []).append(sent.message["tag"])
+    tag = f"cryptomonitor-delivery-{delivery.pk}"
+    # The one that had it got it again under the same tag: shown once.
+    assert tags == {failing.endpoint: [tag], fine.endpoint: [tag, tag]}

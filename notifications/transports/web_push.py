@@ -61,6 +61,12 @@ class WebPushTransport(HttpTransport):
         with ThreadPoolExecutor(min(len(subscriptions), PARALLEL_PUSHES)) as pool:
             outcomes = list(pool.map(lambda s: self._push(s, data, deadline), subscriptions))
         self._record(outcomes)
+        # A browser whose service failed in a way that may pass gets the alert
+        # on the retry too: the retry pushes to every browser again, and those
+        # that showed it already replace it silently (same tag, no renotify).
+        may_pass = [o for o in outcomes if o.error is not None and not o.error.permanent]
+        if may_pass:
+            raise _failure(may_pass)
         if not any(outcome.accepted for outcome in outcomes):
             raise _failure(outcomes)
 
