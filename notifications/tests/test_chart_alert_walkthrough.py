@@ -24,9 +24,8 @@ from alerts.models import Alert
 from notifications import push
 from notifications.tests.test_web_push_browser import (
     FAKE_SUBSCRIBE,
-    REGISTER,
     SHOWN,
-    registration_ids,
+    deliver_to_the_service_worker,
 )
 from notifications.tests.test_web_push_end_to_end import coingecko  # noqa: F401 (fixture)
 from prices.polling import poll_once
@@ -62,22 +61,6 @@ def click_the_chart_near_its_top(page) -> None:
     page.mouse.move(x, y)
     page.locator(".chart-alert-tag").wait_for()
     page.mouse.click(x, y)
-
-
-def deliver_to_the_service_worker(page, context, origin: str, message: dict) -> None:
-    """Hand a decrypted push to the page's service worker, as a push service would."""
-    assert page.evaluate(REGISTER) == f"{origin}/"  # push.js registered it already
-    cdp = context.new_cdp_session(page)
-    registrations = registration_ids(cdp)
-    for _ in range(50):  # the events arrive as Playwright's loop turns
-        if registrations:
-            break
-        page.wait_for_timeout(100)
-    assert registrations, "no service worker registration reported"
-    cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {"origin": origin, "registrationId": registrations[-1], "data": json.dumps(message)},
-    )
 
 
 def poll_hours_of_prices(fake) -> None:

@@ -86,6 +86,22 @@ def registration_ids(cdp) -> list[str]:
     return found
 
 
+def deliver_to_the_service_worker(page, context, origin: str, message: dict) -> None:
+    """Hand a decrypted push to the page's service worker, as a push service would."""
+    assert page.evaluate(REGISTER) == f"{origin}/"
+    cdp = context.new_cdp_session(page)
+    registrations = registration_ids(cdp)
+    for _ in range(50):  # the events arrive as Playwright's loop turns
+        if registrations:
+            break
+        page.wait_for_timeout(100)
+    assert registrations, "no service worker registration reported"
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {"origin": origin, "registrationId": registrations[-1], "data": json.dumps(message)},
+    )
+
+
 def test_the_worker_shows_a_pushed_alert_and_a_click_opens_its_page(
     server,
     owner,
@@ -99,22 +115,7 @@ def test_the_worker_shows_a_pushed_alert_and_a_click_opens_its_page(
     page.goto("/notifications/settings/")
     assert page.get_attribute("link[rel=manifest]", "href") == "/manifest.webmanifest"
 
-    assert page.evaluate(REGISTER) == f"{server.http_url}/"
-    cdp = context.new_cdp_session(page)
-    registrations = registration_ids(cdp)
-    for _ in range(50):  # the events arrive as Playwright's loop turns
-        if registrations:
-            break
-        page.wait_for_timeout(100)
-    assert registrations, "no service worker registration reported"
-    cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {
-            "origin": server.http_url,
-            "registrationId": registrations[-1],
-            "data": json.dumps(MESSAGE),
-        },
-    )
+    deliver_to_the_service_worker(page, context, server.http_url, MESSAGE)
 
     page.wait_for_function(f"({SHOWN})().then((shown) => shown.length > 0)")
     [shown] = page.evaluate(SHOWN)
