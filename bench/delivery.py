@@ -295,16 +295,76 @@ def bench_burst(sink: Sink, count: int) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--burst", type=int, default=10_000)
+def parse_arguments(doc: str, burst: int) -> argparse.Namespace:
+    """The options bench/delivery.py and bench/push.py share."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--burst", type=int, default=burst)
     parser.add_argument("--latency-runs", type=int, default=20)
     # One worker process per CPU, each with threads: sends wait on I/O.
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--concurrency", type=int, default=8, help="threads per worker")
     parser.add_argument("--pool", default="threads", choices=["prefork", "threads", "solo"])
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def report(
+    title: str,
+    args: argparse.Namespace,
+    rows: list[tuple[str, str, str]],
+    passed: dict[str, bool],
+    load_before: float,
+    burst: dict,
+    latency: dict,
+    results: Path,
+) -> None:
+    """Print the table and write the JSON of a delivery-style benchmark."""
+    print(
+        f"\n{title} ({args.workers} workers x {args.concurrency} {args.pool}, "
+        f"{os.cpu_count()} CPUs)"
+    )
+    print(f"{'measure':<28} {'result':>22} {'target':>12}")
+    for name, value, target in rows:
+        print(f"{name:<28} {value:>22} {target:>12}")
+    print(f"targets met: burst {passed['burst']}, latency {passed['latency']}")
+    print(f"load average before/after: {load_before:.1f} / {os.getloadavg()[0]:.1f}")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(
+        json.dumps(
+            {
+                "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "cpus": os.cpu_count(),
+                # Other work on the machine skews these figures: the 1-minute
+                # load average before and after the run.
+                "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+                "workers": args.workers,
+                "worker_pool": args.pool,
+                "worker_concurrency": args.concurrency,
+                "burst": burst,
+                "latency": latency,
+                "targets": TARGETS,
+                "passed": passed,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    # Like the other benchmarks, report rather than fail `make bench`: the
+    # verdict is in the table and in the JSON ("passed").
+
+
+def main() -> None:
+    args = parse_arguments(__doc__, burst=10_000)
 
     import redis
     from aiosmtpd.controller import Controller
@@ -336,13 +396,7 @@ def main() -> None:
         latency = bench_latency(sink, fake, args.latency_runs)
         burst = bench_burst(sink, args.burst)
     finally:
-        for worker in workers:
-            worker.send_signal(signal.SIGTERM)
-        for worker in workers:
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        stop_workers(workers)
         controller.stop()
         fake.stop()
         queue_redis.delete(*QUEUES)
@@ -371,38 +425,7 @@ def main() -> None:
         ("latency p95 (poll start)", f"{latency['p95_ms_from_poll_start']} ms", ""),
         ("latency p50 (poll return)", f"{latency['p50_ms_from_poll_return']} ms", ""),
     ]
-    print(
-        f"\nDelivery benchmark ({args.workers} workers x {args.concurrency} {args.pool}, "
-        f"{os.cpu_count()} CPUs)"
-    )
-    print(f"{'measure':<28} {'result':>22} {'target':>12}")
-    for name, value, target in rows:
-        print(f"{name:<28} {value:>22} {target:>12}")
-    print(f"targets met: burst {passed['burst']}, latency {passed['latency']}")
-    print(f"load average before/after: {load_before:.1f} / {os.getloadavg()[0]:.1f}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "cpus": os.cpu_count(),
-                # Other work on the machine skews these figures: the 1-minute
-                # load average before and after the run.
-                "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
-                "workers": args.workers,
-                "worker_pool": args.pool,
-                "worker_concurrency": args.concurrency,
-                "burst": burst,
-                "latency": latency,
-                "targets": TARGETS,
-                "passed": passed,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    # Like the other benchmarks, report rather than fail `make bench`: the
-    # verdict is in the table and in the JSON ("passed").
+    report("Delivery benchmark", args, rows, passed, load_before, burst, latency, RESULTS)
 
 
 if __name__ == "__main__":

@@ -23,13 +23,9 @@ bench/results/push.json.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import secrets
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -40,7 +36,15 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.delivery import QUEUES, _p95, start_worker, wait_until  # noqa: E402
+from bench.delivery import (  # noqa: E402
+    QUEUES,
+    _p95,
+    parse_arguments,
+    report,
+    start_worker,
+    stop_workers,
+    wait_until,
+)
 from bench.scratch_database import drop_database, recreate_database  # noqa: E402
 
 RESULTS = BASE_DIR / "bench" / "results" / "push.json"
@@ -223,14 +227,7 @@ def bench_burst(service, count: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--burst", type=int, default=1_000)
-    parser.add_argument("--latency-runs", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--concurrency", type=int, default=8, help="threads per worker")
-    parser.add_argument("--pool", default="threads", choices=["prefork", "threads", "solo"])
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
-    args = parser.parse_args()
+    args = parse_arguments(__doc__, burst=1_000)
 
     import redis
 
@@ -261,13 +258,7 @@ def main() -> None:
         latency = bench_latency(service, fake, args.latency_runs)
         burst = bench_burst(service, args.burst)
     finally:
-        for worker in workers:
-            worker.send_signal(signal.SIGTERM)
-        for worker in workers:
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        stop_workers(workers)
         service.stop()
         fake.stop()
         queue_redis.delete(*QUEUES)
@@ -294,35 +285,7 @@ def main() -> None:
         ("latency p95 (poll start)", f"{latency['p95_ms_from_poll_start']} ms", ""),
         ("latency p50 (poll return)", f"{latency['p50_ms_from_poll_return']} ms", ""),
     ]
-    print(
-        f"\nWeb Push benchmark ({args.workers} workers x {args.concurrency} {args.pool}, "
-        f"{os.cpu_count()} CPUs)"
-    )
-    print(f"{'measure':<28} {'result':>22} {'target':>12}")
-    for name, value, target in rows:
-        print(f"{name:<28} {value:>22} {target:>12}")
-    print(f"targets met: burst {passed['burst']}, latency {passed['latency']}")
-    print(f"load average before/after: {load_before:.1f} / {os.getloadavg()[0]:.1f}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "cpus": os.cpu_count(),
-                "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
-                "workers": args.workers,
-                "worker_pool": args.pool,
-                "worker_concurrency": args.concurrency,
-                "burst": burst,
-                "latency": latency,
-                "targets": TARGETS,
-                "passed": passed,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    # Like the other benchmarks, report rather than fail `make bench`.
+    report("Web Push benchmark", args, rows, passed, load_before, burst, latency, RESULTS)
 
 
 if __name__ == "__main__":
