@@ -34,6 +34,7 @@ from notifications.models import Delivery
 from notifications.outbox import record_deliveries
 from notifications.tests.push_service import PushService
 from prices.models import Coin
+from prices.tests.fake_coingecko import FakeCoinGecko, generate_coins
 from tests_support.celery_worker import start_celery_worker
 from tests_support.live_server import current_database_url
 
@@ -454,3 +455,13 @@ def push_service() -> Iterator[PushService]:
     service = PushService()
     yield service
     service.stop()
+
+
+@pytest.fixture
+def coingecko(settings):
+    """A fake CoinGecko serving bitcoin, which the poll reads (the end-to-end tests)."""
+    with FakeCoinGecko(generate_coins(1)) as fake:
+        settings.COINGECKO_BASE_URL = fake.url
+        settings.PRICE_SOURCE = "coingecko"
+        settings.TRACKED_COINS = ["bitcoin"]
+        yield fake

@@ -27,7 +27,6 @@ from notifications.tests.test_web_push_browser import (
     SHOWN,
     deliver_to_the_service_worker,
 )
-from notifications.tests.test_web_push_end_to_end import coingecko  # noqa: F401 (fixture)
 from prices.polling import poll_once
 from prices.tests.test_browser import (  # noqa: F401 (fixture)
     WAIT_MS,

@@ -16,20 +16,10 @@ from alerts.models import Alert
 from notifications.tests.conftest import wait_for
 from prices.models import Coin
 from prices.polling import poll_once
-from prices.tests.fake_coingecko import FakeCoinGecko, generate_coins
 from prices.tests.test_browser import WAIT_MS, beside_the_browser, chromium  # noqa: F401
 from tests_support.live_server import current_database_url, running_daphne
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def coingecko(settings):
-    with FakeCoinGecko(generate_coins(1)) as fake:
-        settings.COINGECKO_BASE_URL = fake.url
-        settings.PRICE_SOURCE = "coingecko"
-        settings.TRACKED_COINS = ["bitcoin"]
-        yield fake
 
 
 def session_cookie(user, server) -> dict:

@@ -17,18 +17,8 @@ from notifications.models import Delivery, DeliveryStatus, PushSubscription
 from notifications.tests.conftest import wait_for
 from prices.models import Coin
 from prices.polling import poll_once
-from prices.tests.fake_coingecko import FakeCoinGecko, generate_coins
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def coingecko(settings):
-    with FakeCoinGecko(generate_coins(1)) as fake:
-        settings.COINGECKO_BASE_URL = fake.url
-        settings.PRICE_SOURCE = "coingecko"
-        settings.TRACKED_COINS = ["bitcoin"]
-        yield fake
 
 
 def test_a_price_move_pushes_the_alert_to_the_owners_browser(
