@@ -12,7 +12,6 @@ import functools
 import json
 import logging
 import random
-import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,10 +20,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
-import certifi
 import httpx
 from django.conf import settings
 
+from common.tls import tls_context
 from prices import metrics
 from prices.quotes import FeedError, FetchResult, MarketQuote
 from prices.validation import (
@@ -115,7 +114,7 @@ class CoinGeckoClient:
             headers=headers,
             timeout=httpx.Timeout(timeout),
             transport=transport,
-            verify=_tls_context(),
+            verify=tls_context(),
         )
 
     @classmethod
@@ -318,11 +317,6 @@ class CoinGeckoClient:
 
 
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
-    # Loading the CA bundle takes ~0.1 s; pollers make a client per poll.
-    return ssl.create_default_context(cafile=certifi.where())
-
-
 def _give_up(path: str, failure: _Retryable, attempts: int) -> FeedError:
     retry_after = None if failure.retry_after is None else timedelta(seconds=failure.retry_after)
     plural = "s" if attempts > 1 else ""

@@ -30,7 +30,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from prices.coingecko import _tls_context
+from common.tls import tls_context
 from prices.models import Coin, CoinLogo
 
 log = logging.getLogger("prices.logos")
@@ -184,7 +184,7 @@ def _client() -> httpx.Client:
         timeout=httpx.Timeout(settings.COIN_LOGO_TIMEOUT_SECONDS),
         follow_redirects=False,
         trust_env=False,
-        verify=_tls_context(),
+        verify=tls_context(),
         headers={"User-Agent": "CryptoMonitor/0.1", "Accept-Encoding": "identity"},
     )
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import base64
-import functools
-import os
 import socket
-import ssl
 import time
 from typing import ClassVar
 from urllib.parse import urlsplit
@@ -14,6 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings
 
+from common.tls import tls_context
 from notifications import egress
 from notifications.notices import Notice
 from notifications.transports.deadline import TimeLeft
@@ -107,21 +105,6 @@ def without_credentials(url: str) -> str:
 
 def _bracketed(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-def tls_context() -> ssl.SSLContext:
-    """The TLS settings of every send: the CA bundle httpx would load, loaded once.
-
-    Loading the system's CA bundle took 20 ms of CPU per send, most of a
-    push's cost. The context is shared by all threads (SSLContext is safe
-    to share) and made again when SSL_CERT_FILE or SSL_CERT_DIR change.
-    """
-    return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-
-
-@functools.lru_cache(maxsize=4)
-def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
-    return httpx.create_ssl_context(trust_env=True)
 
 
 class Transport:
