@@ -18,6 +18,7 @@ from django.db.models.base import ModelState
 
 from alerts.matching import (
     MATCH_COLUMNS,
+    REARM_RULES,
     Movement,
     PriceChange,
     batch_cte,
@@ -243,10 +244,8 @@ def rearm_level_alerts(changes: Sequence[PriceChange]) -> int:
     """
     batch_sql, params = batch_cte(changes)
     matching = " UNION ALL ".join(
-        (
-            matching_part("batch", [Condition.ABOVE], "a.target > b.price", False),
-            matching_part("batch", [Condition.BELOW], "a.target < b.price", False),
-        )
+        matching_part(rule.source, rule.conditions, rule.predicate, False, rule.rows)
+        for rule in REARM_RULES
     )
     sql = REARM_SQL.format(batch=batch_sql, matching=matching, active=Status.ACTIVE, lock=_LOCK)
     with connection.cursor() as cursor:

@@ -239,32 +239,56 @@ def matching_part(
 MATCH_COLUMNS = ("coin_id", "condition", "target", "percent", '"window"')
 
 
-def matching_sql() -> str:
-    """Every alert that matches this batch.
+@dataclass(frozen=True)
+class MatchRule:
+    """When an alert of these conditions matches a row: each condition's rule, stated once.
 
-    Edges: a jump over the target within one tick counts, and without a
-    previous price (NULL) no edge matches.
+    `predicate` is SQL over `a` (the alert's columns) and `b` (a row of
+    `source`: "batch", one per coin, or "moves", one per coin and window).
+    `rows` keeps only the rows the predicate can hold for, on `b` alone.
+    Live evaluation (matching_sql, claiming) and the preview's replay of
+    history (alerts.preview) both match through these, so they cannot differ.
     """
-    parts = [
-        ("batch", [Condition.ABOVE], "a.target <= b.price", "TRUE"),
-        ("batch", [Condition.BELOW], "a.target >= b.price", "TRUE"),
-        (
-            "batch",
-            [Condition.CROSSES_UP, Condition.CROSSES],
-            "a.target > b.previous AND a.target <= b.price",
-            "b.price > b.previous",
-        ),
-        (
-            "batch",
-            [Condition.CROSSES_DOWN, Condition.CROSSES],
-            "a.target < b.previous AND a.target >= b.price",
-            "b.price < b.previous",
-        ),
-        ("moves", [Condition.PCT_UP], "a.percent <= b.rise", "b.rise IS NOT NULL"),
-        ("moves", [Condition.PCT_DOWN], "a.percent <= b.fall", "b.fall IS NOT NULL"),
-        ("moves", [Condition.PCT_MOVE], "a.percent <= b.swing", "b.swing > 0"),
-    ]
+
+    source: str
+    conditions: tuple[str, ...]
+    predicate: str
+    rows: str = "TRUE"
+
+
+# Edges: a jump over the target within one tick counts, and without a
+# previous price (NULL) no edge matches.
+MATCH_RULES = (
+    MatchRule("batch", (Condition.ABOVE,), "a.target <= b.price"),
+    MatchRule("batch", (Condition.BELOW,), "a.target >= b.price"),
+    MatchRule(
+        "batch",
+        (Condition.CROSSES_UP, Condition.CROSSES),
+        "a.target > b.previous AND a.target <= b.price",
+        "b.price > b.previous",
+    ),
+    MatchRule(
+        "batch",
+        (Condition.CROSSES_DOWN, Condition.CROSSES),
+        "a.target < b.previous AND a.target >= b.price",
+        "b.price < b.previous",
+    ),
+    MatchRule("moves", (Condition.PCT_UP,), "a.percent <= b.rise", "b.rise IS NOT NULL"),
+    MatchRule("moves", (Condition.PCT_DOWN,), "a.percent <= b.fall", "b.fall IS NOT NULL"),
+    MatchRule("moves", (Condition.PCT_MOVE,), "a.percent <= b.swing", "b.swing > 0"),
+)
+
+# A disarmed every_time level alert re-arms on a row where its condition is
+# false again (alerts.claiming.rearm_level_alerts).
+REARM_RULES = (
+    MatchRule("batch", (Condition.ABOVE,), "a.target > b.price"),
+    MatchRule("batch", (Condition.BELOW,), "a.target < b.price"),
+)
+
+
+def matching_sql() -> str:
+    """Every armed alert that matches this batch: MATCH_RULES, one index scan per row."""
     return " UNION ALL ".join(
-        matching_part(source, conditions, predicate, rows=rows)
-        for source, conditions, predicate, rows in parts
+        matching_part(rule.source, rule.conditions, rule.predicate, rows=rule.rows)
+        for rule in MATCH_RULES
     )
