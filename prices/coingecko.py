@@ -32,6 +32,7 @@ from prices.validation import (
     shorten,
     text,
     validate_chart,
+    validate_exchange_rates,
     validate_market_row,
 )
 
@@ -234,6 +235,24 @@ class CoinGeckoClient:
         for problem in problems:
             log.warning("Dropped a market chart point of %s: %s", coin_id, problem)
         return points
+
+    @_only_feed_errors
+    def exchange_rates(self) -> dict[str, Decimal]:
+        """Units of each currency per 1 BTC (/exchange_rates), by lower-case code.
+
+        One request for every currency CoinGecko knows, whatever we convert
+        to; an entry that fails validation is logged and left out.
+        """
+        body = self._get("/exchange_rates", {}, expect=dict)
+        try:
+            per_btc, problems = validate_exchange_rates(body)
+        except InvalidField as exc:
+            raise FeedError(f"CoinGecko /exchange_rates: {exc}") from None
+        for problem in problems:
+            log.warning("Dropped an exchange rate: %s", problem)
+        if not per_btc:
+            raise FeedError("CoinGecko /exchange_rates: no usable rate")
+        return per_btc
 
     # --- internals ---------------------------------------------------------------
 

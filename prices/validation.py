@@ -9,6 +9,7 @@ so a price is never rounded through a float.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -32,6 +33,8 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 # Nothing traded before bitcoin's genesis block.
 EARLIEST = datetime(2009, 1, 3, tzinfo=UTC)
 MAX_URL_LENGTH = 500
+# /exchange_rates' currency codes: "usd", "eth", "sats", "xau"...
+CURRENCY_CODE = re.compile(r"[a-z]{2,10}")
 TEXT_LIMITS = {"id": 100, "symbol": 50, "name": 200}
 
 
@@ -108,6 +111,33 @@ def chart_point(
         market_cap=amount(fields, "market_cap"),
         volume=amount(fields, "volume"),
     )
+
+
+def validate_exchange_rates(body: Any) -> tuple[dict[str, Decimal], list[str]]:
+    """Units of each currency per 1 BTC from an `/exchange_rates` body, by code,
+    and why the entries left out were dropped.
+
+    Raises InvalidField when the body holds no `rates` object at all.
+    """
+    rates = body.get("rates") if isinstance(body, dict) else None
+    if not isinstance(rates, dict):
+        raise InvalidField(f"exchange rates have no 'rates' object: {shorten(body)}")
+    per_btc: dict[str, Decimal] = {}
+    problems: list[str] = []
+    for code, entry in rates.items():
+        try:
+            if not isinstance(code, str) or not CURRENCY_CODE.fullmatch(code):
+                raise InvalidField(f"not a currency code: {shorten(code)}")
+            if not isinstance(entry, dict):
+                raise InvalidField(f"{code}: entry is not a JSON object")
+            value = number(entry, "value", required=True)
+            if not (0 < value < MAX_AMOUNT):
+                raise InvalidField(f"{code}: value must be above 0 and below 1e18, got {value}")
+        except InvalidField as exc:
+            problems.append(str(exc))
+            continue
+        per_btc[code] = value
+    return per_btc, problems
 
 
 def reject(coin_id: str, reason: str) -> Rejection:

@@ -34,6 +34,10 @@ Endpoints (paths below `fake.url`):
     /coins/{id}/market_chart     vs_currency, days (int or "max"), interval=daily;
                                  granularity as CoinGecko: days=1 5-minutely, 2..90 hourly,
                                  above 90 daily; 404 for an unknown id
+    /exchange_rates              {"rates": {code: {"name", "unit", "value", "type"}}}: units
+                                 of each currency per 1 BTC, from bitcoin's and ether's
+                                 prices and VS_RATES unless set: `fake.set_exchange_rate("eur",
+                                 "25000")`, `fake.set_exchange_rate("gbp", None)` (left out)
 
 Coin images: `fake.serve_images()` makes /coins/markets name an image on the fake
 itself (`fake.image_url(id)`, below `fake.origin`, outside the API) and serves a
@@ -93,6 +97,18 @@ VS_RATES = {
     "gbp": Decimal("0.79"),
     "jpy": Decimal("149.5"),
     "chf": Decimal("0.88"),
+}
+
+# /exchange_rates' names, units and types (CoinGecko's own), for the
+# currencies it answers: VS_RATES' and the two crypto ones.
+EXCHANGE_RATE_NAMES = {
+    "btc": ("Bitcoin", "BTC", "crypto"),
+    "eth": ("Ether", "ETH", "crypto"),
+    "usd": ("US Dollar", "$", "fiat"),
+    "eur": ("Euro", "€", "fiat"),
+    "gbp": ("British Pound Sterling", "£", "fiat"),
+    "jpy": ("Japanese Yen", "¥", "fiat"),
+    "chf": ("Swiss Franc", "Fr.", "fiat"),
 }
 
 # The product's ten default coins, with prices from 2023-03.
@@ -245,6 +261,8 @@ class FakeCoinGecko:
         self.requests: list[RecordedRequest] = []
         self._faults: list[_Fault] = []
         self.images: dict[str, tuple[bytes, str]] = {}
+        # Exchange rates set by tests (units per 1 BTC; None: left out).
+        self.exchange_rate_overrides: dict[str, Decimal | None] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -339,6 +357,26 @@ class FakeCoinGecko:
         with self._lock:
             for coin_id in self.coins:
                 self.move(coin_id, pct)
+
+    def set_exchange_rate(self, code: str, per_btc: Decimal | str | float | None) -> None:
+        """Make /exchange_rates say `per_btc` units of `code` per 1 BTC (None: leave it out)."""
+        with self._lock:
+            self.exchange_rate_overrides[code] = None if per_btc is None else Decimal(str(per_btc))
+
+    def exchange_rates(self) -> dict[str, Decimal]:
+        """Units of each currency per 1 BTC, as /exchange_rates answers them now.
+
+        Consistent with /coins/markets unless a test set its own: fiat from
+        bitcoin's USD price and VS_RATES, ether from ethereum's price.
+        """
+        with self._lock:
+            btc_usd = self.coins["bitcoin"].price if "bitcoin" in self.coins else Decimal(23147)
+            rates = {code: btc_usd * rate for code, rate in VS_RATES.items()}
+            rates["btc"] = Decimal(1)
+            if "ethereum" in self.coins:
+                rates["eth"] = _TWELVE_DIGITS.divide(btc_usd, self.coins["ethereum"].price)
+            rates.update(self.exchange_rate_overrides)
+            return {code: value for code, value in rates.items() if value is not None}
 
     def _touch(self, coin: FakeCoin) -> None:
         # Strictly later than before, so every move is a new (coin, time).
@@ -436,6 +474,8 @@ class FakeCoinGecko:
             return self._markets(query)
         if path == "/coins/list":
             return self._coins_list()
+        if path == "/exchange_rates":
+            return self._exchange_rates()
         match = re.fullmatch(r"/coins/([^/]+)/market_chart", path)
         if match:
             return self._market_chart(match.group(1), query)
@@ -449,6 +489,13 @@ class FakeCoinGecko:
             faults = self._take_data_faults({r["id"] for r in rows})
         _spoil_rows(rows, faults)
         return rows
+
+    def _exchange_rates(self) -> dict[str, Any]:
+        rates = {}
+        for code, value in self.exchange_rates().items():
+            name, unit, kind = EXCHANGE_RATE_NAMES.get(code, (code.upper(), code.upper(), "fiat"))
+            rates[code] = {"name": name, "unit": unit, "value": value, "type": kind}
+        return {"rates": rates}
 
     def _rate(self, vs_currency: str | None) -> Decimal:
         if not vs_currency:

@@ -9,7 +9,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from prices.coingecko import ChartPoint, CoinGeckoClient
+from prices.coingecko import ChartPoint, CoinGeckoClient, RateLimited
 from prices.quotes import FeedError, MarketQuote
 from prices.tests.fake_coingecko import FakeCoinGecko, generate_coins
 
@@ -420,3 +420,73 @@ def test_a_closed_client_raises_only_feed_errors(client):
 
     with pytest.raises(FeedError, match="unexpected RuntimeError"):
         client.fetch_markets(TEN, "usd")
+
+
+# --- /exchange_rates ---------------------------------------------------------------
+
+
+def test_it_reads_the_units_of_every_currency_per_bitcoin(client, fake_coingecko):
+    rates = client.exchange_rates()
+
+    assert rates["btc"] == 1
+    assert rates["usd"] == Decimal("23147.31")
+    assert rates["eur"] == Decimal("23147.31") * Decimal("0.92")
+    assert set(rates) >= {"usd", "eur", "gbp", "jpy", "btc", "eth"}
+    assert fake_coingecko.paths() == ["/exchange_rates"]
+
+
+def test_it_reads_the_rates_exactly_as_sent(client, fake_coingecko):
+    fake_coingecko.set_exchange_rate("eur", "61234.5678901234")
+
+    assert client.exchange_rates()["eur"] == Decimal("61234.5678901234")
+
+
+def test_it_leaves_out_a_rate_that_is_not_positive_and_keeps_the_others(
+    client, fake_coingecko, caplog
+):
+    fake_coingecko.set_exchange_rate("gbp", -5)
+    fake_coingecko.set_exchange_rate("jpy", 0)
+
+    rates = client.exchange_rates()
+
+    assert "gbp" not in rates and "jpy" not in rates and rates["usd"] == Decimal("23147.31")
+    assert "gbp: value must be above 0" in caplog.text
+
+
+def test_it_retries_a_rate_limit_and_reads_the_next_answer(client, fake_coingecko, sleeps):
+    fake_coingecko.inject("rate_limit", path="/exchange_rates", retry_after=1)
+
+    assert client.exchange_rates()["btc"] == 1
+    assert sleeps == [1.0]
+
+
+def test_a_long_retry_after_fails_at_once_saying_how_long_to_wait(client, fake_coingecko):
+    fake_coingecko.inject("rate_limit", path="/exchange_rates", retry_after=120)
+
+    with pytest.raises(RateLimited) as raised:
+        client.exchange_rates()
+
+    assert raised.value.retry_after == timedelta(seconds=120)
+    assert fake_coingecko.paths() == ["/exchange_rates"]
+
+
+def test_server_errors_past_the_retries_are_a_feed_error(client, fake_coingecko):
+    fake_coingecko.inject("500", times=3, path="/exchange_rates")
+
+    with pytest.raises(FeedError, match=r"/exchange_rates: HTTP 500 \(3 attempts\)"):
+        client.exchange_rates()
+
+
+def test_an_answer_that_is_not_an_object_of_rates_is_a_feed_error(client, fake_coingecko):
+    fake_coingecko.inject("wrong_shape", times=None, path="/exchange_rates")
+
+    with pytest.raises(FeedError, match="expected a JSON dict"):
+        client.exchange_rates()
+
+
+def test_an_answer_without_one_usable_rate_is_a_feed_error(client, fake_coingecko):
+    for code in fake_coingecko.exchange_rates():
+        fake_coingecko.set_exchange_rate(code, None)
+
+    with pytest.raises(FeedError, match="no usable rate"):
+        client.exchange_rates()

@@ -325,3 +325,15 @@ def test_it_refuses_unknown_faults(fake_coingecko):
         fake_coingecko.inject("meteor")
     with pytest.raises(ValueError, match="needs coin"):
         fake_coingecko.inject("null_price")
+
+
+def test_exchange_rates_name_units_per_bitcoin_like_coingecko(api, fake_coingecko):
+    fake_coingecko.set_exchange_rate("gbp", None)
+
+    rates = decimal_json(api.get("/exchange_rates"))["rates"]
+
+    assert rates["btc"] == {"name": "Bitcoin", "unit": "BTC", "value": 1, "type": "crypto"}
+    assert rates["usd"] == {
+        "name": "US Dollar", "unit": "$", "value": Decimal("23147.31"), "type": "fiat",
+    }  # fmt: skip
+    assert rates["eth"]["type"] == "crypto" and "gbp" not in rates
