@@ -19,6 +19,7 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 from alerts.metrics import COUNT_EVERY_SECONDS
 
 POLL_TASK_NAME = "Poll prices"
+RATES_TASK_NAME = "Fetch exchange rates"
 PURGE_TASK_NAME = "Purge old price ticks"
 EXPIRE_TASK_NAME = "Expire alerts past their expiry"
 SWEEP_TASK_NAME = "notifications: sweep deliveries"
@@ -44,6 +45,13 @@ def periodic_tasks() -> list[Periodic]:
         # A poll not started within one interval is superseded by the next.
         Periodic(
             POLL_TASK_NAME, "prices.tasks.poll_prices", every_seconds=poll, expire_seconds=poll
+        ),
+        Periodic(
+            RATES_TASK_NAME,
+            "prices.tasks.fetch_exchange_rates",
+            every_seconds=settings.EXCHANGE_RATES_SECONDS,
+            expire_seconds=settings.EXCHANGE_RATES_SECONDS,
+            description="CoinGecko's exchange rates, to show prices in each display currency.",
         ),
         Periodic(PURGE_TASK_NAME, "prices.tasks.purge_old_ticks", crontab=NIGHTLY),
         Periodic(EXPIRE_TASK_NAME, "alerts.tasks.expire_alerts", every_seconds=60),

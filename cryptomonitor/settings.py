@@ -297,6 +297,33 @@ TRACKED_COINS = env.list(
     ],
 )
 VS_CURRENCY = env.str("VS_CURRENCY", default="usd").lower()
+# What users may see prices in (docs/currencies.md): polled once in
+# VS_CURRENCY, converted with CoinGecko's exchange rates fetched every
+# EXCHANGE_RATES_SECONDS; a rate older than EXCHANGE_RATE_STALE_SECONDS is
+# not used (pages fall back to VS_CURRENCY with a banner).
+DISPLAY_CURRENCIES = list(
+    dict.fromkeys(
+        code.strip().lower()
+        for code in env.list(
+            "DISPLAY_CURRENCIES", default=["usd", "eur", "gbp", "jpy", "btc", "eth"]
+        )
+        if code.strip()
+    )
+)
+if VS_CURRENCY not in DISPLAY_CURRENCIES:
+    raise ImproperlyConfigured(
+        f"DISPLAY_CURRENCIES must include VS_CURRENCY ({VS_CURRENCY!r}), the currency "
+        f"prices are polled and stored in; it is {','.join(DISPLAY_CURRENCIES)!r}"
+    )
+if not all(
+    code.isascii() and code.isalpha() and 2 <= len(code) <= 10 for code in DISPLAY_CURRENCIES
+):
+    raise ImproperlyConfigured(
+        "DISPLAY_CURRENCIES takes CoinGecko's currency codes (2 to 10 letters, e.g. "
+        f"usd,eur,btc), not {','.join(DISPLAY_CURRENCIES)!r}"
+    )
+EXCHANGE_RATES_SECONDS = env.int("EXCHANGE_RATES_SECONDS", default=300)
+EXCHANGE_RATE_STALE_SECONDS = env.int("EXCHANGE_RATE_STALE_SECONDS", default=3600)
 # Coin logos (prices.logos): each tracked coin's image, downloaded once per
 # image URL by a worker task and served from our database, only from these
 # origins (scheme://host[:port], exact), at most this size and this long.

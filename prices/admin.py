@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.db import models
 
-from prices.models import Coin, FeedState, PriceTick
+from prices.models import Coin, ExchangeRate, FeedState, PriceTick
 
 
 @admin.register(Coin)
@@ -60,3 +60,16 @@ class FeedStateAdmin(admin.ModelAdmin):
         "last_error",
     )
     readonly_fields = ("last_success_at", "last_attempt_at", "consecutive_failures", "last_error")
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    """Rates come from CoinGecko every few minutes: looked at, never edited by hand."""
+
+    list_display = ("currency", "base", "rate", "fetched_at", "source")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -29,3 +29,28 @@ def check_coingecko_key(app_configs=None, **kwargs) -> list:
             )
         ]
     return []
+
+
+@register()
+def check_exchange_rate_intervals(app_configs=None, **kwargs) -> list:
+    """Rates are fetched at all, and a fresh one comes before the last goes stale."""
+    every, stale = settings.EXCHANGE_RATES_SECONDS, settings.EXCHANGE_RATE_STALE_SECONDS
+    if every < 1:
+        return [
+            Error(
+                f"EXCHANGE_RATES_SECONDS is {every}: exchange rates would never be fetched.",
+                hint="Set it to the seconds between fetches, e.g. 300.",
+                id="prices.E002",
+            )
+        ]
+    if stale <= every:
+        return [
+            Warning(
+                f"EXCHANGE_RATE_STALE_SECONDS ({stale}) is not longer than "
+                f"EXCHANGE_RATES_SECONDS ({every}): every rate goes stale before the next "
+                "fetch, and prices fall back to the base currency between fetches.",
+                hint="Allow a few missed fetches, e.g. 3600 for fetches every 300 s.",
+                id="prices.W002",
+            )
+        ]
+    return []

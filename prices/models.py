@@ -16,6 +16,9 @@ PRICE_DIGITS = {"max_digits": 26, "decimal_places": 14}
 # Market caps and volumes reach 1e13 USD.
 AMOUNT_DIGITS = {"max_digits": 24, "decimal_places": 2}
 PERCENT_DIGITS = {"max_digits": 14, "decimal_places": 4}
+# Units of a currency per unit of the base: 20 places keep 13 significant
+# digits of even 1 JPY in BTC (1e-7); 16 integer digits hold 1 BTC in any unit.
+RATE_DIGITS = {"max_digits": 36, "decimal_places": 20}
 
 
 class PriceSource(models.TextChoices):
@@ -213,6 +216,30 @@ class FeedState(models.Model):
             backoff_until=now + retry_after if retry_after else None,
         )
         self.refresh_from_db()
+
+
+class ExchangeRate(models.Model):
+    """The latest rate from the base currency (VS_CURRENCY) to one display currency.
+
+    `rate` is units of `currency` per unit of `base`: a cross rate through
+    bitcoin, from CoinGecko's /exchange_rates (prices.exchange_rates, every
+    EXCHANGE_RATES_SECONDS). Each fetch replaces the row; prices.currencies
+    converts with it and says when it is too old to use.
+    """
+
+    currency = models.CharField(max_length=10, unique=True)
+    # The base the rate was computed for: a row left from another VS_CURRENCY
+    # is never used.
+    base = models.CharField(max_length=10)
+    rate = models.DecimalField(**RATE_DIGITS)
+    fetched_at = models.DateTimeField()
+    source = models.CharField(max_length=20, choices=PriceSource.choices)
+
+    class Meta:
+        ordering = ["currency"]
+
+    def __str__(self) -> str:
+        return f"1 {self.base.upper()} = {self.rate.normalize()} {self.currency.upper()}"
 
 
 class CoinLogo(models.Model):

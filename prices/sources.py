@@ -27,6 +27,10 @@ class Source(Protocol):
 
     def fetch(self, coin_ids: list[str]) -> FetchResult: ...
 
+    def exchange_rates(self) -> dict[str, Decimal]:
+        """Units of each currency per 1 BTC, by code (CoinGecko's /exchange_rates)."""
+        ...
+
 
 def tracked_coin_ids() -> list[str]:
     """TRACKED_COINS first, then any coin marked tracked in the database (admin)."""
@@ -43,6 +47,10 @@ class CoinGeckoSource:
     def fetch(self, coin_ids: list[str]) -> FetchResult:
         with CoinGeckoClient.from_settings() as client:
             return client.fetch_markets(coin_ids, settings.VS_CURRENCY)
+
+    def exchange_rates(self) -> dict[str, Decimal]:
+        with CoinGeckoClient.from_settings() as client:
+            return client.exchange_rates()
 
 
 # Where a simulated coin starts when it has no stored price: USD prices of
@@ -61,6 +69,19 @@ STARTING_PRICES: dict[str, tuple[str, str, str]] = {
     "cosmos": ("atom", "Cosmos Hub", "12.05"),
 }
 UNKNOWN_START = ("", "", "1.00")
+# Units of each fiat currency per 1 USD in early March 2023, like the prices
+# above: the simulated feed's exchange rates, so `make run` converts offline.
+FIAT_PER_USD = {
+    "usd": Decimal("1"),
+    "eur": Decimal("0.9432"),
+    "gbp": Decimal("0.8345"),
+    "jpy": Decimal("136.21"),
+    "chf": Decimal("0.9385"),
+    "cad": Decimal("1.3642"),
+    "aud": Decimal("1.4876"),
+    "cny": Decimal("6.9170"),
+    "inr": Decimal("82.02"),
+}
 # Standard deviation of one step of the walk (0.2 %: about what BTC moves in 10 s
 # on a lively day, so charts visibly move).
 STEP_VOLATILITY = 0.002
@@ -83,6 +104,27 @@ class SimulatedSource:
         now = self.now or timezone.now()
         stored = {c.coingecko_id: c for c in Coin.objects.filter(coingecko_id__in=coin_ids)}
         return FetchResult(quotes=[self._step(cid, stored.get(cid), now) for cid in coin_ids])
+
+    def exchange_rates(self) -> dict[str, Decimal]:
+        """Units per 1 BTC from the simulated bitcoin and ether prices and FIAT_PER_USD.
+
+        Simulated prices are in VS_CURRENCY whatever it is, so bitcoin's is
+        what one BTC is worth in the base; fiat follows from the table when
+        the base is in it.
+        """
+        base = settings.VS_CURRENCY
+        stored = dict(
+            Coin.objects.filter(coingecko_id__in=("bitcoin", "ethereum"), price__gt=0).values_list(
+                "coingecko_id", "price"
+            )
+        )
+        btc = stored.get("bitcoin") or Decimal(STARTING_PRICES["bitcoin"][2])
+        eth = stored.get("ethereum") or Decimal(STARTING_PRICES["ethereum"][2])
+        rates = {base: btc, "btc": Decimal(1), "eth": btc / eth}
+        if base in FIAT_PER_USD:
+            per_base = {code: value / FIAT_PER_USD[base] for code, value in FIAT_PER_USD.items()}
+            rates.update({code: btc * factor for code, factor in per_base.items()})
+        return rates
 
     def _step(self, coin_id: str, coin: Coin | None, now: datetime) -> MarketQuote:
         symbol, name, start = STARTING_PRICES.get(coin_id, UNKNOWN_START)

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from prices.exchange_rates import refresh_exchange_rates
 from prices.history import purge_expired_prices
 from prices.logos import LOGOS_PER_TASK, refresh_done, refresh_logos
 from prices.polling import LOCK_SECONDS, poll_once
@@ -12,6 +13,12 @@ from prices.polling import LOCK_SECONDS, poll_once
 @shared_task(soft_time_limit=LOCK_SECONDS - 15, time_limit=LOCK_SECONDS)
 def poll_prices() -> str:
     return poll_once().summary()
+
+
+# One request, bounded by the client's timeout and retries.
+@shared_task(soft_time_limit=45, time_limit=60)
+def fetch_exchange_rates() -> str:
+    return refresh_exchange_rates().summary()
 
 
 @shared_task(soft_time_limit=1800, time_limit=1900)

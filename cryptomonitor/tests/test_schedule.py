@@ -17,6 +17,7 @@ pytestmark = pytest.mark.django_db
 
 EVERY_TASK = {
     ("Poll prices", "prices.tasks.poll_prices"),
+    ("Fetch exchange rates", "prices.tasks.fetch_exchange_rates"),
     ("Purge old price ticks", "prices.tasks.purge_old_ticks"),
     ("Expire alerts past their expiry", "alerts.tasks.expire_alerts"),
     ("notifications: sweep deliveries", "notifications.tasks.sweep_deliveries"),
@@ -51,6 +52,7 @@ def test_ensure_schedule_creates_every_periodic_task_on_an_empty_database(settin
 
     assert set(PeriodicTask.objects.values_list("name", "task")) == EVERY_TASK
     assert schedule_of("Poll prices") == (10, "seconds", 10, True)
+    assert schedule_of("Fetch exchange rates") == (300, "seconds", 300, True)
     assert schedule_of("Purge old price ticks") == ("3", "17", "UTC", True)
     assert schedule_of("Expire alerts past their expiry") == (60, "seconds", None, True)
     assert schedule_of("notifications: sweep deliveries") == (30, "seconds", None, True)
