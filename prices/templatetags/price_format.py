@@ -6,15 +6,15 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django import template
-from django.conf import settings
 from django.utils import timezone
 from django.utils.html import format_html
 
+from common.display_currencies import base_currency
+from prices import currencies
+
 register = template.Library()
 
-CURRENCY_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cny": "¥", "inr": "₹"}
-COMPACT_UNITS = ((Decimal("1e12"), "T"), (Decimal("1e9"), "B"), (Decimal("1e6"), "M"))
-MISSING = "—"
+MISSING = currencies.MISSING
 
 
 def _decimal(value) -> Decimal | None:
@@ -26,49 +26,45 @@ def _decimal(value) -> Decimal | None:
         return None
 
 
-def _with_currency(number: str) -> str:
-    code = settings.VS_CURRENCY
-    symbol = CURRENCY_SYMBOLS.get(code)
-    return f"{symbol}{number}" if symbol else f"{number} {code.upper()}"
+def _shown(value, shown, places: int) -> tuple[Decimal | None, str]:
+    """The amount and the currency to print it in.
+
+    `shown` is the page's Display (or a Rate): the base amount is converted
+    into its currency. A currency code labels an amount already in it.
+    Nothing: the amount is in the base currency.
+    """
+    amount = _decimal(value)
+    rate = getattr(shown, "rate", shown)
+    if isinstance(rate, currencies.Rate):
+        return rate.convert(amount, places), rate.currency
+    if isinstance(shown, str) and shown:
+        return amount, shown
+    return amount, base_currency()
 
 
 @register.simple_tag
 def currency_code() -> str:
-    """The code of the currency prices are quoted in (VS_CURRENCY): USD, EUR..."""
-    return settings.VS_CURRENCY.upper()
+    """The code of the currency prices are stored in (VS_CURRENCY): USD, EUR..."""
+    return base_currency().upper()
 
 
 @register.filter
-def money(value) -> str:
-    """A price as live.js's formatPrice prints it after an update.
+def money(value, shown=None) -> str:
+    """A price as live.js's formatPrice prints it (prices.currencies.format_price).
 
-    Cents from 1 up ($27,000.50); four significant digits below 1, trailing
-    zeros dropped ($0.08123); below 0.0001, scientific notation with four
-    decimals, so five significant digits ($8.9123e-5), which is what live.js's
-    toExponential(4) prints. Change both together (test_live_js compares them).
+    `{{ coin.price|money }}` in the base currency; `{{ coin.price|money:currency_display }}`
+    converted into the page's display currency; `|money:"eur"` for an amount
+    already in EUR. Change live.js with it (test_live_js compares them).
     """
-    amount = _decimal(value)
-    if amount is None:
-        return MISSING
-    if abs(amount) >= 1:
-        return _with_currency(f"{amount:,.2f}")
-    if amount == 0:
-        return _with_currency("0.00")
-    return _with_currency(
-        f"{float(amount):.4g}" if abs(amount) >= Decimal("1e-4") else f"{amount:.4e}"
-    )
+    amount, code = _shown(value, shown, currencies.PRICE_PLACES)
+    return currencies.format_price(amount, code)
 
 
 @register.filter
-def compact_money(value) -> str:
-    """A market cap or volume: $1.23B."""
-    amount = _decimal(value)
-    if amount is None:
-        return MISSING
-    for size, unit in COMPACT_UNITS:
-        if abs(amount) >= size:
-            return _with_currency(f"{amount / size:,.2f}{unit}")
-    return _with_currency(f"{amount:,.0f}")
+def compact_money(value, shown=None) -> str:
+    """A market cap or volume: $1.23B; `shown` as for money."""
+    amount, code = _shown(value, shown, currencies.AMOUNT_PLACES)
+    return currencies.format_compact(amount, code)
 
 
 @register.filter

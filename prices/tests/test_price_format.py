@@ -1,8 +1,11 @@
 """The money filter prints what its docstring promises (and live.js prints the same)."""
 
+from decimal import Decimal
+
 import pytest
 
-from prices.templatetags.price_format import money
+from prices.currencies import Display, Rate
+from prices.templatetags.price_format import compact_money, money
 
 
 @pytest.mark.parametrize(
@@ -27,3 +30,14 @@ def test_a_currency_without_a_symbol_is_named_after_the_number(settings):
     settings.VS_CURRENCY = "chf"
 
     assert money("0.0000891234") == "8.9123e-5 CHF"
+
+
+def test_a_base_price_is_converted_into_the_pages_currency():
+    rate = Rate(currency="eur", base="usd", factor=Decimal("0.92"))
+
+    assert money("27000.5", Display(rate, "eur")) == "€24,840.46"
+    assert compact_money("1320000000000", rate) == "€1.21T"
+
+
+def test_an_amount_already_in_a_currency_is_only_labelled():
+    assert money("4036574.75", "jpy") == "¥4,036,575"
