@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.signals import token_revoked
+from common.display_currencies import base_currency, validate_display_currency
 
 
 class Profile(models.Model):
@@ -28,6 +29,12 @@ class Profile(models.Model):
     # and changing notification_email un-confirms it without anyone clearing it.
     confirmed_notification_email = models.EmailField(blank=True)
     time_zone = models.CharField(max_length=64, default="UTC")
+    # What pages show prices in (one of DISPLAY_CURRENCIES): converted on read
+    # from the base with prices.currencies; UserPreferencesMiddleware puts it
+    # on each request as `request.display_currency`.
+    display_currency = models.CharField(
+        max_length=10, default=base_currency, validators=[validate_display_currency]
+    )
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"

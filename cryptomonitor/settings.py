@@ -135,7 +135,7 @@ MIDDLEWARE = [
     "common.null_characters.RefuseNullCharactersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "accounts.middleware.UserTimeZoneMiddleware",
+    "accounts.middleware.UserPreferencesMiddleware",
 ]
 
 ROOT_URLCONF = "cryptomonitor.urls"

@@ -24,6 +24,7 @@ ME_EXAMPLE = {
     "notification_email_confirmed": False,
     "alert_email": "alice@example.com",
     "time_zone": "Europe/Paris",
+    "display_currency": "eur",
     "webhook_url": "https://example.com/hooks/crypto",
     "webhook_secret": "5f0c…",
     "apprise_urls": ["ntfy://ntfy.sh/my-topic"],
@@ -60,6 +61,16 @@ class MeSerializer(serializers.Serializer):
         choices=[name for name, _ in time_zone_choices()],
         required=False,
         help_text="An IANA time zone, e.g. Europe/Paris.",
+    )
+    # Checked by the model's validator (DISPLAY_CURRENCIES, read when called).
+    display_currency = serializers.CharField(
+        source="profile.display_currency",
+        max_length=10,
+        required=False,
+        help_text=(
+            "What the web pages show prices in: one of DISPLAY_CURRENCIES, e.g. eur. "
+            "The API converts only when asked (`?currency=`)."
+        ),
     )
     webhook_url = serializers.URLField(
         source="notification_settings.webhook_url",
@@ -127,7 +138,10 @@ class MeView(APIView):
 
     @extend_schema(
         summary="Change your profile",
-        description="Change any of notification_email, time_zone, webhook_url, apprise_urls.",
+        description=(
+            "Change any of notification_email, time_zone, display_currency, webhook_url, "
+            "apprise_urls."
+        ),
         examples=[
             OpenApiExample("Time zone", value={"time_zone": "Europe/Paris"}, request_only=True),
             OpenApiExample("Alice", value=ME_EXAMPLE, response_only=True),

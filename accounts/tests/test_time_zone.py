@@ -3,7 +3,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django.utils import timezone
 
-from accounts.middleware import UserTimeZoneMiddleware
+from accounts.middleware import UserPreferencesMiddleware
 from accounts.models import Profile
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,7 @@ def zone_seen_by_view(user) -> str:
         seen.append(timezone.get_current_timezone_name())
         return HttpResponse()
 
-    UserTimeZoneMiddleware(view)(request)
+    UserPreferencesMiddleware(view)(request)
     timezone.deactivate()
     return seen[0]
 
@@ -49,6 +49,6 @@ def test_it_does_not_leak_a_zone_into_the_next_request(owner, stranger):
     Profile.objects.create(user=owner, time_zone="Asia/Tokyo")
     request = RequestFactory().get("/")
     request.user = owner
-    UserTimeZoneMiddleware(lambda request: HttpResponse())(request)
+    UserPreferencesMiddleware(lambda request: HttpResponse())(request)
 
     assert zone_seen_by_view(stranger) == "UTC"
