@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "prices",
     "alerts",
     "notifications",
+    "summaries",
 ]
 
 MIDDLEWARE = [
@@ -360,6 +361,10 @@ NOTIFICATIONS_BACKOFF_BASE_SECONDS = env.float("NOTIFICATIONS_BACKOFF_BASE_SECON
 # "Send a test notification" (settings page, alert admin) per user: each one
 # mails or posts to a destination nobody has confirmed yet.
 NOTIFICATIONS_TEST_SENDS_PER_MINUTE = env.int("NOTIFICATIONS_TEST_SENDS_PER_MINUTE", default=5)
+# Scheduled summaries (docs/summaries.md): schedules per user, and how late
+# a summary may still go out after the beat or the worker stopped for a while.
+SUMMARIES_MAX_PER_USER = env.int("SUMMARIES_MAX_PER_USER", default=5)
+SUMMARIES_CATCH_UP_MINUTES = env.int("SUMMARIES_CATCH_UP_MINUTES", default=60)
 # The egress policy (notifications/egress.py) covers every outbound request a
 # user aims, webhook and Apprise alike: the old webhook-only names must not be
 # silently ignored, which would drop a self-hoster's opt-in or limit.

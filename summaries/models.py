@@ -1,0 +1,195 @@
+"""Scheduled summaries: a user's schedules, and one row per occurrence sent (the claim)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import connection, models
+from django.utils import timezone
+
+from accounts.models import Profile
+from alerts.models import WEB_PUSH_NEEDS_A_BROWSER, default_channels, validate_channels
+from common.delivery_channels import Channel
+from notifications.models import PushSubscription
+from summaries import timing
+
+
+class Days(models.TextChoices):
+    DAILY = "daily", "Every day"
+    WEEKDAYS = "weekdays", "Weekdays (Monday to Friday)"
+
+
+# What the owner sets, through the form or the API; the rest is ours.
+OWNER_FIELDS = ("time_of_day", "days", "channels", "enabled")
+
+
+class SummarySchedule(models.Model):
+    """A user's request for a summary of their watchlist and alerts at a time of day.
+
+    The time is local to the user's time zone (accounts.Profile.time_zone),
+    read when the summary is due: a user who changes zone gets it at the
+    same local time in the new one.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="summary_schedules"
+    )
+    # Hours and minutes; seconds are dropped on save.
+    time_of_day = models.TimeField()
+    days = models.CharField(max_length=10, choices=Days.choices, default=Days.DAILY)
+    channels = models.JSONField(
+        default=default_channels,
+        validators=[validate_channels],
+        error_messages={"blank": "Choose at least one channel."},
+    )
+    enabled = models.BooleanField(default=True)
+    # No occurrence before this time is sent: a schedule created, changed or
+    # turned on after its time today does not catch up on it (timing.latest_due).
+    due_from = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["time_of_day", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.describe()} for {self.user}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.time_of_day = self.time_of_day.replace(second=0, microsecond=0)
+        super().save(*args, **kwargs)
+
+    def save_edit(self) -> None:
+        """Save the owner's changes; from now on only later occurrences are due."""
+        self.due_from = timezone.now()
+        self.save()
+
+    def describe(self) -> str:
+        """E.g. "Weekdays at 08:00"."""
+        days = "Every day" if self.days == Days.DAILY else "Weekdays"
+        return f"{days} at {self.time_of_day:%H:%M}"
+
+    def channel_labels(self) -> list[str]:
+        return [Channel(channel).label for channel in self.channels]
+
+    def zone(self) -> ZoneInfo:
+        """The owner's time zone now (a profile loaded with the user is used)."""
+        try:
+            name = self.user.profile.time_zone
+        except Profile.DoesNotExist:
+            name = ""
+        return timing.zone_named(name)
+
+    @property
+    def weekdays_only(self) -> bool:
+        return self.days == Days.WEEKDAYS
+
+    def latest_due(self, now: datetime) -> datetime | None:
+        """The occurrence to send now, if any (sent or not: the claim decides)."""
+        grace = timedelta(minutes=settings.SUMMARIES_CATCH_UP_MINUTES)
+        return timing.latest_due(
+            self.time_of_day, self.weekdays_only, self.zone(), now, grace, self.due_from
+        )
+
+    def next_at(self, now: datetime | None = None) -> datetime | None:
+        """When the next summary is due (UTC); None while the schedule is off."""
+        if not self.enabled:
+            return None
+        now = now or timezone.now()
+        return timing.next_after(self.time_of_day, self.weekdays_only, self.zone(), now)
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        for field, message in (*self._check_cap(), *self._check_push_enabled()):
+            errors.setdefault(field, []).append(message)
+        if errors:
+            raise ValidationError(errors)
+
+    def _check_cap(self) -> list[tuple[str, str]]:
+        if self.pk is not None or self.user_id is None:
+            return []
+        cap = settings.SUMMARIES_MAX_PER_USER
+        if SummarySchedule.objects.filter(user_id=self.user_id).count() < cap:
+            return []
+        return [(NON_FIELD_ERRORS, f"You already have {cap} summaries, the most allowed.")]
+
+    def _check_push_enabled(self) -> list[tuple[str, str]]:
+        # The alerts' rule, with their message: push needs a browser first.
+        channels = self.channels if isinstance(self.channels, list) else []
+        if Channel.WEB_PUSH not in channels or self.user_id is None:
+            return []
+        if PushSubscription.objects.filter(user_id=self.user_id).exists():
+            return []
+        return [("channels", WEB_PUSH_NEEDS_A_BROWSER)]
+
+
+# One statement is the claim: of two workers inserting the same occurrence,
+# PostgreSQL makes the second wait for the first to commit, then skips its
+# row (ON CONFLICT DO NOTHING), so it gets no id back and writes nothing.
+CLAIM_SQL = """
+INSERT INTO summaries_summaryoccurrence (schedule_id, scheduled_for, content, created_at)
+VALUES (%s, %s, %s::jsonb, statement_timestamp())
+ON CONFLICT (schedule_id, scheduled_for) DO NOTHING
+RETURNING id, created_at
+"""
+
+
+class SummaryOccurrenceQuerySet(models.QuerySet):
+    def claim(
+        self, schedule: SummarySchedule, scheduled_for: datetime, content: dict
+    ) -> SummaryOccurrence | None:
+        """Insert the occurrence; None if another worker already has (or just did).
+
+        Call inside the transaction that writes the deliveries, so the
+        occurrence and its deliveries exist together or not at all.
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(CLAIM_SQL, [schedule.pk, scheduled_for, json.dumps(content)])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return SummaryOccurrence(
+            pk=row[0],
+            schedule=schedule,
+            scheduled_for=scheduled_for,
+            content=content,
+            created_at=row[1],
+        )
+
+
+class SummaryOccurrence(models.Model):
+    """One summary sent (or being sent) for one scheduled time: the claim.
+
+    Unique per schedule and time: the worker that inserts it writes its
+    deliveries (notifications.outbox) in the same transaction; any other
+    finds the row and does nothing. `content` is what every channel says,
+    written once (notifications.notices reads it), so a retry days later
+    says what the first attempt said.
+    """
+
+    # No index of its own: the unique constraint's index leads with it.
+    schedule = models.ForeignKey(
+        SummarySchedule, on_delete=models.CASCADE, related_name="occurrences", db_index=False
+    )
+    scheduled_for = models.DateTimeField()
+    content = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SummaryOccurrenceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-scheduled_for"]
+        constraints = [
+            # The claim (CLAIM_SQL's ON CONFLICT names these columns).
+            models.UniqueConstraint(
+                fields=["schedule", "scheduled_for"], name="summaryoccurrence_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        when = f"{self.scheduled_for:%Y-%m-%d %H:%M} UTC"
+        return f"Summary {self.pk} of schedule {self.schedule_id} for {when}"
