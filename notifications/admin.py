@@ -17,10 +17,21 @@ from notifications.models import (
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ["id", "user", "channel", "status", "attempts", "event", "sent_at", "created_at"]
+    list_display = [
+        "id",
+        "user",
+        "channel",
+        "status",
+        "attempts",
+        "kind",
+        "event",
+        "summary",
+        "sent_at",
+        "created_at",
+    ]
     list_filter = ["status", "channel"]
     search_fields = ["user__username", "user__email", "last_error"]
-    list_select_related = ["user", "event"]
+    list_select_related = ["user", "event", "summary"]
     date_hierarchy = "created_at"
     actions = ["retry"]
 
@@ -29,6 +40,10 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="kind")
+    def kind(self, delivery: Delivery) -> str:
+        return delivery.kind.label
 
     @admin.action(
         description="Retry the selected failed or pending deliveries", permissions=["view"]

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.api_filters import StrictBooleanFilter
-from notifications.models import Delivery, InAppNotification
+from notifications.models import Delivery, DeliveryKind, InAppNotification
 
 NOTIFICATION_EXAMPLE = {
     "id": 7,
@@ -28,8 +28,10 @@ NOTIFICATION_EXAMPLE = {
 }
 DELIVERY_EXAMPLE = {
     "id": 12,
+    "kind": "alert",
     "event": 42,
     "alert": 5,
+    "summary": None,
     "channel": "email",
     "status": "sent",
     "attempts": 1,
@@ -48,16 +50,27 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class DeliverySerializer(serializers.ModelSerializer):
+    kind = serializers.ChoiceField(
+        choices=DeliveryKind.choices,
+        read_only=True,
+        help_text="What it carries: an alert's firing (`event`), a scheduled summary "
+        "(`summary`) or a test notification (neither).",
+    )
     alert = serializers.IntegerField(
         source="event.alert_id", read_only=True, allow_null=True, help_text="The alert's id."
+    )
+    summary = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="The scheduled summary's occurrence id."
     )
 
     class Meta:
         model = Delivery
         fields = [
             "id",
+            "kind",
             "event",
             "alert",
+            "summary",
             "channel",
             "status",
             "attempts",
@@ -149,8 +162,9 @@ class NotificationViewSet(
     list=extend_schema(
         summary="Your deliveries",
         description=(
-            "Every notification sent or being sent to you, one per alert event and channel, "
-            "newest first; filter with `status` (pending, sending, sent, failed) and `channel`."
+            "Every notification sent or being sent to you, one per alert event, scheduled "
+            "summary or test and channel, newest first; filter with `status` (pending, "
+            "sending, sent, failed) and `channel`."
         ),
         examples=[OpenApiExample("An email sent", value=DELIVERY_EXAMPLE, response_only=True)],
     ),

@@ -30,7 +30,7 @@ from common.api_throttling import count
 from common.delivery_channels import Channel
 from common.structured_logs import redact_text
 from notifications import metrics
-from notifications.models import Delivery, DeliveryStatus, EmailDigest
+from notifications.models import Delivery, DeliveryKind, DeliveryStatus, EmailDigest
 from notifications.notices import load_delivery, notice_for, with_notice_relations
 from notifications.outbox import DELIVER_ONE, enqueue_deliveries, enqueue_on_commit
 from notifications.transports import TransportError, transport_for
@@ -190,13 +190,14 @@ def _as_transport_error(exc: Exception, delivery: Delivery) -> TransportError:
 def log_outcome(delivery: Delivery, status: str, error: TransportError | None = None) -> str:
     """Log one line for a send's outcome (sent, retry, failed) and return `status`.
 
-    The line names the delivery, its event and channel, never the destination;
+    The line names the delivery, its event or summary and channel, never the destination;
     an error's text (which may hold the user's URL) is redacted.
     """
     outcome = {DeliveryStatus.SENT: "sent", DeliveryStatus.FAILED: "failed"}.get(status, "retry")
     fields = {
         "delivery_id": delivery.pk,
         "event_id": delivery.event_id,
+        "summary_id": delivery.summary_id,
         "channel": delivery.channel,
         "outcome": outcome,
         "attempts": delivery.attempts,
@@ -217,8 +218,8 @@ def in_email_burst(delivery: Delivery, now: datetime) -> bool:
     A digest sent within the last two windows also counts: the storm is still
     going, and the alerts held back since then go out together.
     """
-    if delivery.is_test:
-        return False
+    if delivery.kind != DeliveryKind.ALERT:
+        return False  # tests, and summaries (a digest of their own), go alone
     window = timedelta(seconds=settings.NOTIFICATIONS_EMAIL_GROUP_WINDOW_SECONDS)
     threshold = settings.NOTIFICATIONS_EMAIL_GROUP_THRESHOLD
     # One query on the user's row: recent alert emails, and any digest lately.

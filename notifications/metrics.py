@@ -65,7 +65,8 @@ for _channel in Channel.values:
 def record_attempts(deliveries: Iterable[Delivery], status: str, sent_at: datetime) -> None:
     """Count settled attempts that left their rows in `status`; time the sent ones.
 
-    Latency is measured only for alert deliveries (a test send has no event);
+    Latency is measured only for alert deliveries (a test send or a summary has
+    no event; summaries time their own claims, summaries.metrics);
     their event is loaded with them (notifications.notices.with_notice_relations).
     """
     outcome = OUTCOMES[status]

@@ -1,4 +1,4 @@
-"""Deliveries (the outbox: one row per alert event and channel), in-app inbox, settings."""
+"""Deliveries (the outbox: one row per alert event or summary and channel), inbox, settings."""
 
 from __future__ import annotations
 
@@ -49,7 +49,19 @@ class EmailDigest(models.Model):
         return f"Email digest {self.pk} to {self.user}"
 
 
+class DeliveryKind(models.TextChoices):
+    """What a delivery carries: an alert's firing, a scheduled summary, or a test."""
+
+    ALERT = "alert", "Alert"
+    SUMMARY = "summary", "Summary"
+    TEST = "test", "Test"
+
+
 class DeliveryQuerySet(models.QuerySet):
+    def tests(self) -> DeliveryQuerySet:
+        """ "Send a test notification" rows: neither an alert event nor a summary."""
+        return self.filter(event__isnull=True, summary__isnull=True)
+
     def claimable(self, now: datetime) -> DeliveryQuerySet:
         """Pending rows whose backoff (if any) has passed."""
         return self.filter(status=DeliveryStatus.PENDING).filter(
@@ -100,7 +112,7 @@ class Delivery(models.Model):
         related_name="deliveries",
         db_index=False,
     )
-    # Null for a "send test notification" delivery.
+    # Null for a summary's or a "send test notification" delivery.
     # By name: alerts builds on notifications, so notifications imports nothing of it.
     event = models.ForeignKey(
         "alerts.AlertEvent",
@@ -108,6 +120,17 @@ class Delivery(models.Model):
         related_name="deliveries",
         null=True,
         blank=True,
+    )
+    # Set on the deliveries of a scheduled summary (docs/summaries.md), whose
+    # content notices.notice_for reads; by name, as `event`. Indexed by
+    # delivery_summary_idx, only where set: alert firings never fill it.
+    summary = models.ForeignKey(
+        "summaries.SummaryOccurrence",
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        null=True,
+        blank=True,
+        db_index=False,
     )
     channel = models.CharField(max_length=20, choices=Channel.choices)
     status = models.CharField(
@@ -163,14 +186,29 @@ class Delivery(models.Model):
                 name="delivery_digest_idx",
                 condition=models.Q(digest__isnull=False),
             ),
+            # A summary's rows (CASCADE when a schedule is deleted); partial
+            # for the same reason.
+            models.Index(
+                fields=["summary"],
+                name="delivery_summary_idx",
+                condition=models.Q(summary__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.channel} delivery {self.pk} ({self.status})"
 
     @property
+    def kind(self) -> DeliveryKind:
+        if self.event_id is not None:
+            return DeliveryKind.ALERT
+        if self.summary_id is not None:
+            return DeliveryKind.SUMMARY
+        return DeliveryKind.TEST
+
+    @property
     def is_test(self) -> bool:
-        return self.event_id is None
+        return self.kind == DeliveryKind.TEST
 
     def _finish(self, **fields) -> bool:
         """Record an attempt's outcome, only if the row is still ours (`sending`)."""

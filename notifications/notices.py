@@ -1,7 +1,27 @@
-"""What a delivery says, whatever the channel: one Notice per Delivery."""
+"""What a delivery says, whatever the channel: one Notice per Delivery.
+
+A delivery carries an alert's firing (its event), a scheduled summary, or a
+test message (Delivery.kind). A summary's content is written once by the
+summaries app on its occurrence (summaries.SummaryOccurrence.content, read
+here by name as `event` is): a mapping of
+
+- `title`, `short` (one line: push bodies, popups), `text` (the whole
+  summary as plain text: inbox, Apprise, the email's text part), `path`
+  (site-relative: where a click leads);
+- `scheduled_for` (UTC), `local_time` and `time_zone`, `currency`;
+- `coins`: each watched coin's `id`, `symbol`, `name`, `price`,
+  `change_24h_pct` (decimal strings or null), `price_text`, `change_text`,
+  `path`;
+- `alerts`: each active alert's `id`, `coin`, `symbol`, `description`,
+  `distance`, `distance_percent` (decimal strings or null),
+  `distance_text`, `path`.
+
+Webhooks post it as it is (docs/summaries.md#what-each-channel-gets).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,7 +30,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from notifications.models import Delivery
+from notifications.models import Delivery, DeliveryKind
 from prices.models import decimal_text
 
 
@@ -29,7 +49,18 @@ class Notice:
     # Site-relative; `url` is the absolute link used in emails and webhooks.
     path: str
     note: str = ""
-    is_test: bool = False
+    kind: DeliveryKind = DeliveryKind.ALERT
+    # A summary's content (see the module's docstring) and its occurrence's id.
+    summary: Mapping | None = None
+    summary_id: int | None = None
+
+    @property
+    def is_test(self) -> bool:
+        return self.kind == DeliveryKind.TEST
+
+    @property
+    def is_summary(self) -> bool:
+        return self.kind == DeliveryKind.SUMMARY
 
     @property
     def url(self) -> str:
@@ -39,14 +70,41 @@ class Notice:
     def title(self) -> str:
         if self.is_test:
             return "CryptoMonitor test notification"
+        if self.summary is not None:
+            return self.summary["title"]
         return f"{self.symbol} {self.condition} (now {self.price} {currency()})"
 
     @property
     def subject(self) -> str:
         return f"CryptoMonitor: {self.title}"
 
+    @property
+    def brief(self) -> str:
+        """One line under the title, where space is short (a push notification)."""
+        if self.summary is not None:
+            return self.summary["short"]
+        return self.message if self.is_test else f"{self.coin}: {self.message}"
+
     def payload(self) -> dict:
-        """The alert as pushed to the browser (docs/websocket.md) and posted to webhooks."""
+        """The alert as pushed to the browser (docs/websocket.md) and posted to webhooks.
+
+        A summary's is a popup's: the title where the coin goes, its short
+        line as the message, and `kind` to tell it from an alert.
+        """
+        if self.summary is not None:
+            return {
+                "id": None,
+                "event_id": None,
+                "kind": DeliveryKind.SUMMARY.value,
+                "summary_id": self.summary_id,
+                "coin": self.title,
+                "symbol": "",
+                "condition": "",
+                "message": self.brief,
+                "price": "",
+                "triggered_at": self.triggered_at.isoformat(),
+                "url": self.path,
+            }
         return {
             "id": self.alert_id,
             "event_id": self.event_id,
@@ -65,7 +123,9 @@ def currency() -> str:
 
 
 def notice_for(delivery: Delivery) -> Notice:
-    """Build the notice of a delivery: its alert event's, or a test message."""
+    """Build the notice of a delivery: its alert event's, its summary's, or a test message."""
+    if delivery.summary_id is not None:
+        return _summary_notice(delivery)
     event = delivery.event
     if event is None:
         return Notice(
@@ -80,7 +140,7 @@ def notice_for(delivery: Delivery) -> Notice:
             price="",
             triggered_at=delivery.created_at or timezone.now(),
             path=reverse("notifications:settings"),
-            is_test=True,
+            kind=DeliveryKind.TEST,
         )
     alert = event.alert
     coin = event.coin
@@ -100,9 +160,30 @@ def notice_for(delivery: Delivery) -> Notice:
     )
 
 
+def _summary_notice(delivery: Delivery) -> Notice:
+    occurrence = delivery.summary
+    content = occurrence.content
+    return Notice(
+        delivery_id=delivery.pk,
+        user_id=delivery.user_id,
+        alert_id=None,
+        event_id=None,
+        coin="CryptoMonitor",
+        symbol="SUMMARY",
+        condition="scheduled summary",
+        message=content["text"],
+        price="",
+        triggered_at=occurrence.scheduled_for,
+        path=content["path"],
+        kind=DeliveryKind.SUMMARY,
+        summary=content,
+        summary_id=occurrence.pk,
+    )
+
+
 def with_notice_relations(deliveries: QuerySet[Delivery]) -> QuerySet[Delivery]:
     """Load with each delivery everything its notice and transport need."""
-    return deliveries.select_related("user__profile", "event__alert", "event__coin")
+    return deliveries.select_related("user__profile", "event__alert", "event__coin", "summary")
 
 
 def load_delivery(delivery_id: int) -> Delivery:

@@ -1,4 +1,4 @@
-"""The outbox: one Delivery row per channel, written with the event that needs it."""
+"""The outbox: one Delivery row per channel, written with the event or summary that needs it."""
 
 from __future__ import annotations
 
@@ -31,6 +31,20 @@ def record_deliveries_for_events(
     deliveries = Delivery.objects.bulk_create(
         Delivery(user_id=event.alert.user_id, event=event, channel=channel)
         for event, channels in events
+        for channel in dict.fromkeys(channels)
+    )
+    enqueue_on_commit([delivery.pk for delivery in deliveries])
+    return deliveries
+
+
+def record_summary_deliveries(summary: models.Model, channels: list[str]) -> list[Delivery]:
+    """Write the deliveries of `summary` (a summaries.SummaryOccurrence); enqueue on commit.
+
+    Call inside the transaction that claims the occurrence, as for an event:
+    retries, leases, the sweeper and the metrics then treat its rows as any.
+    """
+    deliveries = Delivery.objects.bulk_create(
+        Delivery(user_id=summary.schedule.user_id, summary=summary, channel=channel)
         for channel in dict.fromkeys(channels)
     )
     enqueue_on_commit([delivery.pk for delivery in deliveries])

@@ -32,6 +32,10 @@ from notifications.notices import Notice
 # rather than wake a phone that was offline for an hour.
 TTL_SECONDS = 600
 URGENCY = "high"
+# A summary is still worth reading hours later, and nothing in it is urgent:
+# a phone in power saving gets it when it next wakes.
+SUMMARY_TTL_SECONDS = 6 * 3600
+SUMMARY_URGENCY = "normal"
 # How long a signed VAPID token is valid (RFC 8292 allows at most 24 hours).
 TOKEN_SECONDS = 12 * 3600
 MAX_SUBSCRIPTIONS_PER_USER = 20
@@ -142,11 +146,10 @@ def authorization(endpoint: str) -> str:
 
 def message(notice: Notice) -> bytes:
     """What the service worker shows (static/js/sw.js): title, body, the page to open."""
-    body = notice.message if notice.is_test else f"{notice.coin}: {notice.message}"
     return json.dumps(
         {
             "title": notice.title,
-            "body": body,
+            "body": notice.brief,
             "url": notice.path,
             "tag": f"cryptomonitor-delivery-{notice.delivery_id}",
             "icon": _icon(),
@@ -155,6 +158,13 @@ def message(notice: Notice) -> bytes:
         },
         separators=(",", ":"),
     ).encode()
+
+
+def delivery_headers(notice: Notice) -> dict[str, str]:
+    """How long the push service keeps the message for an offline browser, and how urgent."""
+    if notice.is_summary:
+        return {"TTL": str(SUMMARY_TTL_SECONDS), "Urgency": SUMMARY_URGENCY}
+    return {"TTL": str(TTL_SECONDS), "Urgency": URGENCY}
 
 
 def _icon() -> str:

@@ -76,9 +76,7 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
         if "notification_email" in form.changed_data:
             confirmation.ask_to_confirm(request, profile)
         return redirect("notifications:settings")
-    recent = Delivery.objects.filter(user=request.user, event__isnull=True).order_by("-created_at")[
-        :10
-    ]
+    recent = Delivery.objects.filter(user=request.user).tests().order_by("-created_at")[:10]
     context = {
         "form": form,
         "config": config,

@@ -1,4 +1,4 @@
-"""Email through Django's mail framework: plain text + HTML, one alert or a digest."""
+"""Email through Django's mail framework: plain text + HTML, one alert, a digest or a summary."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ class EmailTransport(Transport):
     channel = "email"
 
     def send(self, notice: Notice) -> str:
-        return self._send(notice.subject, "alert", {"notice": notice}, [notice.delivery_id])
+        template = "summary" if notice.is_summary else "alert"
+        return self._send(notice.subject, template, {"notice": notice}, [notice.delivery_id])
 
     def send_digest(self, notices: list[Notice]) -> str:
         """One email covering several alerts; returns its Message-ID."""

@@ -56,10 +56,11 @@ class WebPushTransport(HttpTransport):
                 permanent=True,
             )
         data = push.message(notice)
+        kept = push.delivery_headers(notice)
         push.key_pair()  # read here: the pool's threads touch no database
         deadline = time.monotonic() + self.timeout()
         with ThreadPoolExecutor(min(len(subscriptions), PARALLEL_PUSHES)) as pool:
-            outcomes = list(pool.map(lambda s: self._push(s, data, deadline), subscriptions))
+            outcomes = list(pool.map(lambda s: self._push(s, data, kept, deadline), subscriptions))
         self._record(outcomes)
         # A browser whose service failed in a way that may pass gets the alert
         # on the retry too: the retry pushes to every browser again, and those
@@ -70,16 +71,17 @@ class WebPushTransport(HttpTransport):
         if not any(outcome.accepted for outcome in outcomes):
             raise _failure(outcomes)
 
-    def _push(self, subscription: PushSubscription, data: bytes, deadline: float) -> Outcome:
-        """POST the encrypted message to one browser's push service."""
+    def _push(
+        self, subscription: PushSubscription, data: bytes, kept: dict[str, str], deadline: float
+    ) -> Outcome:
+        """POST the encrypted message to one browser's push service (`kept`: TTL, Urgency)."""
         outcome = Outcome(subscription)
         try:
             encrypted = WebPusher(subscription.as_subscription_info()).encode(data)["body"]
             headers = {
                 "Content-Type": "application/octet-stream",
                 "Content-Encoding": "aes128gcm",
-                "TTL": str(push.TTL_SECONDS),
-                "Urgency": push.URGENCY,
+                **kept,
                 "Authorization": push.authorization(subscription.endpoint),
             }
             response = self.exchange(subscription.endpoint, encrypted, headers, deadline)

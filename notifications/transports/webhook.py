@@ -30,10 +30,10 @@ class WebhookTransport(HttpTransport):
         timestamp = str(int(time.time()))
         body = json.dumps(
             {
-                "type": "test" if notice.is_test else "alert",
+                "type": notice.kind.value,
                 "delivery_id": notice.delivery_id,
                 "timestamp": int(timestamp),
-                "alert": {**notice.payload(), "url": notice.url, "title": notice.title},
+                **_content(notice),
             },
             separators=(",", ":"),
         ).encode()
@@ -44,3 +44,10 @@ class WebhookTransport(HttpTransport):
             TIMESTAMP_HEADER: timestamp,
         }
         self.post(config.webhook_url, body, headers)
+
+
+def _content(notice: Notice) -> dict:
+    """The body's `alert` (alerts and tests) or `summary` (its content and rows)."""
+    if notice.summary is not None:
+        return {"summary": {"id": notice.summary_id, **notice.summary, "url": notice.url}}
+    return {"alert": {**notice.payload(), "url": notice.url, "title": notice.title}}
