@@ -40,6 +40,7 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("alerts/", include("alerts.urls")),
     path("notifications/", include("notifications.urls")),
+    path("summaries/", include("summaries.urls")),
     path("api/", include("cryptomonitor.api_urls")),
     path("", include("prices.urls")),
 ]
