@@ -24,8 +24,11 @@ PURGE_TASK_NAME = "Purge old price ticks"
 EXPIRE_TASK_NAME = "Expire alerts past their expiry"
 SWEEP_TASK_NAME = "notifications: sweep deliveries"
 COUNT_ALERTS_TASK_NAME = "Count active alerts for the metrics"
+SUMMARIES_TASK_NAME = "Send due scheduled summaries"
 # Off the hour, when nothing else runs; UTC like everything else here.
 NIGHTLY = {"minute": "17", "hour": "3", "timezone": "UTC"}
+# At the start of every minute, so a summary set for 08:00 goes at 08:00.
+EVERY_MINUTE = {"minute": "*", "hour": "*", "timezone": "UTC"}
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,15 @@ def periodic_tasks() -> list[Periodic]:
             every_seconds=COUNT_EVERY_SECONDS,
             expire_seconds=COUNT_EVERY_SECONDS,
             description="Active alerts per coin and condition, for /metrics.",
+        ),
+        # A run not started within its minute is superseded by the next,
+        # which catches up on whatever the missed one would have sent.
+        Periodic(
+            SUMMARIES_TASK_NAME,
+            "summaries.tasks.send_due_summaries",
+            crontab=EVERY_MINUTE,
+            expire_seconds=60,
+            description="Claim the scheduled summaries due and queue their deliveries.",
         ),
     ]
 

@@ -22,6 +22,7 @@ EVERY_TASK = {
     ("Expire alerts past their expiry", "alerts.tasks.expire_alerts"),
     ("notifications: sweep deliveries", "notifications.tasks.sweep_deliveries"),
     ("Count active alerts for the metrics", "alerts.tasks.count_active_alerts"),
+    ("Send due scheduled summaries", "summaries.tasks.send_due_summaries"),
 }
 
 
@@ -57,6 +58,7 @@ def test_ensure_schedule_creates_every_periodic_task_on_an_empty_database(settin
     assert schedule_of("Expire alerts past their expiry") == (60, "seconds", None, True)
     assert schedule_of("notifications: sweep deliveries") == (30, "seconds", None, True)
     assert schedule_of("Count active alerts for the metrics") == (30, "seconds", 30, True)
+    assert schedule_of("Send due scheduled summaries") == ("*", "*", "UTC", True)
 
 
 def test_every_scheduled_task_is_a_registered_celery_task(empty_schedule):

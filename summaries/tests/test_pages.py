@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 
 import pytest
 from django.urls import reverse
 
-from notifications.models import PushSubscription
+from notifications.models import Delivery, PushSubscription
 from summaries.models import SummarySchedule
+from summaries.sending import send_due_summaries
 from summaries.tests.conftest import in_zone
 
 pytestmark = pytest.mark.django_db
@@ -156,3 +157,18 @@ def test_past_the_limit_no_more_schedules_are_created(logged_in, make_schedule, 
     assert response.status_code == 200
     assert "You already have 2 summaries, the most allowed." in response.content.decode()
     assert SummarySchedule.objects.count() == 2
+
+
+def test_the_list_shows_the_latest_summaries_and_how_each_delivery_went(
+    logged_in, owner, make_schedule
+):
+    in_zone(owner, "Europe/Paris")
+    make_schedule(channels=["email", "in_app"])
+    send_due_summaries(datetime(2026, 1, 19, 7, 0, tzinfo=UTC))
+    Delivery.objects.filter(channel="email").update(status="failed", last_error="no address")
+
+    body = logged_in.get(reverse("summaries:list")).content.decode()
+
+    assert "Mon 2026-01-19 08:00" in body
+    assert "Email: failed" in body and "(no address)" in body
+    assert "In-app: pending" in body
