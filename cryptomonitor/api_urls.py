@@ -12,6 +12,7 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api import TokenObtainView
 from alerts.api import AlertViewSet
+from alerts.preview_api import AlertPreviewView
 from common.api_errors import api_not_found
 from cryptomonitor.api_docs import redoc_script
 from notifications.api import DeliveryViewSet, NotificationViewSet
@@ -27,6 +28,8 @@ router.register("notifications", NotificationViewSet, basename="notification")
 router.register("deliveries", DeliveryViewSet, basename="delivery")
 
 v1 = [
+    # Before the router, whose alerts/{id}/ would take "preview" for an id.
+    path("alerts/preview/", AlertPreviewView.as_view(), name="alert-preview"),
     path("", include(router.urls)),
     path("prices/<str:symbol>/history/", SymbolHistoryView.as_view(), name="symbol-history"),
     path("me/", MeView.as_view(), name="me"),

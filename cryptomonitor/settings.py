@@ -463,6 +463,8 @@ REST_FRAMEWORK = {
         "anon": env.str("API_THROTTLE_ANON", default="120/min"),
         "user": env.str("API_THROTTLE_USER", default="600/min"),
         "token_obtain": env.str("API_THROTTLE_TOKEN_OBTAIN", default="10/min"),
+        # POST /api/v1/alerts/preview/: a replay of 30 days a request.
+        "alert_preview": env.str("API_THROTTLE_ALERT_PREVIEW", default="60/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
