@@ -18,6 +18,7 @@ from cryptomonitor.api_docs import redoc_script
 from notifications.api import DeliveryViewSet, NotificationViewSet
 from notifications.profile_api import MeView
 from prices.api import CoinViewSet, SymbolHistoryView, WatchlistViewSet
+from summaries.api import SummaryScheduleViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -26,6 +27,7 @@ router.register("watchlist", WatchlistViewSet, basename="watchlist")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("deliveries", DeliveryViewSet, basename="delivery")
+router.register("summaries", SummaryScheduleViewSet, basename="summary")
 
 v1 = [
     # Before the router, whose alerts/{id}/ would take "preview" for an id.

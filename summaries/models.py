@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -60,7 +60,8 @@ class SummarySchedule(models.Model):
         return f"{self.describe()} for {self.user}"
 
     def save(self, *args, **kwargs) -> None:
-        self.time_of_day = self.time_of_day.replace(second=0, microsecond=0)
+        if isinstance(self.time_of_day, time):  # else a string the field parses
+            self.time_of_day = self.time_of_day.replace(second=0, microsecond=0)
         super().save(*args, **kwargs)
 
     def save_edit(self) -> None:

@@ -6,6 +6,7 @@ A bounded run is part of `make test`; `make fuzz` runs the long one
 
 import subprocess
 import sys
+from datetime import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from accounts.models import ApiToken
 from alerts.models import Alert, AlertEvent
 from notifications.models import Delivery, InAppNotification
 from prices.models import Coin, WatchlistEntry
+from summaries.models import SummarySchedule
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("st"))
 # Server errors and answers that contradict the schema: codes, headers, bodies.
@@ -61,6 +63,9 @@ def fuzz_config(owner, tmp_path) -> Path:
     delivery = Delivery.objects.create(user=owner, event=event, channel="email")
     notification = InAppNotification.objects.create(user=owner, event=event, title="BTC")
     WatchlistEntry.objects.create(user=owner, coin=coins[1])
+    summary, doomed_summary = (
+        SummarySchedule.objects.create(user=owner, time_of_day=time(8, 0)) for _ in range(2)
+    )
     v1 = "/api/v1"
     fixed = {
         f"GET {v1}/alerts/{{id}}/": ("path.id", alert.pk),
@@ -78,6 +83,10 @@ def fuzz_config(owner, tmp_path) -> Path:
         f"GET {v1}/watchlist/{{coin}}/": ("path.coin", '"ethereum"'),
         f"DELETE {v1}/watchlist/{{coin}}/": ("path.coin", '"ethereum"'),
         f"GET {v1}/prices/{{symbol}}/history/": ("path.symbol", '"eth"'),
+        f"GET {v1}/summaries/{{id}}/": ("path.id", summary.pk),
+        f"PUT {v1}/summaries/{{id}}/": ("path.id", summary.pk),
+        f"PATCH {v1}/summaries/{{id}}/": ("path.id", summary.pk),
+        f"DELETE {v1}/summaries/{{id}}/": ("path.id", doomed_summary.pk),
     }
     config = tmp_path / "schemathesis.toml"
     config.write_text(
