@@ -54,11 +54,51 @@ MOVEMENT_REQUEST_EXAMPLE = {
     "cooldown_seconds": 3600,
     "channels": ["in_app"],
 }
-ALERT_EXAMPLE = {
-    "id": 42,
-    **ALERT_REQUEST_EXAMPLE,
+MARKET_CAP_REQUEST_EXAMPLE = {
+    "coin": "bitcoin",
+    "condition": "market_cap_above",
+    "threshold": "2000000000000",
+    "channels": ["email"],
+}
+CHANGE_REQUEST_EXAMPLE = {
+    "coin": "solana",
+    "condition": "change_24h_below",
+    "threshold": "-5",
+    "frequency": "every_time",
+    "cooldown_seconds": 86400,
+    "channels": ["in_app"],
+}
+RANGE_REQUEST_EXAMPLE = {
+    "coin": "bitcoin",
+    "condition": "enters_range",
+    "range_low": "30000",
+    "range_high": "31000",
+    "channels": ["in_app"],
+}
+STEP_REQUEST_EXAMPLE = {
+    "coin": "ethereum",
+    "condition": "pct_step",
+    "percent": "5",
+    "frequency": "every_time",
+    "cooldown_seconds": 600,
+    "channels": ["in_app"],
+}
+# What the owner does not set: null on a condition that does not use them.
+NOT_SET = {
+    "target": None,
+    "threshold": None,
+    "range_low": None,
+    "range_high": None,
     "percent": None,
     "window": "",
+    "step_reference": None,
+    "step_low": None,
+    "step_high": None,
+}
+ALERT_EXAMPLE = {
+    "id": 42,
+    **NOT_SET,
+    **ALERT_REQUEST_EXAMPLE,
     "cooldown_seconds": 3600,
     "expires_at": None,
     "status": "active",
@@ -66,6 +106,17 @@ ALERT_EXAMPLE = {
     "description": "price is at or above 70000",
     "last_triggered_at": None,
     "created_at": "2026-11-21T06:00:00Z",
+}
+STEP_EXAMPLE = {
+    **ALERT_EXAMPLE,
+    "id": 43,
+    **NOT_SET,
+    **STEP_REQUEST_EXAMPLE,
+    "note": "",
+    "step_reference": "2000",
+    "step_low": "1900",
+    "step_high": "2100",
+    "description": "price moves by a step of 5% from 2000",
 }
 
 
@@ -114,8 +165,14 @@ class AlertSerializer(serializers.ModelSerializer):
             "coin",
             "condition",
             "target",
+            "threshold",
+            "range_low",
+            "range_high",
             "percent",
             "window",
+            "step_reference",
+            "step_low",
+            "step_high",
             "frequency",
             "cooldown_seconds",
             "expires_at",
@@ -130,7 +187,22 @@ class AlertSerializer(serializers.ModelSerializer):
         read_only_fields = ["status", "expired_from", "last_triggered_at", "created_at"]
         extra_kwargs = {
             "target": {"help_text": "Price for above/below/crosses*, a decimal string."},
-            "percent": {"help_text": "Percent for pct_up/pct_down/pct_move."},
+            "threshold": {
+                "help_text": "For market_cap_* and volume_24h_* (an amount, above zero) and "
+                "change_24h_* (a percent above -100: -5 means a 24 h change of -5 % or less)."
+            },
+            "range_low": {"help_text": "Low price of the range of enters_range/exits_range."},
+            "range_high": {"help_text": "High price of the range, above range_low."},
+            "percent": {
+                "help_text": "Percent for pct_up/pct_down/pct_move, and the step of "
+                "pct_step/pct_step_up/pct_step_down (below 100 for a step down)."
+            },
+            "step_reference": {
+                "help_text": "A step alert's reference: the coin's price when it was saved, "
+                "then the price at each firing."
+            },
+            "step_low": {"help_text": "A step alert fires at or below this price (steps down)."},
+            "step_high": {"help_text": "A step alert fires at or above this price (steps up)."},
             "window": {"help_text": "Window of a movement condition: 5m, 1h or 24h."},
             "expires_at": {"help_text": "After this time the alert expires; in the future."},
         }
@@ -226,13 +298,27 @@ STATE_RESPONSES = {
         summary="Create an alert",
         description=(
             "Price conditions (above, below, crosses_up, crosses_down, crosses) need `target`; "
-            "movement conditions (pct_up, pct_down, pct_move) need `percent` and `window`. "
+            "movement conditions (pct_up, pct_down, pct_move) need `percent` and `window`; "
+            "market_cap_above, market_cap_below, market_cap_crosses, volume_24h_above, "
+            "volume_24h_below, change_24h_above and change_24h_below need `threshold`; "
+            "enters_range and exits_range need `range_low` and `range_high`; steps "
+            "(pct_step, pct_step_up, pct_step_down) need `percent`, and start from the coin's "
+            "price when saved (`step_reference`; an edit starts them again). "
             "Validated exactly like the web form; errors are listed per field."
         ),
         examples=[
             OpenApiExample("Price above", value=ALERT_REQUEST_EXAMPLE, request_only=True),
             OpenApiExample("Falls 5% in 1h", value=MOVEMENT_REQUEST_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "Market cap above 2T", value=MARKET_CAP_REQUEST_EXAMPLE, request_only=True
+            ),
+            OpenApiExample(
+                "24 h change -5% or less", value=CHANGE_REQUEST_EXAMPLE, request_only=True
+            ),
+            OpenApiExample("Enters 30000-31000", value=RANGE_REQUEST_EXAMPLE, request_only=True),
+            OpenApiExample("Every 5% either way", value=STEP_REQUEST_EXAMPLE, request_only=True),
             OpenApiExample("Created", value=ALERT_EXAMPLE, response_only=True),
+            OpenApiExample("Created: a step", value=STEP_EXAMPLE, response_only=True),
         ],
     ),
     retrieve=extend_schema(

@@ -11,6 +11,7 @@ from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from alerts import steps
 from common.delivery_channels import Channel
 from notifications.models import PushSubscription
 from prices.models import PERCENT_DIGITS, PRICE_DIGITS, Coin, PriceTick, decimal_text
@@ -25,16 +26,55 @@ class Condition(models.TextChoices):
     PCT_UP = "pct_up", "price rises by"
     PCT_DOWN = "pct_down", "price falls by"
     PCT_MOVE = "pct_move", "price moves by"
+    MARKET_CAP_ABOVE = "market_cap_above", "market cap is at or above"
+    MARKET_CAP_BELOW = "market_cap_below", "market cap is at or below"
+    MARKET_CAP_CROSSES = "market_cap_crosses", "market cap crosses"
+    VOLUME_ABOVE = "volume_24h_above", "24 h volume is at or above"
+    VOLUME_BELOW = "volume_24h_below", "24 h volume is at or below"
+    CHANGE_ABOVE = "change_24h_above", "24 h change is at or above"
+    CHANGE_BELOW = "change_24h_below", "24 h change is at or below"
+    ENTERS_RANGE = "enters_range", "price enters the range"
+    EXITS_RANGE = "exits_range", "price exits the range"
+    PCT_STEP = steps.STEP, "price moves by a step of"
+    PCT_STEP_UP = steps.STEP_UP, "price rises by a step of"
+    PCT_STEP_DOWN = steps.STEP_DOWN, "price falls by a step of"
 
 
 WEB_PUSH_NEEDS_A_BROWSER = (
     "Web Push needs a browser with push enabled: turn it on in Notification settings first."
 )
 
-LEVEL_CONDITIONS = {Condition.ABOVE, Condition.BELOW}
+# What each condition compares, and so which fields it takes:
+# price conditions a `target`, movements a `percent` and `window`, metric
+# conditions a `threshold`, ranges `range_low` and `range_high`, steps a
+# `percent` (their band is the evaluator's: alerts.steps).
+PRICE_LEVEL_CONDITIONS = {Condition.ABOVE, Condition.BELOW}
 EDGE_CONDITIONS = {Condition.CROSSES_UP, Condition.CROSSES_DOWN, Condition.CROSSES}
-PRICE_CONDITIONS = LEVEL_CONDITIONS | EDGE_CONDITIONS
+PRICE_CONDITIONS = PRICE_LEVEL_CONDITIONS | EDGE_CONDITIONS
 MOVEMENT_CONDITIONS = {Condition.PCT_UP, Condition.PCT_DOWN, Condition.PCT_MOVE}
+METRIC_LEVEL_CONDITIONS = {
+    Condition.MARKET_CAP_ABOVE,
+    Condition.MARKET_CAP_BELOW,
+    Condition.VOLUME_ABOVE,
+    Condition.VOLUME_BELOW,
+    Condition.CHANGE_ABOVE,
+    Condition.CHANGE_BELOW,
+}
+METRIC_CONDITIONS = METRIC_LEVEL_CONDITIONS | {Condition.MARKET_CAP_CROSSES}
+RANGE_CONDITIONS = {Condition.ENTERS_RANGE, Condition.EXITS_RANGE}
+STEP_CONDITIONS = {Condition.PCT_STEP, Condition.PCT_STEP_UP, Condition.PCT_STEP_DOWN}
+# Levels disarm when an every_time alert fires and re-arm once false again.
+LEVEL_CONDITIONS = PRICE_LEVEL_CONDITIONS | METRIC_LEVEL_CONDITIONS
+# The snapshot column (on Coin and in each batch row) a metric condition reads.
+METRIC_OF = {
+    Condition.MARKET_CAP_ABOVE: "market_cap",
+    Condition.MARKET_CAP_BELOW: "market_cap",
+    Condition.MARKET_CAP_CROSSES: "market_cap",
+    Condition.VOLUME_ABOVE: "volume_24h",
+    Condition.VOLUME_BELOW: "volume_24h",
+    Condition.CHANGE_ABOVE: "change_24h_pct",
+    Condition.CHANGE_BELOW: "change_24h_pct",
+}
 
 
 class Window(models.TextChoices):
@@ -56,6 +96,15 @@ class Status(models.TextChoices):
 
 
 MAX_PERCENT = Decimal(1000)
+HUNDRED = Decimal(100)
+# A step down of 100 % would need a price of zero.
+MAX_FALLING_STEP_PERCENT = Decimal(100)
+STEP_DOWN_TOO_FAR = "A step down of 100% or more would need a price of zero: enter less than 100."
+# Thresholds: market caps reach 1e13 (16 integer digits leave room), and a
+# 24 h change may be negative, from just above -100 % up to this.
+THRESHOLD_DIGITS = {"max_digits": 30, "decimal_places": 14}
+MAX_CHANGE_PCT = Decimal(10000)
+PRICE_INVALID = "Enter the price as a plain number, e.g. 30000 or 0.00012."
 MIN_EVERY_TIME_COOLDOWN_SECONDS = 60
 WINDOW_DURATIONS = {
     Window.FIVE_MINUTES: timedelta(minutes=5),
@@ -72,6 +121,9 @@ OWNER_FIELDS = (
     "coin",
     "condition",
     "target",
+    "threshold",
+    "range_low",
+    "range_high",
     "percent",
     "window",
     "frequency",
@@ -82,6 +134,21 @@ OWNER_FIELDS = (
 )
 
 
+# The evaluator's record of a step alert's band (Alert.start_step, the claim).
+STEP_FIELDS = ("step_reference", "step_reference_at", "step_low", "step_high")
+
+
+def _text(value: Decimal | None) -> str:
+    return "?" if value is None else decimal_text(value)
+
+
+def _reached(condition: str, value: Decimal | None, bound: Decimal | None) -> bool:
+    """Whether a level condition holds: value at or above (or below) bound."""
+    if value is None or bound is None:
+        return False
+    return value >= bound if condition.endswith("above") else value <= bound
+
+
 def default_channels() -> list[str]:
     return [Channel.EMAIL, Channel.IN_APP]
 
@@ -89,6 +156,61 @@ def default_channels() -> list[str]:
 def validate_positive_price(value: Decimal) -> None:
     if not value.is_finite() or value <= 0:
         raise ValidationError("Enter a price above zero.", code="not_positive")
+
+
+# The fields each kind of condition takes (any other one is refused), the
+# message when one is missing, and the message when it is given to a
+# condition that does not use it.
+CONDITION_FIELDS = (
+    (PRICE_CONDITIONS, ("target",)),
+    (MOVEMENT_CONDITIONS, ("percent", "window")),
+    (METRIC_CONDITIONS, ("threshold",)),
+    (RANGE_CONDITIONS, ("range_low", "range_high")),
+    (STEP_CONDITIONS, ("percent",)),
+)
+MISSING_MESSAGES = {
+    "target": "Enter a target price.",
+    "percent": "Enter a percentage.",
+    "window": "Choose a window: 5 minutes, 1 hour or 24 hours.",
+    "threshold": "Enter a threshold.",
+    "range_low": "Enter the low price of the range.",
+    "range_high": "Enter the high price of the range.",
+}
+UNUSED_MESSAGES = {
+    "target": "A target price only applies to price alerts.",
+    "percent": "A percentage only applies to movement and step alerts.",
+    "window": "A window only applies to movement alerts.",
+    "threshold": "A threshold only applies to market cap, volume and 24 h change alerts.",
+    "range_low": "A range only applies to range alerts.",
+    "range_high": "A range only applies to range alerts.",
+}
+# What a metric's threshold must be, the message when it is not, and the
+# message when it is missing.
+THRESHOLD_RULES = {
+    "market_cap": (
+        lambda value: value > 0,
+        "Enter a market cap above zero.",
+        "Enter a market cap.",
+    ),
+    "volume_24h": (
+        lambda value: value > 0,
+        "Enter a 24 h volume above zero.",
+        "Enter a 24 h volume.",
+    ),
+    "change_24h_pct": (
+        lambda value: -HUNDRED < value <= MAX_CHANGE_PCT,
+        "Enter a 24 h change in percent above -100 and at most 10000, e.g. 10 or -5.",
+        "Enter a 24 h change in percent.",
+    ),
+}
+
+
+def used_fields(condition: str) -> tuple[str, ...]:
+    """The parameters `condition` takes (target, percent, window, threshold, range)."""
+    for conditions, fields in CONDITION_FIELDS:
+        if condition in conditions:
+            return fields
+    return ()
 
 
 def validate_percent(value: Decimal) -> None:
@@ -126,13 +248,35 @@ class Alert(models.Model):
         error_messages={"invalid": "This coin does not exist."},
     )
     condition = models.CharField(max_length=20, choices=Condition.choices)
-    # Price conditions use `target`; movement conditions use `percent` and `window`.
+    # Each condition's parameters: CONDITION_FIELDS.
     target = models.DecimalField(
         **PRICE_DIGITS,
         null=True,
         blank=True,
         validators=[validate_positive_price],
-        error_messages={"invalid": "Enter the price as a plain number, e.g. 30000 or 0.00012."},
+        error_messages={"invalid": PRICE_INVALID},
+    )
+    # A market cap or 24 h volume (quote currency) or a 24 h change (%, may
+    # be negative), per THRESHOLD_RULES.
+    threshold = models.DecimalField(
+        **THRESHOLD_DIGITS,
+        null=True,
+        blank=True,
+        error_messages={"invalid": "Enter the threshold as a plain number, e.g. 1000000000 or -5."},
+    )
+    range_low = models.DecimalField(
+        **PRICE_DIGITS,
+        null=True,
+        blank=True,
+        validators=[validate_positive_price],
+        error_messages={"invalid": PRICE_INVALID},
+    )
+    range_high = models.DecimalField(
+        **PRICE_DIGITS,
+        null=True,
+        blank=True,
+        validators=[validate_positive_price],
+        error_messages={"invalid": PRICE_INVALID},
     )
     percent = models.DecimalField(
         **PERCENT_DIGITS,
@@ -170,6 +314,14 @@ class Alert(models.Model):
     armed = models.BooleanField(default=True)
     # No firing before this time (cooldown of every_time alerts).
     cooldown_until = models.DateTimeField(null=True, blank=True)
+    # A step alert's reference price and when it was taken (at a save, or
+    # by the claim at each firing), and its band (alerts.steps): it fires at
+    # a price at or below step_low or at or above step_high. NULL otherwise.
+    step_reference = models.DecimalField(**PRICE_DIGITS, null=True, blank=True, editable=False)
+    step_reference_at = models.DateTimeField(null=True, blank=True, editable=False)
+    step_low = models.DecimalField(**PRICE_DIGITS, null=True, blank=True, editable=False)
+    # Up to 11 times the reference (a step of 1000 %): wider than a price.
+    step_high = models.DecimalField(**THRESHOLD_DIGITS, null=True, blank=True, editable=False)
     last_triggered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -196,6 +348,53 @@ class Alert(models.Model):
                 name="alert_disarmed_target_idx",
                 condition=models.Q(status="active", armed=False),
             ),
+            # The other conditions' probes, each partial on its conditions, so
+            # no other alert has an entry to write: metric levels and crosses
+            # (threshold), re-arming metric levels, ranges (a scan on each
+            # bound, the other bound checked in the index) and steps (a scan
+            # on each side of the band).
+            models.Index(
+                fields=["coin", "condition", "threshold"],
+                name="alert_armed_threshold_idx",
+                condition=models.Q(
+                    status="active", armed=True, condition__in=sorted(METRIC_CONDITIONS)
+                ),
+            ),
+            models.Index(
+                fields=["coin", "condition", "threshold"],
+                name="alert_disarmed_threshold_idx",
+                condition=models.Q(
+                    status="active", armed=False, condition__in=sorted(METRIC_LEVEL_CONDITIONS)
+                ),
+            ),
+            models.Index(
+                fields=["coin", "condition", "range_low", "range_high"],
+                name="alert_armed_range_low_idx",
+                condition=models.Q(
+                    status="active", armed=True, condition__in=sorted(RANGE_CONDITIONS)
+                ),
+            ),
+            models.Index(
+                fields=["coin", "condition", "range_high", "range_low"],
+                name="alert_armed_range_high_idx",
+                condition=models.Q(
+                    status="active", armed=True, condition__in=sorted(RANGE_CONDITIONS)
+                ),
+            ),
+            models.Index(
+                fields=["coin", "condition", "step_low"],
+                name="alert_armed_step_low_idx",
+                condition=models.Q(
+                    status="active", armed=True, condition__in=sorted(steps.FALLING_STEPS)
+                ),
+            ),
+            models.Index(
+                fields=["coin", "condition", "step_high"],
+                name="alert_armed_step_high_idx",
+                condition=models.Q(
+                    status="active", armed=True, condition__in=sorted(steps.RISING_STEPS)
+                ),
+            ),
             models.Index(fields=["user", "status"], name="alert_user_status_idx"),
             # alerts.tasks.expire_alerts.
             models.Index(
@@ -207,6 +406,14 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.coin.symbol.upper()} {self.describe()}"
+
+    def save(self, *args, **kwargs) -> None:
+        # Only step alerts have a band; a new one starts at the coin's price.
+        if self.condition not in STEP_CONDITIONS:
+            self.step_reference = self.step_reference_at = self.step_low = self.step_high = None
+        elif self.step_reference is None:
+            self.start_step()
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("alerts:detail", args=[self.pk])
@@ -223,6 +430,18 @@ class Alert(models.Model):
     def is_movement(self) -> bool:
         return self.condition in MOVEMENT_CONDITIONS
 
+    @property
+    def is_metric(self) -> bool:
+        return self.condition in METRIC_CONDITIONS
+
+    @property
+    def is_range(self) -> bool:
+        return self.condition in RANGE_CONDITIONS
+
+    @property
+    def is_step(self) -> bool:
+        return self.condition in STEP_CONDITIONS
+
     def channel_labels(self) -> list[str]:
         """The channels as pages name them ("In-app", not in_app)."""
         return [Channel(channel).label for channel in self.channels]
@@ -232,7 +451,15 @@ class Alert(models.Model):
         label = Condition(self.condition).label
         if self.condition in MOVEMENT_CONDITIONS:
             return f"{label} {decimal_text(self.percent)}% within {Window(self.window).label}"
-        return f"{label} {decimal_text(self.target)}"
+        if self.condition in METRIC_CONDITIONS:
+            unit = "%" if METRIC_OF[self.condition] == "change_24h_pct" else ""
+            return f"{label} {_text(self.threshold)}{unit}"
+        if self.condition in RANGE_CONDITIONS:
+            return f"{label} {_text(self.range_low)}–{_text(self.range_high)}"
+        if self.condition in STEP_CONDITIONS:
+            start = f" from {_text(self.step_reference)}" if self.step_reference else ""
+            return f"{label} {_text(self.percent)}%{start}"
+        return f"{label} {_text(self.target)}"
 
     def clean(self) -> None:
         """Cross-field rules; field validators have already run (docs/alerts.md#validation)."""
@@ -251,28 +478,49 @@ class Alert(models.Model):
             raise ValidationError(errors)
 
     def _check_parameters(self) -> list[tuple[str, str]]:
-        if self.condition in PRICE_CONDITIONS:
-            problems = [] if self.target is not None else [("target", "Enter a target price.")]
-            if self.percent is not None:
-                problems.append(("percent", "A percentage only applies to movement alerts."))
-            if self.window:
-                problems.append(("window", "A window only applies to movement alerts."))
-            return problems
-        if self.condition in MOVEMENT_CONDITIONS:
-            problems = [] if self.percent is not None else [("percent", "Enter a percentage.")]
-            if not self.window:
-                problems.append(("window", "Choose a window: 5 minutes, 1 hour or 24 hours."))
-            if self.target is not None:
-                problems.append(("target", "A target price only applies to price alerts."))
-            return problems
-        return []  # An unknown condition is already reported by its field.
+        if self.condition not in Condition.values:
+            return []  # An unknown condition is already reported by its field.
+        used = used_fields(self.condition)
+        given = {name for name in UNUSED_MESSAGES if getattr(self, name) not in (None, "")}
+        problems = [(name, self._missing_message(name)) for name in used if name not in given]
+        problems += [(name, UNUSED_MESSAGES[name]) for name in sorted(given - set(used))]
+        return problems + self._check_values()
+
+    def _missing_message(self, name: str) -> str:
+        if name == "threshold":
+            return THRESHOLD_RULES[METRIC_OF[self.condition]][2]
+        return MISSING_MESSAGES[name]
+
+    def _check_values(self) -> list[tuple[str, str]]:
+        """Rules between a condition and its values, once each is a valid number.
+
+        A value its field refused is left as it came (a string), already
+        reported by the field: it is not judged again here.
+        """
+        threshold, low, high, percent = (
+            value if isinstance(value, Decimal) else None
+            for value in (self.threshold, self.range_low, self.range_high, self.percent)
+        )
+        if self.condition in METRIC_CONDITIONS and threshold is not None:
+            holds, message, _ = THRESHOLD_RULES[METRIC_OF[self.condition]]
+            return [] if holds(threshold) else [("threshold", message)]
+        if self.condition in RANGE_CONDITIONS and None not in (low, high) and low >= high:
+            return [("range_high", "Enter a high price above the low one.")]
+        falling = self.condition in steps.FALLING_STEPS
+        if falling and percent is not None and percent >= MAX_FALLING_STEP_PERCENT:
+            return [("percent", STEP_DOWN_TOO_FAR)]
+        return []
 
     def _check_coin_is_tracked(self) -> list[tuple[str, str]]:
         coin = Coin.objects.filter(pk=self.coin_id).first() if self.coin_id else None
-        if coin is None or coin.is_tracked:
+        if coin is None:
             return []  # A missing coin is already reported by its field.
-        # Only tracked coins are polled: an alert on any other could never fire.
-        return [("coin", f"{coin.name} is not tracked here, so its price never updates.")]
+        if not coin.is_tracked:
+            # Only tracked coins are polled: an alert on any other could never fire.
+            return [("coin", f"{coin.name} is not tracked here, so its price never updates.")]
+        if self.condition in STEP_CONDITIONS and coin.price is None:
+            return [("coin", f"{coin.name} has no price yet, and a step starts from it.")]
+        return []
 
     def _check_cooldown(self) -> list[tuple[str, str]]:
         if self.frequency != Frequency.EVERY_TIME:
@@ -317,14 +565,30 @@ class Alert(models.Model):
         )
 
     def would_fire_at(self, price: Decimal | None) -> bool:
-        """True when a level alert is already true at `price` (it fires on the next tick)."""
-        if price is None or self.target is None:
-            return False
-        if self.condition == Condition.ABOVE:
-            return price >= self.target
-        if self.condition == Condition.BELOW:
-            return price <= self.target
-        return False
+        """True when a price level alert is already true at `price` (it fires on the next tick)."""
+        return self.condition in PRICE_LEVEL_CONDITIONS and _reached(
+            self.condition, price, self.target
+        )
+
+    def would_fire_on(self, coin: Coin) -> bool:
+        """True when a level alert is already true at the coin's latest snapshot."""
+        if self.condition in METRIC_LEVEL_CONDITIONS:
+            value = getattr(coin, METRIC_OF[self.condition])
+            return _reached(self.condition, value, self.threshold)
+        return self.would_fire_at(coin.price)
+
+    def start_step(self, price: Decimal | None = None) -> None:
+        """Take `price` (default: the coin's price now) as a step alert's reference, unsaved.
+
+        Its band is alerts.steps.step_band's, the one the claim moves to
+        each firing price; without a price there is no band (never fires).
+        """
+        if price is None:
+            price = Coin.objects.filter(pk=self.coin_id).values_list("price", flat=True).first()
+        self.step_reference, self.step_reference_at = price, timezone.now()
+        self.step_low = self.step_high = None
+        if price is not None and self.percent is not None:
+            self.step_low, self.step_high = steps.step_band(self.condition, price, self.percent)
 
     def forget_firings(self) -> None:
         """Re-arm and end the cooldown, unsaved: new parameters make the old ones meaningless."""
@@ -357,10 +621,12 @@ class Alert(models.Model):
         Raises ValidationError when reviving it active would pass the cap.
         """
         self.forget_firings()
+        if self.condition in STEP_CONDITIONS:
+            self.start_step()  # an edit starts the steps again from the price now
         if self.pk is None:
             self.save()
             return False
-        fields = [*OWNER_FIELDS, "armed", "cooldown_until", "updated_at"]
+        fields = [*OWNER_FIELDS, *STEP_FIELDS, "armed", "cooldown_until", "updated_at"]
         with transaction.atomic():
             # Whether it revives is decided from the row as it is now, locked:
             # the expiry task may have expired it since the edit loaded it (it

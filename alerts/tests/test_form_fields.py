@@ -58,7 +58,7 @@ def test_a_value_in_a_field_the_condition_does_not_use_is_still_refused(client, 
     response = client.post(NEW, {**VALID, "percent": "5"})
 
     body = response.content.decode()
-    assert "A percentage only applies to movement alerts." in body
+    assert "A percentage only applies to movement and step alerts." in body
     # Kept in view by the script, so the error is never hidden.
     assert '<div class="form-field" data-form-field="percent" data-has-errors>' in body
     assert not Alert.objects.exists()

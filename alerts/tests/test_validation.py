@@ -62,7 +62,7 @@ def test_it_requires_a_target_for_price_conditions(build):
 
 def test_it_rejects_movement_parameters_on_price_conditions(build):
     assert errors_of(build(percent="5", window="1h")) == {
-        "percent": ["A percentage only applies to movement alerts."],
+        "percent": ["A percentage only applies to movement and step alerts."],
         "window": ["A window only applies to movement alerts."],
     }
 
