@@ -1,7 +1,8 @@
 """Claiming what a batch matched: fire each alert exactly once, in one statement.
 
 FIRE_SQL locks the matched alerts in id order (concurrent evaluators never
-deadlock and never both win a row), claims them with one conditional UPDATE,
+deadlock and never both win a row), claims them with one conditional UPDATE
+(which also moves a step alert's band to the firing price),
 writes an AlertEvent per claimed alert with its reason and its deliveries
 through the outbox (docs/notifications.md): data-modifying CTEs, so a firing
 costs no ORM work beyond the AlertEvent returned for it. REARM_SQL re-arms
@@ -27,8 +28,9 @@ from alerts.matching import (
     moves_cte,
     sql_in,
 )
-from alerts.models import AlertEvent, Condition, Frequency, Status
+from alerts.models import LEVEL_CONDITIONS, STEP_CONDITIONS, AlertEvent, Frequency, Status
 from alerts.reasons import REASON_SQL
+from alerts.steps import FALLING_STEPS, RISING_STEPS, band_sql
 from notifications.outbox import DELIVERIES_INSERT_SQL, enqueue_on_commit
 
 # Locks the claimable alerts (alias a), not the batch rows they match.
@@ -56,11 +58,17 @@ _LOCK = "FOR UPDATE OF a"
 # merge join: 293 ms at 1M alerts with 1,000 matches spread over the table
 # (packed ids had hidden it). The lateral form keeps that estimate for the
 # joins after it, which must stay hash joins (see above).
+#
+# Each claimable row also carries its coin's price (a step alert's band
+# moves to it) and, for the reason, the step's reference before the claim
+# and whether that was the price of its last firing.
 _CLAIMABLE_CTES = """
 {batch}, {moves},
 matched AS ({matching}),
 claimable AS (
-    SELECT a.id AS claimed_id, {same_match} AS still_matches
+    SELECT a.id AS claimed_id, {same_match} AS still_matches, b.price AS firing_price,
+        a.step_reference AS step_from,
+        COALESCE(a.step_reference_at = a.last_triggered_at, FALSE) AS step_from_firing
     FROM (SELECT * FROM matched ORDER BY id OFFSET 0) m
     CROSS JOIN LATERAL (
         SELECT * FROM alerts_alert a WHERE a.id = m.id AND a.status = '{active}' AND a.armed
@@ -68,21 +76,38 @@ claimable AS (
             AND (a.expires_at IS NULL OR a.expires_at > CAST(%s AS TIMESTAMPTZ))
         {lock}
     ) a
+    JOIN batch b ON b.coin_id = m.coin_id
 )
 """
 
-# Claims them: once -> triggered; every_time -> cooldown (levels also disarm).
+# Claims them: once -> triggered; every_time -> cooldown (levels also
+# disarm). A step alert's band moves to the firing price (alerts.steps), once
+# or every time, with the time it was taken: its last_triggered_at.
+#
+# DISTINCT ON an id that is unique anyway: the planner then estimates the
+# claimed rows by the id's distinct count, as it did for the semi-join
+# `id IN (SELECT claimed_id ...)` this replaces, and probes the primary key
+# once per claimed id. As a plain join on `claimable` it expected thousands
+# of rows and hashed the whole table (every alert's row read per batch).
 _CLAIMING_UPDATE = """
-UPDATE alerts_alert SET
-    status = CASE WHEN frequency = '{once}' THEN '{triggered}' ELSE status END,
-    armed = CASE WHEN frequency = '{every_time}' AND condition IN {levels}
-        THEN FALSE ELSE armed END,
-    cooldown_until = CASE WHEN frequency = '{every_time}'
-        THEN CAST(%s AS TIMESTAMPTZ) + cooldown_seconds * INTERVAL '1 second' ELSE NULL END,
+UPDATE alerts_alert a SET
+    status = CASE WHEN a.frequency = '{once}' THEN '{triggered}' ELSE a.status END,
+    armed = CASE WHEN a.frequency = '{every_time}' AND a.condition IN {levels}
+        THEN FALSE ELSE a.armed END,
+    cooldown_until = CASE WHEN a.frequency = '{every_time}'
+        THEN CAST(%s AS TIMESTAMPTZ) + a.cooldown_seconds * INTERVAL '1 second' ELSE NULL END,
     last_triggered_at = CAST(%s AS TIMESTAMPTZ),
-    updated_at = CAST(%s AS TIMESTAMPTZ)
-WHERE id IN (SELECT claimed_id FROM claimable WHERE still_matches)
-RETURNING id, user_id, coin_id, condition, target, percent, "window", channels
+    updated_at = CAST(%s AS TIMESTAMPTZ),
+    step_reference = CASE WHEN a.condition IN {steps} THEN c.firing_price
+        ELSE a.step_reference END,
+    step_reference_at = CASE WHEN a.condition IN {steps} THEN CAST(%s AS TIMESTAMPTZ)
+        ELSE a.step_reference_at END,
+    step_low = CASE WHEN a.condition IN {falling_steps} THEN {step_low} ELSE a.step_low END,
+    step_high = CASE WHEN a.condition IN {rising_steps} THEN {step_high} ELSE a.step_high END
+FROM (SELECT DISTINCT ON (claimed_id) * FROM claimable WHERE still_matches) c
+WHERE a.id = c.claimed_id
+RETURNING a.id, a.user_id, a.coin_id, a.condition, a.target, a.percent, a."window", a.channels,
+    a.threshold, a.range_low, a.range_high, c.step_from, c.step_from_firing
 """
 
 # The whole firing in one statement. Its data-modifying CTEs run as one unit
@@ -200,6 +225,7 @@ def claim_statement(
     """
     batch_sql, batch_params = batch_cte(changes)
     moves_sql, moves_params = moves_cte(movements)
+    step_low, step_high = band_sql("c.firing_price", "a.percent")
     sql = FIRE_SQL.format(
         batch=batch_sql,
         moves=moves_sql,
@@ -208,7 +234,12 @@ def claim_statement(
         once=Frequency.ONCE,
         every_time=Frequency.EVERY_TIME,
         triggered=Status.TRIGGERED,
-        levels=sql_in([Condition.ABOVE, Condition.BELOW]),
+        levels=sql_in(sorted(LEVEL_CONDITIONS)),
+        steps=sql_in(sorted(STEP_CONDITIONS)),
+        falling_steps=sql_in(FALLING_STEPS),
+        rising_steps=sql_in(RISING_STEPS),
+        step_low=step_low,
+        step_high=step_high,
         lock=_LOCK,
         # Null-safe: the match columns a claim re-checks may be NULL.
         same_match="("
@@ -218,8 +249,9 @@ def claim_statement(
         deliveries=DELIVERIES_INSERT_SQL.format(source="fired"),
     )
     # The claim's cooldown and expiry checks, the new cooldown end,
-    # last_triggered_at, updated_at and the events' triggered_at.
-    return sql, [*batch_params, *moves_params, now, now, now, now, now, now]
+    # last_triggered_at, updated_at, step_reference_at and the events'
+    # triggered_at.
+    return sql, [*batch_params, *moves_params, *[now] * 7]
 
 
 # `a.id = ANY(...)` probes the primary key once per matched id, where the
@@ -239,8 +271,9 @@ WHERE id IN (
 def rearm_level_alerts(changes: Sequence[PriceChange]) -> int:
     """Re-arm every_time level alerts whose condition is false at this batch.
 
-    Served by alert_disarmed_target_idx; edge and movement alerts never
-    disarm (their cooldown alone spaces their firings).
+    Served by alert_disarmed_target_idx and alert_disarmed_threshold_idx
+    (price and metric levels); edge, range, movement and step alerts never
+    disarm (their cooldown alone spaces their firings; a step's band moves).
     """
     batch_sql, params = batch_cte(changes)
     matching = " UNION ALL ".join(

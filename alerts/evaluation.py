@@ -2,11 +2,13 @@
 
 One batch (alerts.tasks.evaluate_alerts, sent by prices.hooks.live_batch_committed)
 is a list of {"coin_id", "tick_id", "price", "previous_price", "time"}, one per
-coin whose price changed. For the whole
-batch at once, in one transaction:
+coin whose price changed, with the coin's market figures when known
+("market_cap", "volume_24h", "change_24h_pct" and each one's "previous_"
+value: alerts.matching.METRIC_KEYS). For the whole batch at once, in one
+transaction:
 
-1. re-arm every_time level alerts whose condition is false again
-   (alerts.claiming.rearm_level_alerts);
+1. re-arm every_time level alerts (price and market figures) whose condition
+   is false again (alerts.claiming.rearm_level_alerts);
 2. match alerts with indexed range scans per coin and condition
    (alerts.matching) and claim them in the same statement
    (alerts.claiming.FIRE_SQL);

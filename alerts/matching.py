@@ -4,7 +4,10 @@ A batch goes to PostgreSQL as rows (`batch`: one per coin; `moves`: one per
 coin and window, from window_movements), and matching_sql() finds, per
 condition, the active alerts whose target or percent the rows reach: levels
 have the target on the right side of the price, edges between the previous
-and the current price, movements a percent at most the window's change.
+and the current price, movements a percent at most the window's change;
+metric conditions compare a threshold with the coin's market cap, 24 h
+volume or 24 h change, ranges are edges on either bound, and steps are
+levels on the band the alert carries (alerts.steps).
 alerts.claiming claims what matches.
 """
 
@@ -21,20 +24,38 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from alerts.models import WINDOW_DURATIONS, Condition, Status
-from alerts.reasons import movement_reason_start, price_texts
+from alerts.reasons import metric_texts, movement_reason_start, price_texts
 
 HUNDRED = Decimal(100)
 
 
+# The market figures a batch item may carry beside the price, each with its
+# previous value (prices.ingest); absent or null when CoinGecko sent none.
+METRIC_KEYS = (
+    "market_cap",
+    "previous_market_cap",
+    "volume_24h",
+    "previous_volume_24h",
+    "change_24h_pct",
+    "previous_change_24h_pct",
+)
+
+
 @dataclass(frozen=True)
 class PriceChange:
-    """One coin's new price, as the pipeline reports it."""
+    """One coin's new price and market figures, as the pipeline reports them."""
 
     coin_id: int
     tick_id: int | None
     price: Decimal
     previous_price: Decimal | None
     time: datetime
+    market_cap: Decimal | None = None
+    previous_market_cap: Decimal | None = None
+    volume_24h: Decimal | None = None
+    previous_volume_24h: Decimal | None = None
+    change_24h_pct: Decimal | None = None
+    previous_change_24h_pct: Decimal | None = None
 
     @classmethod
     def from_message(cls, item: dict) -> PriceChange:
@@ -43,14 +64,18 @@ class PriceChange:
             time = parse_datetime(time)
         if time is None or timezone.is_naive(time):
             raise ValueError(f"batch item time must be an aware ISO 8601 time: {item!r}")
-        previous = item.get("previous_price")
         return cls(
             coin_id=int(item["coin_id"]),
             tick_id=int(item["tick_id"]) if item.get("tick_id") is not None else None,
             price=Decimal(str(item["price"])),
-            previous_price=Decimal(str(previous)) if previous is not None else None,
+            previous_price=_decimal(item.get("previous_price")),
             time=time,
+            **{key: _decimal(item.get(key)) for key in METRIC_KEYS},
         )
+
+
+def _decimal(value: object) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
 
 
 @dataclass(frozen=True)
@@ -141,29 +166,50 @@ def _rows_cte(
     ), [payload]
 
 
+# The columns of a `batch` row, which MATCH_RULES and REASON_SQL read as `b`.
+# The texts are the coin's parts of the reasons (alerts.reasons), made here
+# once per coin for the firing statement.
+BATCH_COLUMNS = (
+    ("coin_id", "BIGINT"),
+    ("price", "NUMERIC"),
+    ("previous", "NUMERIC"),
+    ("tick_id", "BIGINT"),
+    ("market_cap", "NUMERIC"),
+    ("previous_market_cap", "NUMERIC"),
+    ("volume_24h", "NUMERIC"),
+    ("change_24h_pct", "NUMERIC"),
+    ("price_text", "TEXT"),
+    ("previous_text", "TEXT"),
+    ("direction", "TEXT"),
+    ("market_cap_text", "TEXT"),
+    ("previous_market_cap_text", "TEXT"),
+    ("volume_text", "TEXT"),
+    ("change_text", "TEXT"),
+)
+
+
 def batch_cte(changes: Sequence[PriceChange]) -> tuple[str, list]:
-    # The texts are the coin's parts of the reasons (alerts.reasons), made
-    # here once per coin for the firing statement.
-    columns = [
-        ("coin_id", "BIGINT"),
-        ("price", "NUMERIC"),
-        ("previous", "NUMERIC"),
-        ("tick_id", "BIGINT"),
-        ("price_text", "TEXT"),
-        ("previous_text", "TEXT"),
-        ("direction", "TEXT"),
-    ]
     rows = [
         [
             change.coin_id,
             change.price,
             change.previous_price,
             change.tick_id,
+            change.market_cap,
+            change.previous_market_cap,
+            change.volume_24h,
+            change.change_24h_pct,
             *price_texts(change.price, change.previous_price),
+            *metric_texts(
+                change.market_cap,
+                change.previous_market_cap,
+                change.volume_24h,
+                change.change_24h_pct,
+            ),
         ]
         for change in changes
     ]
-    return _rows_cte("batch", columns, rows)
+    return _rows_cte("batch", BATCH_COLUMNS, rows)
 
 
 def moves_cte(movements: Sequence[Movement]) -> tuple[str, list]:
@@ -207,8 +253,10 @@ def matching_part(
 ) -> str:
     """Alerts of one condition that match a batch row: one index range scan per row.
 
-    Served by alert_armed_target_idx / alert_armed_percent_idx (armed) and
-    alert_disarmed_target_idx (re-arming). `rows` keeps only the batch rows
+    Served by the armed indexes (alert_armed_target_idx, _percent_idx,
+    _threshold_idx, _range_low_idx, _range_high_idx, _step_low_idx,
+    _step_high_idx) and, re-arming, alert_disarmed_target_idx and
+    alert_disarmed_threshold_idx. `rows` keeps only the batch rows
     the predicate can hold for (e.g. rising coins for crosses_up): an index
     probe costs microseconds even when it finds nothing, and a batch makes
     thousands of them.
@@ -236,7 +284,18 @@ def matching_part(
 # What a match depends on besides the batch: each matched row carries them as
 # the evaluator's snapshot saw them, and the claim takes an alert only if its
 # locked row still has them (see _CLAIMABLE_CTES).
-MATCH_COLUMNS = ("coin_id", "condition", "target", "percent", '"window"')
+MATCH_COLUMNS = (
+    "coin_id",
+    "condition",
+    "target",
+    "percent",
+    '"window"',
+    "threshold",
+    "range_low",
+    "range_high",
+    "step_low",
+    "step_high",
+)
 
 
 @dataclass(frozen=True)
@@ -276,6 +335,90 @@ MATCH_RULES = (
     MatchRule("moves", (Condition.PCT_UP,), "a.percent <= b.rise", "b.rise IS NOT NULL"),
     MatchRule("moves", (Condition.PCT_DOWN,), "a.percent <= b.fall", "b.fall IS NOT NULL"),
     MatchRule("moves", (Condition.PCT_MOVE,), "a.percent <= b.swing", "b.swing > 0"),
+    # Metric levels and crosses: the threshold against the coin's market
+    # figure in the batch row; a figure CoinGecko did not send (NULL) never
+    # matches, nor does a crossing without the previous figure.
+    MatchRule(
+        "batch",
+        (Condition.MARKET_CAP_ABOVE,),
+        "a.threshold <= b.market_cap",
+        "b.market_cap IS NOT NULL",
+    ),
+    MatchRule(
+        "batch",
+        (Condition.MARKET_CAP_BELOW,),
+        "a.threshold >= b.market_cap",
+        "b.market_cap IS NOT NULL",
+    ),
+    MatchRule(
+        "batch",
+        (Condition.MARKET_CAP_CROSSES,),
+        "a.threshold > b.previous_market_cap AND a.threshold <= b.market_cap",
+        "b.market_cap > b.previous_market_cap",
+    ),
+    MatchRule(
+        "batch",
+        (Condition.MARKET_CAP_CROSSES,),
+        "a.threshold < b.previous_market_cap AND a.threshold >= b.market_cap",
+        "b.market_cap < b.previous_market_cap",
+    ),
+    MatchRule(
+        "batch",
+        (Condition.VOLUME_ABOVE,),
+        "a.threshold <= b.volume_24h",
+        "b.volume_24h IS NOT NULL",
+    ),
+    MatchRule(
+        "batch",
+        (Condition.VOLUME_BELOW,),
+        "a.threshold >= b.volume_24h",
+        "b.volume_24h IS NOT NULL",
+    ),
+    MatchRule(
+        "batch",
+        (Condition.CHANGE_ABOVE,),
+        "a.threshold <= b.change_24h_pct",
+        "b.change_24h_pct IS NOT NULL",
+    ),
+    MatchRule(
+        "batch",
+        (Condition.CHANGE_BELOW,),
+        "a.threshold >= b.change_24h_pct",
+        "b.change_24h_pct IS NOT NULL",
+    ),
+    # Ranges are edges: the previous price on the other side of [range_low,
+    # range_high]. A rising price enters over the low bound and leaves over
+    # the high one, a falling price the other way round: each is one range
+    # scan on the bound crossed, the other bound checked in the same index.
+    # A jump over the whole range crosses both bounds and matches neither.
+    MatchRule(
+        "batch",
+        (Condition.ENTERS_RANGE,),
+        "a.range_low > b.previous AND a.range_low <= b.price AND a.range_high >= b.price",
+        "b.price > b.previous",
+    ),
+    MatchRule(
+        "batch",
+        (Condition.ENTERS_RANGE,),
+        "a.range_high < b.previous AND a.range_high >= b.price AND a.range_low <= b.price",
+        "b.price < b.previous",
+    ),
+    MatchRule(
+        "batch",
+        (Condition.EXITS_RANGE,),
+        "a.range_high >= b.previous AND a.range_high < b.price AND a.range_low <= b.previous",
+        "b.price > b.previous",
+    ),
+    MatchRule(
+        "batch",
+        (Condition.EXITS_RANGE,),
+        "a.range_low <= b.previous AND a.range_low > b.price AND a.range_high >= b.previous",
+        "b.price < b.previous",
+    ),
+    # Steps: levels on the alert's band (alerts.steps), which the claim moves
+    # to the price each time the alert fires.
+    MatchRule("batch", (Condition.PCT_STEP_UP, Condition.PCT_STEP), "a.step_high <= b.price"),
+    MatchRule("batch", (Condition.PCT_STEP_DOWN, Condition.PCT_STEP), "a.step_low >= b.price"),
 )
 
 # A disarmed every_time level alert re-arms on a row where its condition is
@@ -283,6 +426,42 @@ MATCH_RULES = (
 REARM_RULES = (
     MatchRule("batch", (Condition.ABOVE,), "a.target > b.price"),
     MatchRule("batch", (Condition.BELOW,), "a.target < b.price"),
+    MatchRule(
+        "batch",
+        (Condition.MARKET_CAP_ABOVE,),
+        "a.threshold > b.market_cap",
+        "b.market_cap IS NOT NULL",
+    ),
+    MatchRule(
+        "batch",
+        (Condition.MARKET_CAP_BELOW,),
+        "a.threshold < b.market_cap",
+        "b.market_cap IS NOT NULL",
+    ),
+    MatchRule(
+        "batch",
+        (Condition.VOLUME_ABOVE,),
+        "a.threshold > b.volume_24h",
+        "b.volume_24h IS NOT NULL",
+    ),
+    MatchRule(
+        "batch",
+        (Condition.VOLUME_BELOW,),
+        "a.threshold < b.volume_24h",
+        "b.volume_24h IS NOT NULL",
+    ),
+    MatchRule(
+        "batch",
+        (Condition.CHANGE_ABOVE,),
+        "a.threshold > b.change_24h_pct",
+        "b.change_24h_pct IS NOT NULL",
+    ),
+    MatchRule(
+        "batch",
+        (Condition.CHANGE_BELOW,),
+        "a.threshold < b.change_24h_pct",
+        "b.change_24h_pct IS NOT NULL",
+    ),
 )
 
 

@@ -49,6 +49,11 @@ class _KnownCoin:
     price: Decimal | None
     updated_at: datetime | None
     setting_marked: bool  # is_tracked and tracked_by_setting
+    # The snapshot's market figures before this batch (the alert batch's
+    # previous values).
+    market_cap: Decimal | None = None
+    volume_24h: Decimal | None = None
+    change_24h_pct: Decimal | None = None
 
 
 def store_quotes(quotes: list[MarketQuote], source: PriceSource) -> IngestResult:
@@ -133,13 +138,24 @@ def _select_for_update(ids: list[str]) -> dict[str, _KnownCoin]:
         .filter(coingecko_id__in=ids)
         .order_by("pk")  # a fixed lock order: no deadlock between two ingests
         .values_list(
-            "coingecko_id", "pk", "price", "price_updated_at", "is_tracked", "tracked_by_setting"
+            "coingecko_id",
+            "pk",
+            "price",
+            "price_updated_at",
+            "is_tracked",
+            "tracked_by_setting",
+            *_MARKET_FIGURES,
         )
     )
     return {
-        cg_id: _KnownCoin(pk, price, updated, tracked and by_setting)
-        for cg_id, pk, price, updated, tracked, by_setting in rows
+        cg_id: _KnownCoin(pk, price, updated, tracked and by_setting, *figures)
+        for cg_id, pk, price, updated, tracked, by_setting, *figures in rows
     }
+
+
+# The market figures an alert batch item carries beside the price, each
+# with its previous value (alerts: market cap, volume and 24 h change alerts).
+_MARKET_FIGURES = ("market_cap", "volume_24h", "change_24h_pct")
 
 
 def _latest_quote_per_coin(quotes: list[MarketQuote]) -> dict[str, MarketQuote]:
@@ -276,15 +292,21 @@ def _describe_changes(
             # The tick existed already (the snapshot was behind its ticks).
             tick_ids[key] = PriceTick.objects.get(coin_id=before.pk, time=q.last_updated).pk
         result.changed.append(now.snapshot())
-        result.batch.append(
-            {
-                "coin_id": before.pk,
-                "tick_id": tick_ids[key],
-                "price": decimal_text(now.price),
-                "previous_price": None if before.price is None else decimal_text(before.price),
-                "time": q.last_updated.isoformat(),
-            }
-        )
+        item = {
+            "coin_id": before.pk,
+            "tick_id": tick_ids[key],
+            "price": decimal_text(now.price),
+            "previous_price": _text_or_none(before.price),
+            "time": q.last_updated.isoformat(),
+        }
+        for name in _MARKET_FIGURES:
+            item[name] = _text_or_none(getattr(now, name))
+            item[f"previous_{name}"] = _text_or_none(getattr(before, name))
+        result.batch.append(item)
+
+
+def _text_or_none(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_text(value)
 
 
 def _announce(result: IngestResult, evaluate: bool) -> None:

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from alerts.evaluation import evaluate_batch
-from alerts.models import Alert, AlertEvent, Condition
+from alerts.models import PRICE_CONDITIONS, Alert, AlertEvent, Condition
 from prices.models import Coin, PriceSource, PriceTick
 
 
@@ -35,7 +35,7 @@ def make_alert(owner, bitcoin):
         if condition in {"pct_up", "pct_down", "pct_move"}:
             fields.setdefault("percent", Decimal("5"))
             fields.setdefault("window", "1h")
-        else:
+        elif condition in PRICE_CONDITIONS:
             fields.setdefault("target", Decimal("30000"))
         return Alert.objects.create(condition=condition, **fields)
 
@@ -49,8 +49,16 @@ class Feed:
         self.coin = coin
         self.time = start
         self.previous: Decimal | None = None
+        self.figures: dict[str, str] = {}
 
-    def tick(self, price: str | Decimal, after: timedelta = timedelta(seconds=10)) -> list:
+    def tick(
+        self, price: str | Decimal, after: timedelta = timedelta(seconds=10), **figures: str
+    ) -> list:
+        """Evaluate a tick at `price`; `figures` are market ones (market_cap="1e12", ...).
+
+        Each figure's previous value is the one the last tick gave it, as
+        prices.ingest sends them.
+        """
         self.time += after
         price = Decimal(price)
         tick = PriceTick.objects.create(
@@ -63,9 +71,12 @@ class Feed:
                 "price": str(price),
                 "previous_price": None if self.previous is None else str(self.previous),
                 "time": self.time.isoformat(),
+                **figures,
+                **{f"previous_{name}": value for name, value in self.figures.items()},
             }
         ]
         self.previous = price
+        self.figures = figures
         return evaluate_batch(batch, now=self.time)
 
 

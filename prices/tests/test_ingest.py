@@ -57,7 +57,19 @@ def test_it_hands_alerts_the_previous_snapshot_price(
 ):
     store_quotes([quote("bitcoin", "27000")], PriceSource.COINGECKO)
     with django_capture_on_commit_callbacks(execute=True):
-        store_quotes([quote("bitcoin", "27100.10", seconds=10)], PriceSource.COINGECKO)
+        store_quotes(
+            [
+                quote(
+                    "bitcoin",
+                    "27100.10",
+                    seconds=10,
+                    market_cap=Decimal("510000000000.50"),
+                    volume_24h=Decimal("13000000000.00"),
+                    change_24h_pct=Decimal("-2.5000"),
+                )
+            ],
+            PriceSource.COINGECKO,
+        )
 
     coin = Coin.objects.get(coingecko_id="bitcoin")
     tick = PriceTick.objects.get(coin=coin, price=Decimal("27100.10"))
@@ -69,6 +81,13 @@ def test_it_hands_alerts_the_previous_snapshot_price(
                 "price": "27100.1",
                 "previous_price": "27000",
                 "time": tick.time.isoformat(),
+                # Market cap, volume and 24 h change alerts read these.
+                "market_cap": "510000000000.5",
+                "previous_market_cap": "500000000000",
+                "volume_24h": "13000000000",
+                "previous_volume_24h": "12000000000",
+                "change_24h_pct": "-2.5",
+                "previous_change_24h_pct": "1.25",
             }
         ]
     ]
@@ -81,7 +100,12 @@ def test_a_first_price_has_no_previous_price(
     with django_capture_on_commit_callbacks(execute=True):
         store_quotes([quote("bitcoin", "27000")], PriceSource.COINGECKO)
 
-    assert alert_batches[0][0]["previous_price"] is None
+    [item] = alert_batches[0]
+    assert item["previous_price"] is None
+    assert item["market_cap"] == "500000000000"
+    assert item["previous_market_cap"] is None
+    assert item["previous_volume_24h"] is None
+    assert item["previous_change_24h_pct"] is None
 
 
 def test_nothing_is_announced_before_commit(
