@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from alerts.models import Alert, AlertEvent, Status
+from alerts.models import OWNER_FIELDS, STEP_FIELDS, Alert, AlertEvent, Status
 from notifications.delivery import TooManyTestSends, send_test_notifications
 
 
@@ -32,6 +32,7 @@ class AlertAdmin(admin.ModelAdmin):
         "expired_from",
         "armed",
         "cooldown_until",
+        *STEP_FIELDS,
         "last_triggered_at",
         "created_at",
         "updated_at",
@@ -49,6 +50,10 @@ class AlertAdmin(admin.ModelAdmin):
             was = form.initial["status"]
             expired = obj.status == Status.EXPIRED and was in (Status.ACTIVE, Status.PAUSED)
             obj.expired_from = was if expired else ""
+        # An edit starts a step alert's steps again from the price now, as
+        # the owner's edit does (Alert.save_edit); a new one starts in save().
+        if change and obj.is_step and set(form.changed_data) & set(OWNER_FIELDS):
+            obj.start_step()
         super().save_model(request, obj, form, change)
 
     @admin.action(description="Pause selected alerts")

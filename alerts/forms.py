@@ -9,11 +9,15 @@ from django.conf import settings
 from django.utils import timezone
 
 from alerts.models import (
+    METRIC_CONDITIONS,
     MOVEMENT_CONDITIONS,
     OWNER_FIELDS,
     PRICE_CONDITIONS,
+    RANGE_CONDITIONS,
+    STEP_CONDITIONS,
     UNKNOWN_COIN_MESSAGE,
     Alert,
+    Condition,
     Status,
 )
 from common.delivery_channels import Channel
@@ -45,6 +49,27 @@ class CoinChoiceField(forms.ModelChoiceField):
 
 def format_price(price: Decimal) -> str:
     return f"{price.normalize():,f}" if price >= 1 else f"{price.normalize():f}"
+
+
+# The condition menu in groups, each kind of condition together.
+CONDITION_GROUPS = (
+    ("Price", PRICE_CONDITIONS),
+    ("Price range", RANGE_CONDITIONS),
+    ("Price movement within a window", MOVEMENT_CONDITIONS),
+    ("Price steps", STEP_CONDITIONS),
+    ("Market cap, volume and 24 h change", METRIC_CONDITIONS),
+)
+# The numbers a condition may take; a field refusing one keeps its own error.
+NUMBER_FIELDS = ("target", "threshold", "range_low", "range_high", "percent")
+
+
+def grouped_conditions() -> list:
+    """The condition's choices grouped for the menu, in the model's order."""
+    groups = [
+        (name, [(c.value, c.label) for c in Condition if c in members])
+        for name, members in CONDITION_GROUPS
+    ]
+    return [("", "---------"), *groups]
 
 
 # Posted by the warning's "Save anyway": the person wants the alert anyway.
@@ -81,7 +106,10 @@ class AlertForm(forms.ModelForm):
         }
         help_texts = {
             "target": "For price conditions: above, below and crosses.",
-            "percent": "For movement conditions: rises, falls or moves by.",
+            "percent": "For movements (rises, falls or moves by, within the window) and steps "
+            "(each time the price has moved this much since the last alert).",
+            "range_high": "The alert fires when the price moves into (or out of) the range "
+            "from the other side; a jump over the whole range does neither.",
             "cooldown_seconds": "Repeating alerts wait at least this long between firings.",
         }
         widgets = {
@@ -91,14 +119,22 @@ class AlertForm(forms.ModelForm):
         }
         error_messages = {
             name: {"invalid": Alert._meta.get_field(name).error_messages["invalid"]}
-            for name in ("target", "percent")
+            for name in NUMBER_FIELDS
         }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["window"].required = False
         # Prices are quoted in the configured currency, not always USD.
-        self.fields["target"].label = f"Target price ({settings.VS_CURRENCY.upper()})"
+        currency = settings.VS_CURRENCY.upper()
+        self.fields["target"].label = f"Target price ({currency})"
+        self.fields["range_low"].label = f"Range from ({currency})"
+        self.fields["range_high"].label = f"Range to ({currency})"
+        self.fields["threshold"].help_text = (
+            f"Market cap or 24 h volume in {currency}, e.g. 1000000000000 for 1T; or the 24 h "
+            "change in %, which may be negative: -5 means a fall of 5 % or more."
+        )
+        self.fields["condition"].choices = grouped_conditions()
         # Typed times are read in the zone the page shows (accounts.middleware).
         zone = timezone.get_current_timezone_name()
         self.fields["expires_at"].label = f"Expires at ({zone})"
@@ -109,6 +145,9 @@ class AlertForm(forms.ModelForm):
             {
                 "data-price-conditions": " ".join(sorted(PRICE_CONDITIONS)),
                 "data-movement-conditions": " ".join(sorted(MOVEMENT_CONDITIONS)),
+                "data-metric-conditions": " ".join(sorted(METRIC_CONDITIONS)),
+                "data-range-conditions": " ".join(sorted(RANGE_CONDITIONS)),
+                "data-step-conditions": " ".join(sorted(STEP_CONDITIONS)),
             }
         )
         self.fields[
@@ -135,9 +174,7 @@ class AlertForm(forms.ModelForm):
         # A target or percent the field refused (say, too many digits) is left
         # None on the instance, so the model's cross-field rules would add
         # "Enter a target price." beside the real error: keep the field's own.
-        refused = {
-            name: self.errors[name].copy() for name in ("target", "percent") if name in self.errors
-        }
+        refused = {name: self.errors[name].copy() for name in NUMBER_FIELDS if name in self.errors}
         super()._post_clean()
         self._errors.update(refused)
 
@@ -151,8 +188,8 @@ class AlertForm(forms.ModelForm):
 
     @property
     def fires_immediately(self) -> bool:
-        """A valid level alert that is already true at the coin's current price."""
-        return self.is_valid() and self.instance.would_fire_at(self.cleaned_data["coin"].price)
+        """A valid level alert that is already true at the coin's latest snapshot."""
+        return self.is_valid() and self.instance.would_fire_on(self.cleaned_data["coin"])
 
     @property
     def needs_confirmation(self) -> bool:

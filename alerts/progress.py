@@ -5,7 +5,10 @@ positive when the price has to rise to reach it, negative when it has to
 fall. A movement alert's is the move the price has made so far within the
 alert's window, measured as the evaluator measures it (against the window's
 first stored tick; alerts.matching.window_movements), or nothing when the
-coin has no price or no tick inside the window.
+coin has no price or no tick inside the window. The others measure the same
+way from the coin's latest snapshot: a market figure to its threshold (a
+24 h change in percentage points), the price to the nearer bound of a range
+and to the nearer trigger of a step's band.
 """
 
 from __future__ import annotations
@@ -15,38 +18,75 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from alerts.matching import PriceChange, window_movements
-from alerts.models import Alert
+from alerts.models import METRIC_OF, Alert, Window
 from prices.models import Coin
-from prices.templatetags.price_format import money, percent_change
+from prices.templatetags.price_format import compact_money, money, percent_change
 
 HUNDRED = Decimal(100)
+WINDOW_LABELS = dict(Window.choices)
 
 
 @dataclass(frozen=True)
 class Distance:
-    """A signed distance: an amount in the quote currency and a percentage."""
+    """A signed distance: an amount and, unless it is in points, a percentage of the value."""
 
     amount: Decimal
-    percent: Decimal
+    percent: Decimal | None
+    label: str = "To target"
+    # How the amount reads: "price" ($5,000.00), "amount" (a market cap or
+    # volume: $1.2B) or "points" (a 24 h change: 3.50 points).
+    unit: str = "price"
 
     @property
     def amount_text(self) -> str:
         """E.g. +$5,000.00 or −$120.50, formatted as live.js formats it."""
         sign = "-" if self.amount < 0 else "+"
-        return f"{sign}{money(abs(self.amount))}"
+        if self.unit == "points":
+            return f"{sign}{abs(self.amount):.2f} points"
+        shown = compact_money if self.unit == "amount" else money
+        return f"{sign}{shown(abs(self.amount))}"
 
     @property
     def percent_text(self) -> str:
-        return percent_change(self.percent)
+        return "" if self.percent is None else percent_change(self.percent)
+
+
+def _towards(bound: Decimal, value: Decimal, label: str, unit: str = "price") -> Distance:
+    amount = bound - value
+    return Distance(amount, amount / value * HUNDRED, label, unit)
+
+
+def _nearest(bounds: Iterable[Decimal | None], price: Decimal) -> Decimal | None:
+    known = [bound for bound in bounds if bound is not None]
+    return min(known, key=lambda bound: abs(bound - price)) if known else None
 
 
 def to_target(alert: Alert) -> Distance | None:
-    """From the coin's current price to a price alert's target."""
-    price = alert.coin.price
-    if alert.is_movement or alert.target is None or price is None or price <= 0:
+    """From the coin's snapshot to what the alert waits for (not for movements)."""
+    coin = alert.coin
+    if alert.is_movement or coin.price is None or coin.price <= 0:
         return None
-    amount = alert.target - price
-    return Distance(amount, amount / price * HUNDRED)
+    if alert.is_metric:
+        return _to_threshold(alert, getattr(coin, METRIC_OF[alert.condition]))
+    if alert.is_range:
+        bound = _nearest((alert.range_low, alert.range_high), coin.price)
+        inside = bound is not None and alert.range_low <= coin.price <= alert.range_high
+        label = "To the range's edge" if inside else "To the range"
+    elif alert.is_step:
+        bound, label = _nearest((alert.step_low, alert.step_high), coin.price), "To next step"
+    else:
+        bound, label = alert.target, "To target"
+    return None if bound is None else _towards(bound, coin.price, label)
+
+
+def _to_threshold(alert: Alert, value: Decimal | None) -> Distance | None:
+    if value is None or alert.threshold is None:
+        return None
+    if METRIC_OF[alert.condition] == "change_24h_pct":
+        return Distance(alert.threshold - value, None, "To threshold", "points")
+    if value <= 0:
+        return None
+    return _towards(alert.threshold, value, "To threshold", "amount")
 
 
 def distances(alerts: Iterable[Alert]) -> dict[int, Distance]:
@@ -71,6 +111,10 @@ def _window_moves(coins: Iterable[Coin]) -> dict[tuple[int, str], Distance]:
     if not changes:
         return {}
     return {
-        (move.coin_id, move.window): Distance(move.price - move.reference, move.change_pct)
+        (move.coin_id, move.window): Distance(
+            move.price - move.reference,
+            move.change_pct,
+            f"Moved in {WINDOW_LABELS[move.window]}",
+        )
         for move in window_movements(changes)
     }

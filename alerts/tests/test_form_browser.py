@@ -94,6 +94,40 @@ def test_the_form_shows_only_the_fields_the_condition_uses(kenji):
     screenshot(page, "alert-form-movement")
 
 
+def test_market_range_and_step_conditions_show_their_own_fields(kenji):
+    from playwright.sync_api import expect
+
+    page, _ = kenji
+    page.goto("/alerts/new/?coin=bitcoin")
+    condition = page.get_by_label("Condition")
+    fields = ("target", "threshold", "range_low", "range_high", "percent", "window")
+
+    for chosen, shown in (
+        ("market_cap_above", {"threshold"}),
+        ("change_24h_below", {"threshold"}),
+        ("enters_range", {"range_low", "range_high"}),
+        ("pct_step", {"percent"}),
+        ("pct_down", {"percent", "window"}),
+    ):
+        condition.select_option(chosen)
+        for name in fields:
+            if name in shown:
+                expect(box(page, name)).to_be_visible()
+            else:
+                expect(box(page, name)).to_be_hidden()
+    condition.select_option("exits_range")
+    page.get_by_label("Range from (USD)").fill("26000")
+    page.get_by_label("Range to (USD)").fill("28000")
+    page.get_by_role("button", name="Create alert").click()
+    page.wait_for_url("**/alerts/*/")
+    alert = beside_the_browser(_newest_alert)
+    assert (alert.condition, alert.range_low, alert.range_high) == (
+        "exits_range",
+        Decimal("26000"),
+        Decimal("28000"),
+    )
+
+
 def test_a_movement_alert_turned_into_a_price_alert_saves_without_its_old_percent(kenji):
     page, alert_id = kenji
     page.goto(f"/alerts/{alert_id}/edit/")

@@ -1,6 +1,7 @@
 // The alert form: shows only the fields the chosen condition uses, and adds
-// presets for the target (± 1, 5, 10 % of the coin's price) and the expiry
-// (1 hour, 1 day, 1 week from now, typed in the account's time zone).
+// presets for the target and the range (± 1, 5, 10 % of the coin's price)
+// and the expiry (1 hour, 1 day, 1 week from now, typed in the account's time
+// zone).
 //
 // Without this script every field shows and none of them is lost: the server
 // validates the same fields either way (docs/alerts.md). A field hidden for
@@ -40,12 +41,16 @@
     var frequency = form.querySelector('[name="frequency"]');
     if (condition) {
       var chosen = condition.value;
-      var priced = words(condition, "data-price-conditions").indexOf(chosen) >= 0;
-      var moving = words(condition, "data-movement-conditions").indexOf(chosen) >= 0;
-      // No condition chosen yet: nothing to hide.
-      show(box(form, "target"), priced || !chosen, true);
-      show(box(form, "percent"), moving || !chosen, true);
-      show(box(form, "window"), moving || !chosen, true);
+      var uses = function (kind) {
+        // No condition chosen yet: nothing to hide.
+        return !chosen || words(condition, "data-" + kind + "-conditions").indexOf(chosen) >= 0;
+      };
+      show(box(form, "target"), uses("price"), true);
+      show(box(form, "threshold"), uses("metric"), true);
+      show(box(form, "range_low"), uses("range"), true);
+      show(box(form, "range_high"), uses("range"), true);
+      show(box(form, "percent"), uses("movement") || uses("step"), true);
+      show(box(form, "window"), uses("movement"), true);
     }
     if (frequency) {
       // Posted either way: the field is required, and ignored for "once".
@@ -86,11 +91,12 @@
     return text.indexOf(".") >= 0 ? text.replace(/0+$/, "").replace(/\.$/, "") : text;
   }
 
-  function addTargetPresets(form) {
-    var field = box(form, "target");
+  // Presets for a price field (the target, the range's bounds).
+  function addPricePresets(form, name) {
+    var field = box(form, name);
     var input = field && field.querySelector("input");
     if (!input) return;
-    var group = presets("Target from the price now");
+    var group = presets("Set from the price now");
     TARGET_PRESETS.forEach(function (percent) {
       var text = (percent > 0 ? "+" : "−") + Math.abs(percent) + " %";
       group.appendChild(
@@ -172,7 +178,9 @@
   function start() {
     var form = document.querySelector("form.alert-form");
     if (!form) return;
-    addTargetPresets(form);
+    ["target", "range_low", "range_high"].forEach(function (name) {
+      addPricePresets(form, name);
+    });
     addExpiryPresets(form);
     followPrices(form);
     form.addEventListener("change", function (event) {
