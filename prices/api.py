@@ -21,8 +21,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api_cache import ConditionalListMixin, ValidatorQuery, row_digest
+from common.api_errors import Conflict, ErrorSerializer, error_body
 from common.api_filters import StrictBooleanFilter
+from common.display_currencies import base_currency, display_currencies
 from prices import history, watchlists
+from prices.currencies import Rate, RateUnavailable, base_rate, usable_rate
 from prices.models import Coin, WatchlistEntry, decimal_text
 
 COIN_EXAMPLE = {
@@ -36,6 +39,7 @@ COIN_EXAMPLE = {
     "updated_at": "2026-11-21T06:00:00+00:00",
     "source": "coingecko",
     "simulated": False,
+    "currency": "usd",
     "market_cap_rank": 1,
     "tracked": True,
     "image_url": "https://assets.coingecko.com/coins/images/1/large/bitcoin.png",
@@ -44,6 +48,7 @@ COIN_EXAMPLE = {
 HISTORY_EXAMPLE = {
     "coin": "bitcoin",
     "range": "24h",
+    "currency": "usd",
     "points": [
         {"time": "2026-11-20T06:00:00+00:00", "price": "66100.1"},
         {"time": "2026-11-20T06:05:00+00:00", "price": "66180.4"},
@@ -57,13 +62,19 @@ class CoinSerializer(serializers.Serializer):
     id = serializers.CharField(read_only=True, help_text="The CoinGecko id (unique).")
     symbol = serializers.CharField(read_only=True, help_text="Ticker; not unique.")
     name = serializers.CharField(read_only=True)
-    price = serializers.CharField(read_only=True, allow_null=True, help_text="Decimal, USD.")
+    price = serializers.CharField(
+        read_only=True, allow_null=True, help_text="Decimal, in `currency`."
+    )
     market_cap = serializers.CharField(read_only=True, allow_null=True)
     volume_24h = serializers.CharField(read_only=True, allow_null=True)
     change_24h_pct = serializers.CharField(read_only=True, allow_null=True)
     updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
     source = serializers.CharField(read_only=True, help_text="coingecko, simulated or backfill.")
     simulated = serializers.BooleanField(read_only=True)
+    currency = serializers.CharField(
+        read_only=True,
+        help_text="What price, market_cap and volume_24h are in: `?currency=`, else the base.",
+    )
     market_cap_rank = serializers.IntegerField(read_only=True, allow_null=True)
     tracked = serializers.BooleanField(read_only=True, help_text="Polled every few seconds.")
     image_url = serializers.CharField(
@@ -76,8 +87,13 @@ class CoinSerializer(serializers.Serializer):
     )
 
     def to_representation(self, coin: Coin) -> dict:
+        rate: Rate = self.context.get("rate") or base_rate()
         return {
             **coin.snapshot(),
+            "price": _text(rate.convert(coin.price)),
+            "market_cap": _text(rate.convert_amount(coin.market_cap)),
+            "volume_24h": _text(rate.convert_amount(coin.volume_24h)),
+            "currency": rate.currency,
             "market_cap_rank": coin.market_cap_rank,
             "tracked": coin.is_tracked,
             "image_url": coin.image_url,
@@ -85,15 +101,64 @@ class CoinSerializer(serializers.Serializer):
         }
 
 
+def _text(value) -> str | None:
+    return None if value is None else decimal_text(value)
+
+
 class PricePointSerializer(serializers.Serializer):
     time = serializers.DateTimeField()
-    price = serializers.CharField(help_text="Decimal, USD.")
+    price = serializers.CharField(help_text="Decimal, in the history's `currency`.")
 
 
 class HistorySerializer(serializers.Serializer):
     coin = serializers.CharField(help_text="The CoinGecko id.")
     range = serializers.ChoiceField(choices=history.RANGES)
+    currency = serializers.CharField(help_text="What the prices are in.")
     points = PricePointSerializer(many=True, help_text="Ascending, at most about 1,000.")
+
+
+class CurrencyQuerySerializer(serializers.Serializer):
+    currency = serializers.ChoiceField(choices=[], required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # DISPLAY_CURRENCIES, read per request (never at import).
+        self.fields["currency"].choices = display_currencies()
+
+
+def requested_rate(request: Request) -> Rate:
+    """The rate into `?currency=` (none: the base).
+
+    400 for a code that is not a display currency; 409 while its rate is
+    missing or older than EXCHANGE_RATE_STALE_SECONDS: an answer converted
+    with it would pass an old rate off as current.
+    """
+    query = CurrencyQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    code = query.validated_data.get("currency")
+    if not code:
+        return base_rate()
+    try:
+        return usable_rate(code)
+    except RateUnavailable as unavailable:
+        raise Conflict(
+            detail=f"{unavailable}: ask again later, or in {base_currency()}.",
+            code="exchange_rate_unavailable",
+        ) from None
+
+
+class CurrencyMixin:
+    """`?currency=` for a viewset whose answers hold prices: resolved once, after
+    authentication and throttling, and handed to the serializers as `rate`."""
+
+    rate: Rate
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        self.rate = requested_rate(request)
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "rate": getattr(self, "rate", None)}
 
 
 class HistoryQuerySerializer(serializers.Serializer):
@@ -105,7 +170,8 @@ class CandidatesSerializer(serializers.Serializer):
     candidates = CoinSerializer(many=True)
 
 
-def history_body(coin: Coin, request: Request) -> dict:
+def history_body(coin: Coin, request: Request, rate: Rate) -> dict:
+    """The history in `rate`'s currency: every point at today's rate (docs/currencies.md)."""
     query = HistoryQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     range_key = query.validated_data["range"]
@@ -113,12 +179,40 @@ def history_body(coin: Coin, request: Request) -> dict:
     return {
         "coin": coin.coingecko_id,
         "range": range_key,
+        "currency": rate.currency,
         "points": [
-            {"time": time.isoformat(), "price": decimal_text(price)} for time, price in points
+            {"time": time.isoformat(), "price": decimal_text(rate.convert(price))}
+            for time, price in points
         ],
     }
 
 
+CURRENCY_PARAMETER = OpenApiParameter(
+    "currency",
+    str,
+    description=(
+        "Amounts in this currency, one of the site's DISPLAY_CURRENCIES (default "
+        "usd,eur,gbp,jpy,btc,eth), converted from the base (VS_CURRENCY, the default) "
+        "with the latest exchange rate. An unknown code is a 400; 409 "
+        "`exchange_rate_unavailable` while that currency's rate is missing or stale."
+    ),
+)
+RATE_CONFLICT = OpenApiResponse(
+    ErrorSerializer,
+    description="The `?currency=` rate is missing or older than EXCHANGE_RATE_STALE_SECONDS.",
+    examples=[
+        OpenApiExample(
+            "exchange_rate_unavailable",
+            value=error_body(
+                "exchange_rate_unavailable",
+                "the EUR exchange rate is out of date (fetched 2026-11-21T04:00:00+00:00, "
+                "older than 3600 s): ask again later, or in usd.",
+            ),
+            response_only=True,
+            status_codes=["409"],
+        )
+    ],
+)
 RANGE_PARAMETER = OpenApiParameter(
     "range",
     str,
@@ -150,15 +244,19 @@ class CoinFilter(django_filters.FilterSet):
             "`search` matches the CoinGecko id, the name or the symbol (case-insensitive). "
             "Public: no authentication needed."
         ),
+        parameters=[CURRENCY_PARAMETER],
+        responses={200: CoinSerializer(many=True), 409: RATE_CONFLICT},
         examples=[OpenApiExample("A page of coins", value=COIN_EXAMPLE, response_only=True)],
     ),
     retrieve=extend_schema(
         summary="One coin",
         description="A coin by its CoinGecko id, with its latest price snapshot. Public.",
+        parameters=[CURRENCY_PARAMETER],
+        responses={200: CoinSerializer, 409: RATE_CONFLICT},
         examples=[OpenApiExample("Bitcoin", value=COIN_EXAMPLE, response_only=True)],
     ),
 )
-class CoinViewSet(ConditionalListMixin, viewsets.ReadOnlyModelViewSet):
+class CoinViewSet(CurrencyMixin, ConditionalListMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Coin.objects.all()
     serializer_class = CoinSerializer
     permission_classes = [AllowAny]
@@ -175,19 +273,24 @@ class CoinViewSet(ConditionalListMixin, viewsets.ReadOnlyModelViewSet):
         # Any page of any filter can show any coin: the whole catalogue.
         return row_digest(Coin._meta.db_table)
 
+    def list_etag(self, request: Request, validator: str) -> str:
+        # The URL names the currency; a new rate for it is a new page.
+        rate = f"{self.rate.factor}@{self.rate.fetched_at}"
+        return super().list_etag(request, f"{validator}:{rate}")
+
     @extend_schema(
         summary="Price history of a coin",
         description=(
             "Prices of the coin over `range`, oldest first, at most about 1,000 points "
             "(longer ranges come from minute or hour rollups). Public."
         ),
-        parameters=[RANGE_PARAMETER],
-        responses=HistorySerializer,
+        parameters=[RANGE_PARAMETER, CURRENCY_PARAMETER],
+        responses={200: HistorySerializer, 409: RATE_CONFLICT},
         examples=[OpenApiExample("A day of bitcoin", value=HISTORY_EXAMPLE, response_only=True)],
     )
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def history(self, request: Request, id: str) -> Response:
-        return Response(history_body(self.get_object(), request))
+        return Response(history_body(self.get_object(), request, self.rate))
 
 
 class SymbolHistoryView(APIView):
@@ -203,9 +306,10 @@ class SymbolHistoryView(APIView):
             "Choices** listing the candidates (by rank); ask again with "
             "/coins/{id}/history/. One match answers with its history; none is a 404."
         ),
-        parameters=[RANGE_PARAMETER],
+        parameters=[RANGE_PARAMETER, CURRENCY_PARAMETER],
         responses={
             200: HistorySerializer,
+            409: RATE_CONFLICT,
             300: OpenApiResponse(
                 CandidatesSerializer,
                 description="Several coins use this symbol.",
@@ -221,13 +325,15 @@ class SymbolHistoryView(APIView):
         examples=[OpenApiExample("A day of btc", value=HISTORY_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, symbol: str) -> Response:
+        rate = requested_rate(request)
         coins = list(Coin.objects.filter(symbol__iexact=symbol)[:20])
         if not coins:
             raise NotFound(f"No coin has the symbol {symbol!r}.")
         if len(coins) > 1:
-            body = {"symbol": symbol, "candidates": CoinSerializer(coins, many=True).data}
+            candidates = CoinSerializer(coins, many=True, context={"rate": rate}).data
+            body = {"symbol": symbol, "candidates": candidates}
             return Response(body, status=status.HTTP_300_MULTIPLE_CHOICES)
-        return Response(history_body(coins[0], request))
+        return Response(history_body(coins[0], request, rate))
 
 
 class CoinIdField(serializers.SlugRelatedField):
@@ -271,6 +377,8 @@ WATCHLIST_RESPONSE = OpenApiExample(
     list=extend_schema(
         summary="Your watchlist",
         description="The coins you pinned, in the order you pinned them, with their prices.",
+        parameters=[CURRENCY_PARAMETER],
+        responses={200: WatchlistEntrySerializer(many=True), 409: RATE_CONFLICT},
         examples=[WATCHLIST_RESPONSE],
     ),
     create=extend_schema(
@@ -284,11 +392,14 @@ WATCHLIST_RESPONSE = OpenApiExample(
     retrieve=extend_schema(
         summary="One pinned coin",
         description="A watchlist entry by coin id.",
+        parameters=[CURRENCY_PARAMETER],
+        responses={200: WatchlistEntrySerializer, 409: RATE_CONFLICT},
         examples=[WATCHLIST_RESPONSE],
     ),
     destroy=extend_schema(summary="Unpin a coin", description="Remove a coin from your watchlist."),
 )
 class WatchlistViewSet(
+    CurrencyMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,

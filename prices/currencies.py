@@ -40,6 +40,7 @@ __all__ = [
     "currency_symbol",
     "current_rates",
     "display_for",
+    "display_for_request",
     "format_compact",
     "format_price",
     "rate_for",
@@ -236,6 +237,20 @@ def display_for(currency: str | None, now: datetime | None = None) -> Display:
         return Display(usable_rate(wanted, now), wanted)
     except RateUnavailable as unavailable:
         return Display(base_rate(), wanted, unavailable.fetched_at)
+
+
+def display_for_request(request) -> Display:
+    """The page's Display, read once per request.
+
+    For the signed-in reader's display currency: `request.display_currency`,
+    which accounts.middleware.UserPreferencesMiddleware sets (prices does
+    not import accounts); visitors see the base.
+    """
+    display = getattr(request, "_currency_display", None)
+    if display is None:
+        display = display_for(getattr(request, "display_currency", None))
+        request._currency_display = display
+    return display
 
 
 # --- Formatting (static/js/live.js mirrors each rule: keep them in step) ---------------

@@ -10,6 +10,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from prices.coin_search import MAX_QUERY_LENGTH, search_coins
+from prices.currencies import (
+    Rate,
+    RateUnavailable,
+    UnsupportedCurrency,
+    base_rate,
+    display_for_request,
+    usable_rate,
+)
 from prices.dashboard import coin_cards, feed_banner
 from prices.history import RANGES, price_history
 from prices.models import Coin, decimal_text
@@ -47,15 +55,19 @@ def coin_detail(request: HttpRequest, coingecko_id: str) -> HttpResponse:
             "watched": is_watched(request.user, coin),
             "banner": feed_banner([coin]),
             "ranges": RANGES,
-            "price_lines": alert_price_lines(alerts),
+            "price_lines": alert_price_lines(alerts, display_for_request(request).rate),
         },
     )
 
 
-def alert_price_lines(alerts: list) -> list[dict[str, str]]:
-    """The chart's horizontal lines: each active alert's target and condition."""
+def alert_price_lines(alerts: list, rate: Rate) -> list[dict[str, str]]:
+    """The chart's horizontal lines: each active alert's target, in the chart's
+    currency, and its condition."""
     return [
-        {"price": decimal_text(alert.target), "title": alert.condition.replace("_", " ")}
+        {
+            "price": decimal_text(rate.convert(alert.target)),
+            "title": alert.condition.replace("_", " "),
+        }
         for alert in alerts
         if alert.is_active and alert.target is not None
     ]
@@ -63,8 +75,15 @@ def alert_price_lines(alerts: list) -> list[dict[str, str]]:
 
 @require_GET
 def coin_history(request: HttpRequest, coingecko_id: str) -> JsonResponse:
+    """The chart's points, in `?currency=` (default: the base), converted at today's rate."""
     coin = get_object_or_404(Coin, coingecko_id=coingecko_id)
     range_key = request.GET.get("range", "24h")
+    try:
+        rate = usable_rate(request.GET["currency"]) if "currency" in request.GET else base_rate()
+    except UnsupportedCurrency as unsupported:
+        return JsonResponse({"error": str(unsupported)}, status=400)
+    except RateUnavailable as unavailable:
+        return JsonResponse({"error": f"{unavailable}; ask again later."}, status=409)
     try:
         points = price_history(coin, range_key)
     except ValueError:
@@ -76,8 +95,11 @@ def coin_history(request: HttpRequest, coingecko_id: str) -> JsonResponse:
         {
             "coin": coin.coingecko_id,
             "range": range_key,
+            "currency": rate.currency,
             # [unix seconds, exact decimal string]; the chart parses the string.
-            "points": [[int(time.timestamp()), decimal_text(price)] for time, price in points],
+            "points": [
+                [int(time.timestamp()), decimal_text(rate.convert(price))] for time, price in points
+            ],
         }
     )
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from prices.exchange_rates import store_rates
 from prices.ingest import store_quotes
 from prices.models import Coin, PriceSource
 from prices.tests.pipeline import quote
@@ -43,3 +44,9 @@ def catalogue_coin(coingecko_id: str, symbol: str, name: str, rank: int | None =
     return Coin.objects.create(
         coingecko_id=coingecko_id, symbol=symbol, name=name, market_cap_rank=rank
     )
+
+
+def rates_fetched(age: timedelta = timedelta(0), **factors: str) -> None:
+    """Exchange rates from the base (units per unit of it), fetched `age` ago."""
+    rates = {code: Decimal(factor) for code, factor in factors.items()}
+    store_rates(rates, PriceSource.COINGECKO, timezone.now() - age)

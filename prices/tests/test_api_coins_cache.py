@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from prices.ingest import store_quotes
 from prices.models import Coin, PriceSource
-from prices.tests.coins import catalogue_coin, priced_coin
+from prices.tests.coins import catalogue_coin, priced_coin, rates_fetched
 from prices.tests.pipeline import quote
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -150,3 +150,17 @@ def test_every_caller_shares_the_coin_lists_etag(api_client, owner_api, catalogu
     etag = api_client.get("/api/v1/coins/")["ETag"]
 
     assert owner_api.get("/api/v1/coins/", HTTP_IF_NONE_MATCH=etag).status_code == 304
+
+
+def test_each_currency_has_its_own_etag_and_a_new_rate_changes_it(api_client, catalogue):
+    rates_fetched(eur="0.92")
+    usd = api_client.get("/api/v1/coins/")["ETag"]
+    eur = api_client.get("/api/v1/coins/?currency=eur")["ETag"]
+    assert usd != eur
+
+    rates_fetched(eur="0.93")
+    response = api_client.get("/api/v1/coins/?currency=eur", HTTP_IF_NONE_MATCH=eur)
+
+    assert response.status_code == 200
+    assert response.json()["results"][0]["price"] == "25575"
+    assert api_client.get("/api/v1/coins/")["ETag"] == usd

@@ -13,8 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from accounts.models import Profile
 from alerts.models import Alert, Condition
-from prices.tests.coins import priced_coin
+from prices.tests.coins import priced_coin, rates_fetched
 from prices.tests.pipeline import alert_batches  # noqa: F401 (fixture)
 from prices.tests.test_browser import (  # noqa: F401 (fixtures)
     beside_the_browser,
@@ -158,3 +159,25 @@ def test_an_anonymous_click_on_the_chart_leads_to_log_in_then_the_form(page, dja
     assert (query["coin"], query["condition"]) == ("bitcoin", "above")
     assert page.locator("#id_coin").input_value() == "bitcoin"
     assert Decimal(page.locator("#id_target").input_value()) == Decimal(query["target"])
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_chart_in_yen_opens_the_form_with_the_price_in_the_base(page, django_user_model):  # noqa: F811
+    def setup() -> None:
+        user = django_user_model.objects.create_user(
+            "gus", "gus@example.com", "a-long-Passphrase-42"
+        )
+        Profile.objects.create(user=user, display_currency="jpy")
+        rates_fetched(jpy="149.5")
+
+    beside_the_browser(setup)
+    log_in(page, "gus@example.com", "a-long-Passphrase-42")
+    page.goto("/coins/bitcoin/")
+    assert page.locator('[data-coin="bitcoin"][data-field="price"]').inner_text().startswith("¥4,")
+
+    click_chart(page, 0.08)  # over the price now: 27000.5 USD, about 4.04 million yen
+
+    target = Decimal(form_query(page)["target"])
+    assert Decimal("27000.5") < target < Decimal("30000")

@@ -1,5 +1,10 @@
 // The coin page's price chart: history from /coins/<id>/history.json, live
 // points from live.js's "cm:prices" / "cm:snapshot" events.
+//
+// The chart is in the page's currency (data-currency): the history comes
+// converted by the server, live points (in the base) are converted by live.js,
+// and a click opens the alert form with the price back in the base, which is
+// what alerts take.
 (function () {
   "use strict";
 
@@ -8,6 +13,10 @@
 
   const coinId = container.dataset.coin;
   const historyUrl = container.dataset.historyUrl;
+  const chartCurrency = container.dataset.currency || "";
+  const live = window.CryptoMonitorLive;
+  // The page's rate converts live points when the chart is in its currency.
+  const converts = Boolean(live && live.toDisplay && chartCurrency === live.display());
   const status = document.getElementById("chart-status");
   const buttons = Array.from(document.querySelectorAll(".range-button"));
   const LC = window.LightweightCharts;
@@ -70,7 +79,9 @@
   async function fetchHistory(rangeKey) {
     let response;
     try {
-      response = await fetch(historyUrl + "?range=" + encodeURIComponent(rangeKey), {
+      const query = new URLSearchParams({ range: rangeKey });
+      if (chartCurrency) query.set("currency", chartCurrency);
+      response = await fetch(historyUrl + "?" + query.toString(), {
         headers: { Accept: "application/json" },
       });
     } catch (error) {
@@ -122,7 +133,9 @@
       if (coin.id !== coinId || coin.price == null || !coin.updated_at) continue;
       const time = Math.floor(Date.parse(coin.updated_at) / 1000);
       if (!(time >= lastTime)) continue; // Older than what we show: skip.
-      series.update({ time: time, value: parseFloat(coin.price) });
+      const value = converts ? live.toDisplay(coin.price) : parseFloat(coin.price);
+      if (value === null || !isFinite(value)) continue;
+      series.update({ time: time, value: value });
       if (time > lastTime) {
         container.dataset.points = String(Number(container.dataset.points || 0) + 1);
       }
@@ -163,9 +176,18 @@
     return data.length ? data[data.length - 1].value : null;
   }
 
-  // A price as the alert form takes it: the chart's precision, no exponent.
-  function targetText(price) {
-    const precision = priceFormat(currentPrice() || price).precision;
+  // A chart price in the base (alerts' currency): the same when the chart
+  // is in the base, else divided by the page's rate.
+  function toBase(price) {
+    if (!converts || price === null) return price;
+    const factor = live.toDisplay(1);
+    return factor ? price / factor : null;
+  }
+
+  // A price as the alert form takes it: the precision a chart of `reference`
+  // would have (the current price, in the same currency), no exponent.
+  function targetText(price, reference) {
+    const precision = priceFormat(reference || price).precision;
     const text = price.toFixed(Math.min(precision, 14));
     return text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text;
   }
@@ -176,7 +198,7 @@
     const query = new URLSearchParams({
       coin: coinId,
       condition: now !== null && price > now ? "above" : "below",
-      target: targetText(price),
+      target: targetText(toBase(price), toBase(now)),
     });
     return (container.dataset.alertUrl || "/alerts/new/") + "?" + query.toString();
   }
@@ -196,7 +218,7 @@
     const price = priceAt(param.point);
     tag.hidden = price === null;
     if (price === null) return;
-    tag.textContent = "+ alert at " + targetText(price);
+    tag.textContent = "+ alert at " + targetText(price, currentPrice());
     tag.style.top = Math.max(0, param.point.y - 12) + "px";
   });
   chart.subscribeClick(function (param) {

@@ -4,6 +4,11 @@
 // [data-coin][data-field]. While the socket is down those values are marked
 // stale, and after a reconnect the server's fresh snapshot replaces them all,
 // so an old price is never shown as current.
+//
+// The socket sends prices in the base currency (the snapshot's `currency`);
+// an element with data-currency shows them in that currency, converted with
+// the page's rate (the #display-currency JSON, prices.currencies.Display:
+// the reader's display currency, or the base when its rate is stale).
 (function () {
   "use strict";
 
@@ -13,7 +18,12 @@
   var PONG_TIMEOUT_MS = 10000;
   var POPUP_MS = 15000;
   var MAX_FRAME_BYTES = 4096; // the server closes the socket on bigger frames
-  var CURRENCY_SYMBOLS = { usd: "$", eur: "€", gbp: "£", jpy: "¥", cny: "¥", inr: "₹" };
+  var CURRENCY_SYMBOLS = {
+    usd: "$", eur: "€", gbp: "£", jpy: "¥", cny: "¥", inr: "₹", btc: "₿", eth: "Ξ",
+  };
+  // As prices/currencies.py: 8 significant digits, whole yen from 100 up.
+  var SIGNIFICANT_CURRENCIES = { btc: true, eth: true };
+  var WHOLE_CURRENCIES = { jpy: true };
   var COMPACT_UNITS = [[1e12, "T"], [1e9, "B"], [1e6, "M"]];
   var MISSING = "—";
   var STATE_TEXT = {
@@ -34,7 +44,8 @@
   var reconnectTimer = null;
   var pingTimer = null;
   var pongTimer = null;
-  var currency = "usd";
+  var currency = "usd"; // the base: what the socket's prices are in
+  var display = readDisplay(); // the page's rate: {currency, base, factor}
   var socketState = "offline";
   var feedState = "live"; // live | stale | unreachable, from the server's `feed`
 
@@ -45,10 +56,35 @@
     maximumFractionDigits: 2,
   });
   var grouped0 = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+  var significant = new Intl.NumberFormat("en-US", { maximumSignificantDigits: 8 });
 
-  function withCurrency(number) {
-    var symbol = CURRENCY_SYMBOLS[currency];
-    return symbol ? symbol + number : number + " " + currency.toUpperCase();
+  function withCurrency(number, code) {
+    code = code || currency;
+    var symbol = CURRENCY_SYMBOLS[code];
+    return symbol ? symbol + number : number + " " + code.toUpperCase();
+  }
+
+  // The server's rate for this page (base.html's json_script), or none.
+  function readDisplay() {
+    var script = document.getElementById("display-currency");
+    try {
+      var data = script ? JSON.parse(script.textContent) : null;
+      if (data && data.currency && isFinite(Number(data.factor))) return data;
+    } catch (error) {
+      // A page without a usable rate shows the base.
+    }
+    return null;
+  }
+
+  // A base amount in `code`: converted when `code` is the page's currency
+  // and its rate is from the base the socket speaks; null when it cannot be.
+  function convert(value, code) {
+    var amount = toNumber(value);
+    if (amount === null || !code || code === currency) return amount;
+    if (display && code === display.currency && display.base === currency) {
+      return amount * Number(display.factor);
+    }
+    return null;
   }
 
   function toNumber(value) {
@@ -57,26 +93,47 @@
     return isFinite(number) ? number : null;
   }
 
-  function formatPrice(value) {
+  // An amount already in `code` (default: the base), as format_price prints it.
+  function formatPrice(value, code) {
+    code = code || currency;
     var amount = toNumber(value);
     if (amount === null) return MISSING;
-    if (Math.abs(amount) >= 1) return withCurrency(grouped2.format(amount));
-    if (amount === 0) return withCurrency("0.00");
+    if (SIGNIFICANT_CURRENCIES[code]) {
+      // Below 1e-8 (a satoshi) the filter's "{:.4e}".
+      if (amount !== 0 && Math.abs(amount) < 1e-8) return withCurrency(amount.toExponential(4), code);
+      return withCurrency(significant.format(amount), code);
+    }
+    if (Math.abs(amount) >= 1) {
+      var whole = WHOLE_CURRENCIES[code] && Math.abs(amount) >= 100;
+      return withCurrency((whole ? grouped0 : grouped2).format(amount), code);
+    }
+    if (amount === 0) return withCurrency("0.00", code);
     // Sub-dollar coins: four significant digits without trailing zeros (the
     // filter's "{:.4g}"), and below 0.0001 the filter's "{:.4e}".
-    if (Math.abs(amount) < 1e-4) return withCurrency(amount.toExponential(4));
-    return withCurrency(amount.toPrecision(4).replace(/\.?0+$/, ""));
+    if (Math.abs(amount) < 1e-4) return withCurrency(amount.toExponential(4), code);
+    return withCurrency(amount.toPrecision(4).replace(/\.?0+$/, ""), code);
   }
 
-  function formatCompact(value) {
+  function formatCompact(value, code) {
+    code = code || currency;
     var amount = toNumber(value);
     if (amount === null) return MISSING;
     for (var i = 0; i < COMPACT_UNITS.length; i++) {
       if (Math.abs(amount) >= COMPACT_UNITS[i][0]) {
-        return withCurrency(grouped2.format(amount / COMPACT_UNITS[i][0]) + COMPACT_UNITS[i][1]);
+        var scaled = grouped2.format(amount / COMPACT_UNITS[i][0]);
+        return withCurrency(scaled + COMPACT_UNITS[i][1], code);
       }
     }
-    return withCurrency(grouped0.format(amount));
+    if (SIGNIFICANT_CURRENCIES[code]) return formatPrice(amount, code);
+    return withCurrency(grouped0.format(amount), code);
+  }
+
+  // A base amount shown in an element's data-currency (the base if none
+  // or if the page has no rate for it).
+  function formatIn(value, code, format) {
+    var converted = convert(value, code);
+    if (converted === null) return format(value, currency);
+    return format(converted, code);
   }
 
   function formatChange(value) {
@@ -110,15 +167,16 @@
 
   function render(element, coin) {
     var field = element.dataset.field;
+    var code = element.dataset.currency;
     if (field === "price") {
-      element.textContent = formatPrice(coin.price);
+      element.textContent = formatIn(coin.price, code, formatPrice);
     } else if (field === "change_24h_pct") {
       element.textContent = formatChange(coin.change_24h_pct);
       var change = toNumber(coin.change_24h_pct);
       element.classList.toggle("up", change !== null && change >= 0);
       element.classList.toggle("down", change !== null && change < 0);
     } else if (field === "market_cap" || field === "volume_24h") {
-      element.textContent = formatCompact(coin[field]);
+      element.textContent = formatIn(coin[field], code, formatCompact);
     } else if (field === "updated_at") {
       element.dataset.updatedAt = coin.updated_at || "";
       element.textContent = formatAgo(coin.updated_at);
@@ -268,7 +326,7 @@
       condition.className = "alert-popup-condition";
       condition.textContent =
         alert.condition.charAt(0).toUpperCase() + alert.condition.slice(1) +
-        (alert.price ? ": now " + formatPrice(alert.price) : "");
+        (alert.price ? ": now " + formatPrice(alert.price, alert.currency) : "");
       popup.appendChild(condition);
     }
     var text = document.createElement("p");
@@ -479,6 +537,13 @@
   window.CryptoMonitorLive = {
     formatPrice: formatPrice,
     formatCompact: formatCompact,
+    // A base amount in the page's display currency (null: no rate for it).
+    toDisplay: function (value) {
+      return display ? convert(value, display.currency) : toNumber(value);
+    },
+    display: function () {
+      return display ? display.currency : currency;
+    },
     formatChange: formatChange,
     formatAgo: formatAgo,
     formatSince: formatSince,
