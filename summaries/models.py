@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,6 +24,27 @@ class Days(models.TextChoices):
 
 # What the owner sets, through the form or the API; the rest is ours.
 OWNER_FIELDS = ("time_of_day", "days", "channels", "enabled")
+
+
+class SummaryScheduleQuerySet(models.QuerySet):
+    def due(self, now: datetime) -> dict[int, datetime]:
+        """The enabled schedules of active users with an occurrence due at `now`: {id: time}.
+
+        Sent or not: the claim decides. This runs every minute over every
+        schedule, so it reads five columns and makes no model instances
+        (bench/summaries.py: 10k schedules in about a tenth of the time).
+        """
+        grace = timedelta(minutes=settings.SUMMARIES_CATCH_UP_MINUTES)
+        rows = self.filter(enabled=True, user__is_active=True).values_list(
+            "pk", "time_of_day", "days", "due_from", "user__profile__time_zone"
+        )
+        found = {}
+        for pk, at, days, due_from, zone_name in rows.iterator(chunk_size=5000):
+            zone = timing.zone_named(zone_name or "")
+            instant = timing.latest_due(at, days == Days.WEEKDAYS, zone, now, grace, due_from)
+            if instant is not None:
+                found[pk] = instant
+        return found
 
 
 class SummarySchedule(models.Model):
@@ -52,6 +72,8 @@ class SummarySchedule(models.Model):
     due_from = models.DateTimeField(default=timezone.now, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SummaryScheduleQuerySet.as_manager()
 
     class Meta:
         ordering = ["time_of_day", "pk"]
@@ -89,13 +111,6 @@ class SummarySchedule(models.Model):
     def weekdays_only(self) -> bool:
         return self.days == Days.WEEKDAYS
 
-    def latest_due(self, now: datetime) -> datetime | None:
-        """The occurrence to send now, if any (sent or not: the claim decides)."""
-        grace = timedelta(minutes=settings.SUMMARIES_CATCH_UP_MINUTES)
-        return timing.latest_due(
-            self.time_of_day, self.weekdays_only, self.zone(), now, grace, self.due_from
-        )
-
     def next_at(self, now: datetime | None = None) -> datetime | None:
         """When the next summary is due (UTC); None while the schedule is off."""
         if not self.enabled:
@@ -129,36 +144,31 @@ class SummarySchedule(models.Model):
 
 
 # One statement is the claim: of two workers inserting the same occurrence,
-# PostgreSQL makes the second wait for the first to commit, then skips its
-# row (ON CONFLICT DO NOTHING), so it gets no id back and writes nothing.
+# PostgreSQL makes the second wait for the first to commit (or roll back),
+# then skips its row (ON CONFLICT DO NOTHING), so it gets no id back and
+# writes nothing. The content comes after, in the claimant's transaction.
 CLAIM_SQL = """
 INSERT INTO summaries_summaryoccurrence (schedule_id, scheduled_for, content, created_at)
-VALUES (%s, %s, %s::jsonb, statement_timestamp())
+VALUES (%s, %s, '{}'::jsonb, statement_timestamp())
 ON CONFLICT (schedule_id, scheduled_for) DO NOTHING
 RETURNING id, created_at
 """
 
 
 class SummaryOccurrenceQuerySet(models.QuerySet):
-    def claim(
-        self, schedule: SummarySchedule, scheduled_for: datetime, content: dict
-    ) -> SummaryOccurrence | None:
+    def claim(self, schedule: SummarySchedule, scheduled_for: datetime) -> SummaryOccurrence | None:
         """Insert the occurrence; None if another worker already has (or just did).
 
-        Call inside the transaction that writes the deliveries, so the
-        occurrence and its deliveries exist together or not at all.
+        Call inside the transaction that writes its content and deliveries,
+        so all exist together or not at all.
         """
         with connection.cursor() as cursor:
-            cursor.execute(CLAIM_SQL, [schedule.pk, scheduled_for, json.dumps(content)])
+            cursor.execute(CLAIM_SQL, [schedule.pk, scheduled_for])
             row = cursor.fetchone()
         if row is None:
             return None
         return SummaryOccurrence(
-            pk=row[0],
-            schedule=schedule,
-            scheduled_for=scheduled_for,
-            content=content,
-            created_at=row[1],
+            pk=row[0], schedule=schedule, scheduled_for=scheduled_for, content={}, created_at=row[1]
         )
 
 

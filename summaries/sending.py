@@ -14,6 +14,7 @@ one worker's.
 from __future__ import annotations
 
 import logging
+import random
 from datetime import datetime
 
 from django.db import transaction
@@ -30,37 +31,39 @@ logger = logging.getLogger(__name__)
 def due_summaries(now: datetime) -> list[tuple[SummarySchedule, datetime]]:
     """Each schedule with an occurrence to send now, not claimed yet, and its time.
 
-    Two queries whatever the number of schedules: the enabled ones of
-    active users (with their time zones), and the claims among the due.
+    Three queries whatever the number of schedules: which are due, which
+    of those are claimed already, and the rest with their owners. In a
+    random order, so runs that overlap (a long one and the next minute's)
+    mostly claim different schedules rather than queue behind each other.
     """
-    schedules = SummarySchedule.objects.filter(enabled=True, user__is_active=True).select_related(
-        "user__profile"
-    )
-    due = [(schedule, at) for schedule in schedules if (at := schedule.latest_due(now))]
+    due = SummarySchedule.objects.due(now)
     if not due:
         return []
     # A superset of the claims (any due schedule at any due time), on the
     # unique index; the exact pairs are picked here.
     taken = set(
         SummaryOccurrence.objects.filter(
-            schedule_id__in=[schedule.pk for schedule, _ in due],
-            scheduled_for__in={at for _, at in due},
+            schedule_id__in=list(due), scheduled_for__in=set(due.values())
         ).values_list("schedule_id", "scheduled_for")
     )
-    return [(schedule, at) for schedule, at in due if (schedule.pk, at) not in taken]
+    wanted = [pk for pk, at in due.items() if (pk, at) not in taken]
+    schedules = list(SummarySchedule.objects.filter(pk__in=wanted).select_related("user__profile"))
+    random.shuffle(schedules)
+    return [(schedule, due[schedule.pk]) for schedule in schedules]
 
 
 def claim(schedule: SummarySchedule, scheduled_for: datetime) -> SummaryOccurrence | None:
-    """Claim one occurrence and write its deliveries; None if someone else has it.
+    """Claim one occurrence, then write its content and deliveries; None if someone else has it.
 
-    The content is read before the transaction, so the claim holds its row
-    lock only for two INSERTs.
+    The claim comes first, so a worker that loses it waits for the winner's
+    commit instead of reading a summary it will not send.
     """
-    content = summary_content(schedule, scheduled_for)
     with transaction.atomic():
-        occurrence = SummaryOccurrence.objects.claim(schedule, scheduled_for, content)
+        occurrence = SummaryOccurrence.objects.claim(schedule, scheduled_for)
         if occurrence is None:
             return None
+        occurrence.content = summary_content(schedule, scheduled_for)
+        occurrence.save(update_fields=["content"])
         record_summary_deliveries(occurrence, schedule.channels)
     metrics.record_claim(occurrence)
     return occurrence

@@ -11,6 +11,7 @@ gets two summaries from one schedule.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Monday is 0: weekdays are Monday to Friday in the user's zone.
@@ -20,6 +21,7 @@ DAYS_LOOKED_BACK = 2
 DAYS_LOOKED_AHEAD = 8
 
 
+@cache
 def zone_named(name: str) -> ZoneInfo:
     """The zone called `name`; UTC for a blank or unknown name (as the pages show)."""
     try:

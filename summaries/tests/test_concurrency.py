@@ -1,8 +1,8 @@
 """Two workers claiming the same summary at once: one occurrence, one set of deliveries.
 
 Real threads, each on its own PostgreSQL connection; a barrier makes both
-pass the "not claimed yet" check before either inserts, and the first to
-insert holds its transaction open a moment, so the other's INSERT meets
+find the summary due and unclaimed before either claims it, and the first
+to insert holds its transaction open a moment, so the other's INSERT meets
 its uncommitted row.
 """
 
@@ -29,18 +29,19 @@ def test_two_workers_at_once_send_one_summary(owner, make_schedule, watching, mo
     in_zone(owner, "Europe/Paris")
     make_schedule(channels=["email", "in_app", "webhook"])
     both_checked = threading.Barrier(2, timeout=10)
-    build, record = sending.summary_content, sending.record_summary_deliveries
+    find, record = sending.due_summaries, sending.record_summary_deliveries
 
-    def content_once_both_checked(*args):
+    def found_once_both_checked(*args):
+        found = find(*args)
         both_checked.wait()
-        return build(*args)
+        return found
 
     def record_slowly(*args):
         written = record(*args)
         time.sleep(0.3)  # still uncommitted: the other INSERT waits for us
         return written
 
-    monkeypatch.setattr(sending, "summary_content", content_once_both_checked)
+    monkeypatch.setattr(sending, "due_summaries", found_once_both_checked)
     monkeypatch.setattr(sending, "record_summary_deliveries", record_slowly)
     claimed: list[int] = []
 
