@@ -105,7 +105,7 @@ lint: deps
 
 bench: assets proxy
 	$(BIN)/python bench/ingest.py
-	@for b in alerts delivery push fanout api ws_flood; do [ ! -f bench/$$b.py ] || $(BIN)/python bench/$$b.py || exit 1; done
+	@for b in alerts delivery push fanout api ws_flood summaries; do [ ! -f bench/$$b.py ] || $(BIN)/python bench/$$b.py || exit 1; done
 
 fuzz: assets
 	$(BIN)/pytest -m fuzz --fuzz-examples=5000 $(PYTEST_ARGS)
