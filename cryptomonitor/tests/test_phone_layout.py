@@ -30,6 +30,7 @@ from prices.tests.test_browser import (  # noqa: F401 (fixtures)
     market,
     screenshot,
 )
+from summaries.models import SummaryOccurrence, SummarySchedule
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -100,6 +101,21 @@ def _a_user_with_history(user_model) -> int:
     )
     for name in ("backup script on the home server", "grafana"):
         ApiToken.issue(user, name)
+    # A summary on every channel, whose webhook failed, as its page lists it.
+    schedule = SummarySchedule.objects.create(
+        user=user, time_of_day="07:45", days="weekdays", channels=["email", "in_app", "webhook"]
+    )
+    occurrence = SummaryOccurrence.objects.create(
+        schedule=schedule, scheduled_for=now - timedelta(hours=2), content={}
+    )
+    Delivery.objects.create(
+        user=user,
+        summary=occurrence,
+        channel="webhook",
+        status=DeliveryStatus.FAILED,
+        attempts=3,
+        last_error=LONG_ERROR,
+    )
     return fired.pk
 
 
@@ -144,6 +160,8 @@ def test_each_page_fits_a_phone_without_sideways_scrolling(signed_in):
         "account": "/account/",
         "email-addresses": "/accounts/email/",
         "password": "/accounts/password/change/",
+        "summaries": "/summaries/",
+        "new-summary": "/summaries/new/",
     }
     too_wide = {}
     for name, url in pages.items():
