@@ -133,9 +133,7 @@ def test_step_alerts_say_how_far_the_price_moved_and_from_where(feed, make_alert
     assert first.reason == (
         "Price moved up 5.00% from 30000 when the alert was set (30000 → 31500)."
     )
-    assert second.reason == (
-        "Price moved down 5.00% from 31500 at the last alert (31500 → 29925)."
-    )
+    assert second.reason == ("Price moved down 5.00% from 31500 at the last alert (31500 → 29925).")
 
 
 def test_after_an_edit_a_step_reason_says_it_counts_from_the_edit(feed, make_alert):

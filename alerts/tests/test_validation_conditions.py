@@ -138,9 +138,7 @@ def test_it_requires_a_percentage_for_a_step(build):
 @pytest.mark.parametrize("condition", ["pct_step", "pct_step_down"])
 def test_it_rejects_a_step_down_of_100_percent_or_more(build, condition):
     assert errors_of(build(condition, percent="100")) == {
-        "percent": [
-            "A step down of 100% or more would need a price of zero: enter less than 100."
-        ]
+        "percent": ["A step down of 100% or more would need a price of zero: enter less than 100."]
     }
 
 
@@ -190,9 +188,7 @@ def test_the_api_reports_the_rules_messages_per_field(owner_api, bitcoin):
 
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {
-        "threshold": [
-            "Enter a 24 h change in percent above -100 and at most 10000, e.g. 10 or -5."
-        ]
+        "threshold": ["Enter a 24 h change in percent above -100 and at most 10000, e.g. 10 or -5."]
     }
 
 
