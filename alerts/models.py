@@ -587,8 +587,10 @@ class Alert(models.Model):
             price = Coin.objects.filter(pk=self.coin_id).values_list("price", flat=True).first()
         self.step_reference, self.step_reference_at = price, timezone.now()
         self.step_low = self.step_high = None
-        if price is not None and self.percent is not None:
-            self.step_low, self.step_high = steps.step_band(self.condition, price, self.percent)
+        # As given, unsaved: a string from Alert.objects.create(percent="5").
+        percent = self._meta.get_field("percent").to_python(self.percent)
+        if price is not None and percent is not None:
+            self.step_low, self.step_high = steps.step_band(self.condition, price, percent)
 
     def forget_firings(self) -> None:
         """Re-arm and end the cooldown, unsaved: new parameters make the old ones meaningless."""

@@ -22,6 +22,16 @@ KINDS = [
     {"condition": "crosses_up", "target": Decimal("105")},
     {"condition": "crosses", "target": Decimal("101"), "frequency": "every_time"},
     {"condition": "pct_up", "percent": Decimal("5"), "window": "1h"},
+    {"condition": "market_cap_above", "threshold": Decimal("1000"), "frequency": "every_time"},
+    {"condition": "enters_range", "range_low": Decimal("105"), "range_high": Decimal("120")},
+    # bulk_create skips save(), which would start the band at the coin's price.
+    {
+        "condition": "pct_step_up",
+        "percent": Decimal("5"),
+        "step_reference": Decimal("100"),
+        "step_high": Decimal("105"),
+        "frequency": "every_time",
+    },
 ]
 
 
@@ -77,6 +87,8 @@ def test_two_evaluators_of_one_batch_fire_each_alert_exactly_once(owner, monkeyp
                 "price": "110",
                 "previous_price": "100",
                 "time": time.isoformat(),
+                "market_cap": "2000",
+                "previous_market_cap": "900",
             }
         ]
 

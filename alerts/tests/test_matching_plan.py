@@ -7,20 +7,23 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from alerts.claiming import claim_statement
+from alerts.claiming import _LOCK, REARM_SQL, claim_statement
 from alerts.evaluation import PLAN_SETTINGS, _apply_settings, evaluate_batch
-from alerts.matching import PriceChange
+from alerts.matching import REARM_RULES, PriceChange, batch_cte, matching_part
 from alerts.models import Alert, Condition
 
 pytestmark = pytest.mark.django_db
 
 
-def firing_plan(coin, previous: str, options: str = "") -> list[str]:
-    """EXPLAIN `options` of FIRE_SQL for `coin` moving from `previous` to 30000, rolled back."""
+def firing_plan(coin, previous: str, options: str = "", **figures: Decimal) -> list[str]:
+    """EXPLAIN `options` of FIRE_SQL for `coin` moving from `previous` to 30000, rolled back.
+
+    `figures` are the batch row's market figures (market_cap=..., ...).
+    """
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE alerts_alert")
     now = timezone.now()
-    change = PriceChange(coin.pk, None, Decimal("30000"), Decimal(previous), now)
+    change = PriceChange(coin.pk, None, Decimal("30000"), Decimal(previous), now, **figures)
     sql, params = claim_statement([change], [], now - timedelta(seconds=1))
     with transaction.atomic(), connection.cursor() as cursor:
         _apply_settings(PLAN_SETTINGS)
@@ -45,6 +48,90 @@ def test_probes_use_index_scans_that_skip_fired_alerts_stale_entries(bitcoin, ow
     plan = "\n".join(firing_plan(bitcoin, previous="29000"))
 
     assert "Index Scan using alert_armed_target_idx" in plan
+    assert "Bitmap" not in plan
+    assert "Seq Scan" not in plan
+
+
+MARKET = {
+    "market_cap": Decimal("600000000000"),
+    "previous_market_cap": Decimal("590000000000"),
+    "volume_24h": Decimal("20000000000"),
+    "change_24h_pct": Decimal("-3"),
+}
+
+
+def many_alerts_of_each_new_condition(owner, coin, each: int = 2000) -> None:
+    """`each` alerts of every market, range and step condition on `coin`, none firing."""
+    alerts = []
+    for n in range(each):
+        far = Decimal(50000 + n)
+        for condition in ("market_cap_above", "market_cap_crosses", "volume_24h_above"):
+            alerts.append(Alert(condition=condition, threshold=far * 10**8))
+        alerts.append(Alert(condition="market_cap_below", threshold=Decimal(1 + n)))
+        alerts.append(
+            Alert(condition="change_24h_below", threshold=Decimal(-99) + Decimal(n) / 100)
+        )
+        for condition in ("enters_range", "exits_range"):
+            alerts.append(Alert(condition=condition, range_low=far, range_high=far + 100))
+        for condition in ("pct_step", "pct_step_up", "pct_step_down"):
+            alerts.append(
+                Alert(condition=condition, percent=Decimal(5), step_low=1 + n, step_high=far)
+            )
+    for alert in alerts:
+        alert.user, alert.coin = owner, coin
+    Alert.objects.bulk_create(alerts)
+
+
+NEW_INDEXES = [
+    "alert_armed_threshold_idx",
+    "alert_armed_range_low_idx",
+    "alert_armed_range_high_idx",
+    "alert_armed_step_low_idx",
+    "alert_armed_step_high_idx",
+]
+
+
+def test_the_new_conditions_probes_are_index_scans_of_their_own_indexes(bitcoin, owner):
+    # Rising and falling in one test: a test's rolled-back rows stay in the
+    # indexes' files, and a second test's plan would be made on them.
+    many_alerts_of_each_new_condition(owner, bitcoin)
+
+    rising = "\n".join(firing_plan(bitcoin, previous="29000", **MARKET))
+    falling = "\n".join(firing_plan(bitcoin, previous="31000", **MARKET))
+
+    # A rising price probes ranges on their low bound when entering and on
+    # their high bound when leaving, a falling one the other way round.
+    for plan in (rising, falling):
+        for index in NEW_INDEXES:
+            assert f"Index Scan using {index}" in plan, index
+        assert "alerts_alert_coin_id" not in plan
+        assert "Bitmap" not in plan
+        assert "Seq Scan" not in plan
+
+
+def test_re_arming_metric_levels_is_an_index_scan_of_their_disarmed_index(bitcoin, owner):
+    Alert.objects.bulk_create(
+        Alert(user=owner, coin=bitcoin, condition=condition, threshold=n, armed=False)
+        for n in range(1, 3001)
+        for condition in ("market_cap_above", "volume_24h_below", "change_24h_above")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE alerts_alert")
+    change = PriceChange(bitcoin.pk, None, Decimal("30000"), None, timezone.now(), **MARKET)
+    batch_sql, params = batch_cte([change])
+    matching = " UNION ALL ".join(
+        matching_part(rule.source, rule.conditions, rule.predicate, False, rule.rows)
+        for rule in REARM_RULES
+    )
+    sql = REARM_SQL.format(batch=batch_sql, matching=matching, active="active", lock=_LOCK)
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        _apply_settings(PLAN_SETTINGS)
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        transaction.set_rollback(True)
+
+    assert "Index Scan using alert_disarmed_threshold_idx" in plan
     assert "Bitmap" not in plan
     assert "Seq Scan" not in plan
 
