@@ -125,22 +125,28 @@ def currency() -> str:
 def notice_for(delivery: Delivery) -> Notice:
     """Build the notice of a delivery: its alert event's, its summary's, or a test message."""
     if delivery.summary_id is not None:
-        return _summary_notice(delivery)
+        occurrence = delivery.summary
+        return _not_an_alert(
+            delivery,
+            kind=DeliveryKind.SUMMARY,
+            symbol="SUMMARY",
+            condition="scheduled summary",
+            message=occurrence.content["text"],
+            triggered_at=occurrence.scheduled_for,
+            path=occurrence.content["path"],
+            summary=occurrence.content,
+            summary_id=occurrence.pk,
+        )
     event = delivery.event
     if event is None:
-        return Notice(
-            delivery_id=delivery.pk,
-            user_id=delivery.user_id,
-            alert_id=None,
-            event_id=None,
-            coin="CryptoMonitor",
+        return _not_an_alert(
+            delivery,
+            kind=DeliveryKind.TEST,
             symbol="TEST",
             condition="test notification",
             message="This is a test: your alerts will arrive on this channel like this.",
-            price="",
             triggered_at=delivery.created_at or timezone.now(),
             path=reverse("notifications:settings"),
-            kind=DeliveryKind.TEST,
         )
     alert = event.alert
     coin = event.coin
@@ -160,24 +166,16 @@ def notice_for(delivery: Delivery) -> Notice:
     )
 
 
-def _summary_notice(delivery: Delivery) -> Notice:
-    occurrence = delivery.summary
-    content = occurrence.content
+def _not_an_alert(delivery: Delivery, **fields) -> Notice:
+    """The notice of a summary or a test: no alert, no event, no price."""
     return Notice(
         delivery_id=delivery.pk,
         user_id=delivery.user_id,
         alert_id=None,
         event_id=None,
         coin="CryptoMonitor",
-        symbol="SUMMARY",
-        condition="scheduled summary",
-        message=content["text"],
         price="",
-        triggered_at=occurrence.scheduled_for,
-        path=content["path"],
-        kind=DeliveryKind.SUMMARY,
-        summary=content,
-        summary_id=occurrence.pk,
+        **fields,
     )
 
 

@@ -1,7 +1,8 @@
 """Fixtures of the summaries tests: a user's watchlist, alerts and schedules.
 
 The real servers the channel tests send to (SMTP, an HTTP receiver, a Web
-Push service, Celery workers) are the notification tests' own.
+Push service, Celery workers) and the admin's client are the notification
+tests' own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from notifications.tests.conftest import (  # noqa: F401 (fixtures)
     smtp,
     workers,
 )
+from notifications.tests.test_admin import admin_client  # noqa: F401 (fixture)
 from prices.models import Coin, WatchlistEntry
 from summaries.models import SummarySchedule
 

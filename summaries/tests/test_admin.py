@@ -12,13 +12,6 @@ from summaries.sending import send_due_summaries
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, django_user_model):
-    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123")
-    client.force_login(admin)
-    return client
-
-
 def test_it_lists_schedules_and_their_occurrences(admin_client, make_schedule):
     schedule = make_schedule()
     send_due_summaries(datetime(2026, 1, 19, 8, 0, tzinfo=UTC))  # 08:00 in UTC, the default

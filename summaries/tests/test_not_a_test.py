@@ -50,11 +50,8 @@ def test_the_api_gives_its_kind_and_summary(owner_api, delivery):
     assert (item["kind"], item["summary"], item["event"]) == ("summary", delivery.summary_id, None)
 
 
-def test_the_admin_lists_it_as_a_summary(client, django_user_model, delivery):
-    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123")
-    client.force_login(admin)
-
-    page = client.get("/admin/notifications/delivery/")
+def test_the_admin_lists_it_as_a_summary(admin_client, delivery):
+    page = admin_client.get("/admin/notifications/delivery/")
 
     assert page.status_code == 200
     assert '<td class="field-kind">Summary</td>' in page.content.decode()
