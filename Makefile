@@ -19,7 +19,8 @@ export TEST_REDIS_URL ?= redis://127.0.0.1:6379/13
 # Docker image, which never runs make.
 export DEBUG ?= True
 
-.PHONY: run test lint bench fuzz deps assets browser proxy prometheus clean lock
+.PHONY: run test lint bench fuzz deps assets browser proxy prometheus clean lock \
+	cluster cluster-down chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -109,6 +110,23 @@ bench: assets proxy
 
 fuzz: assets
 	$(BIN)/pytest -m fuzz --fuzz-examples=5000 $(PYTEST_ARGS)
+
+# Test hosts on this machine (docs/operations.md, "The local cluster"): one
+# network namespace each on a private bridge (10.77.0.0/24, no route out),
+# PostgreSQL, Redis, nginx, two application nodes, beat, an SMTP sink and the
+# fake CoinGecko, with production settings. Root only. Stays up until Ctrl-C;
+# CLUSTER_ARGS=--smoke exits after the smoke check with its status.
+# `make cluster-down` removes whatever a run left, crashed or not.
+cluster: deps proxy $(ASSETS_STAMP)
+	$(BIN)/python -m deploy.cluster $(CLUSTER_ARGS)
+
+cluster-down: deps
+	$(BIN)/python -m deploy.cluster down
+
+# Failures on that cluster. For now the harness's self-check: each fault
+# (kill, cut, throttle, restart) and its repair, isolation, and teardown.
+chaos: deps proxy $(ASSETS_STAMP)
+	$(BIN)/python -m deploy.cluster chaos
 
 lock: $(BIN)/python
 	$(BIN)/pip freeze --exclude-editable > requirements.lock
