@@ -22,16 +22,20 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection
+import psycopg
+from django.db import connection, transaction
 from django.utils import timezone
 
-from alerts.matching import MATCH_RULES, REARM_RULES, MatchRule, batch_cte, moves_cte
-from alerts.models import WINDOW_DURATIONS, Alert, Frequency, Status
+# The evaluator's SET LOCAL that puts the settings back inside a caller's
+# transaction: one implementation of it.
+from alerts.evaluation import _apply_settings
+from alerts.matching import BATCH_COLUMNS, MATCH_RULES, REARM_RULES, MatchRule, moves_cte
+from alerts.models import STEP_CONDITIONS, WINDOW_DURATIONS, Alert, Frequency, Status
 from prices.history import price_history
 from prices.models import Coin, Resolution
 
@@ -44,15 +48,19 @@ PERIODS = (("24h", timedelta(hours=24)), ("7d", timedelta(days=7)), ("30d", time
 MAX_CHART_POINTS = 240
 # Before the replayed range, enough rows for the first row's previous price.
 LEAD_IN = timedelta(hours=1)
-# A run's rows fetched at once when a cooldown ends inside it: this many
-# cooldowns ahead (each later firing in the run is then found in memory).
+# When a cooldown ends inside a run, the history's row times are fetched this
+# many cooldowns ahead (at least MIN_FETCH_SPAN, a thousand 10-second ticks,
+# for a round trip's worth of rows), doubling up to MAX_FETCH_SPAN while the
+# walk keeps asking further: the later firings are then found in memory.
 COOLDOWNS_PER_FETCH = 8
+MIN_FETCH_SPAN = timedelta(hours=3)
+MAX_FETCH_SPAN = timedelta(days=8)
 
 
 @dataclass(frozen=True)
 class Firing:
     time: datetime
-    price: Decimal
+    price: Decimal | None  # None until looked up (RowsAfter finds times only)
 
 
 @dataclass
@@ -106,13 +114,13 @@ _TYPED_COLUMNS = re.compile(r"AS r\((.*)\)\)$")
 
 def live_columns() -> dict[str, str]:
     """The live `batch` and `moves` rows' columns and SQL types (alerts.matching)."""
-    columns: dict[str, str] = {}
-    for cte, _ in (batch_cte([]), moves_cte([])):
-        typed = _TYPED_COLUMNS.search(cte)
-        assert typed, cte  # noqa: S101 (alerts.matching's _rows_cte shape)
-        for pair in typed.group(1).split(", "):
-            name, kind = pair.split(" ", 1)
-            columns.setdefault(name, kind)
+    columns = dict(BATCH_COLUMNS)
+    # The moves row's columns, as moves_cte types them.
+    typed = _TYPED_COLUMNS.search(moves_cte([])[0])
+    assert typed, "alerts.matching._rows_cte changed shape"  # noqa: S101
+    for pair in typed.group(1).split(", "):
+        name, kind = pair.split(" ", 1)
+        columns.setdefault(name, kind)
     return columns
 
 
@@ -171,8 +179,16 @@ def alert_values(alert: Alert) -> tuple[str, list]:
 
 
 # The history of one coin: minute closes before the first raw tick, ticks
-# from it. Each part is a range scan of its (coin, time) index.
-_RAW = """
+# from it. Each part is a range scan of its (coin, time) index; without
+# minute closes in the range (the usual case: ticks are kept 30 days) the
+# ticks alone, already in time order for the window functions.
+_TICKS = """
+    SELECT id AS tick_id, time, price, market_cap, volume_24h, change_24h_pct
+    FROM prices_pricetick
+    WHERE coin_id = %(coin)s AND time >= greatest(%(scan_from)s, %(ticks_from)s)
+        AND time <= %(to)s
+"""
+_MINUTES = """
     SELECT NULL::bigint AS tick_id, close_time AS time, close AS price,
         NULL::numeric AS market_cap, NULL::numeric AS volume_24h,
         NULL::numeric AS change_24h_pct
@@ -180,16 +196,23 @@ _RAW = """
     WHERE coin_id = %(coin)s AND resolution = %(minute)s
         AND bucket > %(scan_from)s - INTERVAL '1 minute' AND close_time >= %(scan_from)s
         AND close_time < %(ticks_from)s AND close_time <= %(to)s
-    UNION ALL
-    SELECT id, time, price, market_cap, volume_24h, change_24h_pct
-    FROM prices_pricetick
-    WHERE coin_id = %(coin)s AND time >= greatest(%(scan_from)s, %(ticks_from)s)
-        AND time <= %(to)s
 """
 
-# `marks` keeps the first row of each run of rows where the same rules hold
-# (m: a match rule, r: a re-arm rule), with the time of the row before it
-# (the end of the run before), and the last row (the end of the last run).
+
+def raw_history(bounds: dict) -> str:
+    """The stored rows of the range: ticks, after minute closes where there are no ticks."""
+    if not bounds.get("minutes_before_ticks") or bounds["ticks_from"] <= bounds["scan_from"]:
+        return _TICKS
+    return f"SELECT * FROM (({_MINUTES}) UNION ALL ({_TICKS})) raw ORDER BY time"  # noqa: S608
+
+
+# `b` holds the history rows of the replayed range with the live rows'
+# columns; ORDER BY ... OFFSET 0 computes each column once per row (an
+# inlined subquery would repeat a movement's division in every predicate that
+# reads it) and tells the planner the rows are in time order, so the second
+# window needs no sort. `state` is 1 where a match rule holds, 2 where a
+# re-arm rule holds (3: both); only the first row of each run of equal states
+# comes back (a run ends where the next begins).
 _SEGMENTS_SQL = """
 WITH {a},
 raw AS ({raw}),
@@ -199,22 +222,19 @@ h AS (
     WINDOW w AS (ORDER BY r.time {frame})
 ),
 b AS (
-    SELECT h.time, {columns} FROM h WHERE h.time >= %(from)s OFFSET 0
+    SELECT h.time, {columns} FROM h WHERE h.time >= %(from)s ORDER BY h.time OFFSET 0
 ),
 flags AS (
-    SELECT b.time, b.price, ({match}) IS TRUE AS m, ({rearm}) IS TRUE AS r
+    SELECT b.time, b.price,
+        CASE WHEN ({match}) IS TRUE THEN 1 ELSE 0 END
+        + CASE WHEN ({rearm}) IS TRUE THEN 2 ELSE 0 END AS state
     FROM b CROSS JOIN a
 ),
 marks AS (
-    SELECT f.*, lag(f.m) OVER w AS before_m, lag(f.r) OVER w AS before_r,
-        lag(f.time) OVER w AS before_time, lead(f.time) OVER w IS NULL AS last
-    FROM flags f
-    WINDOW w AS (ORDER BY f.time)
+    SELECT f.*, lag(f.state) OVER (ORDER BY f.time) AS before_state FROM flags f
 )
-SELECT time, price, m, r, before_time, last,
-    (before_m IS DISTINCT FROM m OR before_r IS DISTINCT FROM r) AS starts
-FROM marks
-WHERE before_m IS DISTINCT FROM m OR before_r IS DISTINCT FROM r OR last
+SELECT time, price, state FROM marks
+WHERE before_state IS DISTINCT FROM state
 ORDER BY time
 """
 
@@ -260,7 +280,7 @@ def segments_statement(
     a_sql = _number_placeholders(a_sql)
     sql = _SEGMENTS_SQL.format(
         a=a_sql,
-        raw=_RAW,
+        raw=raw_history(bounds),
         window_columns=", ".join(window_columns) or "NULL AS unused",
         frame=frame,
         columns=", ".join(columns),
@@ -285,6 +305,9 @@ def _number_placeholders(sql: str) -> str:
 # --- Running it ---------------------------------------------------------------
 
 
+MATCHES, REARMS = 1, 2  # the bits of _SEGMENTS_SQL's `state`
+
+
 @dataclass(frozen=True)
 class Run:
     """Consecutive history rows where the same rules hold: match (m), re-arm (r)."""
@@ -293,102 +316,186 @@ class Run:
     price: Decimal
     m: bool
     r: bool
-    end: datetime  # the time of its last row
+    until: datetime  # where the next run starts (after the last run: after the history)
 
 
-def runs_of(rows: Sequence[tuple]) -> list[Run]:
-    """Runs from _SEGMENTS_SQL's rows: each run's first row, and the very last row."""
-    runs: list[Run] = []
+def runs_of(rows: Iterable[tuple], to: datetime) -> Iterator[Run]:
+    """The runs of _SEGMENTS_SQL's rows (each run's first row) of a history ending at `to`."""
     pending: tuple | None = None
-    for time, price, m, r, before_time, last, starts in rows:
-        if starts:
-            if pending is not None:
-                runs.append(Run(*pending, end=before_time))
-            pending = (time, price, m, r)
-        if last and pending is not None:
-            runs.append(Run(*pending, end=time))
-            pending = None
-    return runs
+    for time, price, state in rows:
+        if pending is not None:
+            yield Run(*pending, until=time)
+        pending = (time, price, bool(state & MATCHES), bool(state & REARMS))
+    if pending is not None:
+        yield Run(*pending, until=to + timedelta(microseconds=1))
 
 
 Lookup = Callable[[datetime, datetime], Firing | None]
 
 
-def walk(alert: Alert, runs: Sequence[Run], row_at_or_after: Lookup) -> list[Firing]:
+def walk(alert: Alert, replay: Replay, row_at_or_after: Lookup) -> list[Firing]:
     """The firings, oldest first: the claim's state applied run by run.
 
     As alerts.claiming: each row first re-arms a disarmed alert its
     re-arm rule holds for (REARM_SQL), then fires an armed alert its match
     rule holds for unless in cooldown or expired (FIRE_SQL); once ends the
-    alert, every_time starts a cooldown, and a level (Alert.is_level) also
-    disarms. Inside a run every row is alike, so only its first row and,
-    when a cooldown ends inside it, the first row at or after that end can
-    fire; `row_at_or_after(time, end)` finds that row (None: none by `end`).
+    alert, every_time starts a cooldown, a level (Alert.is_level) also
+    disarms, and a step alert's band moves to the firing price
+    (Alert.start_step, alerts.steps), after which the history is matched
+    again against the new band. Inside a run every row is alike, so only its
+    first row and, when a cooldown ends inside it, the first row at or after
+    that end can fire; `row_at_or_after(time, until)` finds that row (None:
+    none before `until`, the next run's start).
     """
     once = alert.frequency == Frequency.ONCE
     disarms = alert.frequency == Frequency.EVERY_TIME and alert.is_level
+    moves_band = alert.condition in STEP_CONDITIONS
     cooldown = timedelta(seconds=alert.cooldown_seconds or 0)
     armed, cooldown_until, fired = True, None, []
-    for run in runs:
-        if run.r:
-            armed = True
-        if not run.m:
-            continue
-        row: Firing | None = Firing(run.start, run.price)
-        while row is not None and armed:
-            if cooldown_until is not None and row.time < cooldown_until:
-                row = row_at_or_after(cooldown_until, run.end)
-                continue
-            if alert.expires_at is not None and row.time >= alert.expires_at:
-                return fired
-            fired.append(row)
-            if once:
-                return fired
-            # A cooldown of 0 (never saved: every_time needs 60 s) is the next row.
-            cooldown_until = row.time + max(cooldown, timedelta(microseconds=1))
-            # A row that re-arms too (run.r) re-arms before its next match.
-            armed = run.r or not disarms
+    runs: Iterable[Run] | None = replay.runs(alert)
+    while runs is not None:
+        after = None
+        for run in runs:
+            if run.r:
+                armed = True
+            row: Firing | None = Firing(run.start, run.price) if run.m else None
+            while row is not None and armed:
+                if cooldown_until is not None and row.time < cooldown_until:
+                    row = row_at_or_after(cooldown_until, run.until)
+                    continue
+                if alert.expires_at is not None and row.time >= alert.expires_at:
+                    return fired
+                fired.append(row)
+                if once:
+                    return fired
+                # A cooldown of 0 (never saved: every_time needs 60 s) is the next row.
+                cooldown_until = row.time + max(cooldown, timedelta(microseconds=1))
+                # A row that re-arms too (run.r) re-arms before its next match.
+                armed = run.r or not disarms
+                if moves_band:
+                    alert.start_step(replay.price_of(row))
+                    after = row.time + timedelta(microseconds=1)
+                    break
+            if after is not None:
+                break
+        runs = replay.runs(alert, after) if after is not None else None
     return fired
 
 
+class Replay:
+    """The runs of the history for the alert as it is, read as the walk goes.
+
+    Each statement is read through a server-side cursor: a once alert's walk
+    ends at its first firing and PostgreSQL stops reading there, and a step
+    alert, whose rules read the band each firing moves, replays the history
+    after each firing with its new band.
+    """
+
+    def __init__(self, bounds: dict, to: datetime) -> None:
+        self.bounds, self.to = bounds, to
+        self.cursor = None
+        self.statements = 0
+
+    def runs(self, alert: Alert, after: datetime | None = None) -> Iterator[Run]:
+        bounds = self.bounds
+        if after is not None:
+            window = WINDOW_DURATIONS.get(alert.window or "", timedelta(0))
+            lead = max(window, LEAD_IN)
+            bounds = {**bounds, "from": after, "scan_from": after - lead}
+        match = rules_for(alert.condition, MATCH_RULES)
+        rearm = rules_for(alert.condition, REARM_RULES)
+        sql, params = segments_statement(alert, bounds, match, rearm)
+        self.close()
+        self.cursor = connection.chunked_cursor()
+        self.cursor.execute(sql, params)
+        self.statements += 1
+        return runs_of(self.cursor, self.to)
+
+    def price_of(self, row: Firing) -> Decimal:
+        return row.price if row.price is not None else with_prices([row], self.bounds)[0].price
+
+    def close(self) -> None:
+        if self.cursor is not None:
+            self.cursor.close()
+            self.cursor = None
+
+
 class RowsAfter:
-    """The history's rows inside a run, fetched a few cooldowns ahead at a time.
+    """The times of the history's rows, fetched ahead a span at a time.
 
     The walk asks for the first row at or after a cooldown's end; the later
-    firings of a long run are then found among the rows already fetched.
+    firings of a long run, or of the runs that follow, are then found among
+    the times already fetched. The span starts at COOLDOWNS_PER_FETCH
+    cooldowns (MIN_FETCH_SPAN at least) and doubles while the walk keeps
+    asking just past what it fetched. Prices are looked up afterwards, only
+    for the firings shown (`with_prices`).
     """
 
     def __init__(self, alert: Alert, bounds: dict) -> None:
         self.params = {"coin": alert.coin_id, "minute": str(Resolution.MINUTE), **bounds}
         cooldown = timedelta(seconds=alert.cooldown_seconds or 0)
-        self.span = max(cooldown, timedelta(minutes=1)) * COOLDOWNS_PER_FETCH
+        self.first_span = max(cooldown * COOLDOWNS_PER_FETCH, MIN_FETCH_SPAN)
+        self.span = self.first_span
         self.low: datetime | None = None
         self.high: datetime | None = None
         self.times: list[datetime] = []
-        self.prices: list[Decimal] = []
         self.fetches = 0
 
-    def __call__(self, time: datetime, end: datetime) -> Firing | None:
+    def __call__(self, time: datetime, until: datetime) -> Firing | None:
+        # The last row before `until` (times are whole microseconds).
+        end = until - timedelta(microseconds=1)
         while time <= end:
             if self.low is not None and self.low <= time <= self.high:
                 index = bisect.bisect_left(self.times, time)
                 if index < len(self.times):
                     found = self.times[index]
-                    return Firing(found, self.prices[index]) if found <= end else None
+                    return Firing(found, None) if found <= end else None
                 time = self.high + timedelta(microseconds=1)
-                continue
-            self._fetch(time, min(end, time + self.span))
+            if time > end:
+                break
+            self._fetch(time)
         return None
 
-    def _fetch(self, low: datetime, high: datetime) -> None:
+    def _fetch(self, low: datetime) -> None:
+        following = self.high is not None and low <= self.high + self.span
+        self.span = min(self.span * 2, MAX_FETCH_SPAN) if following else self.first_span
+        high = min(low + self.span, self.params["to"])
         self.fetches += 1
         params = {**self.params, "scan_from": low, "to": high}
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT time, price FROM ({_RAW}) raw ORDER BY time", params)  # noqa: S608
-            rows = cursor.fetchall()
+        sql = f"SELECT time FROM ({raw_history(params)}) raw ORDER BY time"  # noqa: S608
+        self.times = [time for (time,) in _binary_rows(sql, params)]
         self.low, self.high = low, high
-        self.times = [row[0] for row in rows]
-        self.prices = [row[1] for row in rows]
+
+
+def _binary_rows(sql: str, params: dict) -> list[tuple]:
+    """Rows in PostgreSQL's binary format: thousands of times parse in a millisecond.
+
+    Django's cursors bind parameters on the client, which cannot read binary
+    results; this one, on the same connection and transaction, binds on the
+    server.
+    """
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        return cursor.fetchall()
+
+
+_PRICES_SQL = """
+SELECT time, price FROM ({raw}) raw WHERE time = ANY(%(times)s)
+"""
+
+
+def with_prices(firings: list[Firing], bounds: dict) -> list[Firing]:
+    """The firings with their prices, read in one statement for those that lack one."""
+    missing = [firing.time for firing in firings if firing.price is None]
+    if not missing:
+        return firings
+    params = {**bounds, "scan_from": min(missing), "to": max(missing), "times": missing}
+    params["minute"] = str(Resolution.MINUTE)
+    with connection.cursor() as cursor:
+        cursor.execute(_PRICES_SQL.format(raw=raw_history(params)), params)
+        prices = dict(cursor.fetchall())
+    return [Firing(f.time, prices[f.time]) if f.price is None else f for f in firings]
 
 
 _BOUNDS_SQL = """
@@ -402,7 +509,11 @@ SELECT
 
 
 def history_bounds(alert: Alert, to: datetime) -> dict:
-    """The replayed range: from the start of PREVIEW_DAYS (or the first row) to `to`."""
+    """The replayed range: from the start of PREVIEW_DAYS (or the first row) to `to`.
+
+    `scan_from` is earlier by the alert's window (or LEAD_IN), so the first
+    replayed rows have their previous price and movement reference.
+    """
     start = to - timedelta(days=PREVIEW_DAYS)
     window = WINDOW_DURATIONS.get(alert.window or "", timedelta(0))
     scan_from = start - max(window, LEAD_IN)
@@ -412,39 +523,71 @@ def history_bounds(alert: Alert, to: datetime) -> dict:
         first_tick, first_minute = cursor.fetchone()
     firsts = [time for time in (first_tick, first_minute) if time is not None]
     first = min(firsts) if firsts else None
-    # With no tick at all, every row is a minute close.
-    ticks_from = first_tick or (to + timedelta(microseconds=1))
     return {
         **params,
         "from": max(start, first) if first else to,
-        "ticks_from": ticks_from,
-        "has_history": first is not None,
+        # With no tick at all, every row is a minute close.
+        "ticks_from": first_tick or (to + timedelta(microseconds=1)),
+        "minutes_before_ticks": first_minute is not None
+        and (first_tick is None or first_minute < first_tick),
+        "has_history": first is not None and first <= to,
     }
 
 
-def preview(alert: Alert, to: datetime | None = None) -> Preview:
-    """Replay the last PREVIEW_DAYS up to `to` (now) for the unsaved `alert`."""
+# Planner settings for the preview's transaction only (SET LOCAL), as for
+# evaluation (alerts.evaluation.PLAN_SETTINGS): read the (coin, time) index
+# ranges, never a whole table, and no JIT for a statement of tens of ms.
+PREVIEW_SETTINGS = (("jit", "off"), ("enable_seqscan", "off"))
+
+
+def preview(alert: Alert, to: datetime | None = None, priced: int | None = MAX_FIRINGS) -> Preview:
+    """Replay the last PREVIEW_DAYS up to `to` (now) for the unsaved `alert`.
+
+    Every firing is found; the newest `priced` (None: all) carry their price.
+    """
     to = to or timezone.now()
     start = _start_state(alert)
-    bounds = history_bounds(start, to)
+    with transaction.atomic():
+        previous = _apply_settings(PREVIEW_SETTINGS, keep_previous=connection.in_atomic_block)
+        result = _replay(start, to, priced)
+        _apply_settings(previous)
+    result.chart = chart_points(alert.coin, result)
+    return result
+
+
+def _replay(alert: Alert, to: datetime, priced: int | None) -> Preview:
+    bounds = history_bounds(alert, to)
+    has_history = bounds.pop("has_history")
     ticks_from = bounds["ticks_from"] if bounds["ticks_from"] <= to else None
     result = Preview(
-        from_at=bounds["from"] if bounds.pop("has_history") else None,
+        from_at=bounds["from"] if has_history else None,
         to_at=to,
         resolution=_resolution(bounds["from"], ticks_from),
         ticks_from=ticks_from,
     )
-    if result.from_at is None:
+    if not has_history:
         return result
-    match = rules_for(start.condition, MATCH_RULES)
-    rearm = rules_for(start.condition, REARM_RULES)
-    sql, params = segments_statement(start, bounds, match, rearm)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    result.firings = walk(start, runs_of(rows), RowsAfter(start, bounds))
-    result.chart = chart_points(alert.coin, result)
+    if alert.condition in STEP_CONDITIONS:
+        # As if saved at the start of the replay: its band from the price then.
+        alert.start_step(first_price(bounds))
+    replay = Replay(bounds, to)
+    try:
+        firings = walk(alert, replay, RowsAfter(alert, bounds))
+    finally:
+        replay.close()
+    cut = 0 if priced is None else max(0, len(firings) - priced)
+    result.firings = firings[:cut] + with_prices(firings[cut:], bounds)
     return result
+
+
+def first_price(bounds: dict) -> Decimal | None:
+    """The price of the first replayed row."""
+    rows = raw_history(bounds)
+    sql = f"SELECT price FROM ({rows}) raw WHERE time >= %(from)s ORDER BY time LIMIT 1"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**bounds, "minute": str(Resolution.MINUTE)})
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _start_state(alert: Alert) -> Alert:

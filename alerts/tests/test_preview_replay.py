@@ -76,22 +76,46 @@ def minute_closes() -> list[tuple[datetime, Decimal]]:
     ]
 
 
-def poll_one_by_one(coin, closes) -> list[PriceTick]:
+# The market figures CoinGecko sends beside the price, made up from it: a
+# supply of 19.3M coins, a volume that swings with the hour, the change
+# over the 24 hours before (144 ticks of 10 minutes).
+FIGURES = ("market_cap", "volume_24h", "change_24h_pct")
+
+
+def figures(closes, index: int) -> dict:
+    time, price = closes[index]
+    day_before = closes[index - 144][1] if index >= 144 else None
+    change = (price / day_before - 1) * 100 if day_before else None
+    return {
+        "market_cap": (price * 19_300_000).quantize(Decimal("0.01")),
+        "volume_24h": Decimal(20_000_000_000 + time.hour * 500_000_000),
+        "change_24h_pct": change.quantize(Decimal("0.0001")) if change is not None else None,
+    }
+
+
+def poll_one_by_one(coin, closes, with_figures: bool = False) -> list[PriceTick]:
+    """Store each close as a tick and evaluate it as the pipeline's batch of one."""
+    made = [figures(closes, i) if with_figures else {} for i in range(len(closes))]
     ticks = PriceTick.objects.bulk_create(
-        PriceTick(coin=coin, time=time, price=price, source=PriceSource.COINGECKO)
-        for time, price in closes
+        PriceTick(coin=coin, time=time, price=price, source=PriceSource.COINGECKO, **made[i])
+        for i, (time, price) in enumerate(closes)
     )
-    previous = None
-    for tick in ticks:
+    before = None
+    for index, tick in enumerate(ticks):
         item = {
             "coin_id": coin.pk,
             "tick_id": tick.pk,
             "price": str(tick.price),
-            "previous_price": previous,
+            "previous_price": str(ticks[index - 1].price) if index else None,
             "time": tick.time.isoformat(),
         }
+        for name in FIGURES if with_figures else ():
+            value = made[index][name]
+            item[name] = None if value is None else str(value)
+            previous = before[name] if before else None
+            item[f"previous_{name}"] = None if previous is None else str(previous)
         evaluate_batch([item], now=tick.time)
-        previous = str(tick.price)
+        before = made[index]
     return ticks
 
 
@@ -100,13 +124,19 @@ def live_firings(alert: Alert) -> list[tuple[datetime, Decimal]]:
     return [(event.triggered_at, event.price) for event in events]
 
 
-def assert_the_preview_matches_live(owner, coin, alert_fields, closes) -> list[int]:
+def assert_the_preview_matches_live(
+    owner, coin, alert_fields, closes, with_figures: bool = False
+) -> list[int]:
     """Poll `closes` live with these alerts, preview each; the firing counts."""
+    # A step alert starts from the coin's price when saved: the first close,
+    # where the preview starts it too.
+    coin.price = closes[0][1]
+    coin.save()
     alerts = [Alert.objects.create(user=owner, coin=coin, **fields) for fields in alert_fields]
-    ticks = poll_one_by_one(coin, closes)
+    ticks = poll_one_by_one(coin, closes, with_figures)
     for alert in alerts:
         alert.refresh_from_db()  # as live left it: the preview starts it afresh
-        result = preview(alert, to=ticks[-1].time)
+        result = preview(alert, to=ticks[-1].time, priced=None)
         previewed = [(firing.time, firing.price) for firing in result.firings]
         assert previewed == live_firings(alert), alert.describe()
     return [len(live_firings(alert)) for alert in alerts]
@@ -126,6 +156,45 @@ def test_the_preview_fires_exactly_when_live_evaluation_fired(owner, bitcoin):
 def test_the_preview_matches_live_on_minute_ticks_and_short_windows(owner, bitcoin):
     counts = assert_the_preview_matches_live(owner, bitcoin, MINUTE_ALERTS, minute_closes())
     assert all(counts), counts
+
+
+# The conditions beyond the price: market figures, ranges, steps.
+MARKET_ALERTS = [
+    {"condition": "market_cap_above", "threshold": "450000000000", **EVERY,
+     "cooldown_seconds": HOUR},
+    {"condition": "market_cap_below", "threshold": "400000000000"},
+    {"condition": "market_cap_crosses", "threshold": "420000000000", **EVERY,
+     "cooldown_seconds": 600},
+    {"condition": "volume_24h_above", "threshold": "30000000000", **EVERY,
+     "cooldown_seconds": 4 * HOUR},
+    {"condition": "volume_24h_below", "threshold": "21000000000"},
+    {"condition": "change_24h_above", "threshold": "5", **EVERY, "cooldown_seconds": HOUR},
+    {"condition": "change_24h_below", "threshold": "-3", **EVERY, "cooldown_seconds": 60},
+    {"condition": "enters_range", "range_low": "21500", "range_high": "22500", **EVERY,
+     "cooldown_seconds": 600},
+    {"condition": "exits_range", "range_low": "20000", "range_high": "22000", **EVERY,
+     "cooldown_seconds": HOUR},
+    {"condition": "enters_range", "range_low": "24000", "range_high": "25000"},
+    {"condition": "pct_step", "percent": "2", **EVERY, "cooldown_seconds": 600},
+    {"condition": "pct_step_up", "percent": "3", **EVERY, "cooldown_seconds": 4 * HOUR},
+    {"condition": "pct_step_down", "percent": "1", **EVERY, "cooldown_seconds": 60},
+    {"condition": "pct_step", "percent": "5"},
+    {
+        "condition": "pct_step",
+        "percent": "1",
+        **EVERY,
+        "cooldown_seconds": 600,
+        "expires_at": datetime.fromisoformat("2023-03-12T00:00:00+00:00"),
+    },
+]  # fmt: skip
+
+
+def test_the_preview_matches_live_for_market_figures_ranges_and_steps(owner, bitcoin):
+    closes = load_closes()
+    counts = assert_the_preview_matches_live(owner, bitcoin, MARKET_ALERTS, closes, True)
+    assert all(counts), counts
+    steps = counts[10:13]
+    assert max(steps) > 10, counts  # the band moved many times
 
 
 def test_the_preview_replays_the_history_it_has_when_it_is_short(owner, bitcoin):
