@@ -157,3 +157,18 @@ def test_the_admin_shows_a_step_alerts_band(admin_client, make_alert):
     body = response.content.decode()
     assert "Step high" in body
     assert "31500" in body
+
+
+def test_the_coin_chart_draws_no_line_for_market_range_or_step_alerts(
+    client, owner, make_alert, bitcoin
+):
+    # Their numbers are not prices on the chart's scale (a market cap), or
+    # not one price (a range, a moving band).
+    make_alert(Condition.MARKET_CAP_ABOVE, threshold=Decimal("600000000000"))
+    make_alert(Condition.ENTERS_RANGE, range_low=Decimal("1"), range_high=Decimal("2"))
+    make_alert(Condition.PCT_STEP, percent=Decimal("5"))
+    client.force_login(owner)
+
+    body = client.get(bitcoin.get_absolute_url()).content.decode()
+
+    assert '<script id="alert-price-lines" type="application/json">[]</script>' in body
