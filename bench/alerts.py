@@ -2,19 +2,24 @@
 
 For each scale the alerts table is emptied and loaded with COPY: a *firing
 set* placed so that exactly F alerts first match at each of the 20 batches
-(targets and percents between consecutive prices), and filler alerts over
-every condition, window and frequency whose targets lie far from the prices.
-Half the coins rise 0.5% per batch and half fall 0.5%, so every condition
-fires. Each batch writes its ticks (not timed) and then runs
-`alerts.evaluation.evaluate_batch` exactly as the Celery task does: re-arm,
-match, claim, events, Delivery rows through the outbox, commit, enqueue the
-delivery tasks on commit (to the bench's own Redis db, emptied at the end).
+(targets, thresholds, range bounds, step triggers and percents between
+consecutive values), and filler alerts over every condition, window and
+frequency whose values lie far from the path. Half the coins rise 0.5% per
+batch and half fall 0.5%, their market figures with them (market cap, 24 h
+volume, 24 h change in each batch item), so every condition fires.
+`--price-conditions` draws the alerts from the price and movement conditions
+alone, the mix before the market figure, range and step ones. Each batch
+writes its ticks (not timed) and then runs `alerts.evaluation.evaluate_batch`
+exactly as the Celery task does: re-arm, match, claim, events, Delivery rows
+through the outbox, commit, enqueue the delivery tasks on commit (to the
+bench's own Redis db, emptied at the end).
 
     .venv/bin/python bench/alerts.py            # 10k, 100k, 1M
     .venv/bin/python bench/alerts.py --quick    # 10k and 100k only
     .venv/bin/python bench/alerts.py --scales 1000000         # the 1M runs only
     .venv/bin/python bench/alerts.py --runs 1000000:1000      # just the target's case
     .venv/bin/python bench/alerts.py --floor   # the writes 1,000 firings need, alone
+    .venv/bin/python bench/alerts.py --price-conditions   # the price conditions' mix
 
 Needs PostgreSQL and Redis: BENCH_ALERTS_DATABASE_URL (created and migrated
 when missing) and BENCH_ALERTS_REDIS_URL. Prints a table and writes
@@ -35,6 +40,7 @@ import argparse
 import json
 import os
 import random
+import re
 import secrets
 import statistics
 import sys
@@ -75,7 +81,7 @@ STEP = Decimal("0.005")
 USERS = 1000
 TARGET_P50_MS = 50.0
 TARGET_RATIO = 2.0
-CONDITIONS = [
+PRICE_CONDITIONS = [
     "above",
     "below",
     "crosses_up",
@@ -85,9 +91,76 @@ CONDITIONS = [
     "pct_down",
     "pct_move",
 ]
+# Market figures, ranges and steps: in the mix unless --price-conditions.
+OTHER_CONDITIONS = [
+    "market_cap_above",
+    "market_cap_below",
+    "market_cap_crosses",
+    "volume_24h_above",
+    "volume_24h_below",
+    "change_24h_above",
+    "change_24h_below",
+    "enters_range",
+    "exits_range",
+    "pct_step",
+    "pct_step_up",
+    "pct_step_down",
+]
+CONDITIONS = PRICE_CONDITIONS + OTHER_CONDITIONS
+# The conditions alerts are drawn from (--price-conditions: the price ones).
+MIX = CONDITIONS
+# Which conditions a rising (or falling) coin's firing alerts use.
+RISING = {
+    "above",
+    "crosses_up",
+    "crosses",
+    "pct_up",
+    "pct_move",
+    "market_cap_above",
+    "market_cap_crosses",
+    "volume_24h_above",
+    "change_24h_above",
+    "enters_range",
+    "exits_range",
+    "pct_step_up",
+    "pct_step",
+}
+FALLING = {
+    "below",
+    "crosses_down",
+    "crosses",
+    "pct_down",
+    "pct_move",
+    "market_cap_below",
+    "market_cap_crosses",
+    "volume_24h_below",
+    "change_24h_below",
+    "enters_range",
+    "exits_range",
+    "pct_step_down",
+    "pct_step",
+}
 WINDOWS = ["5m", "1h", "24h"]
+# The market figures follow the price: the market cap is SUPPLY coins, the
+# 24 h volume a fixed share of it, the 24 h change the move from batch 0.
+SUPPLY = Decimal(10_000_000)
+VOLUME_SHARE = Decimal("0.05")
+# An alert's columns as COPY writes them; each generated alert sets some.
+ALERT_FIELDS = (
+    "target",
+    "percent",
+    "window",
+    "threshold",
+    "range_low",
+    "range_high",
+    "step_reference",
+    "step_reference_at",
+    "step_low",
+    "step_high",
+)
 COLUMNS = (
-    'user_id, coin_id, condition, target, percent, "window", note, expires_at, frequency, '
+    'user_id, coin_id, condition, target, percent, "window", threshold, range_low, range_high, '
+    "step_reference, step_reference_at, step_low, step_high, note, expires_at, frequency, "
     "cooldown_seconds, channels, status, armed, cooldown_until, last_triggered_at, "
     "created_at, updated_at, expired_from"
 )
@@ -154,58 +227,145 @@ def between(low: Decimal, high: Decimal, rng: random.Random) -> Decimal:
     return value.quantize(Decimal("1e-14"), ROUND_HALF_UP)
 
 
-def firing_alert(coin_index: int, batch: int, rng: random.Random) -> tuple:
-    """An alert on this coin that first matches at `batch` (1-based), as (condition, target,
-    percent, window)."""
+def figures(index: int, batch: int) -> dict[str, Decimal]:
+    """The coin's market figures at `batch` (0 is the history), as the batch item sends them."""
+    prices = path_of(index)
+    price = prices[batch]
+    market_cap = (price * SUPPLY).quantize(Decimal("0.01"))
+    return {
+        "market_cap": market_cap,
+        "volume_24h": (market_cap * VOLUME_SHARE).quantize(Decimal("0.01")),
+        "change_24h_pct": ((price / prices[0] - 1) * 100).quantize(Decimal("0.0001")),
+    }
+
+
+METRIC_FIGURE = {
+    "market_cap": "market_cap",
+    "volume_24h": "volume_24h",
+    "change_24h": "change_24h_pct",
+}
+
+
+def metric_of(condition: str) -> str:
+    return METRIC_FIGURE[condition.rsplit("_", 1)[0]]
+
+
+def firing_alert(coin_index: int, batch: int, rng: random.Random) -> tuple[str, dict]:
+    """An alert on this coin that first matches at `batch` (1-based): (condition, columns)."""
     prices = path_of(coin_index)
     rising = coin_index % 2 == 0
     before, after = prices[batch - 1], prices[batch]
     change_before = abs(before / prices[0] - 1) * 100
     change_after = abs(after / prices[0] - 1) * 100
-    if rising:
-        condition = rng.choice(["above", "crosses_up", "crosses", "pct_up", "pct_move"])
-    else:
-        condition = rng.choice(["below", "crosses_down", "crosses", "pct_down", "pct_move"])
-    if condition.startswith("pct_"):
+    condition = rng.choice(sorted((RISING if rising else FALLING) & set(MIX)))
+    low, high = (before, after) if rising else (after, before)
+    if condition.startswith("pct_") and not condition.startswith("pct_step"):
         percent = change_before + (change_after - change_before) * Decimal(rng.uniform(0.1, 1))
         # Reference is the seeded history (24h of ticks at the start price),
         # so every window sees the same move.
         # Rounding down keeps it at most the move at `batch`.
-        return condition, None, percent.quantize(Decimal("0.0001"), ROUND_DOWN), rng.choice(WINDOWS)
-    low, high = (before, after) if rising else (after, before)
-    target = between(low, high, rng)
+        return condition, {
+            "percent": percent.quantize(Decimal("0.0001"), ROUND_DOWN),
+            "window": rng.choice(WINDOWS),
+        }
+    if condition in OTHER_CONDITIONS and not condition.startswith("pct_step"):
+        if condition.endswith("range"):
+            return condition, range_across(condition, rising, before, after)
+        figure = metric_of(condition)
+        # The figure at `batch` reached from the one before, as a price does.
+        was, now = figures(coin_index, batch - 1)[figure], figures(coin_index, batch)[figure]
+        threshold = first_reached(min(was, now), max(was, now), rising, rng)
+        return condition, {"threshold": threshold}
+    # A level, a crossing or a step's trigger: first reached at `batch`.
+    price = first_reached(low, high, rising, rng)
+    if condition.startswith("pct_step"):
+        return condition, step_towards(condition, prices[0], price, rising)
+    return condition, {"target": price}
+
+
+def first_reached(low: Decimal, high: Decimal, rising: bool, rng: random.Random) -> Decimal:
+    """A value in (low, high] (rising) or [low, high) (falling)."""
+    value = between(low, high, rng)
     if not rising:
-        # Falling: the target must be at least the new price, below the old.
-        target = (high - (target - low)).quantize(Decimal("1e-14"))
-    return condition, target, None, ""
+        # Falling: at least the new value, below the old.
+        value = (high - (value - low)).quantize(Decimal("1e-14"))
+    return value
 
 
-def filler_alert(coin_index: int, rng: random.Random) -> tuple:
+def range_across(condition: str, rising: bool, before: Decimal, after: Decimal) -> dict:
+    """A range the price enters (or leaves) from `before` to `after`, inside until then."""
+    middle = (before + after) / 2
+    wide = abs(after - before) * 1000
+    if (condition == "enters_range") == rising:
+        low, high = middle, middle + wide  # over the low bound
+    else:
+        low, high = middle - wide, middle  # over the high bound
+    return {
+        "range_low": max(low, Decimal("1e-14")).quantize(Decimal("1e-14")),
+        "range_high": high.quantize(Decimal("1e-14")),
+    }
+
+
+def step_towards(condition: str, reference: Decimal, trigger: Decimal, rising: bool) -> dict:
+    """A step alert from `reference` whose band's near side is `trigger`."""
+    percent = (abs(trigger / reference - 1) * 100).quantize(Decimal("0.0001"))
+    columns = {"percent": percent, "step_reference": reference}
+    if rising:
+        columns["step_high"] = trigger
+        if condition == "pct_step":
+            columns["step_low"] = (reference / 2).quantize(Decimal("1e-14"))
+    else:
+        columns["step_low"] = trigger
+        if condition == "pct_step":
+            columns["step_high"] = (reference * 2).quantize(Decimal("1e-14"))
+    return columns
+
+
+def filler_alert(coin_index: int, rng: random.Random) -> tuple[str, dict]:
     """An alert far from the price path: it never matches during the benchmark."""
+    from alerts.steps import step_band
+
     base = start_price(coin_index)
     rising = coin_index % 2 == 0
-    condition = rng.choice(CONDITIONS)
+    condition = rng.choice(MIX)
     far_up = base * Decimal(rng.uniform(1.2, 4.0))
     far_down = base * Decimal(rng.uniform(0.1, 0.85))
+    if condition.startswith("pct_step"):
+        percent = Decimal(rng.uniform(15, 90)).quantize(Decimal("0.0001"))
+        low, high = step_band(condition, base, percent)
+        return condition, {
+            "percent": percent,
+            "step_reference": base,
+            "step_low": low,
+            "step_high": high,
+        }
     if condition.startswith("pct_"):
-        return (
-            condition,
-            None,
-            Decimal(rng.uniform(15, 1000)).quantize(Decimal("0.0001")),
-            (rng.choice(WINDOWS)),
-        )
-    if condition == "above":
+        percent = Decimal(rng.uniform(15, 1000)).quantize(Decimal("0.0001"))
+        return condition, {"percent": percent, "window": rng.choice(WINDOWS)}
+    if condition.startswith("change_24h"):
+        side = 1 if condition.endswith("above") else -1
+        threshold = Decimal(side * rng.uniform(30, 95)).quantize(Decimal("0.0001"))
+        return condition, {"threshold": threshold}
+    if condition in ("above", "market_cap_above", "volume_24h_above"):
         target = far_up
-    elif condition == "below":
+    elif condition in ("below", "market_cap_below", "volume_24h_below"):
         target = far_down
     else:
-        # Edges either side, beyond where the coin goes.
+        # Edges and ranges either side, beyond where the coin goes.
         target = far_up if rng.random() < 0.5 else far_down
         if rising and target < base:
             target = far_down
         if not rising and target > base:
             target = far_up
-    return condition, target.quantize(Decimal("1e-14")), None, ""
+    target = target.quantize(Decimal("1e-14"))
+    if condition.endswith("range"):
+        width = target * Decimal("0.05")
+        low, high = (target, target + width) if target > base else (target - width, target)
+        return condition, {"range_low": low.quantize(Decimal("1e-14")), "range_high": high}
+    if condition.startswith(("market_cap", "volume_24h")):
+        scale = SUPPLY * (VOLUME_SHARE if condition.startswith("volume") else 1)
+        return condition, {"threshold": (target * scale).quantize(Decimal("0.01"))}
+    return condition, {"target": target}
 
 
 def load_alerts(total: int, fires_per_batch: int, coins: list, users: list[int]) -> None:
@@ -233,19 +393,22 @@ def load_alerts(total: int, fires_per_batch: int, coins: list, users: list[int])
             for n in range(total):
                 coin_index = rng.randrange(COINS)
                 if n in batch_at:
-                    condition, target, percent, window = firing_alert(coin_index, batch_at[n], rng)
+                    condition, fields = firing_alert(coin_index, batch_at[n], rng)
                     frequency = "once"
                 else:
-                    condition, target, percent, window = filler_alert(coin_index, rng)
+                    condition, fields = filler_alert(coin_index, rng)
                     frequency = "every_time" if rng.random() < 0.2 else "once"
+                if "step_reference" in fields:
+                    fields["step_reference_at"] = now
                 copy.write_row(
                     (
                         users[n % len(users)],
                         coins[coin_index].pk,
                         condition,
-                        target,
-                        percent,
-                        window,
+                        *(
+                            fields.get(name, "" if name == "window" else None)
+                            for name in ALERT_FIELDS
+                        ),
                         "",
                         None,
                         frequency,
@@ -314,16 +477,21 @@ def write_ticks(coins: list, batch: int, at: datetime) -> list[dict]:
         PriceTick(coin=coin, time=at, price=path_of(index)[batch], source=PriceSource.SIMULATED)
         for index, coin in enumerate(coins)
     )
-    return [
-        {
+    items = []
+    for index, tick in enumerate(ticks):
+        item = {
             "coin_id": tick.coin_id,
             "tick_id": tick.pk,
             "price": str(tick.price),
             "previous_price": str(path_of(index)[batch - 1]),
             "time": at.isoformat(),
         }
-        for index, tick in enumerate(ticks)
-    ]
+        now, before = figures(index, batch), figures(index, batch - 1)
+        for name, value in now.items():
+            item[name] = str(value)
+            item[f"previous_{name}"] = str(before[name])
+        items.append(item)
+    return items
 
 
 def cpu_seconds() -> float:
@@ -342,17 +510,22 @@ def explain_claim(batch: list[dict]) -> dict:
     from django.db import connection, transaction
 
     from alerts.claiming import claim_statement
+    from alerts.evaluation import PLAN_SETTINGS, _apply_settings
     from alerts.matching import PriceChange, window_movements
 
     changes = [PriceChange.from_message(item) for item in batch]
     sql, params = claim_statement(changes, window_movements(changes), datetime.now(UTC))
     with transaction.atomic(), connection.cursor() as cursor:
+        _apply_settings(PLAN_SETTINGS)  # as evaluate_batch plans it
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
+        transaction.set_rollback(True)
     return {
-        "uses_armed_target_idx": "alert_armed_target_idx" in plan,
-        "uses_armed_percent_idx": "alert_armed_percent_idx" in plan,
+        "indexes_on_alerts": sorted(
+            set(re.findall(r"Index Scan using (\w+) on alerts_alert", plan))
+        ),
         "seq_scan_on_alerts": "Seq Scan on alerts_alert" in plan,
+        "bitmap_scan": "Bitmap" in plan,
     }
 
 
@@ -495,11 +668,19 @@ def main() -> None:
         help="only the planned runs with these alert counts, e.g. 1000000",
     )
     parser.add_argument(
+        "--price-conditions",
+        action="store_true",
+        help="alerts of the price conditions only (the mix before market, range and step ones)",
+    )
+    parser.add_argument(
         "--floor",
         action="store_true",
         help="only the writes 1,000 firings require at 1M alerts (the target's lower bound)",
     )
     args = parser.parse_args()
+    global MIX
+    if args.price_conditions:
+        MIX = PRICE_CONDITIONS
     setup_django()
     from django.contrib.auth import get_user_model
 
@@ -572,6 +753,7 @@ def report(runs: list[dict]) -> None:
         "measured_at": datetime.now(UTC).isoformat(),
         "machine": {"cpus": os.cpu_count(), "loadavg_1_5_15": [round(x, 2) for x in load]},
         "batches": BATCHES,
+        "conditions": MIX,
         "coins": COINS,
         "move_per_batch_pct": float(STEP * 100),
         "runs": runs,
