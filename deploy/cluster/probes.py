@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 TIMEOUT_SECONDS = 2.0
 
@@ -55,7 +57,15 @@ def django_up(url: str) -> str | None:
 
 
 def redis_ping(address: str, port: int) -> str | None:
-    client = redis.Redis(host=address, port=port, socket_timeout=TIMEOUT_SECONDS)
+    # One try: redis-py's default retries would make a probe of a cut host
+    # take most of a minute instead of answering within its timeout.
+    client = redis.Redis(
+        host=address,
+        port=port,
+        socket_timeout=TIMEOUT_SECONDS,
+        socket_connect_timeout=TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 0),
+    )
     try:
         client.ping()
     except redis.RedisError as exc:
