@@ -106,7 +106,7 @@ lint: deps
 
 bench: assets proxy
 	$(BIN)/python bench/ingest.py
-	@for b in alerts delivery push fanout api ws_flood summaries; do [ ! -f bench/$$b.py ] || $(BIN)/python bench/$$b.py || exit 1; done
+	@for b in alerts delivery push fanout api ws_flood summaries preview; do [ ! -f bench/$$b.py ] || $(BIN)/python bench/$$b.py || exit 1; done
 
 fuzz: assets
 	$(BIN)/pytest -m fuzz --fuzz-examples=5000 $(PYTEST_ARGS)

@@ -55,6 +55,9 @@ LEAD_IN = timedelta(hours=1)
 COOLDOWNS_PER_FETCH = 8
 MIN_FETCH_SPAN = timedelta(hours=3)
 MAX_FETCH_SPAN = timedelta(days=8)
+# Runs read from the server-side cursor at first, doubling up to MAX_FETCH.
+FIRST_FETCH = 4
+MAX_FETCH = 1024
 
 
 @dataclass(frozen=True)
@@ -135,15 +138,17 @@ RAW_COLUMNS = ("tick_id", "price", "market_cap", "volume_24h", "change_24h_pct")
 # the window) and the row's price. As live (alerts.matching.moves_cte):
 # change = (price − reference) / reference × 100, rise and fall positive or
 # NULL, swing its absolute value.
+# (PostgreSQL computes a window function written several times once.)
+REFERENCE = "first_value(r.price) OVER w"
 MOVES_COLUMNS = {
-    "rise": "CASE WHEN h.price > h.reference THEN (h.price - h.reference) / h.reference * 100 END",
-    "fall": "CASE WHEN h.price < h.reference THEN (h.reference - h.price) / h.reference * 100 END",
-    "swing": "abs(h.price - h.reference) / h.reference * 100",
+    "rise": "CASE WHEN r.price > {ref} THEN (r.price - {ref}) / {ref} * 100 END",
+    "fall": "CASE WHEN r.price < {ref} THEN ({ref} - r.price) / {ref} * 100 END",
+    "swing": "abs(r.price - {ref}) / {ref} * 100",
 }
 
 
 def history_expression(column: str, window: str) -> str:
-    """SQL for a live batch or moves column over the history row `h`.
+    """SQL for a live batch or moves column over the history row `r` (window `w`).
 
     A stored figure is read from the row; `previous` and `previous_<figure>`
     are the row before's (LAG, as the live batch carries the coin's last
@@ -154,13 +159,13 @@ def history_expression(column: str, window: str) -> str:
     if column == "win":
         return "%(window)s"
     if column in MOVES_COLUMNS:
-        return MOVES_COLUMNS[column]
+        return MOVES_COLUMNS[column].format(ref=REFERENCE)
     if column in RAW_COLUMNS:
-        return f"h.{column}"
+        return f"r.{column}"
     if column.startswith("previous"):
         figure = column.removeprefix("previous").lstrip("_") or "price"
         if figure in RAW_COLUMNS:
-            return f"h.previous_{figure}"
+            return f"lag(r.{figure}) OVER w"
     raise NoHistoryColumn(f"The preview has no history for the batch column {column!r}")
 
 
@@ -216,19 +221,18 @@ def raw_history(bounds: dict) -> str:
 _SEGMENTS_SQL = """
 WITH {a},
 raw AS ({raw}),
-h AS (
-    SELECT r.*, {window_columns}
+b AS (
+    SELECT r.time, {columns}
     FROM raw r
     WINDOW w AS (ORDER BY r.time {frame})
-),
-b AS (
-    SELECT h.time, {columns} FROM h WHERE h.time >= %(from)s ORDER BY h.time OFFSET 0
+    ORDER BY r.time OFFSET 0
 ),
 flags AS (
     SELECT b.time, b.price,
         CASE WHEN ({match}) IS TRUE THEN 1 ELSE 0 END
         + CASE WHEN ({rearm}) IS TRUE THEN 2 ELSE 0 END AS state
     FROM b CROSS JOIN a
+    WHERE b.time >= %(from)s
 ),
 marks AS (
     SELECT f.*, lag(f.state) OVER (ORDER BY f.time) AS before_state FROM flags f
@@ -255,16 +259,10 @@ def segments_statement(
     needed = referenced_columns([*match, *rearm])
     if "price" not in needed:
         needed.insert(0, "price")
+    # Only the columns the rules read: each window function costs every row.
     expressions = {name: history_expression(name, window) for name in needed}
-    # Only the window functions the rules read: each costs every row.
-    window_columns = [
-        f"lag(r.{figure}) OVER w AS previous_{figure}"
-        for figure in RAW_COLUMNS
-        if any(f"h.previous_{figure}" in expression for expression in expressions.values())
-    ]
     frame = ""
     if duration is not None:
-        window_columns.append("first_value(r.price) OVER w AS reference")
         seconds = int(duration.total_seconds())
         frame = f"RANGE BETWEEN INTERVAL '{seconds} seconds' PRECEDING AND CURRENT ROW"
     columns = []
@@ -281,7 +279,6 @@ def segments_statement(
     sql = _SEGMENTS_SQL.format(
         a=a_sql,
         raw=raw_history(bounds),
-        window_columns=", ".join(window_columns) or "NULL AS unused",
         frame=frame,
         columns=", ".join(columns),
         match=_predicate(match),
@@ -409,7 +406,16 @@ class Replay:
         self.cursor = connection.chunked_cursor()
         self.cursor.execute(sql, params)
         self.statements += 1
-        return runs_of(self.cursor, self.to)
+        return runs_of(self._rows(), self.to)
+
+    def _rows(self) -> Iterator[tuple]:
+        # A few rows first, more each time: PostgreSQL computes as many as
+        # asked, and a walk that restarts (a step's new band) or ends (once)
+        # soon would have paid for the whole history's runs.
+        size, cursor = FIRST_FETCH, self.cursor
+        while rows := cursor.fetchmany(size):
+            yield from rows
+            size = min(size * 2, MAX_FETCH)
 
     def price_of(self, row: Firing) -> Decimal:
         return row.price if row.price is not None else with_prices([row], self.bounds)[0].price
