@@ -101,6 +101,19 @@ def test_it_refuses_what_a_create_refuses_with_the_same_errors(owner_api, bitcoi
         assert previewed.json() == created.json()
 
 
+def test_at_the_cap_of_active_alerts_it_refuses_as_a_create_does(
+    owner_api, owner, bitcoin, make_alert, settings
+):
+    settings.ALERTS_MAX_ACTIVE_PER_USER = 1
+    make_alert(target=Decimal("1"))
+    body = {"coin": "bitcoin", "condition": "above", "target": "30000"}
+    previewed = owner_api.post(URL, body, format="json")
+    created = owner_api.post("/api/v1/alerts/", body, format="json")
+    assert previewed.status_code == created.status_code == 400
+    assert previewed.json() == created.json()
+    assert "non_field_errors" in previewed.json()["error"]["fields"]
+
+
 def test_anonymous_callers_get_a_401(api_client, bitcoin):
     assert post(api_client).status_code == 401
 
