@@ -7,9 +7,11 @@ history. Throttled by the `alert_preview` rate besides the user's.
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -115,6 +117,15 @@ PREVIEW_EXAMPLE = {
 }
 
 
+ALERT_PARAMETER = OpenApiParameter(
+    "alert",
+    int,
+    description="One of your alerts being edited: the body is validated as its replacement "
+    "(PUT), so it does not count against your cap of active alerts a second time. Another "
+    "user's alert is a 404.",
+)
+
+
 class AlertPreviewView(GenericAPIView):
     serializer_class = AlertSerializer
     throttle_scope = "alert_preview"
@@ -130,6 +141,7 @@ class AlertPreviewView(GenericAPIView):
             "rate besides your own."
         ),
         request=AlertSerializer,
+        parameters=[ALERT_PARAMETER],
         responses={200: PreviewSerializer},
         examples=[
             OpenApiExample("Price above", value=ALERT_REQUEST_EXAMPLE, request_only=True),
@@ -137,8 +149,20 @@ class AlertPreviewView(GenericAPIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        serializer = self.get_serializer(data=request.data)
+        edited = self._edited_alert(request)
+        serializer = self.get_serializer(edited, data=request.data)
         serializer.is_valid(raise_exception=True)
         # The alert the serializer validated (AlertSerializer.validate), unsaved.
-        alert = Alert(user=request.user, **serializer.validated_data)
+        alert = copy.copy(edited) if edited else Alert(user=request.user)
+        for name, value in serializer.validated_data.items():
+            setattr(alert, name, value)
         return Response(PreviewSerializer(preview_body(preview(alert))).data)
+
+    def _edited_alert(self, request: Request) -> Alert | None:
+        """The caller's alert named by ?alert=, validated as its edit; None without it."""
+        key = request.query_params.get("alert")
+        if key is None:
+            return None
+        if not key.isdigit():
+            raise serializers.ValidationError({"alert": ["Enter the id of one of your alerts."]})
+        return get_object_or_404(Alert.objects.filter(user=request.user), pk=int(key))

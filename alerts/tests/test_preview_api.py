@@ -114,6 +114,27 @@ def test_at_the_cap_of_active_alerts_it_refuses_as_a_create_does(
     assert "non_field_errors" in previewed.json()["error"]["fields"]
 
 
+def test_an_edit_at_the_cap_is_validated_as_the_alerts_replacement(
+    owner_api, bitcoin, make_alert, settings
+):
+    settings.ALERTS_MAX_ACTIVE_PER_USER = 1
+    edited = make_alert(target=Decimal("1"))
+    assert post(owner_api).status_code == 400  # a new alert would pass the cap
+    response = owner_api.post(f"{URL}?alert={edited.pk}", {"coin": "bitcoin",
+        "condition": "above", "target": "30000"}, format="json")  # fmt: skip
+    assert response.status_code == 200, response.content
+    edited.refresh_from_db()
+    assert edited.target == Decimal("1")  # nothing saved
+
+
+def test_another_users_alert_is_a_404_and_a_bad_id_a_400(owner_api, stranger, bitcoin):
+    theirs = Alert.objects.create(user=stranger, coin=bitcoin, condition="above", target=1)
+    assert owner_api.post(f"{URL}?alert={theirs.pk}", {}, format="json").status_code == 404
+    response = owner_api.post(f"{URL}?alert=x", {}, format="json")
+    assert response.status_code == 400
+    assert "alert" in response.json()["error"]["fields"]
+
+
 def test_anonymous_callers_get_a_401(api_client, bitcoin):
     assert post(api_client).status_code == 401
 
