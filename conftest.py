@@ -6,8 +6,9 @@ from urllib.parse import urlsplit
 import pytest
 from django.conf import settings
 
-# Shared fixtures: `live_daphne` (a real daphne serving the app on the test db).
-pytest_plugins = ["tests_support.live_server"]
+# Shared fixtures: `live_daphne` (a real daphne serving the app on the test db);
+# fast_flush empties the tables after a transactional test with DELETE, not TRUNCATE.
+pytest_plugins = ["tests_support.live_server", "tests_support.fast_flush"]
 
 START_HINTS = {
     "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
