@@ -10,7 +10,8 @@ plugin, so the fixture needs no import)::
 The daphne child uses tests_support.settings, the pytest test database
 (so it needs `transaction=True`: it only sees committed rows) and the same
 TEST_REDIS_URL, so its channel layer is the one the test publishes on. It
-binds 127.0.0.1 on a port the kernel picks and is stopped after the test.
+binds 127.0.0.1 on a port the kernel picks and is stopped after the test
+(`module_daphne`: after the module).
 bench/fanout.py starts its servers with `running_daphne()` too.
 """
 
@@ -130,5 +131,18 @@ def _stop(process: subprocess.Popen) -> None:
 @pytest.fixture
 def live_daphne(transactional_db) -> Iterator[LiveServer]:
     """A daphne child process serving the app on the test database and Redis."""
+    with running_daphne({"TEST_DATABASE_URL": current_database_url()}) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def module_daphne(django_db_setup) -> Iterator[LiveServer]:
+    """One daphne for a whole module (its start costs a second or two of the test run).
+
+    For tests that keep no state in the server's process: their rows are
+    committed and flushed after each test (ask for `transactional_db` too),
+    and new users and tokens get new ids, so one test's sockets and groups
+    never meet the next one's. A module overrides `live_daphne` with it.
+    """
     with running_daphne({"TEST_DATABASE_URL": current_database_url()}) as server:
         yield server

@@ -97,6 +97,12 @@ async def heard_after(server: LiveServer, key: str, user, let_go, seconds: float
 
 
 @pytest.fixture
+def live_daphne(module_daphne, transactional_db) -> LiveServer:
+    """One daphne for the module: these tests keep nothing in its process."""
+    return module_daphne
+
+
+@pytest.fixture
 def key(owner) -> str:
     return ApiToken.issue(owner, "price bot")[1]
 
