@@ -82,7 +82,8 @@ def postgres_bin() -> Path:
 def check_prerequisites() -> None:
     if os.geteuid() != 0:
         raise ClusterError("the cluster needs root: network namespaces, veth pairs, a bridge")
-    missing = [tool for tool in ("ip", "tc", "setpriv", "redis-server") if not shutil.which(tool)]
+    tools = ("ip", "tc", "setpriv", "redis-server")
+    missing = [tool for tool in tools if not shutil.which(tool, path=services.SYSTEM_PATH)]
     if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
         missing.append("nginx (make proxy installs it)")
     if not PYTHON.exists():

