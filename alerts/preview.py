@@ -4,18 +4,19 @@ The preview (docs/alerts.md#preview-how-often-would-it-have-fired) replays
 the last PREVIEW_DAYS of one coin through the live matching rules:
 
 1. SQL (`_SEGMENTS_SQL`, one statement) builds the history as rows with the
-   columns of the live `batch` and `moves` rows (alerts.matching): the
-   previous price by LAG, a movement's reference by first_value over the
-   window's RANGE frame, which is the live rule (the first stored tick at or
-   after time − W). Raw ticks where they are kept, minute closes before.
-   Each row is matched by the condition's MATCH_RULES and REARM_RULES
-   predicates, the SQL live evaluation runs, against `a`: the unsaved alert
-   as a one-row VALUES with the alert table's columns. Only the rows where
-   what holds changes (a run of matching or re-arming rows starts) come back.
+   columns of the live `batch` and `moves` rows (alerts.matching): stored
+   figures from the ticks, the previous ones by LAG, a movement's reference
+   by first_value over the window's RANGE frame, which is the live rule (the
+   first stored tick at or after time − W). Raw ticks where they are kept,
+   minute closes before. Each row is matched by the condition's MATCH_RULES
+   and REARM_RULES predicates, the SQL live evaluation runs, against `a`:
+   the unsaved alert as a one-row VALUES with the alert table's columns.
+   Only the rows where what holds changes (a run of matching or re-arming
+   rows starts) come back, read as the walk goes (`Replay`).
 2. Python (`walk`) applies the sequential state the claim applies live
    (alerts.claiming): once or every_time, the cooldown, a level's disarm and
-   re-arm, the expiry. It looks up a row inside a run only when a cooldown
-   ends there (`_RowsAfter`).
+   re-arm, the expiry, a step alert's band moving to each firing price. It
+   looks up a row inside a run only when a cooldown ends there (`RowsAfter`).
 """
 
 from __future__ import annotations
@@ -482,7 +483,9 @@ def _binary_rows(sql: str, params: dict) -> list[tuple]:
     """
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, binary=True)
+        # Never a named prepared statement: a transaction-pooling proxy in
+        # front of PostgreSQL would not find it on the next connection.
+        cursor.execute(sql, params, binary=True, prepare=False)
         return cursor.fetchall()
 
 
