@@ -148,29 +148,31 @@ MOVES_COLUMNS = {
 }
 
 
-def history_expression(column: str, window: str) -> str:
+def history_expression(column: str, window: str, back: int = 0) -> str:
     """SQL for a live batch or moves column over the history row `r` (window `w`).
 
     A stored figure is read from the row; `previous` and `previous_<figure>`
     are the row before's (LAG, as the live batch carries the coin's last
-    snapshot); a movement's figures come from the window's reference.
+    snapshot); a movement's figures come from the window's reference. With
+    `back`, the column of the row that many rows before (batch columns only).
     """
     if column == "coin_id":
         return "%(coin)s"
     if column == "win":
         return "%(window)s"
-    if column in MOVES_COLUMNS:
+    if column in MOVES_COLUMNS and not back:
         return MOVES_COLUMNS[column].format(ref=REFERENCE)
-    if column in RAW_COLUMNS:
-        return f"r.{column}"
+    figure, shift = column, back
     if column.startswith("previous"):
-        figure = column.removeprefix("previous").lstrip("_") or "price"
-        if figure in RAW_COLUMNS:
-            return f"lag(r.{figure}) OVER w"
+        figure, shift = column.removeprefix("previous").lstrip("_") or "price", back + 1
+    if figure in RAW_COLUMNS:
+        return f"lag(r.{figure}, {shift}) OVER w" if shift else f"r.{figure}"
     raise NoHistoryColumn(f"The preview has no history for the batch column {column!r}")
 
 
 # --- The statement ------------------------------------------------------------
+
+MATCHES, REARMS = 1, 2  # the bits of a history row's `state`
 
 
 def alert_values(alert: Alert) -> tuple[str, list]:
@@ -229,9 +231,7 @@ b AS (
     ORDER BY r.time OFFSET 0
 ),
 flags AS (
-    SELECT b.time, b.price,
-        CASE WHEN ({match}) IS TRUE THEN 1 ELSE 0 END
-        + CASE WHEN ({rearm}) IS TRUE THEN 2 ELSE 0 END AS state
+    SELECT b.time, b.price, {state} AS state
     FROM b CROSS JOIN a
     WHERE b.time >= %(from)s
 ),
@@ -243,6 +243,29 @@ WHERE before_state IS DISTINCT FROM state
 ORDER BY time
 """
 
+# Rules that read the batch row alone (no movement): the row before's
+# columns come from the same window (`before_*`, LAG one further), its state
+# from the same rules, so a single pass over the rows finds the runs. The
+# first replayed row always starts a run.
+_BATCH_SEGMENTS_SQL = """
+WITH {a},
+raw AS ({raw}),
+b AS (
+    SELECT r.time, lag(r.time) OVER w AS before_time, {columns}
+    FROM raw r
+    WINDOW w AS (ORDER BY r.time)
+    ORDER BY r.time OFFSET 0
+),
+flags AS (
+    SELECT b.time, b.before_time, b.price, {state} AS state, {before_state} AS before_state
+    FROM b CROSS JOIN a
+    WHERE b.time >= %(from)s
+)
+SELECT time, price, state FROM flags
+WHERE before_state IS DISTINCT FROM state OR before_time IS NULL OR before_time < %(from)s
+ORDER BY time
+"""
+
 
 def _predicate(rules: Sequence[MatchRule]) -> str:
     if not rules:
@@ -250,40 +273,57 @@ def _predicate(rules: Sequence[MatchRule]) -> str:
     return " OR ".join(f"(({rule.rows}) AND ({rule.predicate}))" for rule in rules)
 
 
+def _state(match: Sequence[MatchRule], rearm: Sequence[MatchRule]) -> str:
+    """SQL of a row's `state`: MATCHES if a match rule holds, plus REARMS if a re-arm rule does."""
+    return (
+        f"(CASE WHEN ({_predicate(match)}) IS TRUE THEN {MATCHES} ELSE 0 END"
+        f" + CASE WHEN ({_predicate(rearm)}) IS TRUE THEN {REARMS} ELSE 0 END)"
+    )
+
+
+def _before(sql: str) -> str:
+    """The same SQL over the row before's columns (`b.before_<column>`)."""
+    return _B_COLUMN.sub(lambda found: f"b.before_{found.group(1)}", sql)
+
+
 def segments_statement(
     alert: Alert, bounds: dict, match: Sequence[MatchRule], rearm: Sequence[MatchRule]
 ) -> tuple[str, dict]:
-    """_SEGMENTS_SQL for this alert and history, with its parameters."""
+    """_SEGMENTS_SQL (or _BATCH_SEGMENTS_SQL) for this alert and history, with its parameters."""
     window = alert.window or ""
     duration = WINDOW_DURATIONS.get(window)
     types = live_columns()
     needed = referenced_columns([*match, *rearm])
     if "price" not in needed:
         needed.insert(0, "price")
+    single_pass = not set(needed) & set(MOVES_COLUMNS)
     # Only the columns the rules read: each window function costs every row.
-    expressions = {name: history_expression(name, window) for name in needed}
+    columns = []
+    for back in (0, 1) if single_pass else (0,):
+        prefix = "before_" if back else ""
+        for name in needed:
+            expression = history_expression(name, window, back)
+            kind = types.get(name)
+            typed = f"CAST({expression} AS {kind})" if kind else expression
+            columns.append(f"{typed} AS {prefix}{name}")
+    state = _state(match, rearm)
     frame = ""
-    if duration is not None:
+    if duration is not None and not single_pass:
         seconds = int(duration.total_seconds())
         frame = f"RANGE BETWEEN INTERVAL '{seconds} seconds' PRECEDING AND CURRENT ROW"
-    columns = []
-    for name, expression in expressions.items():
-        kind = types.get(name)
-        columns.append(
-            f"CAST({expression} AS {kind}) AS {name}" if kind else f"{expression} AS {name}"
-        )
     a_sql, a_params = alert_values(alert)
     # The alert's values are the statement's first parameters: `a` comes
     # first, positional placeholders turned into named ones.
     named = {f"a{index}": value for index, value in enumerate(a_params)}
     a_sql = _number_placeholders(a_sql)
-    sql = _SEGMENTS_SQL.format(
+    template = _BATCH_SEGMENTS_SQL if single_pass else _SEGMENTS_SQL
+    sql = template.format(
         a=a_sql,
         raw=raw_history(bounds),
         frame=frame,
         columns=", ".join(columns),
-        match=_predicate(match),
-        rearm=_predicate(rearm),
+        state=state,
+        before_state=_before(state),
     )
     params = {
         **named,
@@ -301,9 +341,6 @@ def _number_placeholders(sql: str) -> str:
 
 
 # --- Running it ---------------------------------------------------------------
-
-
-MATCHES, REARMS = 1, 2  # the bits of _SEGMENTS_SQL's `state`
 
 
 @dataclass(frozen=True)
