@@ -416,9 +416,22 @@ MATCH_RULES = (
         "b.price < b.previous",
     ),
     # Steps: levels on the alert's band (alerts.steps), which the claim moves
-    # to the price each time the alert fires.
-    MatchRule("batch", (Condition.PCT_STEP_UP, Condition.PCT_STEP), "a.step_high <= b.price"),
-    MatchRule("batch", (Condition.PCT_STEP_DOWN, Condition.PCT_STEP), "a.step_low >= b.price"),
+    # to the price each time the alert fires. The constant bound holds for
+    # every band (a trigger is above zero, and a step down's at most its
+    # reference, a price below 10^12); it tells the planner each probe is a
+    # bounded range of the band's index. Open-ended, it guessed a third of
+    # the coin's steps and read every alert of the coin through its coin_id
+    # index instead (alerts/tests/test_matching_plan.py).
+    MatchRule(
+        "batch",
+        (Condition.PCT_STEP_UP, Condition.PCT_STEP),
+        "a.step_high > 0 AND a.step_high <= b.price",
+    ),
+    MatchRule(
+        "batch",
+        (Condition.PCT_STEP_DOWN, Condition.PCT_STEP),
+        "a.step_low >= b.price AND a.step_low < 1000000000000",
+    ),
 )
 
 # A disarmed every_time level alert re-arms on a row where its condition is

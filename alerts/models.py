@@ -381,15 +381,19 @@ class Alert(models.Model):
                     status="active", armed=True, condition__in=sorted(RANGE_CONDITIONS)
                 ),
             ),
+            # No condition column: a step probe asks for both conditions of
+            # its side, which the predicate already implies, so the planner
+            # drops that qual and a (coin, condition, step_low) index would be
+            # scanned over every step of the coin, not over the range.
             models.Index(
-                fields=["coin", "condition", "step_low"],
+                fields=["coin", "step_low"],
                 name="alert_armed_step_low_idx",
                 condition=models.Q(
                     status="active", armed=True, condition__in=sorted(steps.FALLING_STEPS)
                 ),
             ),
             models.Index(
-                fields=["coin", "condition", "step_high"],
+                fields=["coin", "step_high"],
                 name="alert_armed_step_high_idx",
                 condition=models.Q(
                     status="active", armed=True, condition__in=sorted(steps.RISING_STEPS)

@@ -109,6 +109,36 @@ def test_the_new_conditions_probes_are_index_scans_of_their_own_indexes(bitcoin,
         assert "Seq Scan" not in plan
 
 
+def buffers_of(plan: list[str], index: str) -> int:
+    """The pages the scan of `index` touched (EXPLAIN's BUFFERS of its node)."""
+    scans = [n for n, line in enumerate(plan) if f"Index Scan using {index}" in line]
+    assert scans, f"{index} is not read:\n" + "\n".join(plan)
+    line = next(line for line in plan[scans[0] :] if "Buffers:" in line)
+    return sum(int(part.split("=")[1]) for part in line.split()[1:] if "=" in part)
+
+
+@pytest.mark.parametrize("side", ["step_low", "step_high"])
+def test_a_step_probe_reads_only_the_bands_it_reaches(bitcoin, owner, side):
+    # 20,000 steps on one coin, none reached by the price (30000). With the
+    # condition as the index's second column (the planner drops that qual,
+    # implied by the predicate) each probe read all of their entries.
+    Alert.objects.bulk_create(
+        Alert(
+            user=owner,
+            coin=bitcoin,
+            condition="pct_step",
+            percent=Decimal(5),
+            step_low=Decimal(1 + n % 20_000) / 1000,
+            step_high=Decimal(50_000 + n),
+        )
+        for n in range(20_000)
+    )
+
+    plan = firing_plan(bitcoin, previous="29900", options="(ANALYZE, BUFFERS, COSTS OFF)")
+
+    assert buffers_of(plan, f"alert_armed_{side}_idx") <= 5, "\n".join(plan)
+
+
 def test_re_arming_metric_levels_is_an_index_scan_of_their_disarmed_index(bitcoin, owner):
     Alert.objects.bulk_create(
         Alert(user=owner, coin=bitcoin, condition=condition, threshold=n, armed=False)
