@@ -57,7 +57,7 @@ COOLDOWNS_PER_FETCH = 8
 MIN_FETCH_SPAN = timedelta(hours=3)
 MAX_FETCH_SPAN = timedelta(days=8)
 # Runs read from the server-side cursor at first, doubling up to MAX_FETCH.
-FIRST_FETCH = 4
+FIRST_FETCH = 2
 MAX_FETCH = 1024
 
 
@@ -351,18 +351,28 @@ class Run:
     price: Decimal
     m: bool
     r: bool
-    until: datetime  # where the next run starts (after the last run: after the history)
+    # Where the next run starts (after the last run: after the history), read
+    # only when asked: a walk that fires on this run's first row and stops
+    # (once) or restarts (a step) never makes PostgreSQL look further.
+    until: Callable[[], datetime]
 
 
 def runs_of(rows: Iterable[tuple], to: datetime) -> Iterator[Run]:
     """The runs of _SEGMENTS_SQL's rows (each run's first row) of a history ending at `to`."""
-    pending: tuple | None = None
-    for time, price, state in rows:
-        if pending is not None:
-            yield Run(*pending, until=time)
-        pending = (time, price, bool(state & MATCHES), bool(state & REARMS))
-    if pending is not None:
-        yield Run(*pending, until=to + timedelta(microseconds=1))
+    rows = iter(rows)
+    row = next(rows, None)
+    end = to + timedelta(microseconds=1)
+    while row is not None:
+        time, price, state = row
+        following: list[tuple | None] = []
+
+        def until(following: list = following) -> datetime:
+            if not following:
+                following.append(next(rows, None))
+            return following[0][0] if following[0] is not None else end
+
+        yield Run(time, price, bool(state & MATCHES), bool(state & REARMS), until)
+        row = following[0] if following else next(rows, None)
 
 
 Lookup = Callable[[datetime, datetime], Firing | None]
@@ -396,7 +406,7 @@ def walk(alert: Alert, replay: Replay, row_at_or_after: Lookup) -> list[Firing]:
             row: Firing | None = Firing(run.start, run.price) if run.m else None
             while row is not None and armed:
                 if cooldown_until is not None and row.time < cooldown_until:
-                    row = row_at_or_after(cooldown_until, run.until)
+                    row = row_at_or_after(cooldown_until, run.until())
                     continue
                 if alert.expires_at is not None and row.time >= alert.expires_at:
                     return fired
