@@ -446,6 +446,16 @@ class Alert(models.Model):
     def is_step(self) -> bool:
         return self.condition in STEP_CONDITIONS
 
+    @property
+    def steps_from_last_firing(self) -> bool:
+        """Whether a step's reference is the price at its last firing (else at its save).
+
+        The claim stamps both with the same time; REASON_SQL words it the same way.
+        """
+        return self.last_triggered_at is not None and (
+            self.step_reference_at == self.last_triggered_at
+        )
+
     def channel_labels(self) -> list[str]:
         """The channels as pages name them ("In-app", not in_app)."""
         return [Channel(channel).label for channel in self.channels]

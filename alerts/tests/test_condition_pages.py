@@ -172,3 +172,27 @@ def test_the_coin_chart_draws_no_line_for_market_range_or_step_alerts(
     body = client.get(bitcoin.get_absolute_url()).content.decode()
 
     assert '<script id="alert-price-lines" type="application/json">[]</script>' in body
+
+
+def test_a_step_alerts_page_says_where_the_next_step_is(client, owner, make_alert):
+    alert = make_alert(Condition.PCT_STEP, percent=Decimal("5"))
+    client.force_login(owner)
+
+    body = client.get(alert.get_absolute_url()).content.decode()
+
+    assert (
+        "Steps from 30000, the price when the alert was set: next at 28500 or below or "
+        "31500 or above."
+    ) in body
+
+
+def test_after_a_firing_a_step_alerts_page_counts_from_the_firing_price(
+    client, owner, make_alert, feed
+):
+    alert = make_alert(Condition.PCT_STEP_UP, percent=Decimal("5"), frequency="every_time")
+    feed.tick("31500")
+    client.force_login(owner)
+
+    body = client.get(alert.get_absolute_url()).content.decode()
+
+    assert "Steps from 31500, the price at the last alert: next at 33075 or above." in body
