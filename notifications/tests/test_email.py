@@ -10,7 +10,7 @@ import pytest
 
 from accounts.models import Profile
 from notifications.delivery import deliver, send_test_notifications
-from notifications.models import DeliveryStatus
+from notifications.models import Delivery, DeliveryStatus
 from notifications.tests.conftest import MailSink, free_port, start_smtp, use_smtp
 
 pytestmark = pytest.mark.django_db
@@ -218,3 +218,28 @@ def test_it_reuses_one_connection_for_consecutive_emails(smtp, owner, fire):
 
     assert len(smtp.messages) == 3
     assert smtp.connections == 1
+
+
+def test_a_delivery_sent_again_after_a_lost_commit_carries_the_same_message_id(smtp, owner, fire):
+    # The worker died after the server's 250, before its commit: the sweeper
+    # takes the row back as pending, and it is sent once more.
+    [delivery] = fire(owner)
+    deliver(delivery.pk)
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.PENDING, sent_at=None, claim_token=""
+    )
+
+    assert deliver(delivery.pk) == DeliveryStatus.SENT
+
+    first, again = smtp.messages
+    assert again["Message-ID"] == first["Message-ID"]
+
+
+def test_two_deliveries_get_different_message_ids(smtp, owner, fire):
+    [first] = fire(owner)
+    [second] = fire(owner)
+
+    deliver(first.pk)
+    deliver(second.pk)
+
+    assert smtp.messages[0]["Message-ID"] != smtp.messages[1]["Message-ID"]

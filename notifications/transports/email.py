@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import smtplib
 import threading
-from email.utils import make_msgid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.crypto import salted_hmac
 
 from accounts.models import Profile
 from notifications.notices import Notice, currency
@@ -47,7 +47,7 @@ class EmailTransport(Transport):
             "site_url": settings.SITE_URL,
             "settings_url": settings.SITE_URL + reverse("notifications:settings"),
         }
-        message_id = make_msgid(domain="cryptomonitor")
+        message_id = message_id_for(delivery_ids)
         message = EmailMultiAlternatives(
             subject=subject[:250],
             body=render_to_string(f"notifications/email/{template}.txt", context),
@@ -77,6 +77,21 @@ class EmailTransport(Transport):
             # Refused or dropped connections, timeouts: the server may come back.
             raise TransportError(f"could not talk to the mail server: {exc}") from None
         return message_id
+
+
+def message_id_for(delivery_ids: list[int]) -> str:
+    """The Message-ID of the email carrying these deliveries: the same at every send.
+
+    A worker that dies between the server's 250 and its commit leaves the row
+    to be sent again (the sweeper, a retry): the copy then carries the first
+    one's Message-ID, so a mail client shows it once, and a duplicate can be
+    told from a second alert. The keyed hash keeps two installations' ids
+    for the same delivery number apart.
+    """
+    ids = sorted(delivery_ids)
+    key = ",".join(map(str, ids))
+    tag = salted_hmac("notifications.email.message-id", key).hexdigest()[:20]
+    return f"<cm.{ids[0]}.{len(ids)}.{tag}@cryptomonitor>"
 
 
 # One open mail connection per worker thread, reused from email to email.
