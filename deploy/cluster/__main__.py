@@ -4,7 +4,7 @@ python -m deploy.cluster [up] [--smoke]   # up, smoke check, table; until Ctrl-C
                                           # (--smoke: down afterwards, exit 0/1)
 python -m deploy.cluster down             # remove all a run left, crashed or not
 python -m deploy.cluster selfcheck        # every harness primitive, then down
-python -m deploy.cluster chaos            # the failure scenarios (so far: selfcheck)
+python -m deploy.cluster chaos            # the failure scenarios (deploy/cluster/chaos.py)
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 import time
 from types import FrameType
 
-from deploy.cluster import netns, selfcheck, smoke
+from deploy.cluster import chaos, netns, selfcheck, smoke
 from deploy.cluster.cluster import Cluster, ClusterError, main_down
 
 
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         "command", nargs="?", default="up", choices=["up", "down", "selfcheck", "chaos"]
     )
     parser.add_argument("--smoke", action="store_true", help="exit after the smoke check (0/1)")
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
     # Started in the background by a script, Python would inherit SIGINT
     # ignored and never see a Ctrl-C or `kill -INT`.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -90,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, _stop)
     if args.command == "down":
         return main_down()
-    if args.command in ("selfcheck", "chaos"):
+    if args.command == "selfcheck":
         return selfcheck.main()
+    if args.command == "chaos":
+        return chaos.main(rest)
     return up(args.smoke)
 
 

@@ -93,8 +93,15 @@ def check_prerequisites() -> None:
 
 
 class Cluster:
-    def __init__(self, topology: Topology | None = None, var: Path = VAR_DIR) -> None:
+    def __init__(
+        self,
+        topology: Topology | None = None,
+        var: Path = VAR_DIR,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.topology = topology or Topology()
+        # Product settings (environment variables) for every product process.
+        self.settings = dict(settings or {})
         self.var = var
         self.run_dir = var / "run"
         self.services: dict[str, Service] = {}
@@ -461,6 +468,7 @@ class Cluster:
                 metrics_token=secrets.token_urlsafe(32),
             ),
             probe=lambda fn, *args: self.call("clients", fn, *args),
+            settings=self.settings,
         )
 
     def _start(self, service: Service) -> None:

@@ -25,7 +25,10 @@ from prices.tests import fake_coingecko
 from prices.tests.fake_coingecko import FakeCoinGecko, generate_coins
 
 # What the harness may call on the fake (its public API), plus two readers.
-METHODS = ("set_price", "move", "move_all", "inject", "clear_faults", "price", "request_count")
+METHODS = (
+    "set_price", "move", "move_all", "inject", "clear_faults", "price", "request_count",
+    "requests_to",
+)  # fmt: skip
 COINS = 250
 
 
@@ -52,6 +55,11 @@ class FeedServer(FakeCoinGecko):
     def request_count(self) -> int:
         with self._lock:
             return len(self.requests)
+
+    def requests_to(self, path: str) -> int:
+        """How many requests asked for this path ("/coins/markets": one a poll)."""
+        with self._lock:
+            return sum(1 for r in self.requests if r.path == path)
 
 
 class _ControlHandler(socketserver.StreamRequestHandler):
@@ -121,6 +129,9 @@ class FeedControl:
 
     def request_count(self) -> int:
         return self.call("request_count")
+
+    def requests_to(self, path: str) -> int:
+        return self.call("requests_to", path)
 
 
 def main() -> None:

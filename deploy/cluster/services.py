@@ -63,6 +63,9 @@ class Context:
     secrets: Secrets
     # Runs a probe on a thread inside the clients host (Cluster wires it).
     probe: Callable[..., str | None]
+    # Product settings a run sets on every product process (env name -> value),
+    # after the defaults above: a scenario's shorter lease or poll interval.
+    settings: dict[str, str] = field(default_factory=dict)
 
     def data(self, host: str, *parts: str) -> Path:
         return self.run.joinpath(host, *parts)
@@ -143,6 +146,7 @@ def product_environment(ctx: Context, host: str, name: str) -> dict[str, str]:
         "VAPID_PUBLIC_KEY": s.vapid_public_key,
         "PROMETHEUS_MULTIPROC_DIR": str(ctx.data(host, "metrics", name)),
         "WAIT_FOR_SERVICES_SECONDS": "60",
+        **ctx.settings,
     }
 
 
