@@ -163,6 +163,7 @@ class AlertPreviewView(GenericAPIView):
         key = request.query_params.get("alert")
         if key is None:
             return None
-        if not key.isdigit():
+        # ASCII digits that fit the id column (a longer number is no alert's).
+        if not (key.isascii() and key.isdigit()) or len(key) > 18:
             raise serializers.ValidationError({"alert": ["Enter the id of one of your alerts."]})
         return get_object_or_404(Alert.objects.filter(user=request.user), pk=int(key))

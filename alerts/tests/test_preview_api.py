@@ -130,9 +130,10 @@ def test_an_edit_at_the_cap_is_validated_as_the_alerts_replacement(
 def test_another_users_alert_is_a_404_and_a_bad_id_a_400(owner_api, stranger, bitcoin):
     theirs = Alert.objects.create(user=stranger, coin=bitcoin, condition="above", target=1)
     assert owner_api.post(f"{URL}?alert={theirs.pk}", {}, format="json").status_code == 404
-    response = owner_api.post(f"{URL}?alert=x", {}, format="json")
-    assert response.status_code == 400
-    assert "alert" in response.json()["error"]["fields"]
+    for bad in ("x", "²", "9" * 30):
+        response = owner_api.post(f"{URL}?alert={bad}", {}, format="json")
+        assert response.status_code == 400, bad
+        assert "alert" in response.json()["error"]["fields"]
 
 
 def test_anonymous_callers_get_a_401(api_client, bitcoin):
