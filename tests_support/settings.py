@@ -28,6 +28,13 @@ CACHES["default"]["KEY_PREFIX"] = f"cm-test-{os.getpid()}"
 # broadcasts (a benchmark, `make run`) reached the tests' sockets. A prefix of
 # this run's own, inherited by the daphne and Celery processes it starts.
 os.environ.setdefault("TEST_CHANNEL_PREFIX", f"cm-test-{os.getpid()}:channels")
+# Under pytest-xdist (`make test` runs two workers) the controller set the
+# prefix before starting the workers, which inherit it: each worker and the
+# processes it starts add the worker's name, so one worker's broadcasts never
+# reach the other's sockets.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER")
+if _xdist_worker and not os.environ["TEST_CHANNEL_PREFIX"].endswith(f":{_xdist_worker}"):
+    os.environ["TEST_CHANNEL_PREFIX"] += f":{_xdist_worker}"
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = os.environ["TEST_CHANNEL_PREFIX"]
 # Tests drive sleeps of the HTTP client themselves; keep backoff short.
 COINGECKO_TIMEOUT_SECONDS = 1.0
