@@ -87,6 +87,13 @@ prometheus:
 	  else echo "warning: $(PROMTOOL) missing; run: sudo apt-get install --no-install-recommends prometheus"; fi; \
 	fi
 
+# Two pytest-xdist workers (TEST_WORKERS=0: none): most of the suite waits on
+# servers, workers and browsers it started, so two files at a time nearly halve
+# it on two cores. --dist loadfile keeps each file on one worker, so a
+# module's shared server starts once; each worker has its own test database
+# (test_<name>_gw0, _gw1) and channel-layer prefix.
+TEST_WORKERS ?= 2
+
 # lint-imports checks the layers contract in pyproject.toml (docs/architecture.md,
 # "Layers"). makemigrations --check compares the models with the migration files; the
 # database it also reads applied migrations from need not exist (no warning).
@@ -96,7 +103,7 @@ test: assets browser proxy prometheus
 	$(COMPOSE_SCHEMA_CHECK)
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -W "ignore:Got an error checking a consistent:RuntimeWarning" \
 	  manage.py makemigrations --check --dry-run -v 0
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: deps
 	$(BIN)/ruff check .
