@@ -100,7 +100,18 @@ def behind_nginx(tmp_path: Path, extra_settings: str = "") -> Iterator[int]:
 
 @pytest.fixture
 def proxy(tmp_path) -> Iterator[int]:
+    """A proxy of the test's own: its micro-cache starts empty."""
     with behind_nginx(tmp_path) as port:
+        yield port
+
+
+@pytest.fixture(scope="module")
+def shared_proxy(django_db_setup, tmp_path_factory) -> Iterator[int]:
+    """One proxy for the tests that leave nothing in it another would read: no
+    anonymous coin list in its micro-cache, no throttle counts (its three
+    servers and nginx take seconds to start).
+    """
+    with behind_nginx(tmp_path_factory.mktemp("shared-proxy")) as port:
         yield port
 
 
@@ -144,14 +155,14 @@ def test_the_config_passes_nginx_t(tmp_path):
     assert "[warn]" not in result.stderr, result.stderr
 
 
-def test_an_api_read_goes_to_the_wsgi_server(proxy, owner):
+def test_an_api_read_goes_to_the_wsgi_server(shared_proxy, owner):
     coin = Coin.objects.create(coingecko_id="bitcoin", symbol="btc", name="Bitcoin")
     for target in ("70000", "80000"):
         Alert.objects.create(user=owner, coin=coin, condition="above", target=Decimal(target))
     _, key = ApiToken.issue(owner, "proxy test")
 
     response = httpx.get(
-        f"http://127.0.0.1:{proxy}/api/v1/alerts/?page_size=1",
+        f"http://127.0.0.1:{shared_proxy}/api/v1/alerts/?page_size=1",
         headers={"Authorization": f"Token {key}"},
     )
 
@@ -159,14 +170,14 @@ def test_an_api_read_goes_to_the_wsgi_server(proxy, owner):
     body = response.json()
     assert [item["target"] for item in body["results"]] == ["80000"]
     # The Host header passes with its port: links lead back through the proxy.
-    assert body["next"].startswith(f"http://127.0.0.1:{proxy}/api/v1/alerts/")
+    assert body["next"].startswith(f"http://127.0.0.1:{shared_proxy}/api/v1/alerts/")
 
 
-def test_a_websocket_upgrade_goes_to_daphne(proxy):
+def test_a_websocket_upgrade_goes_to_daphne(shared_proxy):
     async def snapshot() -> dict:
         async with websockets.connect(
-            f"ws://127.0.0.1:{proxy}/ws/prices/",
-            origin=f"http://127.0.0.1:{proxy}",
+            f"ws://127.0.0.1:{shared_proxy}/ws/prices/",
+            origin=f"http://127.0.0.1:{shared_proxy}",
             open_timeout=10,
             proxy=None,
         ) as ws:
@@ -213,8 +224,8 @@ def test_a_request_with_a_token_or_a_cookie_never_uses_the_micro_cache(proxy, ow
     assert coin_names(again) == coin_names(with_cookie) == ["Renamed"]
 
 
-def test_nginx_answers_its_own_health_check(proxy):
-    assert httpx.get(f"http://127.0.0.1:{proxy}/nginx-health").text == "ok\n"
+def test_nginx_answers_its_own_health_check(shared_proxy):
+    assert httpx.get(f"http://127.0.0.1:{shared_proxy}/nginx-health").text == "ok\n"
 
 
 def test_a_stopped_upstream_is_a_502_not_a_hang(tmp_path):
@@ -265,19 +276,19 @@ def test_failed_logins_lock_out_only_their_own_address(strict_proxy):
     assert "not correct" in page
 
 
-def test_a_client_cannot_claim_https(proxy):
+def test_a_client_cannot_claim_https(shared_proxy):
     # Django trusts X-Forwarded-Proto: https (SECURE_PROXY_SSL_HEADER) when
     # DEBUG is off: only nginx may say how the client connected.
     for symbol in ("btc", "eth"):
         Coin.objects.create(coingecko_id=symbol, symbol=symbol, name=symbol)
 
     response = httpx.get(
-        f"http://127.0.0.1:{proxy}/api/v1/coins/?page_size=1",
+        f"http://127.0.0.1:{shared_proxy}/api/v1/coins/?page_size=1",
         headers={"X-Forwarded-Proto": "https"},
     )
 
     assert response.status_code == 200, response.text
-    assert response.json()["next"].startswith(f"http://127.0.0.1:{proxy}/")
+    assert response.json()["next"].startswith(f"http://127.0.0.1:{shared_proxy}/")
 
 
 class SilentSmtpServer:
