@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,7 +28,13 @@ from prices.polling import announce_feed
 from prices.templatetags.price_format import money
 from prices.tests.coins import priced_coin
 from prices.tests.pipeline import alert_batches, quote  # noqa: F401 (fixture)
-from prices.tests.test_browser import beside_the_browser, chromium  # noqa: F401 (fixture)
+from prices.tests.test_browser import (  # noqa: F401 (fixture)
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    beside_the_browser,
+    chromium,
+    require_chromium,
+)
 from tests_support.live_server import current_database_url, running_daphne
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -254,14 +261,42 @@ def test_a_popup_names_the_coin_links_the_alert_counts_in_the_badge_and_chimes(
         ]
 
 
+@pytest.fixture(scope="module")
+def format_price() -> Iterator[Callable[[str], str]]:
+    """live.js's formatPrice, run in one Chromium page for every price below.
+
+    Playwright's sync API keeps an event loop running in the thread that
+    started it, where Django refuses database calls: a browser that outlives
+    one test lives in a thread of its own, which makes every Playwright call.
+    """
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    def start():
+        playwright = sync_playwright().start()
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_content("<body></body>")
+        page.add_script_tag(path=str(Path(settings.BASE_DIR) / "static" / "js" / "live.js"))
+        return playwright, browser, page
+
+    def stop() -> None:
+        browser.close()
+        playwright.stop()
+
+    with ThreadPoolExecutor(max_workers=1) as browser_thread:
+        playwright, browser, page = browser_thread.submit(start).result()
+        try:
+            yield lambda price: browser_thread.submit(
+                page.evaluate, "price => window.CryptoMonitorLive.formatPrice(price)", price
+            ).result()
+        finally:
+            browser_thread.submit(stop).result()
+
+
 @pytest.mark.parametrize(
     "price",
     ["27000.5", "1", "0.99996", "0.5", "0.08123456", "0.00012345", "0.0000891234", "0.00000001"],
 )
-def test_it_formats_a_live_price_as_the_server_renders_it(chromium, price):  # noqa: F811
-    page = chromium.new_page()
-    page.set_content("<body></body>")
-    page.add_script_tag(path=str(Path(settings.BASE_DIR) / "static" / "js" / "live.js"))
-    shown = page.evaluate("price => window.CryptoMonitorLive.formatPrice(price)", price)
-    page.close()
-    assert shown == money(price)
+def test_it_formats_a_live_price_as_the_server_renders_it(format_price, price):
+    assert format_price(price) == money(price)
