@@ -49,10 +49,21 @@ def connect(server: LiveServer, **headers: str):
     )
 
 
-@pytest.fixture(params=list(LAYERS))
-def daphne_on_each_layer(request, settings, transactional_db) -> Iterator[LiveServer]:
-    """A daphne on the test layer, then on the production default (pub/sub)."""
+@pytest.fixture(scope="module", params=list(LAYERS))
+def daphne_of_layer(request, django_db_setup) -> Iterator[tuple[str, LiveServer]]:
+    """One daphne on each layer for a module (pytest runs its tests layer by layer)."""
     backend = LAYERS[request.param]
+    env = {"TEST_DATABASE_URL": current_database_url(), "CHANNEL_LAYER_BACKEND": backend}
+    with running_daphne(env) as server:
+        yield backend, server
+
+
+@pytest.fixture
+def daphne_on_each_layer(daphne_of_layer, settings, transactional_db) -> LiveServer:
+    """A daphne on the test layer, then on the production default (pub/sub); the
+    test publishes on the same layer.
+    """
+    backend, server = daphne_of_layer
     prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]  # the daphne's too
     settings.CHANNEL_LAYERS = {
         "default": {
@@ -60,9 +71,13 @@ def daphne_on_each_layer(request, settings, transactional_db) -> Iterator[LiveSe
             "CONFIG": {"hosts": settings.CHANNEL_LAYER_HOSTS, "prefix": prefix},
         }
     }
-    env = {"TEST_DATABASE_URL": current_database_url(), "CHANNEL_LAYER_BACKEND": backend}
-    with running_daphne(env) as server:
-        yield server
+    return server
+
+
+@pytest.fixture
+def live_daphne(module_daphne, transactional_db) -> LiveServer:
+    """One daphne for the module's tests on the test settings' layer."""
+    return module_daphne
 
 
 def test_a_poll_reaches_a_connected_browser(daphne_on_each_layer, fake_coingecko):

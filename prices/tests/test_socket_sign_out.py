@@ -22,7 +22,10 @@ from websockets.frames import Close
 from accounts.signals import credentials_changed
 from common.live_groups import user_group
 from prices.tests.socket_flood import messages_until_closed
-from prices.tests.test_live_server import daphne_on_each_layer  # noqa: F401 (fixture)
+from prices.tests.test_live_server import (  # noqa: F401 (fixtures)
+    daphne_of_layer,
+    daphne_on_each_layer,
+)
 from tests_support.live_server import LiveServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
