@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -243,3 +245,56 @@ def test_two_deliveries_get_different_message_ids(smtp, owner, fire):
     deliver(second.pk)
 
     assert smtp.messages[0]["Message-ID"] != smtp.messages[1]["Message-ID"]
+
+
+@pytest.fixture
+def silent_after_data() -> Iterator[tuple[int, list[str]]]:
+    """An SMTP server that takes a whole message and never answers its end.
+
+    It records what it saw after the message: "reset" when the client reset
+    the connection, else the bytes it sent (a QUIT, an empty read for a close).
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    after: list[str] = []
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            reader = connection.makefile("rb")
+            connection.sendall(b"220 silent\r\n")
+            while line := reader.readline():
+                if line.upper().startswith(b"DATA"):
+                    connection.sendall(b"354 go on\r\n")
+                    while reader.readline() != b".\r\n":
+                        pass
+                    break
+                connection.sendall(b"250 ok\r\n")
+            try:
+                after.append(connection.recv(100).decode())
+            except ConnectionResetError:
+                after.append("reset")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], after
+    thread.join(timeout=10)
+    listener.close()
+
+
+def test_a_send_that_times_out_resets_the_connection_so_nothing_unsent_goes_out_later(
+    settings, owner, fire, silent_after_data
+):
+    # On a cut link the unanswered message sits in the kernel's buffer: a
+    # polite close would deliver it once the link is back, after the sweeper
+    # gave the row to another worker. A reset drops it.
+    port, after = silent_after_data
+    use_smtp(settings, port)
+    settings.EMAIL_TIMEOUT = 1
+    [delivery] = fire(owner)
+
+    assert deliver(delivery.pk) == DeliveryStatus.PENDING
+
+    wait_for = time.monotonic() + 5
+    while not after and time.monotonic() < wait_for:
+        time.sleep(0.05)
+    assert after == ["reset"]

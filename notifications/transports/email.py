@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
+import socket
+import struct
 import threading
 
 from django.conf import settings
@@ -119,9 +122,10 @@ def send_on_kept_connection(message: EmailMultiAlternatives) -> None:
     connection = get_connection(fail_silently=False)
     try:
         connection.open()
+        _reset_on_close(connection)
         connection.send_messages([message])
     except Exception:
-        _close_quietly(connection)
+        _abort(connection)
         raise
     _kept.connection = (key, connection)
 
@@ -130,14 +134,34 @@ def drop_kept_connection() -> None:
     kept = getattr(_kept, "connection", None)
     _kept.connection = None
     if kept is not None:
-        _close_quietly(kept[1])
+        _abort(kept[1])
 
 
-def _close_quietly(connection) -> None:
-    try:
-        connection.close()
-    except Exception:  # noqa: S110 - it is already broken; we only want it gone
-        pass
+def _reset_on_close(connection) -> None:
+    """Make every close of this connection a reset: nothing unsent goes out afterwards.
+
+    A send that timed out on a cut link leaves the message, its final dot
+    included, in the kernel's send buffer, and smtplib closes the socket
+    itself on the timeout. A polite close keeps retrying that data: once the
+    link is back the server accepts an email whose row the sweeper has
+    meanwhile given to another worker. With SO_LINGER 0 the kernel drops it,
+    so the server never sees the end of the message. A session that ends
+    normally loses nothing: its QUIT was answered, so all was received.
+    """
+    smtp = getattr(connection, "connection", None)
+    sock = getattr(smtp, "sock", None)
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def _abort(connection) -> None:
+    """Drop a connection a send failed on, without a QUIT (the link may be gone)."""
+    smtp = getattr(connection, "connection", None)
+    sock = getattr(smtp, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.close()
+    connection.connection = None
 
 
 def alert_email(user) -> str:
