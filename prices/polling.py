@@ -40,6 +40,13 @@ LOCK_KEY = "prices:poll-lock"
 # Longer than any poll can take (the task's hard time limit), so a killed
 # worker's lock expires by itself.
 LOCK_SECONDS = 60
+# Beat's polls keep this share of PRICE_POLL_SECONDS between their starts.
+# A second beat started by mistake sends each poll twice an interval; the lock
+# only stops overlapping polls. Over half an interval: whatever the two beats'
+# offset, one poll an interval goes through, and a poll picked up a few
+# seconds late is not skipped.
+SPACING_KEY = "prices:poll-spacing"
+SPACING_SHARE = 0.6
 
 
 @dataclass
@@ -88,10 +95,14 @@ def with_poll_id(poll: Callable[..., PollReport]) -> Callable[..., PollReport]:
 
 
 @with_poll_id
-def poll_once(source: Source | None = None, *, force: bool = False) -> PollReport:
+def poll_once(
+    source: Source | None = None, *, force: bool = False, spaced: bool = False
+) -> PollReport:
     """Poll the feed once unless it is backing off or another poll is running.
 
     `force` ignores the backoff (an operator running `poll_prices --once`).
+    `spaced` (beat's task) also skips a poll started less than SPACING_SHARE of
+    an interval after the last one.
     """
     state = FeedState.current()
     if state.is_backing_off() and not force:
@@ -104,6 +115,9 @@ def poll_once(source: Source | None = None, *, force: bool = False) -> PollRepor
         metrics.record_skipped_poll("locked")
         return PollReport(skipped="another poll is running")
     try:
+        if spaced and not _claim_interval(token):
+            metrics.record_skipped_poll("spaced")
+            return PollReport(skipped="polled less than an interval ago")
         return _poll(state, source or current_source())
     finally:
         _release(token)
@@ -223,6 +237,15 @@ def _acquire(token: str) -> bool:
     except Exception:
         # No Redis, no lock: still poll, the writes are idempotent anyway.
         logger.warning("Poll lock unavailable; polling without it", exc_info=True)
+        return True
+
+
+def _claim_interval(token: str) -> bool:
+    try:
+        seconds = max(1, int(settings.PRICE_POLL_SECONDS * SPACING_SHARE))
+        return cache.add(SPACING_KEY, token, timeout=seconds)
+    except Exception:
+        logger.warning("Poll spacing unavailable; polling anyway", exc_info=True)
         return True
 
 

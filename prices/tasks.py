@@ -12,7 +12,8 @@ from prices.polling import LOCK_SECONDS, poll_once
 # before its lock could outlive it, so polls never pile up.
 @shared_task(soft_time_limit=LOCK_SECONDS - 15, time_limit=LOCK_SECONDS)
 def poll_prices() -> str:
-    return poll_once().summary()
+    # Spaced: a second beat's sends within the interval are skipped.
+    return poll_once(spaced=True).summary()
 
 
 # One request, bounded by the client's timeout and retries.

@@ -1,4 +1,5 @@
 import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -8,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from prices.models import Coin, FeedState, PriceTick
-from prices.polling import LOCK_KEY, backoff, poll_once
+from prices.polling import LOCK_KEY, SPACING_KEY, backoff, poll_once
 from prices.quotes import FeedError, FetchResult, Rejection
 from prices.sources import SimulatedSource, tracked_coin_ids
 from prices.tests.pipeline import T0, alert_batches, quote  # noqa: F401
@@ -18,9 +19,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _no_lock_left_over():
-    cache.delete(LOCK_KEY)
+    cache.delete_many([LOCK_KEY, SPACING_KEY])
     yield
-    cache.delete(LOCK_KEY)
+    cache.delete_many([LOCK_KEY, SPACING_KEY])
 
 
 class FailingSource:
@@ -91,6 +92,23 @@ def test_a_poll_that_is_already_running_is_not_repeated():
     assert report.skipped == "another poll is running"
     assert not PriceTick.objects.exists()
     assert cache.get(LOCK_KEY) == "someone-else"
+
+
+def test_beats_second_poll_within_the_interval_is_skipped():
+    # Two beats by mistake: the second one's send, seconds after the first.
+    assert poll_once(SimulatedSource(), spaced=True).ok
+
+    report = poll_once(SimulatedSource(), spaced=True)
+
+    assert report.skipped == "polled less than an interval ago"
+
+
+def test_beats_next_poll_goes_through_once_the_spacing_has_passed(settings):
+    settings.PRICE_POLL_SECONDS = 2  # a spacing of 1 s
+    assert poll_once(SimulatedSource(), spaced=True).ok
+    time.sleep(1.2)
+
+    assert poll_once(SimulatedSource(), spaced=True).ok
 
 
 def test_a_poll_releases_its_lock():
