@@ -457,7 +457,9 @@ def postgres_restarts(cluster: Cluster, alerts: int = 500) -> Outcome:
         began = time.time()
         cluster.restart("postgres")
         back = time.time()
-        emailed = all_emailed(cluster, prefix, alerts, 180)
+        # Evaluated (once) within a minute, or lost: then no email will come.
+        evaluated = wait_until(lambda: event_count(cluster, prefix) >= alerts, 60, every=1)
+        emailed = bool(evaluated) and all_emailed(cluster, prefix, alerts, 120)
         healthy = wait_until(lambda: healthz_status(cluster) == 200, 60)
         time.sleep(2 * POLL_SECONDS)
     finally:
@@ -634,10 +636,15 @@ def feed_outage(cluster: Cluster, alerts: int = 200, outage: float = 150) -> Out
     finally:
         clients.close()
     requests = [t for t in polls.changes() if down_at <= t < up_at]
+    # A failed poll is a few requests (the client's own quick retries): one
+    # attempt is a run of requests less than 3 s apart.
+    attempts = [t for k, t in enumerate(requests) if k == 0 or t - requests[k - 1] > 3]
     first_after = next((t for t in polls.changes() if t >= up_at), None)
-    gaps = [b - a for a, b in zip([last_good, *requests], requests, strict=False)]
-    ceilings = [min(POLL_SECONDS * 2**n, cap) for n in range(len(gaps))]
-    # A retry waits uniform(ceiling/2, ceiling), then for beat's next tick.
+    gaps = [b - a for a, b in zip([last_good, *attempts], attempts, strict=False)]
+    # The first failure comes a normal interval after the last good poll; the
+    # n-th failure backs off uniform(ceiling/2, ceiling), ceiling min(interval
+    # * 2^(n-1), cap), and then waits for beat's next send.
+    ceilings = [POLL_SECONDS] + [min(POLL_SECONDS * 2 ** (n - 1), cap) for n in range(1, len(gaps))]
     backoff_ok = len(gaps) >= 3 and all(
         c / 2 - 1 <= g <= c + POLL_SECONDS + 2 for g, c in zip(gaps, ceilings, strict=False)
     )
@@ -665,7 +672,7 @@ def feed_outage(cluster: Cluster, alerts: int = 200, outage: float = 150) -> Out
     )  # fmt: skip
     worst = max((t - stale_due for t in stale_at if t is not None), default=float("nan"))
     figure = (
-        f"retry gaps {', '.join(f'{g:.0f}' for g in gaps)} s (ceilings "
+        f"{len(attempts)} polls while down, gaps {', '.join(f'{g:.0f}' for g in gaps)} s (ceilings "
         f"{', '.join(f'{c:.0f}' for c in ceilings)}); stale banner on "
         f"{sum(t is not None for t in stale_at)}/10 sockets, worst {worst:+.1f} s from due; "
         f"/healthz 503 while stale; first good poll {((first_after or up_at) - up_at):.0f} s "
