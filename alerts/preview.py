@@ -54,6 +54,9 @@ LEAD_IN = timedelta(hours=1)
 # for a round trip's worth of rows), doubling up to MAX_FETCH_SPAN while the
 # walk keeps asking further: the later firings are then found in memory.
 COOLDOWNS_PER_FETCH = 8
+# From this cooldown on (some 180 ten-second ticks), one index probe a
+# cooldown end instead.
+PROBE_COOLDOWN = timedelta(minutes=30)
 MIN_FETCH_SPAN = timedelta(hours=3)
 MAX_FETCH_SPAN = timedelta(days=8)
 # Runs read from the server-side cursor at first, doubling up to MAX_FETCH.
@@ -475,19 +478,22 @@ class Replay:
 
 
 class RowsAfter:
-    """The times of the history's rows, fetched ahead a span at a time.
+    """The first history row at or after a time, for the walk's cooldown ends.
 
-    The walk asks for the first row at or after a cooldown's end; the later
-    firings of a long run, or of the runs that follow, are then found among
-    the times already fetched. The span starts at COOLDOWNS_PER_FETCH
-    cooldowns (MIN_FETCH_SPAN at least) and doubles while the walk keeps
-    asking just past what it fetched. Prices are looked up afterwards, only
-    for the firings shown (`with_prices`).
+    With a cooldown of PROBE_COOLDOWN or more, each is one index probe (the
+    next firing is that many rows on: reading them all costs more than a
+    round trip). Shorter ones read the row times ahead a span at a time, and
+    the later firings of a long run, or of the runs that follow, are then
+    found among the times already fetched: the span starts at
+    COOLDOWNS_PER_FETCH cooldowns (MIN_FETCH_SPAN at least) and doubles while
+    the walk keeps asking just past what it fetched. Prices of fetched times
+    are looked up afterwards, only for the firings shown (`with_prices`).
     """
 
     def __init__(self, alert: Alert, bounds: dict) -> None:
         self.params = {"coin": alert.coin_id, "minute": str(Resolution.MINUTE), **bounds}
         cooldown = timedelta(seconds=alert.cooldown_seconds or 0)
+        self.probes = cooldown >= PROBE_COOLDOWN
         self.first_span = max(cooldown * COOLDOWNS_PER_FETCH, MIN_FETCH_SPAN)
         self.span = self.first_span
         self.low: datetime | None = None
@@ -498,6 +504,8 @@ class RowsAfter:
     def __call__(self, time: datetime, until: datetime) -> Firing | None:
         # The last row before `until` (times are whole microseconds).
         end = until - timedelta(microseconds=1)
+        if self.probes:
+            return self._probe(time, end) if time <= end else None
         while time <= end:
             if self.low is not None and self.low <= time <= self.high:
                 index = bisect.bisect_left(self.times, time)
@@ -509,6 +517,15 @@ class RowsAfter:
                 break
             self._fetch(time)
         return None
+
+    def _probe(self, time: datetime, end: datetime) -> Firing | None:
+        self.fetches += 1
+        params = {**self.params, "scan_from": time, "to": end}
+        sql = f"SELECT time, price FROM ({raw_history(params)}) raw ORDER BY time LIMIT 1"  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        return Firing(*row) if row else None
 
     def _fetch(self, low: datetime) -> None:
         following = self.high is not None and low <= self.high + self.span
