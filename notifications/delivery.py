@@ -65,7 +65,7 @@ def deliver(delivery_id: int, now: datetime | None = None) -> str | None:
     token = new_token()
     if not Delivery.objects.filter(pk=delivery_id).claimable(now).claim(now, token):
         return None  # sent, failed, backing off, or another worker has it
-    return send_claimed(load_delivery(delivery_id), now)[delivery_id]
+    return send_claimed(load_delivery(delivery_id), now).get(delivery_id)
 
 
 def deliver_many(delivery_ids: list[int], now: datetime | None = None) -> dict[int, str]:
@@ -112,7 +112,14 @@ def send_claimed(delivery: Delivery, now: datetime) -> dict[int, str]:
             wait = settings.OUTBOUND_TIMEOUT_SECONDS * random.uniform(0.5, 1.0)
             return {delivery.pk: _hand_back(delivery, timezone.now() + timedelta(seconds=wait))}
         try:
-            transport_for(delivery.channel, delivery.user).send(notice_for(delivery))
+            notice = notice_for(delivery)
+            transport = transport_for(delivery.channel, delivery.user)
+            if delivery.lease_expires_at <= timezone.now():
+                # Reading the notice outlasted the lease (a database that
+                # stopped answering): the sweeper may have handed the row to
+                # another worker, which sends it; this one must not.
+                return {}
+            transport.send(notice)
         except Exception as exc:
             error = _as_transport_error(exc, delivery)
             return {delivery.pk: log_outcome(delivery, record_failure(delivery, error), error)}

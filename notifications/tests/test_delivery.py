@@ -157,6 +157,21 @@ def test_a_chunk_leaves_rows_whose_lease_ran_out_to_the_sweeper(owner, fire, smt
     assert Delivery.objects.lease_expired(timezone.now()).filter(pk=delivery.pk).exists()
 
 
+def test_a_row_whose_lease_ran_out_before_its_send_is_left_to_the_sweeper(
+    owner, fire, smtp, settings
+):
+    # The worker held the row while the database stopped answering (its link
+    # cut): by the time the notice was read, the lease was over and the
+    # sweeper may have given the row to another worker.
+    [delivery] = fire(owner)
+    lease = timedelta(seconds=settings.NOTIFICATIONS_SENDING_LEASE_SECONDS)
+    claimed_at = timezone.now() - lease - timedelta(seconds=1)
+
+    assert deliver(delivery.pk, now=claimed_at) is None
+    assert smtp.messages == []
+    assert Delivery.objects.lease_expired(timezone.now()).filter(pk=delivery.pk).exists()
+
+
 def test_an_outcome_is_not_recorded_once_the_lease_was_taken_over(owner, fire, smtp):
     [delivery] = fire(owner)
     now = timezone.now()
