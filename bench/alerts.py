@@ -26,7 +26,11 @@ when missing) and BENCH_ALERTS_REDIS_URL. Prints a table and writes
 bench/results/alerts.json. Targets: p50 <= 50 ms per batch at 1M alerts with
 up to 1,000 firing, and p50(1M) / p50(10k) <= 2 with the same firing count.
 
-Last run (2026-11-21, 2 shared cores, load average about 1.3, PostgreSQL 15
+With every condition in the mix (2026-12-07, load average 3 to 4.7): p50
+62 / 94 ms at 10k / 1M alerts with 400 firing, ratio 1.25 to 1.85 over four
+runs (met); bench/README.md has the runs and the code before beside them.
+
+Earlier (2026-11-21, 2 shared cores, load average about 1.3, PostgreSQL 15
 with 128 MB shared buffers, firing alerts scattered over the table): p50 61 /
 55 / 77 ms at 10k / 100k / 1M alerts with 400 firing (ratio 1.25, met), and
 119 to 140 ms (CPU 123 ms) at 1M with 1,000 firing: that target is missed,
