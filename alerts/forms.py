@@ -21,7 +21,7 @@ from alerts.models import (
     Status,
 )
 from common.delivery_channels import Channel
-from notifications.models import PushSubscription
+from notifications.models import offered_channels
 from prices.models import Coin
 
 
@@ -162,13 +162,10 @@ class AlertForm(forms.ModelForm):
             self.fields["expires_at"].help_text = EXPIRED_HELP[self.instance.revived_status]
 
     def _offer_web_push_once_enabled(self) -> None:
-        """Web Push is a choice once one of the user's browsers has push enabled."""
-        instance = self.instance
-        chosen = Channel.WEB_PUSH in (instance.channels or [])
-        if chosen or PushSubscription.objects.filter(user_id=instance.user_id).exists():
-            return
         field = self.fields["channels"]
-        field.choices = [c for c in field.choices if c[0] != Channel.WEB_PUSH]
+        field.choices = offered_channels(
+            field.choices, self.instance.user_id, self.instance.channels
+        )
 
     def _post_clean(self) -> None:
         # A target or percent the field refused (say, too many digits) is left

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from alerts import steps
 from common.delivery_channels import Channel
-from notifications.models import PushSubscription
+from notifications.models import web_push_problems
 from prices.models import PERCENT_DIGITS, PRICE_DIGITS, Coin, PriceTick, decimal_text
 
 
@@ -39,10 +39,6 @@ class Condition(models.TextChoices):
     PCT_STEP_UP = steps.STEP_UP, "price rises by a step of"
     PCT_STEP_DOWN = steps.STEP_DOWN, "price falls by a step of"
 
-
-WEB_PUSH_NEEDS_A_BROWSER = (
-    "Web Push needs a browser with push enabled: turn it on in Notification settings first."
-)
 
 # What each condition compares, and so which fields it takes:
 # price conditions a `target`, movements a `percent` and `window`, metric
@@ -558,12 +554,7 @@ class Alert(models.Model):
         return [(NON_FIELD_ERRORS, self.cap_message())]
 
     def _check_push_enabled(self) -> list[tuple[str, str]]:
-        channels = self.channels if isinstance(self.channels, list) else []
-        if Channel.WEB_PUSH not in channels or self.user_id is None:
-            return []
-        if PushSubscription.objects.filter(user_id=self.user_id).exists():
-            return []
-        return [("channels", WEB_PUSH_NEEDS_A_BROWSER)]
+        return web_push_problems(self.user_id, self.channels)
 
     def other_active_alerts(self) -> models.QuerySet[Alert]:
         return Alert.objects.filter(user_id=self.user_id, status=Status.ACTIVE).exclude(pk=self.pk)

@@ -338,6 +338,32 @@ class NotificationSettings(models.Model):
         return [line.strip() for line in self.apprise_urls.splitlines() if line.strip()]
 
 
+WEB_PUSH_NEEDS_A_BROWSER = (
+    "Web Push needs a browser with push enabled: turn it on in Notification settings first."
+)
+
+
+def web_push_problems(user_id: int | None, channels: object) -> list[tuple[str, str]]:
+    """Web Push among `channels` before any of the user's browsers enabled it: the error.
+
+    The one rule for everything that picks channels (alerts, summaries).
+    """
+    if not isinstance(channels, list) or Channel.WEB_PUSH not in channels or user_id is None:
+        return []
+    if PushSubscription.objects.filter(user_id=user_id).exists():
+        return []
+    return [("channels", WEB_PUSH_NEEDS_A_BROWSER)]
+
+
+def offered_channels(choices: list, user_id: int | None, chosen: object) -> list:
+    """The channel choices to offer: Web Push once a browser has it (or it is already chosen)."""
+    if isinstance(chosen, list) and Channel.WEB_PUSH in chosen:
+        return choices
+    if PushSubscription.objects.filter(user_id=user_id).exists():
+        return choices
+    return [choice for choice in choices if choice[0] != Channel.WEB_PUSH]
+
+
 class PushSubscription(models.Model):
     """One browser where a user enabled Web Push: where the push service takes messages.
 

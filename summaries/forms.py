@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from common.delivery_channels import Channel
-from notifications.models import PushSubscription
+from notifications.models import offered_channels
 from summaries.models import OWNER_FIELDS, SummarySchedule
 
 
@@ -34,12 +34,10 @@ class SummaryScheduleForm(forms.ModelForm):
         self._offer_web_push_once_enabled()
 
     def _offer_web_push_once_enabled(self) -> None:
-        """Web Push is a choice once one of the user's browsers has push enabled (as alerts)."""
-        chosen = Channel.WEB_PUSH in (self.instance.channels or [])
-        if chosen or PushSubscription.objects.filter(user_id=self.instance.user_id).exists():
-            return
         field = self.fields["channels"]
-        field.choices = [c for c in field.choices if c[0] != Channel.WEB_PUSH]
+        field.choices = offered_channels(
+            field.choices, self.instance.user_id, self.instance.channels
+        )
 
     def save(self, commit: bool = True) -> SummarySchedule:
         self.instance.save_edit()

@@ -11,9 +11,9 @@ from django.db import connection, models
 from django.utils import timezone
 
 from accounts.models import Profile
-from alerts.models import WEB_PUSH_NEEDS_A_BROWSER, default_channels, validate_channels
+from alerts.models import default_channels, validate_channels
 from common.delivery_channels import Channel
-from notifications.models import PushSubscription
+from notifications.models import web_push_problems
 from summaries import timing
 
 
@@ -134,13 +134,7 @@ class SummarySchedule(models.Model):
         return [(NON_FIELD_ERRORS, f"You already have {cap} summaries, the most allowed.")]
 
     def _check_push_enabled(self) -> list[tuple[str, str]]:
-        # The alerts' rule, with their message: push needs a browser first.
-        channels = self.channels if isinstance(self.channels, list) else []
-        if Channel.WEB_PUSH not in channels or self.user_id is None:
-            return []
-        if PushSubscription.objects.filter(user_id=self.user_id).exists():
-            return []
-        return [("channels", WEB_PUSH_NEEDS_A_BROWSER)]
+        return web_push_problems(self.user_id, self.channels)
 
 
 # One statement is the claim: of two workers inserting the same occurrence,
