@@ -65,16 +65,16 @@ def evaluate_batch(batch: Sequence[dict], now: datetime | None = None) -> list[A
     # settings. Then they are put back at the end.
     nested = connection.in_atomic_block
     with transaction.atomic():
-        previous = _apply_settings(PLAN_SETTINGS, keep_previous=nested)
+        previous = apply_plan_settings(PLAN_SETTINGS, keep_previous=nested)
         rearm_level_alerts(changes)
         events = fire_matching_alerts(changes, movements, now)
-        _apply_settings(previous)
+        apply_plan_settings(previous)
     seconds = time.perf_counter() - started
     metrics.record_batch([change.coin_id for change in changes], events, seconds)
     return events
 
 
-def _apply_settings(
+def apply_plan_settings(
     settings: Sequence[tuple[str, str]], keep_previous: bool = False
 ) -> tuple[tuple[str, str], ...]:
     """SET LOCAL each (name, value); return the values they had when `keep_previous`."""

@@ -212,18 +212,21 @@ def batch_cte(changes: Sequence[PriceChange]) -> tuple[str, list]:
     return _rows_cte("batch", BATCH_COLUMNS, rows)
 
 
+# One row per coin and window: the rise, the fall (both positive, NULL when
+# the price went the other way), the absolute move, and the start of the
+# reason of a movement alert firing on it. The preview's history rows have
+# these columns too (alerts.preview).
+MOVES_COLUMNS = (
+    ("coin_id", "BIGINT"),
+    ("win", "TEXT"),
+    ("rise", "NUMERIC"),
+    ("fall", "NUMERIC"),
+    ("swing", "NUMERIC"),
+    ("reason_start", "TEXT"),
+)
+
+
 def moves_cte(movements: Sequence[Movement]) -> tuple[str, list]:
-    # One row per coin and window: the rise, the fall (both positive, NULL
-    # when the price went the other way), the absolute move, and the start of
-    # the reason of a movement alert firing on it.
-    columns = [
-        ("coin_id", "BIGINT"),
-        ("win", "TEXT"),
-        ("rise", "NUMERIC"),
-        ("fall", "NUMERIC"),
-        ("swing", "NUMERIC"),
-        ("reason_start", "TEXT"),
-    ]
     rows = [
         [
             movement.coin_id,
@@ -237,7 +240,7 @@ def moves_cte(movements: Sequence[Movement]) -> tuple[str, list]:
         ]
         for movement in movements
     ]
-    return _rows_cte("moves", columns, rows)
+    return _rows_cte("moves", MOVES_COLUMNS, rows)
 
 
 def sql_in(conditions: Iterable[str]) -> str:

@@ -32,10 +32,12 @@ import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
+from alerts import matching
+
 # The evaluator's SET LOCAL that puts the settings back inside a caller's
 # transaction: one implementation of it.
-from alerts.evaluation import _apply_settings
-from alerts.matching import BATCH_COLUMNS, MATCH_RULES, REARM_RULES, MatchRule, moves_cte
+from alerts.evaluation import apply_plan_settings
+from alerts.matching import BATCH_COLUMNS, MATCH_RULES, REARM_RULES, MatchRule
 from alerts.models import STEP_CONDITIONS, WINDOW_DURATIONS, Alert, Frequency, Status
 from prices.history import price_history
 from prices.models import Coin, Resolution
@@ -116,19 +118,9 @@ def referenced_columns(rules: Sequence[MatchRule]) -> list[str]:
     return list(found)
 
 
-_TYPED_COLUMNS = re.compile(r"AS r\((.*)\)\)$")
-
-
 def live_columns() -> dict[str, str]:
     """The live `batch` and `moves` rows' columns and SQL types (alerts.matching)."""
-    columns = dict(BATCH_COLUMNS)
-    # The moves row's columns, as moves_cte types them.
-    typed = _TYPED_COLUMNS.search(moves_cte([])[0])
-    assert typed, "alerts.matching._rows_cte changed shape"  # noqa: S101
-    for pair in typed.group(1).split(", "):
-        name, kind = pair.split(" ", 1)
-        columns.setdefault(name, kind)
-    return columns
+    return {**dict(matching.MOVES_COLUMNS), **dict(BATCH_COLUMNS)}
 
 
 class NoHistoryColumn(ValueError):
@@ -144,7 +136,7 @@ RAW_COLUMNS = ("tick_id", "price", "market_cap", "volume_24h", "change_24h_pct")
 # NULL, swing its absolute value.
 # (PostgreSQL computes a window function written several times once.)
 REFERENCE = "first_value(r.price) OVER w"
-MOVES_COLUMNS = {
+MOVE_EXPRESSIONS = {
     "rise": "CASE WHEN r.price > {ref} THEN (r.price - {ref}) / {ref} * 100 END",
     "fall": "CASE WHEN r.price < {ref} THEN ({ref} - r.price) / {ref} * 100 END",
     "swing": "abs(r.price - {ref}) / {ref} * 100",
@@ -163,8 +155,8 @@ def history_expression(column: str, window: str, back: int = 0) -> str:
         return "%(coin)s"
     if column == "win":
         return "%(window)s"
-    if column in MOVES_COLUMNS and not back:
-        return MOVES_COLUMNS[column].format(ref=REFERENCE)
+    if column in MOVE_EXPRESSIONS and not back:
+        return MOVE_EXPRESSIONS[column].format(ref=REFERENCE)
     figure, shift = column, back
     if column.startswith("previous"):
         figure, shift = column.removeprefix("previous").lstrip("_") or "price", back + 1
@@ -299,7 +291,7 @@ def segments_statement(
     needed = referenced_columns([*match, *rearm])
     if "price" not in needed:
         needed.insert(0, "price")
-    single_pass = not set(needed) & set(MOVES_COLUMNS)
+    single_pass = not set(needed) & set(MOVE_EXPRESSIONS)
     # Only the columns the rules read: each window function costs every row.
     columns = []
     for back in (0, 1) if single_pass else (0,):
@@ -621,9 +613,9 @@ def preview(alert: Alert, to: datetime | None = None, priced: int | None = MAX_F
     to = to or timezone.now()
     start = _start_state(alert)
     with transaction.atomic():
-        previous = _apply_settings(PREVIEW_SETTINGS, keep_previous=connection.in_atomic_block)
+        previous = apply_plan_settings(PREVIEW_SETTINGS, keep_previous=connection.in_atomic_block)
         result = _replay(start, to, priced)
-        _apply_settings(previous)
+        apply_plan_settings(previous)
     result.chart = chart_points(alert.coin, result)
     return result
 

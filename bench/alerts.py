@@ -514,13 +514,13 @@ def explain_claim(batch: list[dict]) -> dict:
     from django.db import connection, transaction
 
     from alerts.claiming import claim_statement
-    from alerts.evaluation import PLAN_SETTINGS, _apply_settings
+    from alerts.evaluation import PLAN_SETTINGS, apply_plan_settings
     from alerts.matching import PriceChange, window_movements
 
     changes = [PriceChange.from_message(item) for item in batch]
     sql, params = claim_statement(changes, window_movements(changes), datetime.now(UTC))
     with transaction.atomic(), connection.cursor() as cursor:
-        _apply_settings(PLAN_SETTINGS)  # as evaluate_batch plans it
+        apply_plan_settings(PLAN_SETTINGS)  # as evaluate_batch plans it
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
         transaction.set_rollback(True)

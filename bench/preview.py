@@ -226,7 +226,7 @@ def explain_movement(body: dict) -> dict:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from alerts.evaluation import _apply_settings
+    from alerts.evaluation import apply_plan_settings
     from alerts.matching import MATCH_RULES, REARM_RULES
     from alerts.models import Alert
     from alerts.preview import PREVIEW_SETTINGS, history_bounds, rules_for, segments_statement
@@ -251,7 +251,7 @@ def explain_movement(body: dict) -> dict:
         rules_for(alert.condition, REARM_RULES),
     )
     with transaction.atomic(), connection.cursor() as cursor:
-        _apply_settings(PREVIEW_SETTINGS)  # as alerts.preview.preview runs it
+        apply_plan_settings(PREVIEW_SETTINGS)  # as alerts.preview.preview runs it
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     return {

@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from alerts.claiming import _LOCK, REARM_SQL, claim_statement
-from alerts.evaluation import PLAN_SETTINGS, _apply_settings, evaluate_batch
+from alerts.evaluation import PLAN_SETTINGS, apply_plan_settings, evaluate_batch
 from alerts.matching import REARM_RULES, PriceChange, batch_cte, matching_part
 from alerts.models import Alert, Condition
 
@@ -26,7 +26,7 @@ def firing_plan(coin, previous: str, options: str = "", **figures: Decimal) -> l
     change = PriceChange(coin.pk, None, Decimal("30000"), Decimal(previous), now, **figures)
     sql, params = claim_statement([change], [], now - timedelta(seconds=1))
     with transaction.atomic(), connection.cursor() as cursor:
-        _apply_settings(PLAN_SETTINGS)
+        apply_plan_settings(PLAN_SETTINGS)
         cursor.execute(f"EXPLAIN {options} {sql}", params)
         plan = [row[0] for row in cursor.fetchall()]
         transaction.set_rollback(True)
@@ -156,7 +156,7 @@ def test_re_arming_metric_levels_is_an_index_scan_of_their_disarmed_index(bitcoi
     sql = REARM_SQL.format(batch=batch_sql, matching=matching, active="active", lock=_LOCK)
 
     with transaction.atomic(), connection.cursor() as cursor:
-        _apply_settings(PLAN_SETTINGS)
+        apply_plan_settings(PLAN_SETTINGS)
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
         transaction.set_rollback(True)
