@@ -16,8 +16,17 @@ logger = logging.getLogger(__name__)
 
 # A retry is safe: claims are conditional, so alerts fired by the failed
 # attempt's committed work (none, it rolled back) or by a concurrent run are
-# never fired twice.
-@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=3)
+# never fired twice. The retries outlast a PostgreSQL restart or failover
+# (2, 4, … 60 s, about 4 minutes in all; no jitter, which could make them all
+# short): with three jittered ones a 10 s outage lost the batch, and later
+# polls bring no new price to fire its alerts (the cluster's chaos run).
+@shared_task(
+    autoretry_for=(DatabaseError,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=False,
+    max_retries=8,
+)
 def evaluate_alerts(batch: list[dict]) -> int:
     """Evaluate alerts for one price batch; return how many fired.
 
