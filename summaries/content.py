@@ -79,7 +79,9 @@ def _alert_row(alert: Alert, distance: Distance | None) -> dict:
         "symbol": alert.coin.symbol.upper(),
         "description": alert.describe(),
         "distance": _amount(distance.amount if distance else None),
-        "distance_percent": _amount(distance.percent.quantize(CENT) if distance else None),
+        "distance_percent": _amount(
+            distance.percent.quantize(CENT) if distance and distance.percent is not None else None
+        ),
         "distance_text": _distance_text(alert, distance),
         "path": alert.get_absolute_url(),
     }
@@ -91,6 +93,8 @@ def _distance_text(alert: Alert, distance: Distance | None) -> str:
         return f"moved {distance.percent_text} so far" if distance else "no move measured yet"
     if distance is None:
         return "no price yet"
+    if not distance.percent_text:  # a 24 h change's distance is in points only
+        return f"{distance.amount_text} ({distance.label.lower()})"
     return f"{distance.amount_text} ({distance.percent_text}) to the target"
 
 

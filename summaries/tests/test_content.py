@@ -71,6 +71,18 @@ def test_a_movement_alert_says_how_far_the_price_moved_in_its_window(schedule, o
     assert row["distance_text"] == "moved +1.81% so far"
 
 
+def test_a_24h_change_alert_says_its_distance_in_points(schedule, owner, bitcoin):
+    Coin.objects.filter(pk=bitcoin.pk).update(change_24h_pct=Decimal("1.5"))
+    Alert.objects.create(
+        user=owner, coin=bitcoin, condition="change_24h_above", threshold=Decimal("5")
+    )
+
+    [row] = summary_content(schedule, EIGHT_IN_PARIS)["alerts"]
+
+    assert (row["distance"], row["distance_percent"]) == ("3.5", None)
+    assert row["distance_text"].startswith("+3.50 points (")
+
+
 def test_the_title_names_the_local_day_time_and_zone(schedule):
     content = summary_content(schedule, EIGHT_IN_PARIS)
 
