@@ -25,12 +25,4 @@ class Migration(migrations.Migration):
                 to="summaries.summaryoccurrence",
             ),
         ),
-        migrations.AddIndex(
-            model_name="delivery",
-            index=models.Index(
-                condition=models.Q(("summary__isnull", False)),
-                fields=["summary"],
-                name="delivery_summary_idx",
-            ),
-        ),
     ]
