@@ -45,6 +45,10 @@ from prices.models import Coin, Resolution
 PREVIEW_DAYS = 30
 # Firings listed (newest first) and marked on the chart; the counts are whole.
 MAX_FIRINGS = 10
+# The walk stops at this many firings: an alert that noisy is answered as
+# such, and a step alert's replay (a statement per firing) stays bounded; a
+# 0.01 % step every minute would otherwise cost 43,000 statements a request.
+MAX_REPLAYED_FIRINGS = 500
 # Counted periods, newest last: (name, length).
 PERIODS = (("24h", timedelta(hours=24)), ("7d", timedelta(days=7)), ("30d", timedelta(days=30)))
 # Points of the chart of the replayed range (the history's closes, thinned).
@@ -84,6 +88,11 @@ class Preview:
     ticks_from: datetime | None
     firings: list[Firing] = field(default_factory=list)  # oldest first, all of them
     chart: list[tuple[datetime, Decimal]] = field(default_factory=list)
+
+    @property
+    def capped(self) -> bool:
+        """The walk stopped at MAX_REPLAYED_FIRINGS: counts are lower bounds."""
+        return len(self.firings) >= MAX_REPLAYED_FIRINGS
 
     def fired_within(self, span: timedelta) -> int:
         since = self.to_at - span
@@ -406,7 +415,7 @@ def walk(alert: Alert, replay: Replay, row_at_or_after: Lookup) -> list[Firing]:
                 if alert.expires_at is not None and row.time >= alert.expires_at:
                     return fired
                 fired.append(row)
-                if once:
+                if once or len(fired) >= MAX_REPLAYED_FIRINGS:
                     return fired
                 # A cooldown of 0 (never saved: every_time needs 60 s) is the next row.
                 cooldown_until = row.time + max(cooldown, timedelta(microseconds=1))

@@ -19,7 +19,14 @@ from rest_framework.response import Response
 
 from alerts.api import ALERT_REQUEST_EXAMPLE, AlertSerializer, PlainDecimalField
 from alerts.models import Alert
-from alerts.preview import MAX_FIRINGS, PERIODS, PREVIEW_DAYS, Preview, preview
+from alerts.preview import (
+    MAX_FIRINGS,
+    MAX_REPLAYED_FIRINGS,
+    PERIODS,
+    PREVIEW_DAYS,
+    Preview,
+    preview,
+)
 from prices.models import PRICE_DIGITS
 
 
@@ -47,7 +54,12 @@ class PreviewSerializer(serializers.Serializer):
     history_seconds = serializers.IntegerField(help_text="How much history was replayed.")
     note = serializers.CharField(
         allow_blank=True,
-        help_text="Blank, or why the replay is shorter than 30 days (too little history).",
+        help_text="Blank, or why the replay is shorter than 30 days (too little history) "
+        "or stopped early (too many firings).",
+    )
+    capped = serializers.BooleanField(
+        help_text=f"The replay stopped at its {MAX_REPLAYED_FIRINGS}th firing: the counts are "
+        "lower bounds and the firings listed are not the newest."
     )
     chart = PreviewPointSerializer(
         many=True, help_text="The coin's closes over the replayed history, for a small chart."
@@ -78,6 +90,13 @@ def preview_note(result: Preview) -> str:
     """Why the replay covers less than PREVIEW_DAYS, in words; blank when it does not."""
     if result.from_at is None:
         return "No price history for this coin yet: there is nothing to replay."
+    if result.capped:
+        last = result.firings[-1].time
+        return (
+            f"It would have fired more than {MAX_REPLAYED_FIRINGS} times (the "
+            f"{MAX_REPLAYED_FIRINGS}th on {last:%Y-%m-%d %H:%M} UTC): the replay stopped there, "
+            "so the counts are at least these."
+        )
     if not result.short:
         return ""
     return (
@@ -98,6 +117,7 @@ def preview_body(result: Preview) -> dict:
         "ticks_from": result.ticks_from,
         "history_seconds": int(result.covered.total_seconds()),
         "note": preview_note(result),
+        "capped": result.capped,
         "chart": [{"time": time, "price": price} for time, price in result.chart],
     }
 
@@ -113,6 +133,7 @@ PREVIEW_EXAMPLE = {
     "ticks_from": "2026-10-22T06:00:04Z",
     "history_seconds": 2592000,
     "note": "",
+    "capped": False,
     "chart": [{"time": "2026-11-21T05:00:00Z", "price": "69950.1"}],
 }
 

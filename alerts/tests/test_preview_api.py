@@ -10,13 +10,14 @@ import pytest
 from django.utils import timezone
 
 from alerts.models import Alert
-from alerts.preview import MAX_FIRINGS
+from alerts.preview import MAX_FIRINGS, MAX_REPLAYED_FIRINGS
 from prices.models import PriceRollup, PriceSource, PriceTick, Resolution
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/alerts/preview/"
 FIELDS = {
+    "capped",
     "fired_24h",
     "fired_7d",
     "fired_30d",
@@ -149,6 +150,30 @@ def test_it_lists_only_the_newest_firings_and_counts_them_all(owner_api, bitcoin
     assert len(body["firings"]) == MAX_FIRINGS
     times = [firing["time"] for firing in body["firings"]]
     assert times == sorted(times, reverse=True)
+
+
+def test_a_step_alert_that_would_fire_every_minute_stops_at_the_cap_and_says_so(owner_api, bitcoin):
+    # A 0.01 % step moves its band at each firing: one statement per firing.
+    store(bitcoin, [str(30000 + 10 * (index % 2)) for index in range(MAX_REPLAYED_FIRINGS + 50)])
+
+    body = post(
+        owner_api,
+        condition="pct_step",
+        target=None,
+        percent="0.01",
+        frequency="every_time",
+        cooldown_seconds=60,
+    ).json()
+
+    assert body["capped"] is True
+    assert body["fired_30d"] == MAX_REPLAYED_FIRINGS
+    assert body["note"].startswith(f"It would have fired more than {MAX_REPLAYED_FIRINGS} times")
+
+
+def test_a_quiet_alert_is_not_capped(owner_api, bitcoin):
+    store(bitcoin, ["29000", "31000"])
+
+    assert post(owner_api, frequency="every_time", cooldown_seconds=60).json()["capped"] is False
 
 
 def test_it_counts_each_period_from_now(owner_api, bitcoin):
