@@ -283,6 +283,18 @@ def deliver_digest(delivery: Delivery, now: datetime) -> dict[int, str]:
     )
     try:
         notices = [notice_for(member) for member in members]
+        # As send_claimed: rows whose lease ran out while we read (a database
+        # that stopped answering) may be another worker's by now; they leave
+        # the digest for the sweeper.
+        expired = [m.pk for m in members if m.lease_expires_at <= timezone.now()]
+        if expired:
+            Delivery.objects.filter(pk__in=expired).claimed_by(delivery.claim_token).update(
+                digest=None
+            )
+            kept = [(m, n) for m, n in zip(members, notices, strict=True) if m.pk not in expired]
+            members, notices = [m for m, _ in kept], [n for _, n in kept]
+            if not members:
+                return {}
         transport = EmailTransport(delivery.user)
         # A lone alert held back after a storm reads better as a normal email.
         message_id = (

@@ -129,3 +129,19 @@ def test_a_chunk_holding_a_whole_burst_sends_one_digest(smtp, owner, fire):
     assert outcomes == {d.pk: "sent" for d in deliveries}
     [message] = smtp.messages
     assert sorted(delivery_ids_in([message])) == sorted(d.pk for d in deliveries)
+
+
+def test_a_digests_rows_whose_lease_ran_out_before_the_send_are_left_to_the_sweeper(
+    smtp, owner, fire, settings
+):
+    # The worker sat in a database read while its link was cut: by the time it
+    # had the notices, the sweeper may have given the rows to another worker.
+    deliveries = fire_burst(fire, owner, 6)
+    lease = timedelta(seconds=settings.NOTIFICATIONS_SENDING_LEASE_SECONDS)
+    claimed_at = timezone.now() - lease - timedelta(seconds=1)
+
+    deliver(deliveries[0].pk, now=claimed_at)
+
+    assert smtp.messages == []
+    expired = Delivery.objects.lease_expired(timezone.now())
+    assert expired.filter(digest__isnull=True).count() == len(deliveries)
