@@ -32,6 +32,7 @@ from alerts.models import LEVEL_CONDITIONS, STEP_CONDITIONS, AlertEvent, Frequen
 from alerts.reasons import REASON_SQL
 from alerts.steps import FALLING_STEPS, RISING_STEPS, band_sql
 from notifications.outbox import DELIVERIES_INSERT_SQL, enqueue_on_commit
+from prices.currencies import Rate
 
 # Locks the claimable alerts (alias a), not the batch rows they match.
 _LOCK = "FOR UPDATE OF a"
@@ -76,7 +77,7 @@ claimable AS (
             AND (a.expires_at IS NULL OR a.expires_at > CAST(%s AS TIMESTAMPTZ))
         {lock}
     ) a
-    JOIN batch b ON b.coin_id = m.coin_id
+    JOIN batch b ON b.coin_id = m.coin_id AND b.currency = m.currency
 )
 """
 
@@ -106,8 +107,8 @@ UPDATE alerts_alert a SET
     step_high = CASE WHEN a.condition IN {rising_steps} THEN {step_high} ELSE a.step_high END
 FROM (SELECT DISTINCT ON (claimed_id) * FROM claimable WHERE still_matches) c
 WHERE a.id = c.claimed_id
-RETURNING a.id, a.user_id, a.coin_id, a.condition, a.target, a.percent, a."window", a.channels,
-    a.threshold, a.range_low, a.range_high, c.step_from, c.step_from_firing
+RETURNING a.id, a.user_id, a.coin_id, a.currency, a.condition, a.target, a.percent, a."window",
+    a.channels, a.threshold, a.range_low, a.range_high, c.step_from, c.step_from_firing
 """
 
 # The whole firing in one statement. Its data-modifying CTEs run as one unit
@@ -125,15 +126,17 @@ FIRE_SQL = (  # Only this module's constants are formatted in; values are parame
     + """),
 events AS (
     INSERT INTO alerts_alertevent
-        (alert_id, coin_id, tick_id, price, previous_price, reason, triggered_at)
-    SELECT c.id, c.coin_id, b.tick_id, b.price, b.previous,
+        (alert_id, coin_id, tick_id, price, previous_price, currency, exchange_rate, reason,
+        triggered_at)
+    SELECT c.id, c.coin_id, b.tick_id, b.price, b.previous, b.currency, b.rate,
         {reason},
         CAST(%s AS TIMESTAMPTZ)
     FROM claimed c
-    JOIN batch b ON b.coin_id = c.coin_id
-    LEFT JOIN moves m ON m.coin_id = c.coin_id AND m.win = c."window"
+    JOIN batch b ON b.coin_id = c.coin_id AND b.currency = c.currency
+    LEFT JOIN moves m ON m.coin_id = c.coin_id AND m.currency = c.currency
+        AND m.win = c."window"
     ORDER BY c.id
-    RETURNING id, alert_id, coin_id, reason
+    RETURNING id, alert_id, coin_id, price, previous_price, currency, exchange_rate, reason
 ),
 fired AS (
     SELECT e.id AS event_id, c.user_id, c.channels
@@ -143,7 +146,8 @@ deliveries AS ({deliveries}),
 delivery_ids AS (
     SELECT event_id, array_agg(id ORDER BY id) AS ids FROM deliveries GROUP BY event_id
 )
-SELECT e.id, e.alert_id, e.coin_id, e.reason, d.ids
+SELECT e.id, e.alert_id, e.coin_id, e.price, e.previous_price, e.currency, e.exchange_rate,
+    e.reason, d.ids
 FROM events e LEFT JOIN delivery_ids d ON d.event_id = e.id
 ORDER BY e.id
 """
@@ -151,7 +155,10 @@ ORDER BY e.id
 
 
 def fire_matching_alerts(
-    changes: Sequence[PriceChange], movements: Sequence[Movement], now: datetime
+    changes: Sequence[PriceChange],
+    movements: Sequence[Movement],
+    now: datetime,
+    rates: Sequence[Rate] = (),
 ) -> list[AlertEvent]:
     """Claim, record and queue every alert that fires on this batch: FIRE_SQL.
 
@@ -161,28 +168,16 @@ def fire_matching_alerts(
     what it matched on is still what its locked row says. The delivery tasks
     are enqueued on commit.
     """
-    sql, params = claim_statement(changes, movements, now)
+    sql, params = claim_statement(changes, movements, now, rates)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     enqueue_on_commit([delivery_id for *_, ids in rows for delivery_id in ids or ()])
-    by_coin = {change.coin_id: change for change in changes}
+    ticks = {change.coin_id: change.tick_id for change in changes}
     alias = connection.alias
     return [
-        _loaded_event(
-            alias,
-            (
-                event_id,
-                alert_id,
-                coin_id,
-                by_coin[coin_id].tick_id,
-                by_coin[coin_id].price,
-                by_coin[coin_id].previous_price,
-                reason,
-                now,
-            ),
-        )
-        for event_id, alert_id, coin_id, reason, _ in rows
+        _loaded_event(alias, (event_id, alert_id, coin_id, ticks[coin_id], *values, now))
+        for event_id, alert_id, coin_id, *values, _ in rows
     ]
 
 
@@ -211,20 +206,25 @@ _EVENT_FIELDS = [
     "tick_id",
     "price",
     "previous_price",
+    "currency",
+    "exchange_rate",
     "reason",
     "triggered_at",
 ]
 
 
 def claim_statement(
-    changes: Sequence[PriceChange], movements: Sequence[Movement], now: datetime
+    changes: Sequence[PriceChange],
+    movements: Sequence[Movement],
+    now: datetime,
+    rates: Sequence[Rate] = (),
 ) -> tuple[str, list]:
-    """FIRE_SQL for this batch and its parameters.
+    """FIRE_SQL for this batch in these currencies (the base alone when none), with parameters.
 
     The benchmark EXPLAINs it.
     """
-    batch_sql, batch_params = batch_cte(changes)
-    moves_sql, moves_params = moves_cte(movements)
+    batch_sql, batch_params = batch_cte(changes, rates)
+    moves_sql, moves_params = moves_cte(movements, rates)
     step_low, step_high = band_sql("c.firing_price", "a.percent")
     sql = FIRE_SQL.format(
         batch=batch_sql,
@@ -268,14 +268,14 @@ WHERE id IN (
 """
 
 
-def rearm_level_alerts(changes: Sequence[PriceChange]) -> int:
+def rearm_level_alerts(changes: Sequence[PriceChange], rates: Sequence[Rate] = ()) -> int:
     """Re-arm every_time level alerts whose condition is false at this batch.
 
     Served by alert_disarmed_target_idx and alert_disarmed_threshold_idx
     (price and metric levels); edge, range, movement and step alerts never
     disarm (their cooldown alone spaces their firings; a step's band moves).
     """
-    batch_sql, params = batch_cte(changes)
+    batch_sql, params = batch_cte(changes, rates)
     matching = " UNION ALL ".join(
         matching_part(rule.source, rule.conditions, rule.predicate, False, rule.rows)
         for rule in REARM_RULES

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from alerts import metrics
 from alerts.claiming import fire_matching_alerts, rearm_level_alerts
-from alerts.matching import PriceChange, window_movements
+from alerts.matching import PriceChange, evaluated_rates, window_movements
 from alerts.models import AlertEvent
 
 # Settings (name, value) for the evaluating transaction only (SET LOCAL).
@@ -66,8 +66,9 @@ def evaluate_batch(batch: Sequence[dict], now: datetime | None = None) -> list[A
     nested = connection.in_atomic_block
     with transaction.atomic():
         previous = apply_plan_settings(PLAN_SETTINGS, keep_previous=nested)
-        rearm_level_alerts(changes)
-        events = fire_matching_alerts(changes, movements, now)
+        rates = evaluated_rates(now)
+        rearm_level_alerts(changes, rates)
+        events = fire_matching_alerts(changes, movements, now, rates)
         apply_plan_settings(previous)
     seconds = time.perf_counter() - started
     metrics.record_batch([change.coin_id for change in changes], events, seconds)

@@ -9,6 +9,13 @@ metric conditions compare a threshold with the coin's market cap, 24 h
 volume or 24 h change, ranges are edges on either bound, and steps are
 levels on the band the alert carries (alerts.steps).
 alerts.claiming claims what matches.
+
+An alert is set in a currency (Alert.currency) and matched in it: the rows
+go in once per coin and currency that active alerts use, each converted
+with that currency's current rate (evaluated_rates); a currency whose rate
+is stale has no rows, so its alerts wait (docs/currencies.md#alerts-in-a-currency).
+A movement's percent is the same in every currency (both ends convert with
+the one current rate); only its reason's prices are converted.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from alerts.models import WINDOW_DURATIONS, Condition, Status
-from alerts.reasons import metric_texts, movement_reason_start, price_texts
+from alerts.reasons import currency_unit, metric_texts, movement_reason_start, price_texts
+from prices.currencies import Rate, base_rate, current_rates
 
 HUNDRED = Decimal(100)
 
@@ -171,6 +179,9 @@ def _rows_cte(
 # once per coin for the firing statement.
 BATCH_COLUMNS = (
     ("coin_id", "BIGINT"),
+    ("currency", "TEXT"),
+    ("rate", "NUMERIC"),
+    ("unit", "TEXT"),
     ("price", "NUMERIC"),
     ("previous", "NUMERIC"),
     ("tick_id", "BIGINT"),
@@ -188,27 +199,39 @@ BATCH_COLUMNS = (
 )
 
 
-def batch_cte(changes: Sequence[PriceChange]) -> tuple[str, list]:
-    rows = [
-        [
-            change.coin_id,
-            change.price,
-            change.previous_price,
-            change.tick_id,
-            change.market_cap,
-            change.previous_market_cap,
-            change.volume_24h,
-            change.change_24h_pct,
-            *price_texts(change.price, change.previous_price),
-            *metric_texts(
-                change.market_cap,
-                change.previous_market_cap,
-                change.volume_24h,
-                change.change_24h_pct,
-            ),
-        ]
-        for change in changes
-    ]
+def batch_cte(changes: Sequence[PriceChange], rates: Sequence[Rate] = ()) -> tuple[str, list]:
+    """The `batch` rows: one per coin and currency in `rates` (the base when none)."""
+    rows = []
+    for rate in rates or (base_rate(),):
+        convert = rate.multiply
+        for change in changes:
+            price, previous = convert(change.price), convert(change.previous_price)
+            market_cap = convert(change.market_cap)
+            previous_market_cap = convert(change.previous_market_cap)
+            volume = convert(change.volume_24h)
+            rows.append(
+                [
+                    change.coin_id,
+                    rate.currency,
+                    rate.factor,
+                    currency_unit(rate.currency),
+                    price,
+                    previous,
+                    change.tick_id,
+                    market_cap,
+                    previous_market_cap,
+                    volume,
+                    change.change_24h_pct,
+                    *price_texts(price, previous, rate.currency),
+                    *metric_texts(
+                        market_cap,
+                        previous_market_cap,
+                        volume,
+                        change.change_24h_pct,
+                        rate.currency,
+                    ),
+                ]
+            )
     return _rows_cte("batch", BATCH_COLUMNS, rows)
 
 
@@ -218,6 +241,7 @@ def batch_cte(changes: Sequence[PriceChange]) -> tuple[str, list]:
 # these columns too (alerts.preview).
 MOVES_COLUMNS = (
     ("coin_id", "BIGINT"),
+    ("currency", "TEXT"),
     ("win", "TEXT"),
     ("rise", "NUMERIC"),
     ("fall", "NUMERIC"),
@@ -226,21 +250,61 @@ MOVES_COLUMNS = (
 )
 
 
-def moves_cte(movements: Sequence[Movement]) -> tuple[str, list]:
+def moves_cte(movements: Sequence[Movement], rates: Sequence[Rate] = ()) -> tuple[str, list]:
+    """The `moves` rows: one per coin, window and currency in `rates` (the base when none)."""
     rows = [
         [
             movement.coin_id,
+            rate.currency,
             movement.window,
             movement.change_pct if movement.change_pct > 0 else None,
             -movement.change_pct if movement.change_pct < 0 else None,
             abs(movement.change_pct),
             movement_reason_start(
-                movement.window, movement.reference, movement.price, movement.change_pct
+                movement.window,
+                rate.multiply(movement.reference),
+                rate.multiply(movement.price),
+                movement.change_pct,
+                rate.currency,
             ),
         ]
+        for rate in rates or (base_rate(),)
         for movement in movements
     ]
     return _rows_cte("moves", MOVES_COLUMNS, rows)
+
+
+# The currencies active alerts are set in: a skip scan of
+# alert_active_currency_idx, one index probe per currency.
+_CURRENCIES_IN_USE_SQL = f"""
+WITH RECURSIVE used(currency) AS (
+    (SELECT currency FROM alerts_alert WHERE status = '{Status.ACTIVE}'
+        ORDER BY currency LIMIT 1)
+    UNION ALL
+    SELECT (SELECT a.currency FROM alerts_alert a
+            WHERE a.status = '{Status.ACTIVE}' AND a.currency > u.currency
+            ORDER BY a.currency LIMIT 1)
+    FROM used u WHERE u.currency IS NOT NULL
+)
+SELECT currency FROM used WHERE currency IS NOT NULL
+"""  # noqa: S608 (constants only)
+
+
+def evaluated_rates(now: datetime | None = None) -> list[Rate]:
+    """The currencies a batch is matched in: the base, and each other one that
+    active alerts use and whose rate is not stale (prices.currencies).
+
+    Alerts in a currency whose rate is stale or was never fetched are left
+    out until a fresh rate comes; their pages say so (alerts.currency_status).
+    """
+    usable = {code: rate for code, rate in current_rates(now).items() if not rate.stale}
+    base = base_rate()
+    if len(usable) <= 1:
+        return [base]
+    with connection.cursor() as cursor:
+        cursor.execute(_CURRENCIES_IN_USE_SQL)
+        used = [row[0] for row in cursor.fetchall()]
+    return [base, *(usable[code] for code in used if code in usable and code != base.currency)]
 
 
 def sql_in(conditions: Iterable[str]) -> str:
@@ -264,7 +328,7 @@ def matching_part(
     probe costs microseconds even when it finds nothing, and a batch makes
     thousands of them.
     """
-    join = "a.coin_id = b.coin_id"
+    join = "a.coin_id = b.coin_id AND a.currency = b.currency"
     if source == "moves":
         join += ' AND a."window" = b.win'
     # Only this module's constants are formatted in; values are parameters.
@@ -289,6 +353,7 @@ def matching_part(
 # locked row still has them (see _CLAIMABLE_CTES).
 MATCH_COLUMNS = (
     "coin_id",
+    "currency",
     "condition",
     "target",
     "percent",

@@ -13,8 +13,17 @@ from django.utils import timezone
 
 from alerts import steps
 from common.delivery_channels import Channel
+from common.display_currencies import base_currency, validate_display_currency
 from notifications.models import web_push_problems
-from prices.models import PERCENT_DIGITS, PRICE_DIGITS, Coin, PriceTick, decimal_text
+from prices.currencies import PRICE_PLACES, RateUnavailable, UnsupportedCurrency, usable_rate
+from prices.models import (
+    PERCENT_DIGITS,
+    PRICE_DIGITS,
+    RATE_DIGITS,
+    Coin,
+    PriceTick,
+    decimal_text,
+)
 
 
 class Condition(models.TextChoices):
@@ -115,6 +124,7 @@ UNKNOWN_COIN_MESSAGE = "Choose a coin CryptoMonitor tracks."
 # What the owner sets, through the form or the API; the rest is the evaluator's.
 OWNER_FIELDS = (
     "coin",
+    "currency",
     "condition",
     "target",
     "threshold",
@@ -244,6 +254,13 @@ class Alert(models.Model):
         error_messages={"invalid": "This coin does not exist."},
     )
     condition = models.CharField(max_length=20, choices=Condition.choices)
+    # The currency the alert's prices (target, range, step band, market cap
+    # and volume thresholds) are in, and the one it is evaluated in: each
+    # batch is converted to it with the current exchange rate, and not
+    # evaluated while that rate is stale (docs/currencies.md#alerts-in-a-currency).
+    currency = models.CharField(
+        max_length=10, default=base_currency, validators=[validate_display_currency]
+    )
     # Each condition's parameters: CONDITION_FIELDS.
     target = models.DecimalField(
         **PRICE_DIGITS,
@@ -329,18 +346,18 @@ class Alert(models.Model):
             # a range scan on the target or the percent over alerts that can
             # fire, so its cost grows with the matches, not with all alerts.
             models.Index(
-                fields=["coin", "condition", "target"],
+                fields=["coin", "currency", "condition", "target"],
                 name="alert_armed_target_idx",
                 condition=models.Q(status="active", armed=True),
             ),
             models.Index(
-                fields=["coin", "condition", "window", "percent"],
+                fields=["coin", "currency", "condition", "window", "percent"],
                 name="alert_armed_percent_idx",
                 condition=models.Q(status="active", armed=True),
             ),
             # The re-arm query of alerts.evaluation (disarmed level alerts).
             models.Index(
-                fields=["coin", "condition", "target"],
+                fields=["coin", "currency", "condition", "target"],
                 name="alert_disarmed_target_idx",
                 condition=models.Q(status="active", armed=False),
             ),
@@ -350,28 +367,28 @@ class Alert(models.Model):
             # bound, the other bound checked in the index) and steps (a scan
             # on each side of the band).
             models.Index(
-                fields=["coin", "condition", "threshold"],
+                fields=["coin", "currency", "condition", "threshold"],
                 name="alert_armed_threshold_idx",
                 condition=models.Q(
                     status="active", armed=True, condition__in=sorted(METRIC_CONDITIONS)
                 ),
             ),
             models.Index(
-                fields=["coin", "condition", "threshold"],
+                fields=["coin", "currency", "condition", "threshold"],
                 name="alert_disarmed_threshold_idx",
                 condition=models.Q(
                     status="active", armed=False, condition__in=sorted(METRIC_LEVEL_CONDITIONS)
                 ),
             ),
             models.Index(
-                fields=["coin", "condition", "range_low", "range_high"],
+                fields=["coin", "currency", "condition", "range_low", "range_high"],
                 name="alert_armed_range_low_idx",
                 condition=models.Q(
                     status="active", armed=True, condition__in=sorted(RANGE_CONDITIONS)
                 ),
             ),
             models.Index(
-                fields=["coin", "condition", "range_high", "range_low"],
+                fields=["coin", "currency", "condition", "range_high", "range_low"],
                 name="alert_armed_range_high_idx",
                 condition=models.Q(
                     status="active", armed=True, condition__in=sorted(RANGE_CONDITIONS)
@@ -382,20 +399,27 @@ class Alert(models.Model):
             # drops that qual and a (coin, condition, step_low) index would be
             # scanned over every step of the coin, not over the range.
             models.Index(
-                fields=["coin", "step_low"],
+                fields=["coin", "currency", "step_low"],
                 name="alert_armed_step_low_idx",
                 condition=models.Q(
                     status="active", armed=True, condition__in=sorted(steps.FALLING_STEPS)
                 ),
             ),
             models.Index(
-                fields=["coin", "step_high"],
+                fields=["coin", "currency", "step_high"],
                 name="alert_armed_step_high_idx",
                 condition=models.Q(
                     status="active", armed=True, condition__in=sorted(steps.RISING_STEPS)
                 ),
             ),
             models.Index(fields=["user", "status"], name="alert_user_status_idx"),
+            # The currencies active alerts are set in, read by a skip scan
+            # before each batch (alerts.matching.evaluated_rates).
+            models.Index(
+                fields=["currency"],
+                name="alert_active_currency_idx",
+                condition=models.Q(status="active"),
+            ),
             # alerts.tasks.expire_alerts.
             models.Index(
                 fields=["expires_at"],
@@ -461,15 +485,40 @@ class Alert(models.Model):
         label = Condition(self.condition).label
         if self.condition in MOVEMENT_CONDITIONS:
             return f"{label} {decimal_text(self.percent)}% within {Window(self.window).label}"
+        unit = self.currency_unit
         if self.condition in METRIC_CONDITIONS:
-            unit = "%" if METRIC_OF[self.condition] == "change_24h_pct" else ""
+            if METRIC_OF[self.condition] == "change_24h_pct":
+                unit = "%"
             return f"{label} {_text(self.threshold)}{unit}"
         if self.condition in RANGE_CONDITIONS:
-            return f"{label} {_text(self.range_low)}–{_text(self.range_high)}"
+            return f"{label} {_text(self.range_low)}–{_text(self.range_high)}{unit}"
         if self.condition in STEP_CONDITIONS:
-            start = f" from {_text(self.step_reference)}" if self.step_reference else ""
+            start = f" from {_text(self.step_reference)}{unit}" if self.step_reference else ""
             return f"{label} {_text(self.percent)}%{start}"
-        return f"{label} {_text(self.target)}"
+        return f"{label} {_text(self.target)}{unit}"
+
+    @property
+    def in_base_currency(self) -> bool:
+        return self.currency in ("", None, base_currency())
+
+    @property
+    def currency_unit(self) -> str:
+        """What follows the alert's prices in words: nothing in the base, " EUR" else."""
+        return "" if self.in_base_currency else f" {self.currency.upper()}"
+
+    def in_own_currency(self, amount: Decimal | None) -> Decimal | None:
+        """A price or amount in the base, in the alert's currency at the current rate.
+
+        None when there is no amount, or no usable rate (never fetched, or
+        stale: then the alert is not evaluated either).
+        """
+        if amount is None or self.in_base_currency:
+            return amount
+        try:
+            rate = usable_rate(self.currency)
+        except (RateUnavailable, UnsupportedCurrency):
+            return None
+        return rate.multiply(amount).quantize(Decimal(1).scaleb(-PRICE_PLACES))
 
     def clean(self) -> None:
         """Cross-field rules; field validators have already run (docs/alerts.md#validation)."""
@@ -530,6 +579,19 @@ class Alert(models.Model):
             return [("coin", f"{coin.name} is not tracked here, so its price never updates.")]
         if self.condition in STEP_CONDITIONS and coin.price is None:
             return [("coin", f"{coin.name} has no price yet, and a step starts from it.")]
+        if self.condition in STEP_CONDITIONS and not self.in_base_currency:
+            try:
+                usable_rate(self.currency)
+            except RateUnavailable as unavailable:
+                return [
+                    (
+                        "currency",
+                        f"A step starts from the price in {self.currency.upper()}, and "
+                        f"{unavailable}; choose another currency or try again later.",
+                    )
+                ]
+            except UnsupportedCurrency:
+                return []  # already reported by the field
         return []
 
     def _check_cooldown(self) -> list[tuple[str, str]]:
@@ -576,20 +638,28 @@ class Alert(models.Model):
         )
 
     def would_fire_on(self, coin: Coin) -> bool:
-        """True when a level alert is already true at the coin's latest snapshot."""
+        """True when a level alert is already true at the coin's latest snapshot.
+
+        In the alert's currency at the current rate; a 24 h change is a percent in any.
+        """
         if self.condition in METRIC_LEVEL_CONDITIONS:
             value = getattr(coin, METRIC_OF[self.condition])
+            if METRIC_OF[self.condition] != "change_24h_pct":
+                value = self.in_own_currency(value)
             return _reached(self.condition, value, self.threshold)
-        return self.would_fire_at(coin.price)
+        return self.would_fire_at(self.in_own_currency(coin.price))
 
     def start_step(self, price: Decimal | None = None) -> None:
         """Take `price` (default: the coin's price now) as a step alert's reference, unsaved.
 
+        `price` is in the alert's currency; the coin's is converted to it.
         Its band is alerts.steps.step_band's, the one the claim moves to
         each firing price; without a price there is no band (never fires).
         """
         if price is None:
-            price = Coin.objects.filter(pk=self.coin_id).values_list("price", flat=True).first()
+            price = self.in_own_currency(
+                Coin.objects.filter(pk=self.coin_id).values_list("price", flat=True).first()
+            )
         self.step_reference, self.step_reference_at = price, timezone.now()
         self.step_low = self.step_high = None
         # As given, unsaved: a string from Alert.objects.create(percent="5").
@@ -703,8 +773,14 @@ class AlertEvent(models.Model):
     coin = models.ForeignKey(Coin, on_delete=models.CASCADE, related_name="alert_events")
     # Retention deletes old ticks; the event keeps its own copy of the price.
     tick = models.ForeignKey(PriceTick, on_delete=models.SET_NULL, null=True, blank=True)
+    # The prices the alert compared, in its currency: the tick's price (in
+    # the base currency) times `exchange_rate`, the rate the batch was
+    # converted with (1 in the base), so every message can be checked.
     price = models.DecimalField(**PRICE_DIGITS)
     previous_price = models.DecimalField(**PRICE_DIGITS, null=True, blank=True)
+    currency = models.CharField(max_length=10, default=base_currency)
+    # Both have database defaults too (alerts 0010): the base and 1.
+    exchange_rate = models.DecimalField(**RATE_DIGITS, default=Decimal(1), db_default=Decimal(1))
     reason = models.TextField()
     triggered_at = models.DateTimeField()
 

@@ -17,6 +17,11 @@ short units by compact_sql, as compact_amount does. For example:
     24 h change -6.1% is at or below -5%.
     Price 30500 entered the range 30000–31000 (29900 → 30500).
     Price moved up 5.00% from 30000 at the last alert (30000 → 31500).
+
+An alert set in another currency than the base reads its prices in that
+currency, as format_price prints them, and its own figures with the code:
+
+    Price €27,612.40 is at or above 27500 EUR.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from alerts.models import (
     Condition,
     Window,
 )
+from common.display_currencies import base_currency
+from prices.currencies import format_price
 from prices.models import decimal_text
 
 # Short units for market caps and volumes: 1.2T, 35.25B, 980M, 12.5K.
@@ -73,8 +80,8 @@ def _trimmed(expression: str) -> str:
 
 # Each metric level's words, its batch text and the threshold's wording.
 _METRIC_WORDS = {
-    "market_cap": ("Market cap", "b.market_cap_text", compact_sql("c.threshold")),
-    "volume_24h": ("24 h volume", "b.volume_text", compact_sql("c.threshold")),
+    "market_cap": ("Market cap", "b.market_cap_text", compact_sql("c.threshold") + " || b.unit"),
+    "volume_24h": ("24 h volume", "b.volume_text", compact_sql("c.threshold") + " || b.unit"),
     "change_24h_pct": ("24 h change", "b.change_text", _trimmed("c.threshold") + " || '%%'"),
 }
 
@@ -105,39 +112,56 @@ REASON_SQL = f"""COALESCE(CASE
     WHEN c.condition IN {_sql_in(PRICE_LEVEL_CONDITIONS)}
         THEN 'Price ' || b.price_text || ' is at or '
             || CASE WHEN c.condition = '{Condition.ABOVE}' THEN 'above' ELSE 'below' END
-            || ' ' || CAST(trim_scale(c.target) AS TEXT) || '.'
+            || ' ' || CAST(trim_scale(c.target) AS TEXT) || b.unit || '.'
     WHEN c.condition IN {_sql_in(EDGE_CONDITIONS)}
         THEN 'Price crossed ' || b.direction || ' through '
-            || CAST(trim_scale(c.target) AS TEXT)
+            || CAST(trim_scale(c.target) AS TEXT) || b.unit
             || ' (' || b.previous_text || ' → ' || b.price_text || ').'
     WHEN c.condition IN {_sql_in(METRIC_LEVEL_CONDITIONS)} THEN {_metric_level_sql()}
     WHEN c.condition = '{Condition.MARKET_CAP_CROSSES}'
         THEN 'Market cap crossed '
             || CASE WHEN b.market_cap > b.previous_market_cap THEN 'up' ELSE 'down' END
-            || ' through ' || {compact_sql("c.threshold")}
+            || ' through ' || {compact_sql("c.threshold")} || b.unit
             || ' (' || b.previous_market_cap_text || ' → ' || b.market_cap_text || ').'
     WHEN c.condition IN ('{Condition.ENTERS_RANGE}', '{Condition.EXITS_RANGE}')
         THEN 'Price ' || b.price_text
             || CASE WHEN c.condition = '{Condition.ENTERS_RANGE}' THEN ' entered' ELSE ' left' END
             || ' the range ' || CAST(trim_scale(c.range_low) AS TEXT) || '–'
-            || CAST(trim_scale(c.range_high) AS TEXT)
+            || CAST(trim_scale(c.range_high) AS TEXT) || b.unit
             || ' (' || b.previous_text || ' → ' || b.price_text || ').'
     WHEN c.condition IN {_sql_in(STEP_CONDITIONS)}
         THEN 'Price moved ' || CASE WHEN b.price > c.step_from THEN 'up ' ELSE 'down ' END
             || CAST(round(abs(b.price - c.step_from) * 100 / c.step_from, 2) AS TEXT)
-            || '%% from ' || CAST(trim_scale(c.step_from) AS TEXT)
+            || '%% from ' || CAST(trim_scale(c.step_from) AS TEXT) || b.unit
             || CASE WHEN c.step_from_firing THEN ' at the last alert'
                 ELSE ' when the alert was set' END
-            || ' (' || CAST(trim_scale(c.step_from) AS TEXT) || ' → ' || b.price_text || ').'
+            || ' (' || CAST(trim_scale(c.step_from) AS TEXT) || b.unit || ' → ' || b.price_text
+            || ').'
 END, 'Price ' || b.price_text || ' met the alert''s condition.')"""
 
 
-def price_texts(price: Decimal, previous: Decimal | None) -> tuple[str, str | None, str | None]:
+def currency_unit(currency: str) -> str:
+    """What follows an alert's own figures in its reasons: nothing in the base, " EUR" else."""
+    return "" if currency == base_currency() else f" {currency.upper()}"
+
+
+def price_text(price: Decimal | None, currency: str | None = None) -> str | None:
+    """A price in a reason: plain in the base (30010.5), else as pages print it (€27,612.40)."""
+    if price is None:
+        return None
+    if currency is None or currency == base_currency():
+        return decimal_text(price)
+    return format_price(price, currency)
+
+
+def price_texts(
+    price: Decimal, previous: Decimal | None, currency: str | None = None
+) -> tuple[str, str | None, str | None]:
     """A coin's parts of level and crossing reasons: price, previous price, direction."""
     if previous is None:
-        return decimal_text(price), None, None
+        return price_text(price, currency), None, None
     direction = "up" if price > previous else "down"
-    return decimal_text(price), decimal_text(previous), direction
+    return price_text(price, currency), price_text(previous, currency), direction
 
 
 def metric_texts(
@@ -145,15 +169,18 @@ def metric_texts(
     previous_market_cap: Decimal | None,
     volume_24h: Decimal | None,
     change_24h_pct: Decimal | None,
+    currency: str | None = None,
 ) -> tuple[str | None, str | None, str | None, str | None]:
     """A coin's parts of metric reasons: market cap (now, before), volume, 24 h change."""
     change = None if change_24h_pct is None else decimal_text(change_24h_pct) + "%"
-    return (
-        compact_amount(market_cap),
-        compact_amount(previous_market_cap),
-        compact_amount(volume_24h),
-        change,
-    )
+    unit = currency_unit(currency) if currency else ""
+
+    def amount(value: Decimal | None) -> str | None:
+        # Converted figures carry many digits: rounded to cents first.
+        text = compact_amount(None if value is None else value.quantize(CENT, ROUND_HALF_UP))
+        return None if text is None else text + unit
+
+    return amount(market_cap), amount(previous_market_cap), amount(volume_24h), change
 
 
 # Window(value).label builds an enum member per call; 750 calls a batch.
@@ -161,11 +188,15 @@ _WINDOW_LABELS = dict(Window.choices)
 
 
 def movement_reason_start(
-    window: str, reference: Decimal, price: Decimal, change_pct: Decimal
+    window: str,
+    reference: Decimal,
+    price: Decimal,
+    change_pct: Decimal,
+    currency: str | None = None,
 ) -> str:
     """A movement alert's reason up to its own percent ("… at least the ")."""
     verb = "rose" if change_pct > 0 else "fell"
     return (
         f"Price {verb} {abs(change_pct):.2f}% within {_WINDOW_LABELS[window]} "
-        f"({decimal_text(reference)} → {decimal_text(price)}), at least the "
+        f"({price_text(reference, currency)} → {price_text(price, currency)}), at least the "
     )

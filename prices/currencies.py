@@ -128,6 +128,16 @@ class Rate:
         product = _EXACT.multiply(amount, self.factor)
         return product.quantize(Decimal(1).scaleb(-(places + extra)), context=_EXACT)
 
+    def multiply(self, amount: Decimal | None) -> Decimal | None:
+        """`amount` (in the base) times the factor, exact, not rounded.
+
+        What alert evaluation compares with an alert's target: the preview's
+        replay computes the same product in SQL, so both agree to the digit.
+        """
+        if amount is None or self.is_base:
+            return amount
+        return _EXACT.multiply(amount, self.factor)
+
     def convert_amount(self, amount: Decimal | None) -> Decimal | None:
         """A market cap or volume (2 places in the base) in this currency."""
         return self.convert(amount, AMOUNT_PLACES)

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from alerts.models import Alert
+from alerts.models import Alert, AlertEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -22,3 +22,33 @@ def test_an_insert_that_does_not_name_expired_from_leaves_it_blank(owner, bitcoi
         )
 
     assert Alert.objects.get().expired_from == ""
+
+
+def test_an_insert_that_does_not_name_the_currency_sets_the_alert_in_the_base(owner, bitcoin):
+    # The INSERT of the code before alerts 0010, still running on a node
+    # during a rolling upgrade.
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'INSERT INTO alerts_alert (user_id, coin_id, condition, target, "window", note, '
+            "frequency, cooldown_seconds, channels, status, armed, created_at, updated_at) "
+            "VALUES (%s, %s, 'above', 30000, '', '', 'once', 3600, '[\"email\"]', 'active', "
+            "true, %s, %s)",
+            [owner.pk, bitcoin.pk, now, now],
+        )
+
+    assert Alert.objects.get().currency == "usd"
+
+
+def test_an_event_written_without_currency_and_rate_is_in_the_base_at_rate_one(owner, bitcoin):
+    # The evaluator before alerts 0010 names neither column.
+    alert = Alert.objects.create(user=owner, coin=bitcoin, condition="above", target=30000)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO alerts_alertevent (alert_id, coin_id, price, reason, triggered_at) "
+            "VALUES (%s, %s, 30010, 'Price 30010 is at or above 30000.', %s)",
+            [alert.pk, bitcoin.pk, timezone.now()],
+        )
+
+    event = AlertEvent.objects.get()
+    assert (event.currency, event.exchange_rate) == ("usd", 1)
