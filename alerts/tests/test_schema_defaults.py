@@ -9,8 +9,8 @@ from alerts.models import Alert, AlertEvent
 pytestmark = pytest.mark.django_db
 
 
-def test_an_insert_that_does_not_name_expired_from_leaves_it_blank(owner, bitcoin):
-    # The INSERT of the code before alerts 0005, as after a rollback of the code.
+def insert_as_the_first_release(owner, bitcoin) -> None:
+    """The alert INSERT of the code before alerts 0005: it names no later column."""
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -20,22 +20,18 @@ def test_an_insert_that_does_not_name_expired_from_leaves_it_blank(owner, bitcoi
             "true, %s, %s)",
             [owner.pk, bitcoin.pk, now, now],
         )
+
+
+def test_an_insert_that_does_not_name_expired_from_leaves_it_blank(owner, bitcoin):
+    # As after a rollback of the code.
+    insert_as_the_first_release(owner, bitcoin)
 
     assert Alert.objects.get().expired_from == ""
 
 
 def test_an_insert_that_does_not_name_the_currency_sets_the_alert_in_the_base(owner, bitcoin):
-    # The INSERT of the code before alerts 0010, still running on a node
-    # during a rolling upgrade.
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            'INSERT INTO alerts_alert (user_id, coin_id, condition, target, "window", note, '
-            "frequency, cooldown_seconds, channels, status, armed, created_at, updated_at) "
-            "VALUES (%s, %s, 'above', 30000, '', '', 'once', 3600, '[\"email\"]', 'active', "
-            "true, %s, %s)",
-            [owner.pk, bitcoin.pk, now, now],
-        )
+    # As a node still on the code before alerts 0010 during a rolling upgrade.
+    insert_as_the_first_release(owner, bitcoin)
 
     assert Alert.objects.get().currency == "usd"
 
