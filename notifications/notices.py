@@ -24,13 +24,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from common.display_currencies import base_currency
 from notifications.models import Delivery, DeliveryKind
+from prices.currencies import format_price
 from prices.models import decimal_text
 
 
@@ -44,6 +47,8 @@ class Notice:
     symbol: str
     condition: str
     message: str
+    # The price the alert compared, a plain decimal in `currency` (the
+    # alert's: its event's), and the rate from the base it was converted with.
     price: str
     triggered_at: datetime
     # Site-relative; `url` is the absolute link used in emails and webhooks.
@@ -53,6 +58,8 @@ class Notice:
     # A summary's content (see the module's docstring) and its occurrence's id.
     summary: Mapping | None = None
     summary_id: int | None = None
+    currency: str = ""
+    exchange_rate: str = "1"
 
     @property
     def is_test(self) -> bool:
@@ -72,7 +79,15 @@ class Notice:
             return "CryptoMonitor test notification"
         if self.summary is not None:
             return self.summary["title"]
-        return f"{self.symbol} {self.condition} (now {self.price} {currency()})"
+        return f"{self.symbol} {self.condition} (now {self.price_text})"
+
+    @property
+    def price_text(self) -> str:
+        """The price for people: "30010 USD" in the base, else as pages print it: "€27,612.40"."""
+        code = self.currency or base_currency()
+        if not self.price or code == base_currency():
+            return f"{self.price} {code.upper()}".strip()
+        return format_price(Decimal(self.price), code)
 
     @property
     def subject(self) -> str:
@@ -113,13 +128,12 @@ class Notice:
             "condition": self.condition,
             "message": self.message,
             "price": self.price,
+            "currency": self.currency,
+            "exchange_rate": self.exchange_rate,
+            "price_text": self.price_text,
             "triggered_at": self.triggered_at.isoformat(),
             "url": self.path,
         }
-
-
-def currency() -> str:
-    return settings.VS_CURRENCY.upper()
 
 
 def notice_for(delivery: Delivery) -> Notice:
@@ -160,6 +174,8 @@ def notice_for(delivery: Delivery) -> Notice:
         condition=alert.describe(),
         message=event.reason or f"{coin.symbol.upper()} {alert.describe()}",
         price=decimal_text(event.price),
+        currency=event.currency,
+        exchange_rate=decimal_text(event.exchange_rate),
         triggered_at=event.triggered_at,
         path=alert.get_absolute_url(),
         note=alert.note,

@@ -112,12 +112,20 @@ def coin(db) -> Coin:
 def fire(coin) -> Callable[..., list[Delivery]]:
     """Fire an `above 30000` alert of a user: its event and deliveries, as firing does."""
 
-    def fire(user, channels=("email",), price: str = "30123.45", note: str = "") -> list[Delivery]:
+    def fire(
+        user,
+        channels=("email",),
+        price: str = "30123.45",
+        note: str = "",
+        currency: str = "usd",
+        exchange_rate: str = "1",
+    ) -> list[Delivery]:
         alert = Alert.objects.create(
             user=user,
             coin=coin,
             condition="above",
             target=Decimal("30000"),
+            currency=currency,
             channels=list(channels),
             note=note,
         )
@@ -126,6 +134,8 @@ def fire(coin) -> Callable[..., list[Delivery]]:
             coin=coin,
             price=Decimal(price),
             previous_price=Decimal("29990"),
+            currency=currency,
+            exchange_rate=Decimal(exchange_rate),
             reason=f"BTC is at {price}, at or above 30000",
             triggered_at=timezone.now(),
         )

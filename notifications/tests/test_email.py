@@ -45,6 +45,22 @@ def test_it_sends_the_alert_as_multipart_text_and_html(smtp, owner, fire):
         assert alert_url in body
 
 
+def test_an_alert_in_euros_is_emailed_with_its_price_in_euros(smtp, owner, fire):
+    [delivery] = fire(owner, price="27111.1071", currency="eur", exchange_rate="0.9")
+
+    deliver(delivery.pk)
+
+    [message] = smtp.messages
+    # A subject with a non-ASCII sign travels as a folded encoded word.
+    assert " ".join(message["Subject"].split()) == (
+        "CryptoMonitor: BTC price is at or above 30000 EUR (now €27,111.11)"
+    )
+    for part in ("plain", "html"):
+        body = message.get_body((part,)).get_content()
+        assert "€27,111.11" in body
+        assert "USD" not in body
+
+
 def test_it_marks_the_delivery_sent(smtp, owner, fire):
     [delivery] = fire(owner)
 

@@ -64,6 +64,9 @@ def test_it_pushes_the_alert_to_the_owners_group_only(owner, stranger, fire, lis
         "condition": "price is at or above 30000",
         "message": "BTC is at 30123.45, at or above 30000",
         "price": "30123.45",
+        "currency": "usd",
+        "exchange_rate": "1",
+        "price_text": "30123.45 USD",
         "triggered_at": event.triggered_at.isoformat(),
         "url": event.alert.get_absolute_url(),
     }

@@ -37,6 +37,22 @@ def test_it_posts_the_alert_signed_with_the_users_secret(hook, owner, fire):
     assert body["alert"]["event_id"] == delivery.event_id
 
 
+def test_an_alert_in_euros_posts_its_price_in_euros_with_the_rate_it_was_converted_with(
+    hook, owner, fire
+):
+    [delivery] = fire(owner, channels=["webhook"], price="27111.1071", currency="eur",
+                      exchange_rate="0.9")  # fmt: skip
+
+    deliver(delivery.pk)
+
+    alert = hook.requests[0]["json"]["alert"]
+    assert (alert["price"], alert["currency"], alert["exchange_rate"]) == (
+        "27111.1071", "eur", "0.9"
+    )  # fmt: skip
+    assert alert["price_text"] == "€27,111.11"
+    assert alert["condition"] == "price is at or above 30000 EUR"
+
+
 def test_a_regenerated_secret_signs_the_next_webhook(hook, owner, fire):
     config = NotificationSettings.for_user(owner)
     old_secret = config.webhook_secret

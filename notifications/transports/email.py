@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.crypto import salted_hmac
 
 from accounts.models import Profile
-from notifications.notices import Notice, currency
+from notifications.notices import Notice
 from notifications.transports.base import Transport, TransportError
 
 DELIVERY_HEADER = "X-CryptoMonitor-Delivery"
@@ -46,7 +46,6 @@ class EmailTransport(Transport):
         context = {
             **context,
             "user": self.user,
-            "currency": currency(),
             "site_url": settings.SITE_URL,
             "settings_url": settings.SITE_URL + reverse("notifications:settings"),
         }
