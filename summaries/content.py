@@ -3,7 +3,11 @@
 Built once per occurrence, when it is claimed, and kept on it
 (SummaryOccurrence.content): every channel and every retry says the same.
 The keys are the ones notifications.notices documents; amounts are decimal
-strings (null when unknown) beside the text the pages would show.
+strings (null when unknown) beside the text the pages would show. Coin
+prices are in the reader's display currency, converted with its rate when
+the summary is built, or in the base with a note when that rate is stale
+(prices.currencies.display_for); each alert's distance is in its own
+currency.
 """
 
 from __future__ import annotations
@@ -11,11 +15,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from django.conf import settings
 from django.urls import reverse
 
 from alerts.models import Alert, Status
 from alerts.progress import Distance, distances
+from prices.currencies import Display, display_for
 from prices.models import Coin, decimal_text
 from prices.templatetags.price_format import money, percent_change
 from prices.watchlists import watched_coins
@@ -35,7 +39,8 @@ def summary_content(schedule: SummarySchedule, scheduled_for: datetime) -> dict:
     user = schedule.user
     zone = schedule.zone()
     local = scheduled_for.astimezone(zone)
-    coins = [_coin_row(coin) for coin in watched_coins(user)]
+    display = display_for(getattr(getattr(user, "profile", None), "display_currency", None))
+    coins = [_coin_row(coin, display) for coin in watched_coins(user)]
     alerts = list(
         Alert.objects.filter(user=user, status=Status.ACTIVE)
         .select_related("coin")
@@ -47,26 +52,35 @@ def summary_content(schedule: SummarySchedule, scheduled_for: datetime) -> dict:
     return {
         "title": title,
         "short": _brief(coins, alert_rows),
-        "text": _text(title, coins, alert_rows),
+        "text": _text(title, coins, alert_rows, _fallback_note(display)),
         "path": reverse("prices:dashboard"),
         "settings_path": reverse("summaries:list"),
         "scheduled_for": scheduled_for.isoformat(),
         "local_time": local.isoformat(),
         "time_zone": zone.key,
-        "currency": settings.VS_CURRENCY,
+        "currency": display.code,
         "coins": coins,
         "alerts": alert_rows,
     }
 
 
-def _coin_row(coin: Coin) -> dict:
+def _fallback_note(display: Display) -> str:
+    if not display.fell_back:
+        return ""
+    return (
+        f"Prices are in {display.code.upper()}: the {display.wanted.upper()} exchange rate "
+        "is out of date."
+    )
+
+
+def _coin_row(coin: Coin, display: Display) -> dict:
     return {
         "id": coin.coingecko_id,
         "symbol": coin.symbol.upper(),
         "name": coin.name,
-        "price": _amount(coin.price),
+        "price": _amount(display.rate.convert(coin.price)),
         "change_24h_pct": _amount(coin.change_24h_pct),
-        "price_text": money(coin.price),
+        "price_text": money(coin.price, display),
         "change_text": percent_change(coin.change_24h_pct),
         "path": coin.get_absolute_url(),
     }
@@ -116,10 +130,12 @@ def _brief(coins: list[dict], alerts: list[dict]) -> str:
     return " · ".join(parts)
 
 
-def _text(title: str, coins: list[dict], alerts: list[dict]) -> str:
+def _text(title: str, coins: list[dict], alerts: list[dict], note: str = "") -> str:
     if not coins and not alerts:
         return f"{title}\n\n{EMPTY}"
     lines = [title, ""]
+    if note:
+        lines += [note, ""]
     lines.append("Watchlist" if coins else "Your watchlist is empty.")
     lines += [
         f"  {c['name']} ({c['symbol']}): {c['price_text']}, {c['change_text']} in 24 h"

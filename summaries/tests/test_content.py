@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from alerts.models import Alert
 from notifications.models import Delivery
-from prices.models import Coin, PriceSource, PriceTick, WatchlistEntry
+from prices.models import Coin, ExchangeRate, PriceSource, PriceTick, WatchlistEntry
 from summaries.content import EMPTY, summary_content
 from summaries.sending import send_due_summaries
 from summaries.tests.conftest import in_zone
@@ -32,6 +33,40 @@ def test_coins_come_in_watchlist_order_with_price_and_change(schedule, watching)
         ("BTC", "$70,250.50", "+1.25%"),
         ("ETH", "$3,512.00", "-0.40%"),
     ]
+
+
+def test_coins_are_priced_in_the_readers_display_currency(schedule, owner, watching):
+    ExchangeRate.objects.create(
+        currency="eur", base="usd", rate=Decimal("0.9"), fetched_at=timezone.now(),
+        source=PriceSource.COINGECKO,
+    )  # fmt: skip
+    owner.profile.display_currency = "eur"
+    owner.profile.save()
+
+    content = summary_content(schedule, EIGHT_IN_PARIS)
+
+    assert content["currency"] == "eur"
+    assert [(c["price"], c["price_text"]) for c in content["coins"]] == [
+        ("63225.45", "€63,225.45"),
+        ("3160.8", "€3,160.80"),
+    ]
+
+
+def test_with_a_stale_rate_coins_are_priced_in_the_base_and_the_text_says_why(
+    schedule, owner, watching
+):
+    ExchangeRate.objects.create(
+        currency="eur", base="usd", rate=Decimal("0.9"),
+        fetched_at=timezone.now() - timedelta(days=1), source=PriceSource.COINGECKO,
+    )  # fmt: skip
+    owner.profile.display_currency = "eur"
+    owner.profile.save()
+
+    content = summary_content(schedule, EIGHT_IN_PARIS)
+
+    assert content["currency"] == "usd"
+    assert content["coins"][0]["price_text"] == "$70,250.50"
+    assert "Prices are in USD: the EUR exchange rate is out of date." in content["text"]
 
 
 def test_a_coin_without_a_price_yet_says_so(schedule, owner):
