@@ -33,7 +33,7 @@ from notifications import metrics
 from notifications.models import Delivery, DeliveryKind, DeliveryStatus, EmailDigest
 from notifications.notices import load_delivery, notice_for, with_notice_relations
 from notifications.outbox import DELIVER_ONE, enqueue_deliveries, enqueue_on_commit
-from notifications.transports import TransportError, transport_for
+from notifications.transports import TooLate, TransportError, transport_for
 from notifications.transports.email import EmailTransport
 
 logger = logging.getLogger(__name__)
@@ -113,13 +113,18 @@ def send_claimed(delivery: Delivery, now: datetime) -> dict[int, str]:
             return {delivery.pk: _hand_back(delivery, timezone.now() + timedelta(seconds=wait))}
         try:
             notice = notice_for(delivery)
-            transport = transport_for(delivery.channel, delivery.user)
-            if delivery.lease_expires_at <= timezone.now():
-                # Reading the notice outlasted the lease (a database that
-                # stopped answering): the sweeper may have handed the row to
-                # another worker, which sends it; this one must not.
-                return {}
+            # Past its lease the sweeper may have handed the row to another
+            # worker, which sends it; this one must not. A read that stalls
+            # (PostgreSQL on a cut link answers only once the link is back)
+            # can outlast it: the transport checks the lease again as its
+            # last step before anything goes out, after its own reads.
+            transport = transport_for(
+                delivery.channel, delivery.user, not_after=delivery.lease_expires_at
+            )
+            transport.in_time()
             transport.send(notice)
+        except TooLate:
+            return _left_to_the_sweeper([delivery])
         except Exception as exc:
             error = _as_transport_error(exc, delivery)
             return {delivery.pk: log_outcome(delivery, record_failure(delivery, error), error)}
@@ -216,6 +221,17 @@ def log_outcome(delivery: Delivery, status: str, error: TransportError | None = 
     return status
 
 
+def _left_to_the_sweeper(deliveries: list[Delivery]) -> dict[int, str]:
+    """Log rows whose lease ended before their send went out; no outcome is theirs to record."""
+    for delivery in deliveries:
+        logger.info(
+            "Delivery %s not sent: its lease ended before the send, the sweeper takes it back",
+            delivery.pk,
+            extra={"delivery_id": delivery.pk, "channel": delivery.channel, "outcome": "too late"},
+        )
+    return {}
+
+
 # --- Email digests ----------------------------------------------------------------
 
 
@@ -295,11 +311,19 @@ def deliver_digest(delivery: Delivery, now: datetime) -> dict[int, str]:
             members, notices = [m for m, _ in kept], [n for _, n in kept]
             if not members:
                 return {}
-        transport = EmailTransport(delivery.user)
+        # The transport checks the leases once more as the email goes out,
+        # after its own read of the address.
+        transport = EmailTransport(
+            delivery.user, not_after=min(m.lease_expires_at for m in members)
+        )
         # A lone alert held back after a storm reads better as a normal email.
         message_id = (
             transport.send(notices[0]) if len(notices) == 1 else transport.send_digest(notices)
         )
+    except TooLate:
+        # Left to the sweeper like the expired rows above, out of the digest.
+        Delivery.objects.filter(digest=digest).claimed_by(delivery.claim_token).update(digest=None)
+        return _left_to_the_sweeper(members)
     except Exception as exc:
         error = _as_transport_error(exc, delivery)
         return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -24,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings as django_settings
+from django.db import connection as db_connection
+from django.db import transaction
 from django.utils import timezone
 from honcho.environ import parse_procfile
 
@@ -475,3 +478,42 @@ def coingecko(settings):
         settings.PRICE_SOURCE = "coingecko"
         settings.TRACKED_COINS = ["bitcoin"]
         yield fake
+
+
+# --- PostgreSQL that stops answering -------------------------------------------------------
+
+
+@contextlib.contextmanager
+def stalled_reads(table: str, seconds: float) -> Iterator[None]:
+    """For `seconds` from now, every read of `table` waits (a link cut, then healed).
+
+    Another connection holds the table's ACCESS EXCLUSIVE lock, which even a
+    plain SELECT waits for: the read answers only when the lock goes, as a
+    query on a cut link answers only once the link is back. The rows must be
+    committed (a transactional test), or the lock would wait for the test.
+    """
+    locked = threading.Event()
+    errors: list[BaseException] = []
+
+    def hold() -> None:
+        try:
+            with transaction.atomic(), db_connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '5s'")
+                cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+                locked.set()
+                time.sleep(seconds)
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+        finally:
+            db_connection.close()
+            locked.set()
+
+    holder = threading.Thread(target=hold, name="stalled-reads")
+    holder.start()
+    locked.wait()
+    try:
+        if errors:
+            raise errors[0]
+        yield
+    finally:
+        holder.join()

@@ -22,7 +22,7 @@ from notifications.delivery import (
 from notifications.models import Delivery, DeliveryStatus
 from notifications.outbox import ENQUEUE_CHUNK, _enqueue
 from notifications.tasks import deliver_notifications
-from notifications.tests.conftest import queued_delivery_ids
+from notifications.tests.conftest import queued_delivery_ids, stalled_reads
 from notifications.transports import TRANSPORTS
 
 pytestmark = pytest.mark.django_db
@@ -183,3 +183,21 @@ def test_an_outcome_is_not_recorded_once_the_lease_was_taken_over(owner, fire, s
 
     assert not slow.mark_failed("late failure of the slow worker")
     assert Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SENDING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_email_whose_address_read_outlasts_the_lease_is_left_to_the_sweeper(
+    owner, fire, smtp, settings
+):
+    # The worker's link was cut right after the lease check: its read of the
+    # recipient's address (PostgreSQL) answered only once the link was back,
+    # after the sweeper had handed the row to another worker, which sends it.
+    [delivery] = fire(owner)
+    lease = timedelta(seconds=settings.NOTIFICATIONS_SENDING_LEASE_SECONDS)
+    claimed_at = timezone.now() - lease + timedelta(seconds=1)  # 1 s of it left
+
+    with stalled_reads("account_emailaddress", seconds=2):
+        assert deliver(delivery.pk, now=claimed_at) is None
+
+    assert smtp.messages == []
+    assert Delivery.objects.lease_expired(timezone.now()).filter(pk=delivery.pk).exists()

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from notifications.delivery import deliver, deliver_many, send_test_notifications
 from notifications.models import Delivery, DeliveryStatus, EmailDigest
+from notifications.tests.conftest import stalled_reads
 
 pytestmark = pytest.mark.django_db
 
@@ -141,6 +142,24 @@ def test_a_digests_rows_whose_lease_ran_out_before_the_send_are_left_to_the_swee
     claimed_at = timezone.now() - lease - timedelta(seconds=1)
 
     deliver(deliveries[0].pk, now=claimed_at)
+
+    assert smtp.messages == []
+    expired = Delivery.objects.lease_expired(timezone.now())
+    assert expired.filter(digest__isnull=True).count() == len(deliveries)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_digest_whose_address_read_outlasts_the_lease_is_left_to_the_sweeper(
+    smtp, owner, fire, settings
+):
+    # As for a single email: the read of the address, after the leases were
+    # checked, answered only once the worker's cut link was back.
+    deliveries = fire_burst(fire, owner, 6)
+    lease = timedelta(seconds=settings.NOTIFICATIONS_SENDING_LEASE_SECONDS)
+    claimed_at = timezone.now() - lease + timedelta(seconds=1)  # 1 s of it left
+
+    with stalled_reads("account_emailaddress", seconds=2):
+        deliver(deliveries[0].pk, now=claimed_at)
 
     assert smtp.messages == []
     expired = Delivery.objects.lease_expired(timezone.now())

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from notifications.delivery import deliver, send_test_notifications
-from notifications.models import DeliveryStatus, NotificationSettings
+from notifications.models import Delivery, DeliveryStatus, NotificationSettings
+from notifications.tests.conftest import stalled_reads
 
 pytestmark = pytest.mark.django_db
 
@@ -145,3 +149,20 @@ def test_it_refuses_to_post_to_a_private_address_by_default(receiver, owner, fir
     assert "127.0.0.1 is a loopback address" in delivery.last_error
     assert "OUTBOUND_ALLOW_PRIVATE_IPS=True" in delivery.last_error
     assert receiver.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_whose_settings_read_outlasts_the_lease_is_left_to_the_sweeper(
+    hook, owner, fire, settings
+):
+    # The read of the webhook's URL and secret, after the lease check,
+    # answered only once the worker's cut link was back.
+    [delivery] = fire(owner, channels=["webhook"])
+    lease = timedelta(seconds=settings.NOTIFICATIONS_SENDING_LEASE_SECONDS)
+    claimed_at = timezone.now() - lease + timedelta(seconds=1)  # 1 s of it left
+
+    with stalled_reads(NotificationSettings._meta.db_table, seconds=2):
+        assert deliver(delivery.pk, now=claimed_at) is None
+
+    assert hook.requests == []
+    assert Delivery.objects.lease_expired(timezone.now()).filter(pk=delivery.pk).exists()

@@ -31,6 +31,7 @@ class AppriseTransport(Transport):
         if unknown:
             raise TransportError(f"invalid Apprise URL: {', '.join(unknown)}", permanent=True)
         body = f"{notice.message}\n{notice.url}"
+        self.in_time()
         # Every connection of every service (each redirect hop, SMTP...) is
         # checked by the guard, and the whole send ends by the deadline, even
         # while a name lookup hangs: it runs in a thread under the guard.

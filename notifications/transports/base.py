@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import socket
 import time
+from datetime import datetime
 from typing import ClassVar
 from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
+from django.utils import timezone
 
 from common.tls import tls_context
 from notifications import egress
@@ -107,13 +109,35 @@ def _bracketed(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+class TooLate(Exception):
+    """The send's time ran out before anything went out (`Transport.in_time`).
+
+    Not a failure of the send: nothing was attempted, and the row it was for
+    may already be another worker's (the sweeper hands a row over once its
+    lease is over), so the caller records nothing.
+    """
+
+
 class Transport:
-    """Sends notices to one user on one channel; raises TransportError on failure."""
+    """Sends notices to one user on one channel; raises TransportError on failure.
+
+    With `not_after` (the row's lease), a send calls `in_time()` as its last
+    step before anything goes out, after every read it needs (the
+    destination, subscriptions, settings): a read that stalled past the
+    lease (PostgreSQL on a cut link answers only once the link is back)
+    must not lead to a send the sweeper has already given to another worker.
+    """
 
     channel: ClassVar[str]
 
-    def __init__(self, user) -> None:
+    def __init__(self, user, not_after: datetime | None = None) -> None:
         self.user = user
+        self.not_after = not_after
+
+    def in_time(self) -> None:
+        """Raise TooLate once `not_after` has passed."""
+        if self.not_after is not None and timezone.now() >= self.not_after:
+            raise TooLate(f"the send's time ended at {self.not_after.isoformat()}")
 
     def send(self, notice: Notice) -> None:
         raise NotImplementedError

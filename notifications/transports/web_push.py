@@ -58,6 +58,7 @@ class WebPushTransport(HttpTransport):
         data = push.message(notice)
         kept = push.delivery_headers(notice)
         push.key_pair()  # read here: the pool's threads touch no database
+        self.in_time()
         deadline = time.monotonic() + self.timeout()
         with ThreadPoolExecutor(min(len(subscriptions), PARALLEL_PUSHES)) as pool:
             outcomes = list(pool.map(lambda s: self._push(s, data, kept, deadline), subscriptions))

@@ -43,6 +43,7 @@ class WebhookTransport(HttpTransport):
             SIGNATURE_HEADER: sign(body, config.webhook_secret),
             TIMESTAMP_HEADER: timestamp,
         }
+        self.in_time()
         self.post(config.webhook_url, body, headers)
 
 
