@@ -39,6 +39,7 @@ from alerts import matching
 from alerts.evaluation import apply_plan_settings
 from alerts.matching import BATCH_COLUMNS, MATCH_RULES, REARM_RULES, MatchRule
 from alerts.models import STEP_CONDITIONS, WINDOW_DURATIONS, Alert, Frequency, Status
+from prices.currencies import Rate, base_rate, usable_rate
 from prices.history import price_history
 from prices.models import Coin, Resolution
 
@@ -195,13 +196,13 @@ def alert_values(alert: Alert) -> tuple[str, list]:
 # minute closes in the range (the usual case: ticks are kept 30 days) the
 # ticks alone, already in time order for the window functions.
 _TICKS = """
-    SELECT id AS tick_id, time, price, market_cap, volume_24h, change_24h_pct
+    SELECT id AS tick_id, time, {price}, {market_cap}, {volume_24h}, change_24h_pct
     FROM prices_pricetick
     WHERE coin_id = %(coin)s AND time >= greatest(%(scan_from)s, %(ticks_from)s)
         AND time <= %(to)s
 """
 _MINUTES = """
-    SELECT NULL::bigint AS tick_id, close_time AS time, close AS price,
+    SELECT NULL::bigint AS tick_id, close_time AS time, {close},
         NULL::numeric AS market_cap, NULL::numeric AS volume_24h,
         NULL::numeric AS change_24h_pct
     FROM prices_pricerollup
@@ -211,11 +212,28 @@ _MINUTES = """
 """
 
 
+def _in_currency(column: str, name: str, bounds: dict) -> str:
+    """A stored amount in the alert's currency: times the rate's factor, exact, as
+    live batches are converted (prices.currencies.Rate.multiply); as stored in the base."""
+    if bounds.get("factor") is None:
+        return column if column == name else f"{column} AS {name}"
+    return f"{column} * %(factor)s AS {name}"
+
+
 def raw_history(bounds: dict) -> str:
-    """The stored rows of the range: ticks, after minute closes where there are no ticks."""
+    """The stored rows of the range: ticks, after minute closes where there are no ticks.
+
+    Prices, market caps and volumes are in the alert's currency when
+    `bounds` has a `factor` (history_bounds): converted on read with the
+    current rate, as pages convert history (docs/currencies.md).
+    """
+    ticks = _TICKS.format(
+        **{name: _in_currency(name, name, bounds) for name in ("price", "market_cap", "volume_24h")}
+    )
     if not bounds.get("minutes_before_ticks") or bounds["ticks_from"] <= bounds["scan_from"]:
-        return _TICKS
-    return f"SELECT * FROM (({_MINUTES}) UNION ALL ({_TICKS})) raw ORDER BY time"  # noqa: S608
+        return ticks
+    minutes = _MINUTES.format(close=_in_currency("close", "price", bounds))
+    return f"SELECT * FROM (({minutes}) UNION ALL ({ticks})) raw ORDER BY time"  # noqa: S608
 
 
 # `b` holds the history rows of the replayed range with the live rows'
@@ -592,6 +610,7 @@ def history_bounds(alert: Alert, to: datetime) -> dict:
     window = WINDOW_DURATIONS.get(alert.window or "", timedelta(0))
     scan_from = start - max(window, LEAD_IN)
     params = {"coin": alert.coin_id, "scan_from": scan_from, "to": to}
+    rate = replay_rate(alert)
     with connection.cursor() as cursor:
         cursor.execute(_BOUNDS_SQL, {**params, "minute": str(Resolution.MINUTE)})
         first_tick, first_minute = cursor.fetchone()
@@ -605,7 +624,18 @@ def history_bounds(alert: Alert, to: datetime) -> dict:
         "minutes_before_ticks": first_minute is not None
         and (first_tick is None or first_minute < first_tick),
         "has_history": first is not None and first <= to,
+        "factor": None if rate.is_base else rate.factor,
     }
+
+
+def replay_rate(alert: Alert) -> Rate:
+    """The rate history is converted with for the alert's currency: the current one.
+
+    RateUnavailable when it is stale or was never fetched: live evaluation
+    would not evaluate the alert either, and a replay at an old rate would
+    mislead.
+    """
+    return usable_rate(alert.currency) if not alert.in_base_currency else base_rate()
 
 
 # Planner settings for the preview's transaction only (SET LOCAL), as for
@@ -625,7 +655,7 @@ def preview(alert: Alert, to: datetime | None = None, priced: int | None = MAX_F
         previous = apply_plan_settings(PREVIEW_SETTINGS, keep_previous=connection.in_atomic_block)
         result = _replay(start, to, priced)
         apply_plan_settings(previous)
-    result.chart = chart_points(alert.coin, result)
+    result.chart = chart_points(alert.coin, result, replay_rate(alert))
     return result
 
 
@@ -686,13 +716,16 @@ _CHART_RANGES = (
 )
 
 
-def chart_points(coin: Coin, result: Preview) -> list[tuple[datetime, Decimal]]:
-    """The coin's closes over the replayed range, at most MAX_CHART_POINTS."""
+def chart_points(
+    coin: Coin, result: Preview, rate: Rate | None = None
+) -> list[tuple[datetime, Decimal]]:
+    """The coin's closes over the replayed range, at most MAX_CHART_POINTS, in `rate`'s currency."""
     range_key = next((key for span, key in _CHART_RANGES if result.covered <= span), "30d")
+    rate = rate or base_rate()
     points = [
-        point
-        for point in price_history(coin, range_key, now=result.to_at)
-        if point[0] >= result.from_at
+        (time, rate.convert(price))
+        for time, price in price_history(coin, range_key, now=result.to_at)
+        if time >= result.from_at
     ]
     step = -(-len(points) // MAX_CHART_POINTS) if points else 1
     thinned = points[::step]

@@ -27,6 +27,7 @@ from alerts.preview import (
     Preview,
     preview,
 )
+from prices.currencies import RateUnavailable
 from prices.models import PRICE_DIGITS
 
 
@@ -177,7 +178,14 @@ class AlertPreviewView(GenericAPIView):
         alert = copy.copy(edited) if edited else Alert(user=request.user)
         for name, value in serializer.validated_data.items():
             setattr(alert, name, value)
-        return Response(PreviewSerializer(preview_body(preview(alert))).data)
+        try:
+            replayed = preview(alert)
+        except RateUnavailable as unavailable:
+            # Live evaluation would not evaluate it either (docs/currencies.md).
+            raise serializers.ValidationError(
+                {"currency": [f"Cannot replay in {alert.currency.upper()}: {unavailable}."]}
+            ) from unavailable
+        return Response(PreviewSerializer(preview_body(replayed)).data)
 
     def _edited_alert(self, request: Request) -> Alert | None:
         """The caller's alert named by ?alert=, validated as its edit; None without it."""

@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from alerts.evaluation import evaluate_batch
 from alerts.models import Alert, AlertEvent
 from alerts.preview import preview
 from alerts.tests.test_replay import ALERTS as REPLAY_ALERTS
 from alerts.tests.test_replay import load_closes
-from prices.models import PriceSource, PriceTick
+from prices.models import ExchangeRate, PriceSource, PriceTick
 from prices.tests.market_data import candle_rows
 
 pytestmark = pytest.mark.django_db
@@ -195,6 +196,36 @@ def test_the_preview_matches_live_for_market_figures_ranges_and_steps(owner, bit
     assert all(counts), counts
     steps = counts[10:13]
     assert max(steps) > 10, counts  # the band moved many times
+
+
+# Alerts set in euros, at a rate of 0.9213 EUR per USD.
+EURO_ALERTS = [
+    {"condition": "below", "target": "18400", **EVERY, "cooldown_seconds": 6 * HOUR},
+    {"condition": "crosses", "target": "20300", **EVERY, "cooldown_seconds": 600},
+    {"condition": "pct_move", "percent": "3", "window": "24h", **EVERY, "cooldown_seconds": 1800},
+    {"condition": "market_cap_above", "threshold": "415000000000", **EVERY,
+     "cooldown_seconds": HOUR},
+    {"condition": "exits_range", "range_low": "18500", "range_high": "20300", **EVERY,
+     "cooldown_seconds": HOUR},
+    {"condition": "pct_step", "percent": "2", **EVERY, "cooldown_seconds": 600},
+]  # fmt: skip
+
+
+def test_the_preview_matches_live_for_alerts_set_in_another_currency(owner, bitcoin):
+    # Fetched now: fresh for the preview, and for live evaluation at the
+    # replayed ticks' times, which come before it.
+    ExchangeRate.objects.create(
+        currency="eur", base="usd", rate=Decimal("0.9213"), fetched_at=timezone.now(),
+        source=PriceSource.COINGECKO,
+    )  # fmt: skip
+    alerts = [{**fields, "currency": "eur"} for fields in EURO_ALERTS]
+
+    counts = assert_the_preview_matches_live(owner, bitcoin, alerts, load_closes(), True)
+
+    assert all(counts), counts
+    assert set(AlertEvent.objects.values_list("currency", "exchange_rate")) == {
+        ("eur", Decimal("0.9213"))
+    }
 
 
 def test_the_preview_replays_the_history_it_has_when_it_is_short(owner, bitcoin):
