@@ -31,7 +31,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from alerts.models import WINDOW_DURATIONS, Condition, Status
-from alerts.reasons import currency_unit, metric_texts, movement_reason_start, price_texts
+from alerts.reasons import (
+    currency_unit,
+    metric_texts,
+    movement_reason_start,
+    price_text,
+    price_texts,
+)
 from prices.currencies import Rate, base_rate, current_rates
 
 HUNDRED = Decimal(100)
@@ -204,6 +210,9 @@ def batch_cte(changes: Sequence[PriceChange], rates: Sequence[Rate] = ()) -> tup
     rows = []
     for rate in rates or (base_rate(),):
         convert = rate.multiply
+        # The reasons' texts: plain numbers in the base (price_text's None).
+        worded_in = None if rate.is_base else rate.currency
+        unit = currency_unit(rate.currency)
         for change in changes:
             price, previous = convert(change.price), convert(change.previous_price)
             market_cap = convert(change.market_cap)
@@ -214,7 +223,7 @@ def batch_cte(changes: Sequence[PriceChange], rates: Sequence[Rate] = ()) -> tup
                     change.coin_id,
                     rate.currency,
                     rate.factor,
-                    currency_unit(rate.currency),
+                    unit,
                     price,
                     previous,
                     change.tick_id,
@@ -222,13 +231,13 @@ def batch_cte(changes: Sequence[PriceChange], rates: Sequence[Rate] = ()) -> tup
                     previous_market_cap,
                     volume,
                     change.change_24h_pct,
-                    *price_texts(price, previous, rate.currency),
+                    *price_texts(price, previous, worded_in),
                     *metric_texts(
                         market_cap,
                         previous_market_cap,
                         volume,
                         change.change_24h_pct,
-                        rate.currency,
+                        worded_in,
                     ),
                 ]
             )
@@ -252,25 +261,31 @@ MOVES_COLUMNS = (
 
 def moves_cte(movements: Sequence[Movement], rates: Sequence[Rate] = ()) -> tuple[str, list]:
     """The `moves` rows: one per coin, window and currency in `rates` (the base when none)."""
-    rows = [
-        [
-            movement.coin_id,
-            rate.currency,
-            movement.window,
-            movement.change_pct if movement.change_pct > 0 else None,
-            -movement.change_pct if movement.change_pct < 0 else None,
-            abs(movement.change_pct),
-            movement_reason_start(
-                movement.window,
-                rate.multiply(movement.reference),
-                rate.multiply(movement.price),
-                movement.change_pct,
-                rate.currency,
-            ),
-        ]
-        for rate in rates or (base_rate(),)
-        for movement in movements
-    ]
+    rows = []
+    for rate in rates or (base_rate(),):
+        worded_in = None if rate.is_base else rate.currency
+        price_texts_of: dict[int, str] = {}  # a coin's price, worded once for its windows
+        for movement in movements:
+            now_text = price_texts_of.get(movement.coin_id)
+            if now_text is None:
+                now_text = price_text(rate.multiply(movement.price), worded_in)
+                price_texts_of[movement.coin_id] = now_text
+            rows.append(
+                [
+                    movement.coin_id,
+                    rate.currency,
+                    movement.window,
+                    movement.change_pct if movement.change_pct > 0 else None,
+                    -movement.change_pct if movement.change_pct < 0 else None,
+                    abs(movement.change_pct),
+                    movement_reason_start(
+                        movement.window,
+                        price_text(rate.multiply(movement.reference), worded_in),
+                        now_text,
+                        movement.change_pct,
+                    ),
+                ]
+            )
     return _rows_cte("moves", MOVES_COLUMNS, rows)
 
 

@@ -146,10 +146,14 @@ def currency_unit(currency: str) -> str:
 
 
 def price_text(price: Decimal | None, currency: str | None = None) -> str | None:
-    """A price in a reason: plain in the base (30010.5), else as pages print it (€27,612.40)."""
+    """A price in a reason: plain in the base (30010.5), else as pages print it (€27,612.40).
+
+    `currency` is None for the base: a batch words thousands of prices, and
+    callers know which rows are in the base.
+    """
     if price is None:
         return None
-    if currency is None or currency == base_currency():
+    if currency is None:
         return decimal_text(price)
     return format_price(price, currency)
 
@@ -171,9 +175,12 @@ def metric_texts(
     change_24h_pct: Decimal | None,
     currency: str | None = None,
 ) -> tuple[str | None, str | None, str | None, str | None]:
-    """A coin's parts of metric reasons: market cap (now, before), volume, 24 h change."""
+    """A coin's parts of metric reasons: market cap (now, before), volume, 24 h change.
+
+    `currency` is None for the base, as for price_text.
+    """
     change = None if change_24h_pct is None else decimal_text(change_24h_pct) + "%"
-    unit = currency_unit(currency) if currency else ""
+    unit = f" {currency.upper()}" if currency else ""
 
     def amount(value: Decimal | None) -> str | None:
         # Converted figures carry many digits: rounded to cents first.
@@ -188,15 +195,15 @@ _WINDOW_LABELS = dict(Window.choices)
 
 
 def movement_reason_start(
-    window: str,
-    reference: Decimal,
-    price: Decimal,
-    change_pct: Decimal,
-    currency: str | None = None,
+    window: str, reference_text: str, price_text: str, change_pct: Decimal
 ) -> str:
-    """A movement alert's reason up to its own percent ("… at least the ")."""
+    """A movement alert's reason up to its own percent ("… at least the ").
+
+    The prices come worded (price_text): a batch words each coin's price
+    once for its three windows.
+    """
     verb = "rose" if change_pct > 0 else "fell"
     return (
         f"Price {verb} {abs(change_pct):.2f}% within {_WINDOW_LABELS[window]} "
-        f"({price_text(reference, currency)} → {price_text(price, currency)}), at least the "
+        f"({reference_text} → {price_text}), at least the "
     )

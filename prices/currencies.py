@@ -173,10 +173,20 @@ def _from_row(row: ExchangeRate, now: datetime | None) -> Rate:
     return Rate(
         currency=row.currency,
         base=row.base,
-        factor=row.rate,
+        factor=_without_trailing_zeros(row.rate),
         fetched_at=row.fetched_at,
         stale=_is_stale(row.fetched_at, now),
     )
+
+
+def _without_trailing_zeros(factor: Decimal) -> Decimal:
+    """0.92130000000000000000 (the column's 20 places) as 0.9213, 150.00 as 150.
+
+    The same number, so every product is too; only shorter: alert
+    evaluation multiplies thousands of prices by it a batch.
+    """
+    normal = factor.normalize()
+    return normal.quantize(Decimal(1)) if normal.as_tuple().exponent > 0 else normal
 
 
 def rate_for(currency: str, now: datetime | None = None) -> Rate:
