@@ -8,7 +8,11 @@ frequency whose values lie far from the path. Half the coins rise 0.5% per
 batch and half fall 0.5%, their market figures with them (market cap, 24 h
 volume, 24 h change in each batch item), so every condition fires.
 `--price-conditions` draws the alerts from the price and movement conditions
-alone, the mix before the market figure, range and step ones. Each batch
+alone, the mix before the market figure, range and step ones. A fifth of
+the alerts (firing and filler alike) are set in other currencies than the
+base (CURRENCY_SHARES: EUR, GBP, BTC, each with a fresh rate), so each batch
+is matched in four currencies; `--base-currency-only` sets every alert in
+the base, the mix before alerts had a currency. Each batch
 writes its ticks (not timed) and then runs `alerts.evaluation.evaluate_batch`
 exactly as the Celery task does: re-arm, match, claim, events, Delivery rows
 through the outbox, commit, enqueue the delivery tasks on commit (to the
@@ -149,6 +153,12 @@ WINDOWS = ["5m", "1h", "24h"]
 # 24 h volume a fixed share of it, the 24 h change the move from batch 0.
 SUPPLY = Decimal(10_000_000)
 VOLUME_SHARE = Decimal("0.05")
+# Shares of the alerts set in each currency other than the base, and the
+# (made-up, realistic) rates the bench stores for them, fresh at each run.
+CURRENCY_SHARES = {"eur": 0.10, "gbp": 0.05, "btc": 0.05}
+RATES = {"eur": Decimal("0.9213"), "gbp": Decimal("0.7871"), "btc": Decimal("0.00001534")}
+# The columns that hold an amount in the alert's currency.
+AMOUNT_FIELDS = ("target", "range_low", "range_high", "step_reference", "step_low", "step_high")
 # An alert's columns as COPY writes them; each generated alert sets some.
 ALERT_FIELDS = (
     "target",
@@ -166,7 +176,7 @@ COLUMNS = (
     'user_id, coin_id, condition, target, percent, "window", threshold, range_low, range_high, '
     "step_reference, step_reference_at, step_low, step_high, note, expires_at, frequency, "
     "cooldown_seconds, channels, status, armed, cooldown_until, last_triggered_at, "
-    "created_at, updated_at, expired_from"
+    "created_at, updated_at, expired_from, currency"
 )
 
 
@@ -372,6 +382,47 @@ def filler_alert(coin_index: int, rng: random.Random) -> tuple[str, dict]:
     return condition, {"target": target}
 
 
+def pick_currency(rng: random.Random) -> str:
+    draw = rng.random()
+    for currency, share in CURRENCY_SHARES.items():
+        if draw < share:
+            return currency
+        draw -= share
+    return "usd"
+
+
+def in_currency(condition: str, fields: dict, factor: Decimal) -> dict:
+    """An alert's amounts in a currency: the same alert, its prices times the rate.
+
+    It fires at the same batch as in the base: the batch is converted with
+    the same factor. A 24 h change and a percent are the same in any.
+    """
+    scaled = dict(fields)
+    names = list(AMOUNT_FIELDS)
+    if condition.startswith(("market_cap", "volume_24h")):
+        names.append("threshold")
+    for name in names:
+        if scaled.get(name) is not None:
+            scaled[name] = (scaled[name] * factor).quantize(Decimal("1e-14"))
+    return scaled
+
+
+def store_rates() -> None:
+    """The bench's rates, fetched now: fresh for the whole run."""
+    from prices.models import ExchangeRate, PriceSource
+
+    for currency, rate in RATES.items():
+        ExchangeRate.objects.update_or_create(
+            currency=currency,
+            defaults={
+                "base": "usd",
+                "rate": rate,
+                "fetched_at": datetime.now(UTC),
+                "source": PriceSource.COINGECKO,
+            },
+        )
+
+
 def load_alerts(total: int, fires_per_batch: int, coins: list, users: list[int]) -> None:
     from django.db import connection
 
@@ -404,6 +455,9 @@ def load_alerts(total: int, fires_per_batch: int, coins: list, users: list[int])
                     frequency = "every_time" if rng.random() < 0.2 else "once"
                 if "step_reference" in fields:
                     fields["step_reference_at"] = now
+                currency = pick_currency(rng)
+                if currency != "usd":
+                    fields = in_currency(condition, fields, RATES[currency])
                 copy.write_row(
                     (
                         users[n % len(users)],
@@ -425,6 +479,7 @@ def load_alerts(total: int, fires_per_batch: int, coins: list, users: list[int])
                         now,
                         now,
                         "",
+                        currency,
                     )
                 )
         # VACUUM too: otherwise autovacuum starts on the million new rows
@@ -515,10 +570,11 @@ def explain_claim(batch: list[dict]) -> dict:
 
     from alerts.claiming import claim_statement
     from alerts.evaluation import PLAN_SETTINGS, apply_plan_settings
-    from alerts.matching import PriceChange, window_movements
+    from alerts.matching import PriceChange, evaluated_rates, window_movements
 
     changes = [PriceChange.from_message(item) for item in batch]
-    sql, params = claim_statement(changes, window_movements(changes), datetime.now(UTC))
+    now = datetime.now(UTC)
+    sql, params = claim_statement(changes, window_movements(changes), now, evaluated_rates(now))
     with transaction.atomic(), connection.cursor() as cursor:
         apply_plan_settings(PLAN_SETTINGS)  # as evaluate_batch plans it
         cursor.execute("EXPLAIN " + sql, params)
@@ -541,6 +597,7 @@ def run_scale(total: int, fires_per_batch: int, coins: list, users: list[int]) -
 
     started = time.perf_counter()
     load_alerts(total, fires_per_batch, coins, users)
+    store_rates()
     load_seconds = time.perf_counter() - started
     start = reset_prices(coins)
     checkpoint()
@@ -677,14 +734,21 @@ def main() -> None:
         help="alerts of the price conditions only (the mix before market, range and step ones)",
     )
     parser.add_argument(
+        "--base-currency-only",
+        action="store_true",
+        help="every alert in the base currency (the mix before alerts had a currency)",
+    )
+    parser.add_argument(
         "--floor",
         action="store_true",
         help="only the writes 1,000 firings require at 1M alerts (the target's lower bound)",
     )
     args = parser.parse_args()
-    global MIX
+    global MIX, CURRENCY_SHARES
     if args.price_conditions:
         MIX = PRICE_CONDITIONS
+    if args.base_currency_only:
+        CURRENCY_SHARES = {}
     setup_django()
     from django.contrib.auth import get_user_model
 
@@ -758,6 +822,7 @@ def report(runs: list[dict]) -> None:
         "machine": {"cpus": os.cpu_count(), "loadavg_1_5_15": [round(x, 2) for x in load]},
         "batches": BATCHES,
         "conditions": MIX,
+        "currency_shares": CURRENCY_SHARES,
         "coins": COINS,
         "move_per_batch_pct": float(STEP * 100),
         "runs": runs,

@@ -4,8 +4,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 
-from alerts.models import AlertEvent, Condition
+from alerts.models import Alert, AlertEvent, Condition
 from alerts.tests.conftest import fired_ids
 from prices.models import ExchangeRate, PriceSource
 
@@ -15,13 +17,13 @@ EUR_PER_USD = Decimal("0.9")
 
 
 @pytest.fixture
-def euro_rate(feed):
-    # Fetched just before the feed's first tick: fresh for the whole test.
+def euro_rate(db):
+    # Fetched now: fresh for the feed's ticks (two days ago) and for saves.
     return ExchangeRate.objects.create(
         currency="eur",
         base="usd",
         rate=EUR_PER_USD,
-        fetched_at=feed.time,
+        fetched_at=timezone.now(),
         source=PriceSource.COINGECKO,
     )
 
@@ -125,3 +127,30 @@ def test_a_market_cap_threshold_in_euros_compares_the_converted_cap(feed, make_a
 
     assert fired.alert_id == alert.pk
     assert fired.reason == "Market cap 900B EUR is at or above 900B EUR."
+
+
+def test_a_new_step_alert_in_euros_starts_from_the_coins_price_in_euros(owner, bitcoin, euro_rate):
+    alert = Alert.objects.create(
+        user=owner, coin=bitcoin, condition=Condition.PCT_STEP, percent=Decimal("10"),
+        currency="eur",
+    )  # fmt: skip
+
+    # The coin is at 30,000 USD: 27,000 EUR.
+    assert (alert.step_reference, alert.step_low, alert.step_high) == (
+        Decimal("27000"), Decimal("24300"), Decimal("29700")
+    )  # fmt: skip
+
+
+def test_a_step_alert_cannot_be_set_in_a_currency_without_a_usable_rate(owner, bitcoin):
+    alert = Alert(
+        user=owner, coin=bitcoin, condition=Condition.PCT_STEP, percent=Decimal("10"),
+        currency="gbp",
+    )  # fmt: skip
+
+    with pytest.raises(ValidationError) as refused:
+        alert.full_clean()
+
+    assert refused.value.message_dict["currency"] == [
+        "A step starts from the price in GBP, and no GBP exchange rate has been fetched yet; "
+        "choose another currency or try again later."
+    ]
