@@ -291,7 +291,7 @@ def moves_cte(movements: Sequence[Movement], rates: Sequence[Rate] = ()) -> tupl
 
 # The currencies active alerts are set in: a skip scan of
 # alert_active_currency_idx, one index probe per currency.
-_CURRENCIES_IN_USE_SQL = f"""
+CURRENCIES_IN_USE_SQL = f"""
 WITH RECURSIVE used(currency) AS (
     (SELECT currency FROM alerts_alert WHERE status = '{Status.ACTIVE}'
         ORDER BY currency LIMIT 1)
@@ -317,7 +317,7 @@ def evaluated_rates(now: datetime | None = None) -> list[Rate]:
     if len(usable) <= 1:
         return [base]
     with connection.cursor() as cursor:
-        cursor.execute(_CURRENCIES_IN_USE_SQL)
+        cursor.execute(CURRENCIES_IN_USE_SQL)
         used = [row[0] for row in cursor.fetchall()]
     return [base, *(usable[code] for code in used if code in usable and code != base.currency)]
 

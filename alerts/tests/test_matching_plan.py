@@ -9,7 +9,13 @@ from django.utils import timezone
 
 from alerts.claiming import _LOCK, REARM_SQL, claim_statement
 from alerts.evaluation import PLAN_SETTINGS, apply_plan_settings, evaluate_batch
-from alerts.matching import REARM_RULES, PriceChange, batch_cte, matching_part
+from alerts.matching import (
+    CURRENCIES_IN_USE_SQL,
+    REARM_RULES,
+    PriceChange,
+    batch_cte,
+    matching_part,
+)
 from alerts.models import Alert, Condition
 
 pytestmark = pytest.mark.django_db
@@ -213,3 +219,23 @@ def test_the_claim_probes_only_the_matched_alerts_rows(bitcoin, owner):
     ]
     assert primary_key_rows, "\n".join(plan)
     assert max(primary_key_rows) <= 50, "\n".join(plan)
+
+
+def test_the_currencies_in_use_are_read_by_a_skip_scan_of_their_index(bitcoin, owner):
+    Alert.objects.bulk_create(
+        Alert(user=owner, coin=bitcoin, condition=Condition.ABOVE, target=Decimal(40000 + n),
+              currency=("usd", "eur", "btc")[n % 3])
+        for n in range(3000)
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE alerts_alert")
+    with transaction.atomic(), connection.cursor() as cursor:
+        apply_plan_settings(PLAN_SETTINGS)
+        cursor.execute(f"EXPLAIN ANALYZE {CURRENCIES_IN_USE_SQL}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute(CURRENCIES_IN_USE_SQL)
+        used = [row[0] for row in cursor.fetchall()]
+
+    assert used == ["btc", "eur", "usd"]
+    assert "Index Only Scan using alert_active_currency_idx" in plan
+    assert "Seq Scan" not in plan
