@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
-from django.conf import settings
 from django.utils import timezone
 
 from alerts.models import (
@@ -21,7 +20,9 @@ from alerts.models import (
     Status,
 )
 from common.delivery_channels import Channel
+from common.display_currencies import base_currency, currency_choices, display_currencies
 from notifications.models import offered_channels
+from prices.currencies import current_rates
 from prices.models import Coin
 
 
@@ -105,6 +106,9 @@ class AlertForm(forms.ModelForm):
             "cooldown_seconds": "Cooldown (seconds)",
         }
         help_texts = {
+            "currency": "What the target, the range and a market cap or volume threshold are "
+            "in. The alert is checked against prices converted at the current exchange rate, "
+            "and waits while that rate is out of date.",
             "target": "For price conditions: above, below and crosses.",
             "percent": "For movements (rises, falls or moves by, within the window) and steps "
             "(each time the price has moved this much since the last alert).",
@@ -125,14 +129,26 @@ class AlertForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["window"].required = False
-        # Prices are quoted in the configured currency, not always USD.
-        currency = settings.VS_CURRENCY.upper()
+        # Any display currency (alerts in it are evaluated at its rate); a
+        # new alert's is the reader's display currency (the view's initial).
+        # Not required: a post without it (a page from before the field)
+        # keeps the alert's, the base for a new one.
+        self.fields["currency"] = forms.ChoiceField(
+            choices=currency_choices(),
+            required=False,
+            label="Currency",
+            help_text=self._meta.help_texts["currency"],
+        )
+        # Prices are in the alert's currency: the labels name it, and
+        # alert_form.js renames them when another one is chosen.
+        currency = self.currency.upper()
         self.fields["target"].label = f"Target price ({currency})"
         self.fields["range_low"].label = f"Range from ({currency})"
         self.fields["range_high"].label = f"Range to ({currency})"
         self.fields["threshold"].help_text = (
-            f"Market cap or 24 h volume in {currency}, e.g. 1000000000000 for 1T; or the 24 h "
-            "change in %, which may be negative: -5 means a fall of 5 % or more."
+            f"Market cap or 24 h volume in <span data-currency-code>{currency}</span>, e.g. "
+            "1000000000000 for 1T; or the 24 h change in %, which may be negative: -5 means a "
+            "fall of 5 % or more."
         )
         self.fields["condition"].choices = grouped_conditions()
         # Typed times are read in the zone the page shows (accounts.middleware).
@@ -160,6 +176,30 @@ class AlertForm(forms.ModelForm):
             self.initial["coin"] = self.instance.coin.coingecko_id
         if self.instance.status == Status.EXPIRED:
             self.fields["expires_at"].help_text = EXPIRED_HELP[self.instance.revived_status]
+
+    @property
+    def currency(self) -> str:
+        """The currency the form's prices are in: posted, initial, or the alert's."""
+        if self.is_bound:
+            posted = self.data.get("currency")
+            if posted in display_currencies():
+                return posted
+        chosen = self.initial.get("currency") or self.instance.currency or base_currency()
+        return chosen if chosen in display_currencies() else base_currency()
+
+    @property
+    def preset_rates(self) -> dict[str, str]:
+        """For alert_form.js's presets: each currency's factor from the base, usable ones only.
+
+        The coin options' data-price is in the base; a preset in EUR is that
+        times the EUR factor. A currency left out (stale or never fetched)
+        has its presets disabled.
+        """
+        return {
+            code: format(rate.factor.normalize(), "f")
+            for code, rate in current_rates().items()
+            if not rate.stale
+        }
 
     def _offer_web_push_once_enabled(self) -> None:
         field = self.fields["channels"]

@@ -1,8 +1,13 @@
-"""What a link may fill in on the new-alert form: coin, condition and target.
+"""What a link may fill in on the new-alert form: coin, condition, target and currency.
 
 The coin page's chart links to ``/alerts/new/?coin=…&condition=…&target=…``.
 A query string is anyone's to write, so each value is checked as the form
 would check it and a value that would not pass is left out, never shown.
+
+A target is in `currency` (one of DISPLAY_CURRENCIES) when the link names
+one, else in the base currency, the chart's: the form's currency is then set
+to match, whatever the reader's display currency (a new alert's default), so
+a target is never read in another currency than it was written in.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
 from alerts.models import Alert, Condition
+from common.display_currencies import base_currency, display_currencies
+from prices.currencies import RateUnavailable, usable_rate
 from prices.models import Coin
 
 PLAIN_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
@@ -27,16 +34,30 @@ def prefill(query: QueryDict) -> dict[str, object]:
     coin = _tracked_coin(query.get("coin", ""))
     if coin is not None:
         initial["coin"] = coin.coingecko_id
+    currency = query.get("currency", "")
+    if currency in display_currencies():
+        initial["currency"] = currency
     target = _target(query.get("target", ""))
     if target is not None:
         initial["target"] = target
+        initial.setdefault("currency", base_currency())
     condition = query.get("condition", "")
     if condition in Condition.values:
         initial["condition"] = condition
-    elif target is not None and coin is not None and coin.price is not None:
-        # Above when the target is over the current price, below otherwise.
-        initial["condition"] = Condition.ABOVE if target > coin.price else Condition.BELOW
+    elif target is not None and coin is not None:
+        price = _price_in(coin, initial["currency"])
+        if price is not None:
+            # Above when the target is over the current price, below otherwise.
+            initial["condition"] = Condition.ABOVE if target > price else Condition.BELOW
     return initial
+
+
+def _price_in(coin: Coin, currency: str) -> Decimal | None:
+    """The coin's price in `currency`; None without a price or a usable rate."""
+    try:
+        return usable_rate(currency).convert(coin.price)
+    except RateUnavailable:
+        return None
 
 
 def _tracked_coin(key: str) -> Coin | None:

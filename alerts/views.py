@@ -16,10 +16,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from alerts.currency_status import paused_currencies
 from alerts.forms import AlertForm
 from alerts.models import Alert, Condition, Status
 from alerts.prefill import prefill
-from alerts.progress import distances
+from alerts.progress import distances, rates_for
 from notifications.models import Delivery
 
 EVENTS_PER_PAGE = 25
@@ -54,9 +55,18 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         alerts = alerts.filter(condition=condition)
     # Read each coin's price now, not as cached: the list shows how far each
     # alert is from firing (alerts.progress).
-    found = distances(alerts)
+    rates = rates_for(alerts)
+    found = distances(alerts, rates)
     for alert in alerts:
         alert.distance = found.get(alert.pk)
+        # alert_list.js converts each live price into the alert's currency
+        # with it; None: no usable rate, so the distance is not updated live.
+        rate = rates.get(alert.currency)
+        alert.live_factor = None
+        if alert.in_base_currency:
+            alert.live_factor = "1"
+        elif rate is not None and not rate.stale:
+            alert.live_factor = format(rate.factor.normalize(), "f")
     context = {
         "alerts": alerts,
         "coin_ids": sorted({alert.coin.coingecko_id for alert in alerts}),
@@ -64,6 +74,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         "conditions": Condition.choices,
         "status": status,
         "condition": condition,
+        "paused_currencies": paused_currencies(request.user),
     }
     return render(request, "alerts/alert_list.html", context)
 
@@ -102,10 +113,19 @@ def _alert_form_page(request: HttpRequest, alert: Alert, creating: bool) -> Http
                     messages.success(request, f"Alert {done}: {alert}.")
                 return redirect(alert)
     else:
-        # A link (the coin page's chart) may prefill coin, condition and target.
-        initial = prefill(request.GET) if creating else None
+        # A new alert is in the reader's display currency; a link (the coin
+        # page's chart) may prefill coin, condition, target and its currency.
+        initial = None
+        if creating:
+            initial = {"currency": getattr(request, "display_currency", None) or alert.currency}
+            initial.update(prefill(request.GET))
         form = AlertForm(instance=alert, initial=initial)
-    context = {"form": form, "creating": creating, "alert": alert}
+    context = {
+        "form": form,
+        "creating": creating,
+        "alert": alert,
+        "paused_currencies": paused_currencies(request.user),
+    }
     return render(request, "alerts/alert_form.html", context)
 
 
@@ -116,7 +136,8 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Prefetch("deliveries", queryset=Delivery.objects.order_by("channel"))
     )
     page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "alerts/alert_detail.html", {"alert": alert, "page": page})
+    context = {"alert": alert, "page": page, "paused_currencies": paused_currencies(request.user)}
+    return render(request, "alerts/alert_detail.html", context)
 
 
 @login_required

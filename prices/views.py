@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -62,15 +64,31 @@ def coin_detail(request: HttpRequest, coingecko_id: str) -> HttpResponse:
 
 def alert_price_lines(alerts: list, rate: Rate) -> list[dict[str, str]]:
     """The chart's horizontal lines: each active alert's target, in the chart's
-    currency, and its condition."""
-    return [
-        {
-            "price": decimal_text(rate.convert(alert.target)),
-            "title": alert.condition.replace("_", " "),
-        }
-        for alert in alerts
-        if alert.is_active and alert.target is not None
-    ]
+    currency, and its condition.
+
+    A target is in its alert's currency: as it is on a chart in that
+    currency, converted from the base otherwise (through the base for a
+    third currency); no line while a rate it needs is not usable.
+    """
+    lines = []
+    for alert in alerts:
+        if not alert.is_active or alert.target is None:
+            continue
+        price = _in_chart_currency(alert.target, alert.currency, rate)
+        if price is not None:
+            lines.append({"price": decimal_text(price), "title": alert.condition.replace("_", " ")})
+    return lines
+
+
+def _in_chart_currency(target: Decimal, currency: str, rate: Rate) -> Decimal | None:
+    if currency == rate.currency:
+        return target
+    if currency != rate.base:
+        try:
+            target = usable_rate(currency).to_base(target)
+        except (RateUnavailable, UnsupportedCurrency):
+            return None
+    return rate.convert(target)
 
 
 @require_GET

@@ -19,4 +19,5 @@ def test_the_form_names_the_configured_currency(
 
     assert f"Target price ({code})" in page
     assert f"30000</strong> {code}" in page
-    assert other not in page
+    assert f"Target price ({other})" not in page
+    assert f"{other}</span>, e.g." not in page

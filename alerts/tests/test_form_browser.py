@@ -8,11 +8,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import Profile
 from alerts.models import Alert
 from conftest import confirmed_user
-from prices.models import Coin
+from prices.models import Coin, ExchangeRate, PriceSource
 from prices.tests.pipeline import alert_batches  # noqa: F401 (fixture)
 from prices.tests.test_browser import (  # noqa: F401 (fixtures)
     WAIT_MS,
@@ -163,6 +164,43 @@ def test_the_target_presets_count_from_the_coins_price(kenji):
     page.get_by_role("button", name="+5 %").click()
     expect(target).to_have_value("1890")
     screenshot(page, "alert-form-presets")
+
+
+def _reading_in_euros(user_model) -> None:
+    user = user_model.objects.get(username="kenji")
+    Profile.objects.filter(user=user).update(display_currency="eur")
+    ExchangeRate.objects.create(
+        currency="eur",
+        base="usd",
+        rate=Decimal("0.9"),
+        fetched_at=timezone.now(),
+        source=PriceSource.COINGECKO,
+    )
+
+
+def test_the_target_presets_count_in_the_chosen_currency_at_its_rate(kenji, django_user_model):
+    from playwright.sync_api import expect
+
+    page, _ = kenji
+    beside_the_browser(_reading_in_euros, django_user_model)
+    page.goto("/alerts/new/?coin=bitcoin")  # 27000.5 USD, 24300.45 EUR
+    page.get_by_label("Condition").select_option("above")
+    expect(page.get_by_label("Currency")).to_have_value("eur")
+
+    page.get_by_role("button", name="+5 %").click()
+    expect(page.get_by_label("Target price (EUR)")).to_have_value("25515.47")
+
+    page.get_by_label("Currency").select_option("gbp")  # no GBP rate fetched
+    expect(page.get_by_label("Target price (GBP)")).to_be_visible()
+    expect(page.get_by_role("button", name="+5 %").first).to_be_disabled()
+    title = box(page, "target").locator(".form-presets").get_attribute("title")
+    assert title.startswith("No up-to-date GBP exchange rate now")
+
+    page.get_by_label("Currency").select_option("eur")
+    page.get_by_role("button", name="Create alert").click()
+    page.wait_for_url("**/alerts/*/")
+    alert = beside_the_browser(_newest_alert)
+    assert (alert.currency, alert.target) == ("eur", Decimal("25515.47"))
 
 
 def test_the_expiry_presets_count_from_now_in_the_accounts_time_zone(kenji):

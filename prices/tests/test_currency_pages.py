@@ -117,6 +117,21 @@ def test_the_charts_alert_lines_are_in_the_charts_currency(client, reader):
     assert json.loads(lines.group(1)) == [{"price": "27600", "title": "above"}]
 
 
+def test_the_charts_line_for_an_alert_set_in_the_charts_currency_is_its_target(client, reader):
+    coin = priced_coin("bitcoin")
+    rates_fetched(eur="0.92")
+    Alert.objects.create(
+        user=reader, coin=coin, condition=Condition.ABOVE, target=27000, currency="eur"
+    )
+
+    html = client.get(coin.get_absolute_url()).content.decode()
+
+    lines = re.search(
+        r'<script id="alert-price-lines" type="application/json">(.*?)</script>', html
+    )
+    assert json.loads(lines.group(1)) == [{"price": "27000", "title": "above"}]
+
+
 # --- the chart's history ---------------------------------------------------------------
 
 

@@ -3,6 +3,11 @@
 // and the expiry (1 hour, 1 day, 1 week from now, typed in the account's time
 // zone).
 //
+// Prices are in the alert's currency (the currency select): the labels name
+// it, and a preset is the coin's price (data-price, in the base) times that
+// currency's rate (#alert-currency-rates, usable rates only); without a
+// usable rate the presets are disabled and say why.
+//
 // Without this script every field shows and none of them is lost: the server
 // validates the same fields either way (docs/alerts.md). A field hidden for
 // the condition is also disabled, so a stale value in it (say, the percent
@@ -82,6 +87,45 @@
     return price > 0 ? price : null;
   }
 
+  function readRates() {
+    var script = document.getElementById("alert-currency-rates");
+    try {
+      return (script && JSON.parse(script.textContent)) || {};
+    } catch (error) {
+      return {};
+    }
+  }
+
+  var RATES = {};
+
+  // The chosen currency's code ("" when the form has no currency select).
+  function chosenCurrency(form) {
+    var select = form.querySelector('[name="currency"]');
+    return select ? select.value : "";
+  }
+
+  // The chosen currency's factor from the base; null without a usable rate.
+  function chosenFactor(form) {
+    var code = chosenCurrency(form);
+    if (!code) return 1;
+    var factor = Number(RATES[code]);
+    return factor > 0 ? factor : null;
+  }
+
+  // Name the chosen currency in the price fields' labels and help texts.
+  function nameCurrency(form) {
+    var code = chosenCurrency(form).toUpperCase();
+    if (!code) return;
+    ["target", "range_low", "range_high"].forEach(function (name) {
+      var label = form.querySelector('label[for="id_' + name + '"]');
+      if (!label) return;
+      label.textContent = label.textContent.replace(/\([^()]*\)\s*$/, "(" + code + ")");
+    });
+    form.querySelectorAll("[data-currency-code]").forEach(function (element) {
+      element.textContent = code;
+    });
+  }
+
   // Six significant digits, at least two decimals, at most the 14 the
   // target takes; a plain number (never 1e-7), as the server reads it.
   function plainPrice(value) {
@@ -102,22 +146,32 @@
       group.appendChild(
         button(text, function () {
           var price = selectedPrice(form);
-          if (price === null) return;
-          input.value = plainPrice(price * (1 + percent / 100));
+          var factor = chosenFactor(form);
+          if (price === null || factor === null) return;
+          input.value = plainPrice(price * factor * (1 + percent / 100));
           input.dispatchEvent(new Event("input", { bubbles: true }));
         })
       );
     });
     input.insertAdjacentElement("afterend", group);
     var coin = form.querySelector('[name="coin"]');
+    var currency = form.querySelector('[name="currency"]');
     function enable() {
       var priced = selectedPrice(form) !== null;
+      var converted = chosenFactor(form) !== null;
       group.querySelectorAll("button").forEach(function (preset) {
-        preset.disabled = !priced;
+        preset.disabled = !priced || !converted;
       });
-      group.title = priced ? "" : "Choose a coin with a price first";
+      var code = chosenCurrency(form).toUpperCase();
+      group.title = !priced
+        ? "Choose a coin with a price first"
+        : !converted
+          ? "No up-to-date " + code + " exchange rate now: type the price in " + code +
+            " yourself, or choose another currency"
+          : "";
     }
     if (coin) coin.addEventListener("change", enable);
+    if (currency) currency.addEventListener("change", enable);
     enable();
   }
 
@@ -178,6 +232,7 @@
   function start() {
     var form = document.querySelector("form.alert-form");
     if (!form) return;
+    RATES = readRates();
     ["target", "range_low", "range_high"].forEach(function (name) {
       addPricePresets(form, name);
     });
@@ -186,8 +241,10 @@
     form.addEventListener("change", function (event) {
       var name = event.target.name;
       if (name === "condition" || name === "frequency") toggle(form);
+      if (name === "currency") nameCurrency(form);
     });
     toggle(form);
+    nameCurrency(form);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

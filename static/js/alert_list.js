@@ -24,12 +24,16 @@
   }
 
   // Mirrors alerts/progress.py's Distance: target minus price, and that as a
-  // percentage of the price.
-  function showDistance(row, price) {
+  // percentage of the price, both in the alert's currency: the live price
+  // (in the base) times the row's data-factor, that currency's rate.
+  function showDistance(row, basePrice) {
     var live = window.CryptoMonitorLive;
     var target = Number(row.dataset.target);
+    var factor = Number(row.dataset.factor || "1");
+    var code = row.dataset.currency || undefined;
     var cell = row.querySelector(".alert-distance");
-    if (!live || !cell || !isFinite(target) || !(price > 0)) return;
+    var price = basePrice * factor;
+    if (!live || !cell || !isFinite(target) || !(factor > 0) || !(price > 0)) return;
     var amount = target - price;
     cell.textContent = "";
     var percent = document.createElement("span");
@@ -37,7 +41,7 @@
     percent.textContent = live.formatChange((amount / price) * 100);
     var absolute = document.createElement("small");
     absolute.className = "distance-amount";
-    absolute.textContent = "(" + signed(amount, live.formatPrice(Math.abs(amount))) + ")";
+    absolute.textContent = "(" + signed(amount, live.formatPrice(Math.abs(amount), code)) + ")";
     cell.appendChild(percent);
     cell.appendChild(document.createTextNode(" "));
     cell.appendChild(absolute);

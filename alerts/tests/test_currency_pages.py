@@ -1,0 +1,126 @@
+"""The alert pages in the alert's currency: the form, the list's distances, the history."""
+
+import json
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Profile
+from alerts.models import Alert, Condition
+from alerts.tests.currencies import euro_event, set_rate
+
+pytestmark = pytest.mark.django_db
+
+CREATE = reverse("alerts:create")
+
+
+def reads_in(user, currency: str) -> None:
+    Profile.objects.update_or_create(user=user, defaults={"display_currency": currency})
+
+
+def selected_currency(body: str) -> str:
+    select = re.search(r'<select name="currency".*?</select>', body, re.DOTALL).group(0)
+    return re.search(r'<option value="(\w+)" selected', select).group(1)
+
+
+def row_of(body: str, alert: Alert) -> str:
+    return re.search(rf'<tr data-alert-id="{alert.pk}".*?</tr>', body, re.DOTALL).group(0)
+
+
+def test_a_new_alert_starts_in_the_readers_display_currency(client, owner, bitcoin):
+    reads_in(owner, "eur")
+    client.force_login(owner)
+
+    body = client.get(CREATE).content.decode()
+
+    assert selected_currency(body) == "eur"
+    assert "Target price (EUR)" in body
+
+
+def test_an_alert_being_edited_shows_its_own_currency_not_the_readers(client, owner, make_alert):
+    reads_in(owner, "eur")
+    alert = make_alert(currency="gbp")
+    client.force_login(owner)
+
+    body = client.get(reverse("alerts:edit", args=[alert.pk])).content.decode()
+
+    assert selected_currency(body) == "gbp"
+    assert "Range from (GBP)" in body
+
+
+def test_the_form_gives_its_presets_the_usable_rates_only(client, owner, bitcoin):
+    set_rate("eur")
+    set_rate("gbp", "0.8", age=timedelta(days=1))  # stale
+    client.force_login(owner)
+
+    body = client.get(CREATE).content.decode()
+
+    script = re.search(r'id="alert-currency-rates"[^>]*>(.*?)</script>', body).group(1)
+    assert json.loads(script) == {"usd": "1", "eur": "0.9"}
+
+
+def test_a_prefilled_target_without_a_currency_is_in_the_base_whatever_the_reader_uses(
+    client, owner, bitcoin
+):
+    reads_in(owner, "eur")
+    client.force_login(owner)
+
+    body = client.get(CREATE, {"coin": "bitcoin", "target": "31000"}).content.decode()
+
+    assert selected_currency(body) == "usd"
+
+
+def test_a_prefilled_target_is_compared_in_its_currency_to_choose_above_or_below(
+    client, owner, bitcoin
+):
+    set_rate("eur")  # bitcoin at 30000 USD is 27000 EUR
+    client.force_login(owner)
+
+    response = client.get(CREATE, {"coin": "bitcoin", "target": "28000", "currency": "eur"})
+
+    assert response.context["form"].initial["condition"] == Condition.ABOVE
+
+
+def test_the_list_measures_a_euro_alerts_distance_in_euros(client, owner, make_alert):
+    set_rate("eur")  # bitcoin at 30000 USD is 27000 EUR
+    alert = make_alert(target=Decimal("28350"), currency="eur")
+    client.force_login(owner)
+
+    row = row_of(client.get("/alerts/").content.decode(), alert)
+
+    assert "+5.00%" in row
+    assert "(+€1,350.00)" in row
+
+
+def test_a_euro_alert_has_no_distance_while_the_euro_rate_is_stale(client, owner, make_alert):
+    set_rate("eur", age=timedelta(days=1))
+    alert = make_alert(target=Decimal("28350"), currency="eur")
+    client.force_login(owner)
+
+    row = row_of(client.get("/alerts/").content.decode(), alert)
+
+    assert 'class="muted">—</span>' in row
+    assert "data-target" not in row  # nor a live one
+
+
+def test_the_list_row_gives_the_live_distance_the_alerts_rate(client, owner, make_alert):
+    set_rate("eur")
+    alert = make_alert(target=Decimal("28350"), currency="eur")
+    client.force_login(owner)
+
+    row = row_of(client.get("/alerts/").content.decode(), alert)
+
+    assert 'data-target="28350" data-factor="0.9" data-currency="eur"' in row
+
+
+def test_the_history_shows_each_price_in_the_events_currency(client, owner, make_alert, bitcoin):
+    alert = make_alert(target=Decimal("27000"), currency="eur")
+    euro_event(alert)
+    client.force_login(owner)
+
+    body = client.get(alert.get_absolute_url()).content.decode()
+
+    assert '<td data-label="Price" class="number">€27,090.00</td>' in body
