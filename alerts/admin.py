@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -9,6 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from alerts.models import OWNER_FIELDS, STEP_FIELDS, Alert, AlertEvent, Status
+from common.display_currencies import currency_choices
 from notifications.delivery import TooManyTestSends, send_test_notifications
 
 
@@ -18,13 +20,14 @@ class AlertAdmin(admin.ModelAdmin):
         "id",
         "user",
         "coin",
+        "currency",
         "describe",
         "status",
         "frequency",
         "armed",
         "last_triggered_at",
     ]
-    list_filter = ["status", "condition", "frequency", "coin"]
+    list_filter = ["status", "condition", "currency", "frequency", "coin"]
     search_fields = ["user__username", "user__email", "coin__coingecko_id", "coin__symbol"]
     list_select_related = ["user", "coin"]
     raw_id_fields = ["user"]
@@ -42,6 +45,12 @@ class AlertAdmin(admin.ModelAdmin):
     @admin.display(description="condition")
     def describe(self, alert: Alert) -> str:
         return alert.describe()
+
+    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+        # A menu of the display currencies, as on the owner's form.
+        if db_field.name == "currency":
+            return forms.ChoiceField(choices=currency_choices(), label="Currency")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Alert, form, change: bool) -> None:
         # A status set by hand: record what an expiry expired from, as
@@ -93,8 +102,18 @@ class AlertAdmin(admin.ModelAdmin):
 
 @admin.register(AlertEvent)
 class AlertEventAdmin(admin.ModelAdmin):
-    list_display = ["id", "alert", "coin", "price", "previous_price", "triggered_at"]
-    list_filter = ["coin"]
+    # Prices in the event's currency, converted from the base with exchange_rate.
+    list_display = [
+        "id",
+        "alert",
+        "coin",
+        "price",
+        "previous_price",
+        "currency",
+        "exchange_rate",
+        "triggered_at",
+    ]
+    list_filter = ["currency", "coin"]
     search_fields = ["alert__user__username", "coin__coingecko_id", "reason"]
     list_select_related = ["alert__coin", "coin"]
     date_hierarchy = "triggered_at"

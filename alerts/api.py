@@ -25,6 +25,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from alerts.currency_status import paused_currencies, stale_before
 from alerts.models import UNKNOWN_COIN_MESSAGE, Alert, AlertEvent, Status
 from common.api_cache import ConditionalListMixin, ValidatorQuery, row_digest
 from common.api_errors import (
@@ -34,8 +35,9 @@ from common.api_errors import (
     validation_error_from_django,
 )
 from common.delivery_channels import Channel
+from common.display_currencies import base_currency
 from prices.api import CoinIdField
-from prices.models import Coin, decimal_text
+from prices.models import Coin, ExchangeRate, decimal_text
 
 ALERT_REQUEST_EXAMPLE = {
     "coin": "bitcoin",
@@ -58,6 +60,13 @@ MARKET_CAP_REQUEST_EXAMPLE = {
     "coin": "bitcoin",
     "condition": "market_cap_above",
     "threshold": "2000000000000",
+    "channels": ["email"],
+}
+EURO_REQUEST_EXAMPLE = {
+    "coin": "bitcoin",
+    "currency": "eur",
+    "condition": "below",
+    "target": "55000",
     "channels": ["email"],
 }
 CHANGE_REQUEST_EXAMPLE = {
@@ -98,12 +107,14 @@ NOT_SET = {
 ALERT_EXAMPLE = {
     "id": 42,
     **NOT_SET,
+    "currency": "usd",
     **ALERT_REQUEST_EXAMPLE,
     "cooldown_seconds": 3600,
     "expires_at": None,
     "status": "active",
     "expired_from": "",
     "description": "price is at or above 70000",
+    "waiting_for_rate": False,
     "last_triggered_at": None,
     "created_at": "2026-11-21T06:00:00Z",
 }
@@ -117,6 +128,15 @@ STEP_EXAMPLE = {
     "step_low": "1900",
     "step_high": "2100",
     "description": "price moves by a step of 5% from 2000",
+}
+EURO_EXAMPLE = {
+    **ALERT_EXAMPLE,
+    "id": 44,
+    **NOT_SET,
+    **EURO_REQUEST_EXAMPLE,
+    "frequency": "once",
+    "note": "",
+    "description": "price is at or below 55000 EUR",
 }
 
 
@@ -157,12 +177,29 @@ class AlertSerializer(serializers.ModelSerializer):
     # A method field, not source="describe": DRF inspects the signature of a
     # callable source for every object, which costs more than describe() itself.
     description = serializers.SerializerMethodField(help_text="The condition in words.")
+    # A plain field with the model's validator, not a choice field: its
+    # message names the codes offered, as the form's and the profile's do.
+    currency = serializers.CharField(
+        max_length=10,
+        required=False,
+        help_text="What target, range_low, range_high, the step prices and a market cap or "
+        "volume threshold are in: one of DISPLAY_CURRENCIES, default the base currency "
+        "(VS_CURRENCY), whatever the caller's display currency. The alert is evaluated on "
+        "prices converted at the current exchange rate, and not at all while that rate is "
+        "stale or was never fetched.",
+    )
+
+    waiting_for_rate = serializers.SerializerMethodField(
+        help_text="True while the alert is active in a currency whose exchange rate is stale "
+        "or was never fetched: it is not evaluated until a fresh rate arrives."
+    )
 
     class Meta:
         model = Alert
         fields = [
             "id",
             "coin",
+            "currency",
             "condition",
             "target",
             "threshold",
@@ -181,6 +218,7 @@ class AlertSerializer(serializers.ModelSerializer):
             "status",
             "expired_from",
             "description",
+            "waiting_for_rate",
             "last_triggered_at",
             "created_at",
         ]
@@ -209,6 +247,16 @@ class AlertSerializer(serializers.ModelSerializer):
 
     def get_description(self, alert: Alert) -> str:
         return alert.describe()
+
+    def get_waiting_for_rate(self, alert: Alert) -> bool:
+        if alert.status != Status.ACTIVE or alert.in_base_currency:
+            return False
+        # Read once per response, a list's page included (its items share the context).
+        if "paused_currencies" not in self.context:
+            self.context["paused_currencies"] = {
+                paused.currency for paused in paused_currencies(self.context["request"].user)
+            }
+        return alert.currency in self.context["paused_currencies"]
 
     def validate(self, attrs: dict) -> dict:
         """Run the model's own validation on the alert as it would be saved."""
@@ -240,17 +288,36 @@ class AlertEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AlertEvent
-        fields = ["id", "coin", "price", "previous_price", "reason", "triggered_at"]
+        fields = [
+            "id",
+            "coin",
+            "price",
+            "previous_price",
+            "currency",
+            "exchange_rate",
+            "reason",
+            "triggered_at",
+        ]
+        extra_kwargs = {
+            "price": {"help_text": "The price the alert compared, in `currency`."},
+            "previous_price": {"help_text": "The price before it, in `currency`."},
+            "currency": {"help_text": "The alert's currency when it fired."},
+            "exchange_rate": {
+                "help_text": "Units of `currency` per unit of the base the batch was converted "
+                "with (1 in the base): price / exchange_rate is the price in the base."
+            },
+        }
 
 
 class AlertFilter(django_filters.FilterSet):
     coin = django_filters.CharFilter(
         field_name="coin__coingecko_id", help_text="Only alerts on this CoinGecko id."
     )
+    currency = django_filters.CharFilter(help_text="Only alerts set in this currency (eur).")
 
     class Meta:
         model = Alert
-        fields = ["status", "condition", "coin"]
+        fields = ["status", "condition", "coin", "currency"]
 
 
 # Alert.save_edit revives, to Alert.revived_status.
@@ -264,8 +331,20 @@ EVENT_EXAMPLE = {
     "coin": "bitcoin",
     "price": "70012.3",
     "previous_price": "69990.1",
+    "currency": "usd",
+    "exchange_rate": "1",
     "reason": "Price 70012.3 is at or above 70000.",
     "triggered_at": "2026-11-21T06:01:00Z",
+}
+EURO_EVENT_EXAMPLE = {
+    "id": 10,
+    "coin": "bitcoin",
+    "price": "27090",
+    "previous_price": "26100",
+    "currency": "eur",
+    "exchange_rate": "0.9",
+    "reason": "Price crossed up through 27000 EUR (€26,100.00 → €27,090.00).",
+    "triggered_at": "2026-11-21T06:02:00Z",
 }
 STATE_RESPONSES = {
     200: OpenApiResponse(AlertSerializer, examples=[ALERT_RESPONSE]),
@@ -288,9 +367,11 @@ STATE_RESPONSES = {
     list=extend_schema(
         summary="Your alerts",
         description=(
-            "The caller's alerts, newest first; filter with `status`, `condition`, `coin`. "
-            "The user always comes from authentication (the product brief's "
-            "`GET /alerts/user/:userId`)."
+            "The caller's alerts, newest first; filter with `status`, `condition`, `coin`, "
+            "`currency`. The user always comes from authentication (the product brief's "
+            "`GET /alerts/user/:userId`). `waiting_for_rate` marks the active alerts whose "
+            "currency's exchange rate is stale or was never fetched: they are not evaluated "
+            "until a fresh rate arrives."
         ),
         examples=[OpenApiExample("An alert", value=ALERT_EXAMPLE, response_only=True)],
     ),
@@ -303,7 +384,9 @@ STATE_RESPONSES = {
             "volume_24h_below, change_24h_above and change_24h_below need `threshold`; "
             "enters_range and exits_range need `range_low` and `range_high`; steps "
             "(pct_step, pct_step_up, pct_step_down) need `percent`, and start from the coin's "
-            "price when saved (`step_reference`; an edit starts them again). "
+            "price when saved (`step_reference`; an edit starts them again). Prices and market "
+            "cap or volume thresholds are in `currency` (default the base currency, unlike "
+            "the web form, which starts with the user's display currency). "
             "Validated exactly like the web form; errors are listed per field."
         ),
         examples=[
@@ -317,8 +400,10 @@ STATE_RESPONSES = {
             ),
             OpenApiExample("Enters 30000-31000", value=RANGE_REQUEST_EXAMPLE, request_only=True),
             OpenApiExample("Every 5% either way", value=STEP_REQUEST_EXAMPLE, request_only=True),
+            OpenApiExample("Below 55000 EUR", value=EURO_REQUEST_EXAMPLE, request_only=True),
             OpenApiExample("Created", value=ALERT_EXAMPLE, response_only=True),
             OpenApiExample("Created: a step", value=STEP_EXAMPLE, response_only=True),
+            OpenApiExample("Created: in EUR", value=EURO_EXAMPLE, response_only=True),
         ],
     ),
     retrieve=extend_schema(
@@ -358,12 +443,17 @@ class AlertViewSet(ConditionalListMixin, viewsets.ModelViewSet):
 
     def list_validator(self, request: Request) -> ValidatorQuery | None:
         # The caller's alerts (status changes by the evaluator and the expiry
-        # task included), and the coin id each one shows.
+        # task included), the coin id each one shows, and whether its
+        # currency's rate is usable (`waiting_for_rate`: it changes as a rate
+        # ages past the limit, no row written).
         return row_digest(
             Alert._meta.db_table,
-            f"JOIN {Coin._meta.db_table} c ON c.id = t.coin_id WHERE t.user_id = %s",
-            (request.user.pk,),
-            extra="c.coingecko_id",
+            f"JOIN {Coin._meta.db_table} c ON c.id = t.coin_id "
+            f"LEFT JOIN {ExchangeRate._meta.db_table} r ON r.currency = t.currency "
+            "AND r.base = %s WHERE t.user_id = %s",
+            (base_currency(), stale_before(), base_currency(), request.user.pk),
+            extra="c.coingecko_id, "
+            "(t.currency <> %s AND (r.fetched_at IS NULL OR r.fetched_at < %s))",
         )
 
     @extend_schema(
@@ -404,9 +494,15 @@ class AlertViewSet(ConditionalListMixin, viewsets.ModelViewSet):
 
     @extend_schema(
         summary="When an alert fired",
-        description="The alert's events (each firing, with the price), newest first.",
+        description=(
+            "The alert's events (each firing, with the price), newest first. Prices are in "
+            "the event's `currency`, converted from the base with its `exchange_rate`."
+        ),
         responses=AlertEventSerializer(many=True),
-        examples=[OpenApiExample("A firing", value=EVENT_EXAMPLE, response_only=True)],
+        examples=[
+            OpenApiExample("A firing", value=EVENT_EXAMPLE, response_only=True),
+            OpenApiExample("A firing in EUR", value=EURO_EVENT_EXAMPLE, response_only=True),
+        ],
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def events(self, request: Request, pk: str) -> Response:

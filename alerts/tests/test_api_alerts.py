@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db
 FIELDS = {
     "id",
     "coin",
+    "currency",
     "condition",
     "target",
     "threshold",
@@ -32,6 +33,7 @@ FIELDS = {
     "status",
     "expired_from",
     "description",
+    "waiting_for_rate",
     "last_triggered_at",
     "created_at",
 }

@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import ApiToken, Profile
 from alerts.models import Alert
 from alerts.tasks import expire_alerts
+from alerts.tests.currencies import set_rate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -170,3 +171,17 @@ def test_a_cached_page_answers_in_utc_whatever_the_callers_time_zone(owner, aler
     # The API answers in UTC whoever calls (docs/api.md), cached or not.
     assert first.endswith("Z")
     assert one(client)["created_at"] == first
+
+
+def test_the_etag_changes_when_the_rate_of_an_alerts_currency_goes_stale(
+    owner_api, make_alert, settings
+):
+    set_rate("eur", age=timedelta(seconds=30))
+    make_alert(currency="eur")
+    etag = owner_api.get("/api/v1/alerts/")["ETag"]
+    settings.EXCHANGE_RATE_STALE_SECONDS = 10  # the same row, now too old
+
+    answer = owner_api.get("/api/v1/alerts/", HTTP_IF_NONE_MATCH=etag)
+
+    assert answer.status_code == 200
+    assert answer.json()["results"][0]["waiting_for_rate"] is True

@@ -77,6 +77,7 @@ def test_alert_fields_are_the_documented_ones(schema):
     properties = schema["components"]["schemas"]["AlertRequest"]["properties"]
     assert set(properties) == {
         "coin",
+        "currency",
         "condition",
         "target",
         "threshold",
