@@ -124,3 +124,14 @@ def test_the_history_shows_each_price_in_the_events_currency(client, owner, make
     body = client.get(alert.get_absolute_url()).content.decode()
 
     assert '<td data-label="Price" class="number">€27,090.00</td>' in body
+
+
+def test_the_step_band_on_the_alerts_page_names_its_currency(client, owner, make_alert):
+    set_rate("eur")  # bitcoin at 30000 USD is 27000 EUR
+    alert = make_alert(Condition.PCT_STEP, percent=Decimal("5"), currency="eur")
+    client.force_login(owner)
+
+    body = client.get(alert.get_absolute_url()).content.decode()
+
+    assert "Steps from 27000 EUR, the price when the alert was set" in body
+    assert "next at 25650 EUR or below or 28350 EUR or above." in body

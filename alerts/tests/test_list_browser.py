@@ -12,7 +12,7 @@ from django.utils import timezone
 from alerts.models import Alert
 from conftest import confirmed_user
 from prices.ingest import store_quotes
-from prices.models import Coin, PriceSource
+from prices.models import Coin, ExchangeRate, PriceSource
 from prices.tests.pipeline import alert_batches, quote  # noqa: F401 (fixture)
 from prices.tests.test_browser import (  # noqa: F401 (fixtures)
     WAIT_MS,
@@ -118,3 +118,36 @@ def test_the_price_and_the_distance_follow_the_live_price(alerts_page):
     expect(row(page, above).locator('[data-field="price"]')).to_have_text("$25,000.00")
     expect(row(page, above).locator(".alert-distance")).to_have_text("+20.00% (+$5,000.00)")
     screenshot(page, "alert-list")
+
+
+def _an_alert_in_euros(user_model) -> int:
+    user = user_model.objects.get(username="lena")
+    ExchangeRate.objects.create(
+        currency="eur",
+        base="usd",
+        rate=Decimal("0.9"),
+        fetched_at=timezone.now(),
+        source=PriceSource.COINGECKO,
+    )
+    bitcoin = Coin.objects.get(coingecko_id="bitcoin")
+    alert = Alert.objects.create(
+        user=user, coin=bitcoin, condition="above", target=Decimal("27000"), currency="eur"
+    )
+    return alert.pk
+
+
+def test_a_euro_alerts_live_distance_is_in_euros(alerts_page, django_user_model):
+    from playwright.sync_api import expect
+
+    page, _ = alerts_page
+    in_euros = beside_the_browser(_an_alert_in_euros, django_user_model)
+    page.goto("/alerts/")  # bitcoin at 27000.5 USD: 24300.45 EUR
+    page.wait_for_selector('#connection-status[data-state="live"]')
+    expect(row(page, in_euros).locator(".alert-distance")).to_have_text("+11.11% (+€2,699.55)")
+
+    beside_the_browser(
+        store_quotes, [quote("bitcoin", "25000", at=timezone.now())], PriceSource.COINGECKO
+    )
+
+    expect(row(page, in_euros).locator('[data-field="price"]')).to_have_text("$25,000.00")
+    expect(row(page, in_euros).locator(".alert-distance")).to_have_text("+20.00% (+€4,500.00)")
