@@ -8,12 +8,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.utils import timezone
 
 from accounts.models import Profile
 from alerts.models import Alert
+from alerts.tests.currencies import set_rate
 from conftest import confirmed_user
-from prices.models import Coin, ExchangeRate, PriceSource
+from prices.models import Coin
 from prices.tests.pipeline import alert_batches  # noqa: F401 (fixture)
 from prices.tests.test_browser import (  # noqa: F401 (fixtures)
     WAIT_MS,
@@ -169,13 +169,7 @@ def test_the_target_presets_count_from_the_coins_price(kenji):
 def _reading_in_euros(user_model) -> None:
     user = user_model.objects.get(username="kenji")
     Profile.objects.filter(user=user).update(display_currency="eur")
-    ExchangeRate.objects.create(
-        currency="eur",
-        base="usd",
-        rate=Decimal("0.9"),
-        fetched_at=timezone.now(),
-        source=PriceSource.COINGECKO,
-    )
+    set_rate("eur")
 
 
 def test_the_target_presets_count_in_the_chosen_currency_at_its_rate(kenji, django_user_model):

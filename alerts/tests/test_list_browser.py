@@ -10,9 +10,10 @@ import pytest
 from django.utils import timezone
 
 from alerts.models import Alert
+from alerts.tests.currencies import set_rate
 from conftest import confirmed_user
 from prices.ingest import store_quotes
-from prices.models import Coin, ExchangeRate, PriceSource
+from prices.models import Coin, PriceSource
 from prices.tests.pipeline import alert_batches, quote  # noqa: F401 (fixture)
 from prices.tests.test_browser import (  # noqa: F401 (fixtures)
     WAIT_MS,
@@ -122,13 +123,7 @@ def test_the_price_and_the_distance_follow_the_live_price(alerts_page):
 
 def _an_alert_in_euros(user_model) -> int:
     user = user_model.objects.get(username="lena")
-    ExchangeRate.objects.create(
-        currency="eur",
-        base="usd",
-        rate=Decimal("0.9"),
-        fetched_at=timezone.now(),
-        source=PriceSource.COINGECKO,
-    )
+    set_rate("eur")
     bitcoin = Coin.objects.get(coingecko_id="bitcoin")
     alert = Alert.objects.create(
         user=user, coin=bitcoin, condition="above", target=Decimal("27000"), currency="eur"
