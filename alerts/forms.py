@@ -134,7 +134,7 @@ class AlertForm(forms.ModelForm):
         # Not required: a post without it (a page from before the field)
         # keeps the alert's, the base for a new one.
         self.fields["currency"] = forms.ChoiceField(
-            choices=currency_choices(),
+            choices=self._currency_choices(),
             required=False,
             label="Currency",
             help_text=self._meta.help_texts["currency"],
@@ -177,15 +177,24 @@ class AlertForm(forms.ModelForm):
         if self.instance.status == Status.EXPIRED:
             self.fields["expires_at"].help_text = EXPIRED_HELP[self.instance.revived_status]
 
+    def _currency_choices(self) -> list[tuple[str, str]]:
+        """The display currencies; and an edited alert's own if no longer one of them,
+        shown as such rather than silently replaced by the menu's first (the model
+        refuses it on save, with its message)."""
+        choices = currency_choices()
+        own = self.instance.currency
+        if self.instance.pk and own and own not in display_currencies():
+            choices.append((own, f"{own.upper()} (no longer offered)"))
+        return choices
+
     @property
     def currency(self) -> str:
         """The currency the form's prices are in: posted, initial, or the alert's."""
         if self.is_bound:
             posted = self.data.get("currency")
-            if posted in display_currencies():
+            if posted in dict(self.fields["currency"].choices):
                 return posted
-        chosen = self.initial.get("currency") or self.instance.currency or base_currency()
-        return chosen if chosen in display_currencies() else base_currency()
+        return self.initial.get("currency") or self.instance.currency or base_currency()
 
     @property
     def preset_rates(self) -> dict[str, str]:

@@ -21,6 +21,7 @@ from alerts.forms import AlertForm
 from alerts.models import Alert, Condition, Status
 from alerts.prefill import prefill
 from alerts.progress import distances, rates_for
+from common.display_currencies import display_currencies
 from notifications.models import Delivery
 
 EVENTS_PER_PAGE = 25
@@ -117,7 +118,9 @@ def _alert_form_page(request: HttpRequest, alert: Alert, creating: bool) -> Http
         # page's chart) may prefill coin, condition, target and its currency.
         initial = None
         if creating:
-            initial = {"currency": getattr(request, "display_currency", None) or alert.currency}
+            display = getattr(request, "display_currency", None)
+            offered = display in display_currencies()
+            initial = {"currency": display if offered else alert.currency}
             initial.update(prefill(request.GET))
         form = AlertForm(instance=alert, initial=initial)
     context = {

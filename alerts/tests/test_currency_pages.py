@@ -135,3 +135,29 @@ def test_the_step_band_on_the_alerts_page_names_its_currency(client, owner, make
 
     assert "Steps from 27000 EUR, the price when the alert was set" in body
     assert "next at 25650 EUR or below or 28350 EUR or above." in body
+
+
+def test_an_alert_in_a_currency_no_longer_offered_keeps_it_in_the_form_rather_than_the_first(
+    client, owner, make_alert, settings
+):
+    alert = make_alert(currency="chf")
+    settings.DISPLAY_CURRENCIES = ["usd", "eur"]
+    client.force_login(owner)
+
+    body = client.get(reverse("alerts:edit", args=[alert.pk])).content.decode()
+
+    assert '<option value="chf" selected>CHF (no longer offered)</option>' in body
+    assert "Target price (CHF)" in body
+
+
+def test_a_reader_whose_display_currency_is_no_longer_offered_starts_in_the_base(
+    client, owner, bitcoin, settings
+):
+    reads_in(owner, "chf")
+    settings.DISPLAY_CURRENCIES = ["usd", "eur"]
+    client.force_login(owner)
+
+    body = client.get(CREATE).content.decode()
+
+    assert selected_currency(body) == "usd"
+    assert "Target price (USD)" in body
