@@ -22,7 +22,7 @@ from alerts.models import (
 from common.delivery_channels import Channel
 from common.display_currencies import base_currency, currency_choices, display_currencies
 from notifications.models import offered_channels
-from prices.currencies import current_rates
+from prices.currencies import RateUnavailable, UnsupportedCurrency, current_rates, usable_rate
 from prices.models import Coin
 
 
@@ -141,7 +141,7 @@ class AlertForm(forms.ModelForm):
         )
         # Prices are in the alert's currency: the labels name it, and
         # alert_form.js renames them when another one is chosen.
-        currency = self.currency.upper()
+        currency = self.prices_currency.upper()
         self.fields["target"].label = f"Target price ({currency})"
         self.fields["range_low"].label = f"Range from ({currency})"
         self.fields["range_high"].label = f"Range to ({currency})"
@@ -188,13 +188,25 @@ class AlertForm(forms.ModelForm):
         return choices
 
     @property
-    def currency(self) -> str:
+    def prices_currency(self) -> str:
         """The currency the form's prices are in: posted, initial, or the alert's."""
         if self.is_bound:
             posted = self.data.get("currency")
             if posted in dict(self.fields["currency"].choices):
                 return posted
         return self.initial.get("currency") or self.instance.currency or base_currency()
+
+    @property
+    def selected_price_in_currency(self) -> Decimal | None:
+        """The selected coin's price in the form's currency when that is not the base
+        (None then, or without a price or a usable rate): shown beside the base price."""
+        coin = self.selected_coin
+        if coin is None or coin.price is None or self.prices_currency == base_currency():
+            return None
+        try:
+            return usable_rate(self.prices_currency).convert(coin.price)
+        except (RateUnavailable, UnsupportedCurrency):
+            return None
 
     @property
     def preset_rates(self) -> dict[str, str]:

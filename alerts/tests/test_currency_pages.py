@@ -161,3 +161,16 @@ def test_a_reader_whose_display_currency_is_no_longer_offered_starts_in_the_base
 
     assert selected_currency(body) == "usd"
     assert "Target price (USD)" in body
+
+
+def test_the_form_shows_the_coins_price_in_the_alerts_currency_beside_the_base(
+    client, owner, bitcoin
+):
+    set_rate("eur")
+    reads_in(owner, "eur")
+    client.force_login(owner)
+
+    body = client.get(CREATE + "?coin=bitcoin").content.decode()
+
+    assert '<strong data-coin-price="bitcoin">30000</strong> USD<span' in body
+    assert 'data-base-currency="USD">, €27,000.00</span>' in body

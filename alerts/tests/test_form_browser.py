@@ -184,7 +184,10 @@ def test_the_target_presets_count_in_the_chosen_currency_at_its_rate(kenji, djan
     page.get_by_role("button", name="+5 %").click()
     expect(page.get_by_label("Target price (EUR)")).to_have_value("25515.47")
 
+    expect(page.locator("[data-price-in-currency]")).to_have_text(", €24,300.45")
+
     page.get_by_label("Currency").select_option("gbp")  # no GBP rate fetched
+    expect(page.locator("[data-price-in-currency]")).to_be_hidden()
     expect(page.get_by_label("Target price (GBP)")).to_be_visible()
     expect(page.get_by_role("button", name="+5 %").first).to_be_disabled()
     title = box(page, "target").locator(".form-presets").get_attribute("title")

@@ -124,6 +124,22 @@
     form.querySelectorAll("[data-currency-code]").forEach(function (element) {
       element.textContent = code;
     });
+    showConvertedPrice(form);
+  }
+
+  // Beside the coin's price (in the base) above the form: that price in the
+  // chosen currency, when it is another one with a usable rate.
+  function showConvertedPrice(form) {
+    var shown = document.querySelector("[data-price-in-currency]");
+    var live = window.CryptoMonitorLive;
+    if (!shown || !live) return;
+    var code = chosenCurrency(form);
+    var factor = chosenFactor(form);
+    var price = Number(shown.dataset.base);
+    var base = (shown.dataset.baseCurrency || "").toLowerCase();
+    var other = code && code !== base && factor !== null && price > 0;
+    shown.hidden = !other;
+    shown.textContent = other ? ", " + live.formatPrice(price * factor, code) : "";
   }
 
   // Six significant digits, at least two decimals, at most the 14 the
