@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from alerts.models import Alert
 from alerts.preview import MAX_FIRINGS, MAX_REPLAYED_FIRINGS
-from prices.models import PriceRollup, PriceSource, PriceTick, Resolution
+from prices.models import ExchangeRate, PriceRollup, PriceSource, PriceTick, Resolution
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +75,38 @@ def test_the_owner_gets_the_counts_the_firings_and_what_was_replayed(owner_api, 
     assert body["firings"][0]["time"] == newest
     assert body["resolution"] == "ticks"
     assert body["note"].startswith("Only 4 minutes of history")
+
+
+def test_an_alert_in_euros_is_replayed_and_charted_in_euros(owner_api, bitcoin):
+    ExchangeRate.objects.create(
+        currency="eur", base="usd", rate=Decimal("0.9"), fetched_at=timezone.now(),
+        source=PriceSource.COINGECKO,
+    )  # fmt: skip
+    store(bitcoin, ["29000", "31000"])  # 26,100 and 27,900 EUR
+
+    response = post(owner_api, currency="eur", target="27000")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [firing["price"] for firing in body["firings"]] == ["27900"]
+    assert body["chart"][-1]["price"] == "27900"
+
+
+def test_an_alert_in_a_currency_with_a_stale_rate_is_not_replayed_and_says_why(
+    owner_api, bitcoin, settings
+):
+    ExchangeRate.objects.create(
+        currency="eur", base="usd", rate=Decimal("0.9"),
+        fetched_at=timezone.now() - timedelta(seconds=settings.EXCHANGE_RATE_STALE_SECONDS + 1),
+        source=PriceSource.COINGECKO,
+    )  # fmt: skip
+    store(bitcoin, ["29000", "31000"])
+
+    response = post(owner_api, currency="eur", target="27000")
+
+    assert response.status_code == 400
+    [message] = response.json()["error"]["fields"]["currency"]
+    assert message.startswith("Cannot replay in EUR: the EUR exchange rate is out of date")
 
 
 def test_it_saves_nothing(owner_api, bitcoin):
