@@ -40,6 +40,10 @@ class PreviewSerializer(serializers.Serializer):
     fired_24h = serializers.IntegerField(help_text="Firings in the last 24 hours.")
     fired_7d = serializers.IntegerField(help_text="Firings in the last 7 days.")
     fired_30d = serializers.IntegerField(help_text="Firings in the last 30 days.")
+    currency = serializers.CharField(
+        help_text="The alert's currency: every price here is in it (history converted with "
+        "the current rate)."
+    )
     firings = PreviewPointSerializer(
         many=True, help_text=f"The newest firings first, at most {MAX_FIRINGS}."
     )
@@ -106,11 +110,12 @@ def preview_note(result: Preview) -> str:
     )
 
 
-def preview_body(result: Preview) -> dict:
+def preview_body(result: Preview, currency: str) -> dict:
     newest = list(reversed(result.firings[-MAX_FIRINGS:]))
     counts = {f"fired_{name}": result.fired_within(span) for name, span in PERIODS}
     return {
         **counts,
+        "currency": currency,
         "firings": [{"time": f.time, "price": f.price} for f in newest],
         "from_at": result.from_at,
         "to": result.to_at,
@@ -127,6 +132,7 @@ PREVIEW_EXAMPLE = {
     "fired_24h": 1,
     "fired_7d": 3,
     "fired_30d": 9,
+    "currency": "usd",
     "firings": [{"time": "2026-11-21T05:40:10Z", "price": "70012.3"}],
     "from": "2026-10-22T06:00:00Z",
     "to": "2026-11-21T06:00:00Z",
@@ -185,7 +191,7 @@ class AlertPreviewView(GenericAPIView):
             raise serializers.ValidationError(
                 {"currency": [f"Cannot replay in {alert.currency.upper()}: {unavailable}."]}
             ) from unavailable
-        return Response(PreviewSerializer(preview_body(replayed)).data)
+        return Response(PreviewSerializer(preview_body(replayed, alert.currency)).data)
 
     def _edited_alert(self, request: Request) -> Alert | None:
         """The caller's alert named by ?alert=, validated as its edit; None without it."""

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/alerts/preview/"
 FIELDS = {
     "capped",
+    "currency",
     "fired_24h",
     "fired_7d",
     "fired_30d",
@@ -88,6 +89,7 @@ def test_an_alert_in_euros_is_replayed_and_charted_in_euros(owner_api, bitcoin):
 
     assert response.status_code == 200, response.content
     body = response.json()
+    assert body["currency"] == "eur"
     assert [firing["price"] for firing in body["firings"]] == ["27900"]
     assert body["chart"][-1]["price"] == "27900"
 

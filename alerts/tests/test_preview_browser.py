@@ -29,7 +29,7 @@ def test_the_preview_replays_the_alert_being_typed_and_shows_its_errors(kenji): 
     # The market's hour of prices: 26800, 27050, 26900, 27200, 27000.5.
     expect(preview.locator("[data-preview-status]")).to_have_text("It would have fired 1 time.")
     expect(preview.locator('[data-count="fired_30d"]')).to_have_text("1")
-    expect(preview.locator("[data-preview-firings] li")).to_contain_text("at 27200")
+    expect(preview.locator("[data-preview-firings] li")).to_contain_text("at 27200 USD")
     expect(preview.locator("[data-preview-note]")).to_contain_text("of history")
     expect(preview.locator("circle[data-firing]")).to_have_count(1)
     screenshot(page, "alert-form-preview")

@@ -14,6 +14,11 @@
   var LEFT_OUT = ["csrfmiddlewaretoken", "confirm_immediate", "channels", "note", "expires_at"];
   var NS = "http://www.w3.org/2000/svg";
 
+  // A replayed price in the alert's currency, as the API gives it: 27900 EUR.
+  function priced(price, currency) {
+    return price + (currency ? " " + currency.toUpperCase() : "");
+  }
+
   function start() {
     var form = document.querySelector("form.alert-form");
     var section = document.getElementById("alert-preview");
@@ -76,7 +81,7 @@
     }
 
     // The closes as a line, each listed firing as a dot on it.
-    function drawChart(points, firings) {
+    function drawChart(points, firings, currency) {
       var chart = part("chart");
       while (chart.lastChild && chart.lastChild.tagName !== "title") {
         chart.removeChild(chart.lastChild);
@@ -104,7 +109,8 @@
           fill: "#c2410c", "data-firing": f.time,
         });
         var title = svg("title", {});
-        title.textContent = "Fired at " + f.price + ", " + timeFormat.format(new Date(f.time));
+        title.textContent = "Fired at " + priced(f.price, currency) + ", " +
+          timeFormat.format(new Date(f.time));
         dot.appendChild(title);
         chart.appendChild(dot);
       });
@@ -137,7 +143,7 @@
         time.dateTime = f.time;
         time.textContent = timeFormat.format(new Date(f.time));
         item.appendChild(time);
-        item.appendChild(document.createTextNode(" at " + f.price));
+        item.appendChild(document.createTextNode(" at " + priced(f.price, answer.currency)));
         list.appendChild(item);
       });
       if (!answer.firings.length) {
@@ -145,7 +151,7 @@
         none.textContent = "It would not have fired.";
         list.appendChild(none);
       }
-      drawChart(answer.chart, answer.firings);
+      drawChart(answer.chart, answer.firings, answer.currency);
       part("replayed").textContent = answer.from ? replayedText(answer) : "";
       part("result").hidden = !answer.from;
       var total = answer.fired_30d;
