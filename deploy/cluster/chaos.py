@@ -21,6 +21,7 @@ import os
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -34,7 +35,7 @@ from typing import Any
 
 from websockets.asyncio.client import connect
 
-from deploy.cluster import services
+from deploy.cluster import netns, services
 from deploy.cluster.cluster import Cluster
 from deploy.cluster.topology import WEB_PORT
 
@@ -423,6 +424,9 @@ def redis_restarts(cluster: Cluster, alerts: int = 1000) -> Outcome:
         )
         heard_after = time.time() - back
         emailed = all_emailed(cluster, prefix, alerts, 240)
+        # The poll whose batch the sockets heard came a moment (0.1 s) before
+        # it: wait for the 0.25 s sampling to count it before closing.
+        wait_until(lambda: [t for t in polls.changes() if t > back], 30)
         resumed = [t for t in polls.changes() if t > back]
         polls.close()
     finally:
@@ -514,7 +518,12 @@ def worker_partitioned(cluster: Cluster, alerts: int = 3000, cut_seconds: float 
     ][0]
     cut_at = time.time()
     cluster.cut("node-a")
-    time.sleep(cut_seconds)
+    # Where node-a's notifications worker waits late in the cut: a thread
+    # still inside a send then is one that could send after the heal.
+    time.sleep(cut_seconds - 10)
+    stacks = dump_stacks(cluster, "node-a", "notifications@", "cut")
+    print(f"chaos: stacks mid-cut in {', '.join(map(str, stacks)) or '(no py-spy)'}", flush=True)
+    time.sleep(max(0.0, cut_at + cut_seconds - time.time()))
     emailed_in_cut = len({m.rcpt_tos[0] for m in mails_for(cluster, prefix)})
     healed_at = time.time()
     cluster.heal("node-a")
@@ -544,6 +553,32 @@ def worker_partitioned(cluster: Cluster, alerts: int = 3000, cut_seconds: float 
     )
     _ = cut_at
     return Outcome(name, ok, figure)
+
+
+def dump_stacks(cluster: Cluster, host: str, marker: str, label: str) -> list[Path]:
+    """py-spy dump of the host's processes whose command line holds `marker`.
+
+    One file per process, var/cluster/<host>/stacks-<label>-<pid>.txt; nothing
+    when py-spy is not installed (`pip install py-spy` into the venv).
+    """
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        return []
+    written = []
+    for pid in netns.pids_in(cluster.topology.namespace(host)):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if marker not in argv or "py-spy" in argv:
+            continue
+        out = subprocess.run(  # noqa: S603 (our own py-spy, a pid of ours)
+            [spy, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=60
+        )
+        path = cluster.var / host / f"stacks-{label}-{pid}.txt"
+        path.write_text(f"# {argv}\n{out.stdout}{out.stderr}")
+        written.append(path)
+    return written
 
 
 # --- 5. two beats -------------------------------------------------------------------------
