@@ -25,7 +25,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alerts.currency_status import paused_currencies, stale_before
+from alerts.currency_status import paused_currencies
 from alerts.models import UNKNOWN_COIN_MESSAGE, Alert, AlertEvent, Status
 from common.api_cache import ConditionalListMixin, ValidatorQuery, row_digest
 from common.api_errors import (
@@ -37,6 +37,7 @@ from common.api_errors import (
 from common.delivery_channels import Channel
 from common.display_currencies import base_currency
 from prices.api import CoinIdField
+from prices.currencies import stale_before
 from prices.models import Coin, ExchangeRate, decimal_text
 
 ALERT_REQUEST_EXAMPLE = {

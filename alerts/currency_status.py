@@ -12,14 +12,13 @@ alert (`waiting_for_rate`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db.models import OuterRef, Q, Subquery
-from django.utils import timezone
 
 from alerts.models import Alert, Status
 from common.display_currencies import base_currency, display_currencies
+from prices.currencies import stale_before
 from prices.models import ExchangeRate
 
 
@@ -36,11 +35,6 @@ class PausedCurrency:
     @property
     def code(self) -> str:
         return self.currency.upper()
-
-
-def stale_before(now: datetime | None = None) -> datetime:
-    """A rate fetched before this is stale (prices.currencies: older than the limit)."""
-    return (now or timezone.now()) - timedelta(seconds=settings.EXCHANGE_RATE_STALE_SECONDS)
 
 
 def paused_currencies(user, now: datetime | None = None) -> list[PausedCurrency]:

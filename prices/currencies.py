@@ -44,6 +44,7 @@ __all__ = [
     "format_compact",
     "format_price",
     "rate_for",
+    "stale_before",
     "usable_rate",
 ]
 
@@ -164,9 +165,16 @@ def base_rate() -> Rate:
     return Rate(currency=base, base=base, factor=Decimal(1))
 
 
+def stale_before(now: datetime | None = None) -> datetime:
+    """A rate fetched before this is stale: older than EXCHANGE_RATE_STALE_SECONDS.
+
+    The one statement of the limit, for code that filters rates in SQL too.
+    """
+    return (now or timezone.now()) - timedelta(seconds=settings.EXCHANGE_RATE_STALE_SECONDS)
+
+
 def _is_stale(fetched_at: datetime, now: datetime | None) -> bool:
-    limit = timedelta(seconds=settings.EXCHANGE_RATE_STALE_SECONDS)
-    return (now or timezone.now()) - fetched_at > limit
+    return fetched_at < stale_before(now)
 
 
 def _from_row(row: ExchangeRate, now: datetime | None) -> Rate:

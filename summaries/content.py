@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from django.urls import reverse
 
+from alerts.currency_status import paused_currencies
 from alerts.models import Alert, Status
 from alerts.progress import Distance, distances
 from prices.currencies import Display, display_for
@@ -47,7 +48,8 @@ def summary_content(schedule: SummarySchedule, scheduled_for: datetime) -> dict:
         .order_by("coin__symbol", "pk")
     )
     found = distances(alerts)
-    alert_rows = [_alert_row(alert, found.get(alert.pk)) for alert in alerts]
+    waiting = {paused.currency for paused in paused_currencies(user)}
+    alert_rows = [_alert_row(alert, found.get(alert.pk), waiting) for alert in alerts]
     title = f"Your summary for {local:%A} {local.day} {local:%B}, {local:%H:%M} ({zone.key})"
     return {
         "title": title,
@@ -86,7 +88,7 @@ def _coin_row(coin: Coin, display: Display) -> dict:
     }
 
 
-def _alert_row(alert: Alert, distance: Distance | None) -> dict:
+def _alert_row(alert: Alert, distance: Distance | None, waiting: set[str]) -> dict:
     return {
         "id": alert.pk,
         "coin": alert.coin.coingecko_id,
@@ -96,13 +98,16 @@ def _alert_row(alert: Alert, distance: Distance | None) -> dict:
         "distance_percent": _amount(
             distance.percent.quantize(CENT) if distance and distance.percent is not None else None
         ),
-        "distance_text": _distance_text(alert, distance),
+        "distance_text": _distance_text(alert, distance, waiting),
         "path": alert.get_absolute_url(),
     }
 
 
-def _distance_text(alert: Alert, distance: Distance | None) -> str:
+def _distance_text(alert: Alert, distance: Distance | None, waiting: set[str]) -> str:
     """As the alert list says it: how far to the target, or how far it moved so far."""
+    if alert.currency in waiting:
+        # Not evaluated until its currency's rate is fresh again (alerts.currency_status).
+        return f"waiting for a fresh {alert.currency.upper()} exchange rate"
     if alert.is_movement:
         return f"moved {distance.percent_text} so far" if distance else "no move measured yet"
     if distance is None:

@@ -69,6 +69,16 @@ def test_with_a_stale_rate_coins_are_priced_in_the_base_and_the_text_says_why(
     assert "Prices are in USD: the EUR exchange rate is out of date." in content["text"]
 
 
+def test_an_alert_whose_currency_has_no_usable_rate_says_it_waits_for_one(schedule, owner, bitcoin):
+    Alert.objects.create(
+        user=owner, coin=bitcoin, condition="below", target=Decimal("60000"), currency="gbp"
+    )
+
+    [row] = summary_content(schedule, EIGHT_IN_PARIS)["alerts"]
+
+    assert row["distance_text"] == "waiting for a fresh GBP exchange rate"
+
+
 def test_a_coin_without_a_price_yet_says_so(schedule, owner):
     coin = Coin.objects.create(coingecko_id="newcoin", symbol="new", name="Newcoin")
     WatchlistEntry.objects.create(user=owner, coin=coin)
