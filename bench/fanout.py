@@ -1,14 +1,27 @@
-"""Fan-out benchmark: N WebSocket clients on daphne, one 250-coin batch per second.
+"""Fan-out benchmark: N WebSocket clients on daphne, one poll's batch per second.
 
 For every scenario (channel layer x daphne processes x clients) this starts the
 daphne process(es) on free ports, connects the clients from separate
 processes (asyncio + websockets, spread over the daphne ports), measures the
 server's memory per idle connection, then a publisher process sends one
-`prices.update` batch of 250 coins per second through the channel layer
-(stamped with `polled_at` just before group_send, as the poll task
-does after its commit). Each client receives every frame whole and records
-publish-to-receive latency and which batches it got; it reads the stamp, which
-leads the `prices` message, without parsing the 250 coins after it.
+`prices.update` batch per second through the channel layer (stamped with
+`polled_at` just before group_send, as the poll task does after its commit):
+ten times the real rate (a poll every PRICE_POLL_SECONDS, 10 s).
+
+What a batch holds (bench/README.md#fanout): prices.ingest broadcasts only the
+coins whose CoinGecko `last_updated` moved since the last poll. CoinGecko
+documents /coins/markets as updated every 45 s, so each of the 250 coins is
+re-priced once per REFRESH_SECONDS at a phase of its own, and a 10 s poll
+carries the ~10/45 of them re-priced in its window (55 or 56 coins). Each
+re-priced coin takes the close of the real March 2023 BTC/USD minute it falls
+in (prices/tests/data), from a start minute of its own and scaled to its price
+level; 99.5 % of those minute closes differ from the minute before, so a
+re-priced coin has a new price. `--full-batches` sends every coin in every
+batch instead (the worst case: a whole page re-priced at once).
+
+Each client receives every frame whole and records publish-to-receive latency
+and which batches it got; it reads the stamp, which leads the `prices`
+message, without parsing the coins after it.
 
     .venv/bin/python bench/fanout.py            # full matrix, several minutes
     .venv/bin/python bench/fanout.py --quick    # 200 clients, 10 s, both layers
@@ -55,10 +68,14 @@ LAYERS = {
     "SharedDecodePubSub": "common.channel_layers.SharedDecodePubSubChannelLayer",
 }
 COINS = 250
+# A poll's window (PRICE_POLL_SECONDS' default) and CoinGecko's documented
+# update frequency of /coins/markets: what share of the coins one poll moves.
+POLL_SECONDS = 10.0
+REFRESH_SECONDS = 45.0
 CLIENT_PROCESSES = 4
 CONNECTS_IN_FLIGHT = 50  # per client process; daphne's accept backlog is finite
 DRAIN_SECONDS = 15.0
-TARGETS = {1000: 150.0, 5000: 800.0}  # p99 ms by client count
+TARGETS = {1000: 150.0, 5000: 350.0, 10000: 850.0}  # p99 ms by client count
 TARGET_KIB_PER_CONNECTION = 40.0
 
 
@@ -138,12 +155,44 @@ def clear_channel_keys(redis_url: str) -> None:
 # --- Publisher (a child process, like the Celery worker that polls) -------------------
 
 
-def btc_closes(count: int) -> list[Decimal]:
-    rows = candle_rows()
-    return [Decimal(row["close"]) for _, row in zip(range(count), rows, strict=False)]
+def btc_closes() -> list[Decimal]:
+    return [Decimal(row["close"]) for row in candle_rows()]
 
 
-def publish(batches: int, interval: float) -> None:
+def market_batches(batches: int, coins: int, full: bool = False) -> list[list[tuple[int, Decimal]]]:
+    """Each poll's moved coins as (rank, price), from the real BTC minutes.
+
+    Coin `rank` is re-priced every REFRESH_SECONDS from a phase of its own (a
+    fixed seed: every run replays the same market); a poll carries the coins
+    re-priced within its POLL_SECONDS window, priced at the close of the BTC
+    minute they fall in, from a start minute of their own, divided by the rank.
+    `full`: every coin in every poll, at the poll's minute.
+    """
+    import random
+
+    closes = btc_closes()
+    rng = random.Random(20230301)
+    phases = [rng.uniform(0.0, REFRESH_SECONDS) for _ in range(coins)]
+    starts = [rng.randrange(len(closes)) for _ in range(coins)]
+    out = []
+    for index in range(batches):
+        begin, end = index * POLL_SECONDS, (index + 1) * POLL_SECONDS
+        moved = []
+        for rank in range(1, coins + 1):
+            phase = phases[rank - 1]
+            # The latest re-pricing at or before `end`, if it is after `begin`.
+            at = phase + ((end - phase) // REFRESH_SECONDS) * REFRESH_SECONDS
+            if full:
+                at = end
+            elif not (begin < at <= end and at >= 0):
+                continue
+            close = closes[(starts[rank - 1] + int(at // 60)) % len(closes)]
+            moved.append((rank, close / rank))
+        out.append(moved)
+    return out
+
+
+def publish(batches: int, interval: float, full: bool) -> None:
     """Send one prices.update per interval; print how long each group_send took."""
     import django
 
@@ -152,29 +201,46 @@ def publish(batches: int, interval: float) -> None:
 
     from prices.models import Coin
 
-    coins = [coin.snapshot() for coin in Coin.objects.filter(is_tracked=True)]
-    closes = btc_closes(batches)
+    coins = [coin.snapshot() for coin in Coin.objects.filter(is_tracked=True).order_by("pk")]
+    by_rank = {int(coin["id"].rsplit("-", 1)[1]): coin for coin in coins}
+    polls = market_batches(batches, len(coins), full)
     layer = get_channel_layer()
 
     async def run() -> list[float]:
         send_ms = []
         start = time.monotonic()
-        for index in range(batches):
+        for index, moved in enumerate(polls):
             await asyncio.sleep(max(0.0, start + index * interval - time.monotonic()))
-            btc = closes[index % len(closes)]
-            for rank, coin in enumerate(coins, start=1):
+            if not moved:  # prices.ingest broadcasts nothing when no coin moved
+                continue
+            batch = []
+            for rank, price in moved:
+                coin = dict(by_rank[rank])
                 # Exact decimal text, as prices.models.decimal_text writes it.
-                coin["price"] = format((btc / rank).quantize(Decimal("1e-8")).normalize(), "f")
+                coin["price"] = format(price.quantize(Decimal("1e-8")).normalize(), "f")
                 coin["updated_at"] = datetime.now(UTC).isoformat()
+                batch.append(coin)
             stamp = datetime.now(UTC).isoformat()
             before = time.perf_counter()
             await layer.group_send(
-                "prices", {"type": "prices.update", "coins": coins, "polled_at": stamp}
+                "prices", {"type": "prices.update", "coins": batch, "polled_at": stamp}
             )
             send_ms.append((time.perf_counter() - before) * 1000)
         return send_ms
 
-    print(json.dumps({"batch_bytes": len(json.dumps(coins)), "send_ms": asyncio.run(run())}))
+    sizes = [len(moved) for moved in polls]
+    send_ms = asyncio.run(run())
+    print(
+        json.dumps(
+            {
+                "batch_bytes": len(json.dumps(coins)),
+                "coins_per_batch_mean": round(statistics.mean(sizes), 1),
+                "coins_per_batch_max": max(sizes),
+                "batches_sent": sum(1 for size in sizes if size),
+                "send_ms": send_ms,
+            }
+        )
+    )
 
 
 # --- Clients (child processes) ----------------------------------------------------------
@@ -259,6 +325,9 @@ async def run_clients(urls: list[str], count: int, ready, stop) -> dict:
         len(got) < expected for got, socket in zip(received, sockets, strict=True) if socket
     ):
         await asyncio.sleep(0.2)
+    # Everything arrived (or the drain ran out): the server's work for the
+    # batches is done, and closing the sockets is not part of it.
+    ready.put({"drained": True})
     for task in listeners:
         task.cancel()
     # All at once and briefly: a swamped server must not hold the report.
@@ -326,7 +395,7 @@ def warm_up(ports: list[int]) -> None:
             socket.recv()
 
 
-def run_scenario(layer: str, servers: int, clients: int, seconds: int) -> dict:
+def run_scenario(layer: str, servers: int, clients: int, seconds: int, full: bool = False) -> dict:
     env = bench_env(layer)
     clear_channel_keys(env["REDIS_URL"])
     context = mp.get_context("spawn")
@@ -359,7 +428,14 @@ def run_scenario(layer: str, servers: int, clients: int, seconds: int) -> dict:
         worker_pids = [worker.pid for worker in workers]
         server_cpu, client_cpu = cpu_seconds(pids), cpu_seconds(worker_pids)
         publisher = subprocess.run(
-            [sys.executable, __file__, "publish", "--batches", str(seconds)],
+            [
+                sys.executable,
+                __file__,
+                "publish",
+                "--batches",
+                str(seconds),
+                *(["--full-batches"] if full else []),
+            ],
             cwd=BASE_DIR,
             env={**os.environ, **env},
             capture_output=True,
@@ -368,9 +444,16 @@ def run_scenario(layer: str, servers: int, clients: int, seconds: int) -> dict:
         )
         published = json.loads(publisher.stdout.strip().splitlines()[-1])
         busy_rss = rss_bytes(pids)
+        published_at = time.perf_counter()
+        sent = published["batches_sent"]
+        stop.set(sent)
+        # CPU until every client has every batch: a server that falls behind
+        # does the rest of its work after the last batch was published.
+        for _ in workers:
+            ready.get(timeout=DRAIN_SECONDS + 60)
+        drain_seconds = time.perf_counter() - published_at
         server_cpu = cpu_seconds(pids) - server_cpu
         client_cpu = cpu_seconds(worker_pids) - client_cpu
-        stop.set(seconds)
         outcomes = [results.get(timeout=300) for _ in workers]
         for worker in workers:
             worker.join(timeout=30)
@@ -387,7 +470,10 @@ def run_scenario(layer: str, servers: int, clients: int, seconds: int) -> dict:
         "connect_seconds_all": round(connect_seconds, 2),
         "connect_ms_p50": round(percentile(handshakes, 0.5) * 1000, 1),
         "connect_ms_p99": round(percentile(handshakes, 0.99) * 1000, 1),
-        "batches": seconds,
+        "batches": sent,
+        "full_batches": full,
+        "coins_per_batch_mean": published["coins_per_batch_mean"],
+        "coins_per_batch_max": published["coins_per_batch_max"],
         "batch_bytes": published["batch_bytes"],
         "frame_bytes_max": max((b for o in outcomes for b in o["frame_bytes"]), default=0),
         "group_send_ms_p50": round(statistics.median(published["send_ms"]), 1),
@@ -395,16 +481,19 @@ def run_scenario(layer: str, servers: int, clients: int, seconds: int) -> dict:
         "latency_ms_p50": round(percentile(latencies, 0.5), 1),
         "latency_ms_p99": round(percentile(latencies, 0.99), 1),
         "latency_ms_max": round(max(latencies, default=float("nan")), 1),
-        "messages_expected": connected * seconds,
-        "messages_lost": connected * seconds - received,
+        "messages_expected": connected * sent,
+        "messages_lost": connected * sent - received,
         "rss_idle_mib_before": round(idle_before / 2**20, 1),
         "rss_idle_mib_connected": round(idle_after / 2**20, 1),
         "rss_busy_mib": round(busy_rss / 2**20, 1),
         "kib_per_idle_connection": round((idle_after - idle_before) / 1024 / max(connected, 1), 1),
         # CPU per batch shows what the machine could carry without the noise
-        # of other processes: all daphne processes, and all client processes.
-        "daphne_cpu_ms_per_batch": round(server_cpu * 1000 / seconds, 1),
-        "client_cpu_ms_per_batch": round(client_cpu * 1000 / seconds, 1),
+        # of other processes: all daphne processes, and all client processes,
+        # from the first batch until every client had the last (drain_seconds
+        # after it was published).
+        "drain_seconds": round(drain_seconds, 1),
+        "daphne_cpu_ms_per_batch": round(server_cpu * 1000 / max(sent, 1), 1),
+        "client_cpu_ms_per_batch": round(client_cpu * 1000 / max(sent, 1), 1),
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
@@ -441,7 +530,8 @@ def meets_targets(row: dict) -> bool:
 def print_table(rows: list[dict]) -> None:
     header = (
         f"{'layer':<24}{'daphne':>7}{'clients':>8}{'connect s':>10}{'p50 ms':>9}"
-        f"{'p99 ms':>9}{'max ms':>9}{'lost':>8}{'failed':>7}{'KiB/conn':>9}{'cpu ms':>8}  ok"
+        f"{'p99 ms':>9}{'max ms':>9}{'lost':>8}{'failed':>7}{'KiB/conn':>9}{'cpu ms':>8}"
+        f"{'coins':>7}{'frame KB':>9}  ok"
     )
     print(header)
     print("-" * len(header))
@@ -452,19 +542,21 @@ def print_table(rows: list[dict]) -> None:
             f"{row['latency_ms_p99']:>9}{row['latency_ms_max']:>9}{row['messages_lost']:>8}"
             f"{row['connect_failures']:>7}"
             f"{row['kib_per_idle_connection']:>9}{row['daphne_cpu_ms_per_batch']:>8}"
+            f"{row.get('coins_per_batch_mean', COINS):>7}{row['frame_bytes_max'] / 1000:>9.1f}"
             f"  {'yes' if meets_targets(row) else 'NO'}"
         )
     print(
         f"latency: polled_at stamp -> client receipt; lost: not received {DRAIN_SECONDS:.0f} s "
         "after the last batch; failed: handshakes refused; cpu ms: daphne CPU per batch "
-        f"(all processes); targets p99 {TARGETS} ms, <= {TARGET_KIB_PER_CONNECTION:.0f} KiB/conn"
+        "(all processes); coins: per batch (mean); frame KB: the largest `prices` frame; "
+        f"targets p99 {TARGETS} ms, <= {TARGET_KIB_PER_CONNECTION:.0f} KiB/conn"
     )
 
 
 def write_results(rows: list[dict]) -> None:
     """Write this run's scenarios, keeping earlier runs' figures for the others."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    key = lambda row: (row["layer"], row["servers"], row["clients"])  # noqa: E731
+    key = lambda row: (row["layer"], row["servers"], row["clients"], row.get("full_batches"))  # noqa: E731
     earlier = json.loads(RESULTS.read_text())["scenarios"] if RESULTS.exists() else []
     done = {key(row) for row in rows}
     rows = [row for row in earlier if key(row) not in done] + rows
@@ -491,11 +583,16 @@ def main() -> None:
     parser.add_argument("--layers", default=",".join(LAYERS))
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--batches", type=int, default=60)
+    parser.add_argument(
+        "--full-batches",
+        action="store_true",
+        help="every coin in every batch (the worst case) instead of the coins a poll moves",
+    )
     args = parser.parse_args()
     if args.command == "seed":
         return seed_coins()
     if args.command == "publish":
-        return publish(args.batches, interval=1.0)
+        return publish(args.batches, interval=1.0, full=args.full_batches)
     if args.quick:
         args.clients, args.servers, args.seconds = "200", "1", 10
     raise_open_files_limit()
@@ -506,7 +603,9 @@ def main() -> None:
             for layer in args.layers.split(","):
                 print(f"... {layer}, {servers} daphne, {clients} clients", flush=True)
                 try:
-                    rows.append(run_scenario(layer, servers, clients, args.seconds))
+                    rows.append(
+                        run_scenario(layer, servers, clients, args.seconds, args.full_batches)
+                    )
                 except Exception as exc:  # noqa: BLE001 - one broken scenario must not hide the rest
                     rows.append(
                         {
