@@ -14,6 +14,7 @@ from django.utils import timezone
 from alerts import steps
 from common.delivery_channels import Channel
 from common.display_currencies import base_currency, validate_display_currency
+from common.user_caps import hold_cap_lock
 from notifications.models import web_push_problems
 from prices.currencies import PRICE_PLACES, RateUnavailable, UnsupportedCurrency, usable_rate
 from prices.models import (
@@ -695,13 +696,20 @@ class Alert(models.Model):
         expired alert given a future expiry (or none) becomes active again,
         or paused if it was paused when it expired (`revives`,
         `revived_status`); the form and the API both save through here.
-        Raises ValidationError when reviving it active would pass the cap.
+        Raises ValidationError when creating it, or reviving it active,
+        would pass the cap: counted again under the user's cap lock
+        (common.user_caps), so two requests at once cannot both pass it.
         """
         self.forget_firings()
         if self.condition in STEP_CONDITIONS:
             self.start_step()  # an edit starts the steps again from the price now
         if self.pk is None:
-            self.save()
+            with transaction.atomic():
+                if self.status == Status.ACTIVE and self.user_id is not None:
+                    hold_cap_lock("alerts.active", self.user_id)
+                    if self.other_active_alerts().count() >= self.active_cap():
+                        raise ValidationError(self.cap_message())
+                self.save()
             return False
         fields = [*OWNER_FIELDS, *STEP_FIELDS, "armed", "cooldown_until", "updated_at"]
         with transaction.atomic():
@@ -719,6 +727,8 @@ class Alert(models.Model):
                 self.status, self.expired_from, self.last_triggered_at = row
             revives = self.revives
             if revives:
+                if self.revived_status == Status.ACTIVE:
+                    hold_cap_lock("alerts.active", self.user_id)
                 if (
                     self.revived_status == Status.ACTIVE
                     and self.other_active_alerts().count() >= self.active_cap()
@@ -744,9 +754,11 @@ class Alert(models.Model):
             return False
         if self.expires_at is not None and self.expires_at <= timezone.now():
             raise ValidationError({"expires_at": "This alert has expired: set a new expiry."})
-        if self.other_active_alerts().count() >= self.active_cap():
-            raise ValidationError(self.cap_message())
-        return self._move(self.status, Status.ACTIVE, armed=True, cooldown_until=None)
+        with transaction.atomic():
+            hold_cap_lock("alerts.active", self.user_id)  # see save_edit
+            if self.other_active_alerts().count() >= self.active_cap():
+                raise ValidationError(self.cap_message())
+            return self._move(self.status, Status.ACTIVE, armed=True, cooldown_until=None)
 
     def _move(self, from_status: str, to_status: str, **changes: object) -> bool:
         # Conditional update: a concurrent evaluation that just fired the alert

@@ -7,12 +7,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from accounts.models import Profile
 from alerts.models import default_channels, validate_channels
 from common.delivery_channels import Channel
+from common.user_caps import hold_cap_lock
 from notifications.models import web_push_problems
 from summaries import timing
 
@@ -87,9 +88,19 @@ class SummarySchedule(models.Model):
         super().save(*args, **kwargs)
 
     def save_edit(self) -> None:
-        """Save the owner's changes; from now on only later occurrences are due."""
+        """Save the owner's changes; from now on only later occurrences are due.
+
+        A new schedule is counted against the cap again under the user's cap
+        lock (common.user_caps), so two created at once cannot both pass it:
+        ValidationError for the second.
+        """
         self.due_from = timezone.now()
-        self.save()
+        with transaction.atomic():
+            if self.pk is None and self.user_id is not None:
+                hold_cap_lock("summaries.schedules", self.user_id)
+                for field, message in self._check_cap():
+                    raise ValidationError({field: [message]})
+            self.save()
 
     def describe(self) -> str:
         """E.g. "Weekdays at 08:00"."""

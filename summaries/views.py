@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -63,10 +64,14 @@ def _form_page(request: HttpRequest, schedule: SummarySchedule, creating: bool) 
     data = request.POST if request.method == "POST" else None
     form = SummaryScheduleForm(data, instance=schedule)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        done = "created" if creating else "saved"
-        messages.success(request, f"Summary {done}: {schedule.describe()}.")
-        return redirect("summaries:list")
+        try:
+            form.save()
+        except ValidationError as error:  # the cap, counted again under its lock
+            form.add_error(None, error)
+        else:
+            done = "created" if creating else "saved"
+            messages.success(request, f"Summary {done}: {schedule.describe()}.")
+            return redirect("summaries:list")
     context = {"form": form, "creating": creating, "schedule": schedule}
     return render(request, "summaries/schedule_form.html", context)
 

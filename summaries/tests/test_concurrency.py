@@ -11,13 +11,15 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime
+from datetime import time as time_of_day
 
 import pytest
-from django.db import connection
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 
 from notifications.models import Delivery
 from summaries import sending
-from summaries.models import SummaryOccurrence
+from summaries.models import SummaryOccurrence, SummarySchedule
 from summaries.tests.conftest import in_zone
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,3 +66,37 @@ def test_two_workers_at_once_send_one_summary(owner, make_schedule, watching, mo
         (occurrence.pk, "in_app"),
         (occurrence.pk, "webhook"),
     ]
+
+
+def test_two_schedules_created_at_once_at_the_cap_let_only_one_in(owner, settings):
+    # The first holds its transaction open after its INSERT; without the cap
+    # lock the second counts before that commit and both pass.
+    settings.SUMMARIES_MAX_PER_USER = 1
+    first_saved = threading.Event()
+    outcomes: list[str] = []
+
+    def create(hold: bool) -> None:
+        schedule = SummarySchedule(user=owner, time_of_day=time_of_day(8, 0), channels=["in_app"])
+        try:
+            schedule.full_clean()
+            with transaction.atomic():
+                schedule.save_edit()
+                if hold:
+                    first_saved.set()
+                    time.sleep(0.5)
+            outcomes.append("created")
+        except ValidationError as refused:
+            outcomes.append(" ".join(refused.messages))
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=create, args=(True,))
+    first.start()
+    assert first_saved.wait(10)
+    second = threading.Thread(target=create, args=(False,))
+    second.start()
+    first.join(20)
+    second.join(20)
+
+    assert sorted(outcomes) == ["You already have 1 summaries, the most allowed.", "created"]
+    assert SummarySchedule.objects.filter(user=owner).count() == 1
