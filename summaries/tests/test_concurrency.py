@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from datetime import time as time_of_day
 
 import pytest
-from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 
 from notifications.models import Delivery
 from summaries import sending
 from summaries.models import SummaryOccurrence, SummarySchedule
 from summaries.tests.conftest import in_zone
+from tests_support.cap_races import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,34 +69,12 @@ def test_two_workers_at_once_send_one_summary(owner, make_schedule, watching, mo
 
 
 def test_two_schedules_created_at_once_at_the_cap_let_only_one_in(owner, settings):
-    # The first holds its transaction open after its INSERT; without the cap
-    # lock the second counts before that commit and both pass.
     settings.SUMMARIES_MAX_PER_USER = 1
-    first_saved = threading.Event()
-    outcomes: list[str] = []
 
-    def create(hold: bool) -> None:
+    def create() -> None:
         schedule = SummarySchedule(user=owner, time_of_day=time_of_day(8, 0), channels=["in_app"])
-        try:
-            schedule.full_clean()
-            with transaction.atomic():
-                schedule.save_edit()
-                if hold:
-                    first_saved.set()
-                    time.sleep(0.5)
-            outcomes.append("created")
-        except ValidationError as refused:
-            outcomes.append(" ".join(refused.messages))
-        finally:
-            connection.close()
+        schedule.full_clean()
+        schedule.save_edit()
 
-    first = threading.Thread(target=create, args=(True,))
-    first.start()
-    assert first_saved.wait(10)
-    second = threading.Thread(target=create, args=(False,))
-    second.start()
-    first.join(20)
-    second.join(20)
-
-    assert sorted(outcomes) == ["You already have 1 summaries, the most allowed.", "created"]
+    assert race(create, create) == ["You already have 1 summaries, the most allowed.", "saved"]
     assert SummarySchedule.objects.filter(user=owner).count() == 1
