@@ -12,7 +12,10 @@ the last PREVIEW_DAYS of one coin through the live matching rules:
    and REARM_RULES predicates, the SQL live evaluation runs, against `a`:
    the unsaved alert as a one-row VALUES with the alert table's columns.
    Only the rows where what holds changes (a run of matching or re-arming
-   rows starts) come back, read as the walk goes (`Replay`).
+   rows starts) come back, read as the walk goes (`Replay`). A step alert,
+   whose band moves at each firing, instead gets its next firing from one
+   probe of the (coin, time) index (`_PROBE_SQL`: the first row from the
+   cooldown's end where the same MATCH_RULES predicate holds on the row).
 2. Python (`walk`) applies the sequential state the claim applies live
    (alerts.claiming): once or every_time, the cooldown, a level's disarm and
    re-arm, the expiry, a step alert's band moving to each firing price. It
@@ -22,6 +25,7 @@ the last PREVIEW_DAYS of one coin through the live matching rules:
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +51,7 @@ PREVIEW_DAYS = 30
 # Firings listed (newest first) and marked on the chart; the counts are whole.
 MAX_FIRINGS = 10
 # The walk stops at this many firings: an alert that noisy is answered as
-# such, and a step alert's replay (a statement per firing) stays bounded; a
+# such, and a step alert's replay (a probe per firing) stays bounded; a
 # 0.01 % step every minute would otherwise cost 43,000 statements a request.
 MAX_REPLAYED_FIRINGS = 500
 # Counted periods, newest last: (name, length).
@@ -183,12 +187,19 @@ MATCHES, REARMS = 1, 2  # the bits of a history row's `state`
 def alert_values(alert: Alert) -> tuple[str, list]:
     """The CTE `a`: the unsaved alert as one row with the alert table's columns and types."""
     fields = Alert._meta.concrete_fields
+    params = [f.get_db_prep_save(getattr(alert, f.attname), connection) for f in fields]
+    return _alert_row_sql(), params
+
+
+@functools.cache
+def _alert_row_sql() -> str:
+    """alert_values' SQL, the same for every alert: made once (a step's probes need it often)."""
+    fields = Alert._meta.concrete_fields
     quote = connection.ops.quote_name
     values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
     names = ", ".join(quote(f.column) for f in fields)
-    params = [f.get_db_prep_save(getattr(alert, f.attname), connection) for f in fields]
     # Only the model's own column names and types are formatted in.
-    return f"a AS (SELECT * FROM (VALUES ({values})) AS a({names}))", params  # noqa: S608
+    return f"a AS (SELECT * FROM (VALUES ({values})) AS a({names}))"  # noqa: S608
 
 
 # The history of one coin: minute closes before the first raw tick, ticks
@@ -357,6 +368,54 @@ def segments_statement(
     return sql, params
 
 
+def reads_stored_figures(rules: Sequence[MatchRule]) -> bool:
+    """Whether the rules read only a row's own stored figures (no LAG, no window)."""
+    return set(referenced_columns(rules)) <= set(RAW_COLUMNS)
+
+
+# The first history row at or after `from` where the match rules hold (or,
+# `holds` false, do not): the rows of the (coin, time) index range read in
+# time order until one does. For rules that read a row's stored figures
+# alone (reads_stored_figures), the same predicates as _SEGMENTS_SQL's state.
+_PROBE_SQL = """
+WITH {a},
+raw AS ({raw})
+SELECT b.time, b.price
+FROM (SELECT r.time, {columns} FROM raw r WHERE r.time >= %(from)s) b CROSS JOIN a
+WHERE {condition}
+ORDER BY b.time
+LIMIT 1
+"""
+
+
+def probe_statement(
+    alert: Alert, bounds: dict, match: Sequence[MatchRule], holds: bool = True
+) -> tuple[str, dict]:
+    """_PROBE_SQL for this alert, from `bounds["from"]`, with its parameters."""
+    types = live_columns()
+    needed = referenced_columns(match)
+    if "price" not in needed:
+        needed.insert(0, "price")
+    columns = ", ".join(
+        f"CAST({history_expression(name, '')} AS {types[name]}) AS {name}" for name in needed
+    )
+    condition = f"({_predicate(match)}) IS TRUE"
+    a_sql, a_params = alert_values(alert)
+    sql = _PROBE_SQL.format(
+        a=_number_placeholders(a_sql),
+        raw=raw_history(bounds),
+        columns=columns,
+        condition=condition if holds else f"NOT {condition}",
+    )
+    params = {
+        **{f"a{index}": value for index, value in enumerate(a_params)},
+        **bounds,
+        "coin": alert.coin_id,
+        "minute": str(Resolution.MINUTE),
+    }
+    return sql, params
+
+
 def _number_placeholders(sql: str) -> str:
     counter = iter(range(10_000))
     return re.sub(r"%s", lambda _: f"%(a{next(counter)})s", sql)
@@ -408,11 +467,12 @@ def walk(alert: Alert, replay: Replay, row_at_or_after: Lookup) -> list[Firing]:
     rule holds for unless in cooldown or expired (FIRE_SQL); once ends the
     alert, every_time starts a cooldown, a level (Alert.is_level) also
     disarms, and a step alert's band moves to the firing price
-    (Alert.start_step, alerts.steps), after which the history is matched
-    again against the new band. Inside a run every row is alike, so only its
-    first row and, when a cooldown ends inside it, the first row at or after
-    that end can fire; `row_at_or_after(time, until)` finds that row (None:
-    none before `until`, the next run's start).
+    (Alert.start_step, alerts.steps), after which the history from the
+    cooldown's end is matched again against the new band. Inside a run
+    every row is alike, so only its first row and, when a cooldown ends
+    inside it, the first row at or after that end can fire;
+    `row_at_or_after(time, until)` finds that row (None: none before
+    `until`, the next run's start).
     """
     once = alert.frequency == Frequency.ONCE
     disarms = alert.frequency == Frequency.EVERY_TIME and alert.is_level
@@ -441,7 +501,10 @@ def walk(alert: Alert, replay: Replay, row_at_or_after: Lookup) -> list[Firing]:
                 armed = run.r or not disarms
                 if moves_band:
                     alert.start_step(replay.price_of(row))
-                    after = row.time + timedelta(microseconds=1)
+                    # Nothing before the cooldown's end can fire, and a step
+                    # has no disarm or re-arm to carry over those rows: the
+                    # new band is matched from there.
+                    after = cooldown_until
                     break
             if after is not None:
                 break
@@ -453,9 +516,10 @@ class Replay:
     """The runs of the history for the alert as it is, read as the walk goes.
 
     Each statement is read through a server-side cursor: a once alert's walk
-    ends at its first firing and PostgreSQL stops reading there, and a step
-    alert, whose rules read the band each firing moves, replays the history
-    after each firing with its new band.
+    ends at its first firing and PostgreSQL stops reading there. A step
+    alert, whose rules read the band each firing moves, is asked again after
+    each firing with its new band, and answered by index probes
+    (`_probed_runs`).
     """
 
     def __init__(self, bounds: dict, to: datetime) -> None:
@@ -471,12 +535,52 @@ class Replay:
             bounds = {**bounds, "from": after, "scan_from": after - lead}
         match = rules_for(alert.condition, MATCH_RULES)
         rearm = rules_for(alert.condition, REARM_RULES)
-        sql, params = segments_statement(alert, bounds, match, rearm)
         self.close()
+        if alert.condition in STEP_CONDITIONS and not rearm and reads_stored_figures(match):
+            return self._probed_runs(alert, bounds, match)
+        sql, params = segments_statement(alert, bounds, match, rearm)
         self.cursor = connection.chunked_cursor()
         self.cursor.execute(sql, params)
         self.statements += 1
         return runs_of(self._rows(), self.to)
+
+    def _probed_runs(self, alert: Alert, bounds: dict, match: Sequence[MatchRule]) -> Iterator[Run]:
+        """The runs of a step alert, each found by one index probe (probe_statement).
+
+        A step fires on the first row its band's rule holds for and then
+        moves its band: only that row matters, and the probe finds it
+        reading the (coin, time) index forward from `from` up to it, with no
+        window over the rest of the month (the segments statement would
+        evaluate every row of it for each band).
+        """
+        start = bounds["from"]
+        end = self.to + timedelta(microseconds=1)
+        while True:
+            found = self._probe(alert, bounds, start, match, holds=True)
+            if found is None:
+                return
+            time, price = found
+            following: list[datetime] = []
+
+            def until(time: datetime = time, following: list = following) -> datetime:
+                if not following:
+                    row = self._probe(alert, bounds, time, match, holds=False)
+                    following.append(row[0] if row is not None else end)
+                return following[0]
+
+            yield Run(time, price, True, False, until)
+            start = until()
+            if start >= end:
+                return
+
+    def _probe(
+        self, alert: Alert, bounds: dict, start: datetime, match: Sequence[MatchRule], holds: bool
+    ) -> tuple | None:
+        sql, params = probe_statement(alert, {**bounds, "from": start}, match, holds)
+        self.statements += 1
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
 
     def _rows(self) -> Iterator[tuple]:
         # A few rows first, more each time: PostgreSQL computes as many as
