@@ -28,6 +28,9 @@ are queued behind it. So the limits sit here, where frames arrive:
   code of an ASGI `websocket.close` to autobahn's sendClose, which refuses
   every code but 1000 and 3000-4999 (so a 1009 became a crash and 1011) and
   drops the reason.
+- A `websocket.send` that carries its frame ready made (prices.websocket_frames:
+  a price batch, framed once for every socket of the process) is written as
+  is, without encoding and framing the same text again for each socket.
 
 cryptomonitor.asgi installs the class (`install()`) in the process that serves
 it, whichever command started daphne.
@@ -35,7 +38,10 @@ it, whichever command started daphne.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import sys
+import termios
 import time
 from collections.abc import Callable
 
@@ -45,6 +51,7 @@ from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from prices.metrics import WEBSOCKET_FRAMES_REFUSED
+from prices.websocket_frames import FRAME_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +64,9 @@ MAX_MESSAGE_BYTES = 64 * 1024
 # Browsers send each message in one frame; a message in many frames costs a
 # list entry each, even empty ones.
 MAX_MESSAGE_FRAMES = 16
+# A socket whose kernel send queue holds more than this is behind: its frames
+# go through Twisted's buffer (and the limits above), not straight to the kernel.
+WRITE_THROUGH_QUEUE_BYTES = 64 * 1024
 # RFC 6455 opcodes.
 OPCODE_CONTINUATION = 0x0
 OPCODE_CLOSE = 0x8
@@ -183,10 +193,37 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
         self.sendCloseFrame(code=code, reasonUtf8=reason_bytes or None)
 
     def handle_reply(self, message: dict) -> None:
-        if message.get("type") == "websocket.close" and self.state == self.STATE_OPEN:
+        kind = message.get("type")
+        if kind == "websocket.send":
+            frame = message.get(FRAME_KEY)
+            if frame is not None and self.write_frame(frame):
+                return
+        elif kind == "websocket.close" and self.state == self.STATE_OPEN:
             self.close_with(message.get("code") or 1000, message.get("reason") or "")
             return
         super().handle_reply(message)
+
+    def write_frame(self, frame: bytes) -> bool:
+        """Write a ready-made text frame as sendMessage would have; False: not now.
+
+        Only on an open socket that compresses nothing and is between messages
+        (so the frame cannot land inside another), and within the message size
+        autobahn enforces; otherwise the message's text goes the usual way.
+        """
+        if (
+            self.state != self.STATE_OPEN
+            or self._perMessageCompress is not None
+            or self.send_state != self.SEND_STATE_GROUND
+            or self.maskServerFrames
+            or 0 < self.maxMessagePayloadSize < len(frame) - 2
+        ):
+            return False
+        stats = self.trafficStats
+        stats.outgoingWebSocketMessages += 1
+        stats.outgoingOctetsAppLevel += len(frame)
+        stats.outgoingOctetsWebSocketLevel += len(frame)
+        self.sendData(frame)
+        return True
 
     def serverSend(self, content, binary: bool = False) -> None:  # noqa: N802 (daphne's)
         if self.state in (self.STATE_CLOSING, self.STATE_CLOSED):
@@ -207,7 +244,53 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
                     )
                     self.dropConnection(abort=True)
                 return
+        if not (sync or chopsize or self.send_queue) and self.write_through(data):
+            return
         super().sendData(data, sync, chopsize)
+
+    def write_through(self, data: bytes) -> bool:
+        """Send `data` at once when nothing is waiting to go out before it.
+
+        Twisted's transport.write only buffers: it registers the socket for
+        writing (an epoll_ctl), sends on the reactor's next turn, then
+        unregisters it (another). For one price batch to thousands of sockets
+        that bookkeeping cost more than the send itself (bench/fanout.py). So
+        the first send is tried here; what the kernel does not take is
+        buffered the usual way, and an error is left to that way too (it
+        closes the connection as Twisted does). False: not tried.
+
+        Only for a socket that keeps up: one whose kernel queue already holds
+        WRITE_THROUGH_QUEUE_BYTES unsent goes the usual way, so a client that
+        stops reading fills Twisted's buffer and is dropped past
+        WS_SEND_BUFFER_BYTES as before, instead of parking megabytes in the
+        kernel (whose send buffer grows to tcp_wmem's 4 MiB).
+        """
+        transport = self.transport
+        if (
+            getattr(transport, "TLS", True)  # a plain TCP transport only
+            or not transport.connected
+            or transport.disconnecting
+            or transport._writeDisconnected
+            or transport._tempDataLen
+            or len(transport.dataBuffer) > transport.offset
+        ):
+            return False
+        try:
+            fcntl.ioctl(transport.socket.fileno(), termios.TIOCOUTQ, _QUEUED)
+            if int.from_bytes(_QUEUED, sys.byteorder) + len(data) > WRITE_THROUGH_QUEUE_BYTES:
+                return False
+            sent = transport.socket.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return False
+        if sent < len(data):
+            transport.write(data[sent:])
+        return True
+
+
+# TIOCOUTQ's answer, reused: the reactor's thread is the only one writing.
+_QUEUED = bytearray(4)
 
 
 def install() -> None:

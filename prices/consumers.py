@@ -168,7 +168,8 @@ class PriceConsumer(AsyncWebsocketConsumer):
 
     async def prices_update(self, event: dict[str, Any]) -> None:
         if self.coin_ids is None:
-            await self.send(text_data=live.process_texts.batch_text(event))
+            # The text and its frame, made once for every socket of the process.
+            await self.base_send(live.process_texts.batch_send(event))
             metrics.SENT_PRICES.inc()
             return
         message = live.process_texts.narrowed_message(event, self.coin_ids)

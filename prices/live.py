@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db.models import Max
 
 from prices.models import Coin, FeedState, PriceSource
+from prices.websocket_frames import send_message
 
 PRICES_GROUP = "prices"
 # The largest frame a browser may send us; every valid message is far smaller.
@@ -202,6 +203,7 @@ class ProcessTexts:
         self._batch_key: tuple[Any, int] | None = None
         self._batch_rows: list[list[Any]] = []
         self._batch_text = ""
+        self._batch_send: dict[str, Any] | None = None
         self._snapshot: tuple[dict[str, dict], dict, str] | None = None
         self._snapshot_made_at = 0.0
         self._generation = 0
@@ -217,6 +219,7 @@ class ProcessTexts:
         self._batch_key = key
         self._batch_rows = batch_rows(event)
         self._batch_text = ""
+        self._batch_send = None
         self._snapshot = None
         self._generation += 1
         return True
@@ -226,6 +229,17 @@ class ProcessTexts:
         if self.batch_seen(event) or not self._batch_text:
             self._batch_text = encode(prices_message(event, None, self._batch_rows))
         return self._batch_text
+
+    def batch_send(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The ASGI `websocket.send` of batch_text(), framed once for every socket.
+
+        Every full subscriber is sent this same dict (prices.websocket_frames):
+        nothing may change it.
+        """
+        text = self.batch_text(event)
+        if self._batch_send is None or self._batch_send["text"] is not text:
+            self._batch_send = send_message(text)
+        return self._batch_send
 
     def narrowed_message(self, event: dict[str, Any], coin_ids: Collection[str]) -> dict | None:
         """The `prices` message for a narrowed subscription (None: none of its coins)."""

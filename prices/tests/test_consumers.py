@@ -26,6 +26,7 @@ from prices import live
 from prices.consumers import PriceConsumer
 from prices.models import Coin, FeedState, PriceSource
 from prices.tests.metric_values import metric_value
+from prices.websocket_frames import FRAME_KEY
 
 pytestmark = pytest.mark.django_db
 # Generous: the suite shares two cores with servers and other test runs.
@@ -468,6 +469,22 @@ def test_a_batch_is_encoded_once_per_process(coins):
     again = live.process_texts.batch_text({**event, "coins": list(event["coins"])})
     assert again is first
     assert live.process_texts.batch_text(batch("t6", ("bitcoin", "1"))) is not first
+
+
+def test_every_full_subscriber_is_sent_one_frame_made_once_per_batch(coins):
+    async def scenario():
+        first, second = await connected(), await connected()
+        await get_channel_layer().group_send("prices", batch("t7", ("bitcoin", "27300")))
+        # The ASGI messages as the consumers hand them to the server.
+        sent = [await c.output_queue.get() for c in (first, second)]
+        await first.disconnect()
+        await second.disconnect()
+        assert sent[0] is sent[1]
+        frame, text = sent[0][FRAME_KEY], sent[0]["text"]
+        assert frame == b"\x81\x7e" + len(text.encode()).to_bytes(2, "big") + text.encode()
+        assert json.loads(text)["coins"][0][:2] == ["bitcoin", "27300"]
+
+    run(scenario)
 
 
 def test_the_layer_under_test_is_the_one_configured(channel_layer_backend):
