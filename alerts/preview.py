@@ -247,6 +247,11 @@ def raw_history(bounds: dict) -> str:
     return f"SELECT * FROM (({minutes}) UNION ALL ({ticks})) raw ORDER BY time"  # noqa: S608
 
 
+# The frame of a window only LAG reads (LAG counts rows, whatever the frame):
+# a frame in rows, as the default one in RANGE mode makes PostgreSQL compare
+# each row's time with the next to find its peers (some 10 ms a month).
+LAG_FRAME = "ROWS CURRENT ROW"
+
 # `b` holds the history rows of the replayed range with the live rows'
 # columns; ORDER BY ... OFFSET 0 computes each column once per row (an
 # inlined subquery would repeat a movement's division in every predicate that
@@ -269,7 +274,7 @@ flags AS (
     WHERE b.time >= %(from)s
 ),
 marks AS (
-    SELECT f.*, lag(f.state) OVER (ORDER BY f.time) AS before_state FROM flags f
+    SELECT f.*, lag(f.state) OVER (ORDER BY f.time {lag_frame}) AS before_state FROM flags f
 )
 SELECT time, price, state FROM marks
 WHERE before_state IS DISTINCT FROM state
@@ -286,7 +291,7 @@ raw AS ({raw}),
 b AS (
     SELECT r.time, lag(r.time) OVER w AS before_time, {columns}
     FROM raw r
-    WINDOW w AS (ORDER BY r.time)
+    WINDOW w AS (ORDER BY r.time {lag_frame})
     ORDER BY r.time OFFSET 0
 ),
 flags AS (
@@ -354,6 +359,7 @@ def segments_statement(
         a=a_sql,
         raw=raw_history(bounds),
         frame=frame,
+        lag_frame=LAG_FRAME,
         columns=", ".join(columns),
         state=state,
         before_state=_before(state),
@@ -600,12 +606,34 @@ class Replay:
             self.cursor = None
 
 
+# The firings a run of matching rows would give with nothing but the
+# cooldown between them: the first row at or after a time, then the first at
+# or after that one's time plus the cooldown, and so on (one index probe
+# each, on the server), up to `to` and at most `links` rows.
+_CHAIN_SQL = """
+WITH RECURSIVE chain(time, price, link) AS (
+    (SELECT time, price, 1 FROM ({first}) raw ORDER BY time LIMIT 1)
+    UNION ALL
+    SELECT next.time, next.price, chain.link + 1
+    FROM chain CROSS JOIN LATERAL (
+        SELECT time, price FROM ({following}) raw ORDER BY time LIMIT 1
+    ) next
+    WHERE chain.link < %(links)s
+)
+SELECT time, price FROM chain ORDER BY time
+"""
+
+
 class RowsAfter:
     """The first history row at or after a time, for the walk's cooldown ends.
 
-    With a cooldown of PROBE_COOLDOWN or more, each is one index probe (the
+    With a cooldown of PROBE_COOLDOWN or more, each is an index probe (the
     next firing is that many rows on: reading them all costs more than a
-    round trip). Shorter ones read the row times ahead a span at a time, and
+    round trip), and one statement makes the chain of them a run of firings
+    asks for (`_CHAIN_SQL`): the first row at or after the time, then the
+    first at or after that row's time plus the cooldown, and so on up to
+    the run's end, which is where the walk asks next when it fires there.
+    Shorter ones read the row times ahead a span at a time, and
     the later firings of a long run, or of the runs that follow, are then
     found among the times already fetched: the span starts at
     COOLDOWNS_PER_FETCH cooldowns (MIN_FETCH_SPAN at least) and doubles while
@@ -623,12 +651,16 @@ class RowsAfter:
         self.high: datetime | None = None
         self.times: list[datetime] = []
         self.fetches = 0
+        self.cooldown = cooldown
+        # The chain's rows by the time asked for, found up to `chain_end`.
+        self.chain: dict[datetime, Firing | None] = {}
+        self.chain_end: datetime | None = None
 
     def __call__(self, time: datetime, until: datetime) -> Firing | None:
         # The last row before `until` (times are whole microseconds).
         end = until - timedelta(microseconds=1)
         if self.probes:
-            return self._probe(time, end) if time <= end else None
+            return self._chained(time, end) if time <= end else None
         while time <= end:
             if self.low is not None and self.low <= time <= self.high:
                 index = bisect.bisect_left(self.times, time)
@@ -641,14 +673,28 @@ class RowsAfter:
             self._fetch(time)
         return None
 
-    def _probe(self, time: datetime, end: datetime) -> Firing | None:
+    def _chained(self, time: datetime, end: datetime) -> Firing | None:
+        if self.chain_end is None or end > self.chain_end or time not in self.chain:
+            self._chain(time, end)
+        found = self.chain[time]
+        return found if found is not None and found.time <= end else None
+
+    def _chain(self, time: datetime, end: datetime) -> None:
         self.fetches += 1
         params = {**self.params, "scan_from": time, "to": end}
-        sql = f"SELECT time, price FROM ({raw_history(params)}) raw ORDER BY time LIMIT 1"  # noqa: S608
+        first = raw_history(params)
+        # The same rows, from the chain's last row's time plus the cooldown.
+        following = first.replace("%(scan_from)s", "(chain.time + %(cooldown)s)")
+        sql = _CHAIN_SQL.format(first=first, following=following)
+        params.update(cooldown=self.cooldown, links=MAX_REPLAYED_FIRINGS)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            row = cursor.fetchone()
-        return Firing(*row) if row else None
+            rows = cursor.fetchall()
+        self.chain, self.chain_end, asked = {}, end, time
+        for found_time, price in rows:
+            self.chain[asked] = Firing(found_time, price)
+            asked = found_time + self.cooldown
+        self.chain[asked] = None  # nothing from there up to `end`
 
     def _fetch(self, low: datetime) -> None:
         following = self.high is not None and low <= self.high + self.span
