@@ -177,6 +177,14 @@ class AlertForm(forms.ModelForm):
         if self.instance.status == Status.EXPIRED:
             self.fields["expires_at"].help_text = EXPIRED_HELP[self.instance.revived_status]
 
+    def clean_currency(self) -> str:
+        """A post without a currency (or an empty one) keeps the alert's, the base for a new one.
+
+        Never blank: an empty field would skip the model's own check, and an
+        alert in "" matches no batch row, so it would never fire.
+        """
+        return self.cleaned_data.get("currency") or self.instance.currency or base_currency()
+
     def _currency_choices(self) -> list[tuple[str, str]]:
         """The display currencies; and an edited alert's own if no longer one of them,
         shown as such rather than silently replaced by the menu's first (the model

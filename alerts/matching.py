@@ -32,12 +32,12 @@ from django.utils.dateparse import parse_datetime
 
 from alerts.models import WINDOW_DURATIONS, Condition, Status
 from alerts.reasons import (
-    currency_unit,
     metric_texts,
     movement_reason_start,
     price_text,
     price_texts,
 )
+from common.display_currencies import currency_unit
 from prices.currencies import Rate, base_rate, current_rates
 
 HUNDRED = Decimal(100)

@@ -13,10 +13,16 @@ from django.utils import timezone
 
 from alerts import steps
 from common.delivery_channels import Channel
-from common.display_currencies import base_currency, validate_display_currency
+from common.display_currencies import base_currency, currency_unit, validate_display_currency
 from common.user_caps import hold_cap_lock
 from notifications.models import web_push_problems
-from prices.currencies import PRICE_PLACES, RateUnavailable, UnsupportedCurrency, usable_rate
+from prices.currencies import (
+    AMOUNT_PLACES,
+    PRICE_PLACES,
+    RateUnavailable,
+    UnsupportedCurrency,
+    usable_rate,
+)
 from prices.models import (
     PERCENT_DIGITS,
     PRICE_DIGITS,
@@ -500,15 +506,16 @@ class Alert(models.Model):
 
     @property
     def in_base_currency(self) -> bool:
-        return self.currency in ("", None, base_currency())
+        return self.currency == base_currency()
 
     @property
     def currency_unit(self) -> str:
         """What follows the alert's prices in words: nothing in the base, " EUR" else."""
-        return "" if self.in_base_currency else f" {self.currency.upper()}"
+        return currency_unit(self.currency)
 
-    def in_own_currency(self, amount: Decimal | None) -> Decimal | None:
-        """A price or amount in the base, in the alert's currency at the current rate.
+    def in_own_currency(self, amount: Decimal | None, places: int = PRICE_PLACES) -> Decimal | None:
+        """A price (or, with AMOUNT_PLACES, a market cap or volume) in the base, in the
+        alert's currency at the current rate (prices.currencies.Rate.convert).
 
         None when there is no amount, or no usable rate (never fetched, or
         stale: then the alert is not evaluated either).
@@ -519,7 +526,7 @@ class Alert(models.Model):
             rate = usable_rate(self.currency)
         except (RateUnavailable, UnsupportedCurrency):
             return None
-        return rate.multiply(amount).quantize(Decimal(1).scaleb(-PRICE_PLACES))
+        return rate.convert(amount, places)
 
     def clean(self) -> None:
         """Cross-field rules; field validators have already run (docs/alerts.md#validation)."""
@@ -646,7 +653,7 @@ class Alert(models.Model):
         if self.condition in METRIC_LEVEL_CONDITIONS:
             value = getattr(coin, METRIC_OF[self.condition])
             if METRIC_OF[self.condition] != "change_24h_pct":
-                value = self.in_own_currency(value)
+                value = self.in_own_currency(value, AMOUNT_PLACES)
             return _reached(self.condition, value, self.threshold)
         return self.would_fire_at(self.in_own_currency(coin.price))
 

@@ -38,7 +38,6 @@ from alerts.models import (
     Condition,
     Window,
 )
-from common.display_currencies import base_currency
 from prices.currencies import format_price
 from prices.models import decimal_text
 
@@ -138,11 +137,6 @@ REASON_SQL = f"""COALESCE(CASE
             || ' (' || CAST(trim_scale(c.step_from) AS TEXT) || b.unit || ' → ' || b.price_text
             || ').'
 END, 'Price ' || b.price_text || ' met the alert''s condition.')"""
-
-
-def currency_unit(currency: str) -> str:
-    """What follows an alert's own figures in its reasons: nothing in the base, " EUR" else."""
-    return "" if currency == base_currency() else f" {currency.upper()}"
 
 
 def price_text(price: Decimal | None, currency: str | None = None) -> str | None:

@@ -41,6 +41,11 @@ def currency_name(code: str) -> str:
     return NAMES.get(code, code.upper())
 
 
+def currency_unit(code: str) -> str:
+    """What follows an amount in a currency in words: nothing in the base, " EUR" else."""
+    return "" if code == base_currency() else f" {code.upper()}"
+
+
 def currency_choices() -> list[tuple[str, str]]:
     """(code, "EUR: Euro") for each display currency, for forms."""
     return [(code, f"{code.upper()}: {currency_name(code)}") for code in display_currencies()]

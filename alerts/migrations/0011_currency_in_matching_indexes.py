@@ -5,9 +5,19 @@ needs the currency as a bound. Every index is rebuilt CONCURRENTLY under a
 temporary name, the old one dropped, the new one renamed: the evaluator
 always has an index to probe (a plain CREATE INDEX would block its claims,
 and dropping first would leave it scanning the table meanwhile).
+
+It can run again after a failure part way (a CONCURRENTLY build that failed
+leaves an INVALID index; a crash may come between a drop and a rename): each
+step drops what it is about to create, IF EXISTS, and the old index is
+dropped IF EXISTS. It cannot be reversed.
+
+Deploy order: migrate, then restart every Celery worker on the new code,
+then the web processes. A worker still on the code before this matches on
+the coin alone, so it would fire an alert set in EUR against the base price;
+the web processes are what let people set one (docs/operations.md).
 """
 
-from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
+from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations, models
 
 METRIC_CONDITIONS = [
@@ -42,6 +52,7 @@ def rebuilt(name, fields, armed, conditions):
         condition.insert(1, ("condition__in", conditions))
     temporary = name.removesuffix("_idx") + "_cur"
     return [
+        migrations.RunSQL(f"DROP INDEX CONCURRENTLY IF EXISTS {temporary}", None),
         AddIndexConcurrently(
             model_name="alert",
             index=models.Index(
@@ -50,7 +61,11 @@ def rebuilt(name, fields, armed, conditions):
                 name=temporary,
             ),
         ),
-        RemoveIndexConcurrently(model_name="alert", name=name),
+        migrations.RunSQL(
+            f"DROP INDEX CONCURRENTLY IF EXISTS {name}",
+            None,
+            state_operations=[migrations.RemoveIndex(model_name="alert", name=name)],
+        ),
         migrations.RenameIndex(model_name="alert", new_name=name, old_name=temporary),
     ]
 
@@ -64,6 +79,7 @@ class Migration(migrations.Migration):
 
     operations = [
         *(operation for index in MATCHING_INDEXES for operation in rebuilt(*index)),
+        migrations.RunSQL("DROP INDEX CONCURRENTLY IF EXISTS alert_active_currency_idx", None),
         AddIndexConcurrently(
             model_name="alert",
             index=models.Index(

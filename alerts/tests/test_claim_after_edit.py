@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from alerts.evaluation import evaluate_batch
 from alerts.models import Alert, AlertEvent, Status
-from prices.models import Coin
+from prices.models import Coin, ExchangeRate, PriceSource
 
 
 def wait_until_blocked_on_a_lock(timeout: float = 10) -> None:
@@ -134,3 +134,29 @@ def test_an_edit_that_keeps_the_match_still_fires_once_on_the_new_row(above_100_
     assert [event.alert_id for event in events] == [alert.pk]
     assert alert.status == Status.TRIGGERED
     assert alert.events.get().deliveries.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_alert_edited_into_another_currency_while_locked_is_not_claimed(owner, coins):
+    x, _ = coins
+    for currency in ("eur", "gbp"):
+        ExchangeRate.objects.create(
+            currency=currency, base="usd", rate=Decimal("0.9"), fetched_at=timezone.now(),
+            source=PriceSource.COINGECKO,
+        )  # fmt: skip
+    alert = Alert.objects.create(
+        user=owner, coin=x, condition="above", target=Decimal(100), currency="eur",
+        channels=["in_app"],
+    )  # fmt: skip
+    # Another alert in GBP, so the batch has GBP rows the edited alert could join.
+    Alert.objects.create(user=owner, coin=x, condition="above", target=Decimal(10**6),
+                         currency="gbp")  # fmt: skip
+
+    def edit(mine: Alert) -> None:
+        mine.currency = "gbp"  # 100 GBP: the same target, another currency's rows
+
+    events = evaluate_during_edit(alert, edit, batch_for(x, "150", "90"))
+
+    alert.refresh_from_db()
+    assert events == []
+    assert (alert.status, alert.currency, alert.events.count()) == (Status.ACTIVE, "gbp", 0)

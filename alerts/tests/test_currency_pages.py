@@ -174,3 +174,35 @@ def test_the_form_shows_the_coins_price_in_the_alerts_currency_beside_the_base(
 
     assert '<strong data-coin-price="bitcoin">30000</strong> USD<span' in body
     assert 'data-base-currency="USD">, €27,000.00</span>' in body
+
+
+def test_a_form_posted_with_an_empty_currency_saves_the_alert_in_the_base(client, owner, bitcoin):
+    client.force_login(owner)
+
+    response = client.post(
+        CREATE,
+        {"coin": "bitcoin", "condition": "above", "target": "90000", "currency": "",
+         "frequency": "once", "cooldown_seconds": "3600", "channels": ["email"]},
+    )  # fmt: skip
+
+    assert response.status_code == 302
+    assert Alert.objects.get().currency == "usd"
+
+
+def test_a_market_cap_alert_in_yen_is_checked_against_the_cap_in_yen_without_error(
+    client, owner, bitcoin
+):
+    set_rate("jpy", "150")
+    bitcoin.market_cap = Decimal("1900000000000")  # 2.85e14 JPY: 29 significant digits
+    bitcoin.save()
+    client.force_login(owner)
+
+    response = client.post(
+        CREATE,
+        {"coin": "bitcoin", "condition": "market_cap_above", "threshold": "300000000000000",
+         "currency": "jpy", "frequency": "once", "cooldown_seconds": "3600",
+         "channels": ["email"]},
+    )  # fmt: skip
+
+    assert response.status_code == 302
+    assert Alert.objects.get().currency == "jpy"

@@ -154,3 +154,22 @@ def test_a_step_alert_cannot_be_set_in_a_currency_without_a_usable_rate(owner, b
         "A step starts from the price in GBP, and no GBP exchange rate has been fetched yet; "
         "choose another currency or try again later."
     ]
+
+
+def test_with_a_third_currency_in_use_a_euro_step_moves_to_the_price_in_euros(
+    feed, make_alert, euro_rate
+):
+    ExchangeRate.objects.create(
+        currency="jpy", base="usd", rate=Decimal("150"), fetched_at=timezone.now(),
+        source=PriceSource.COINGECKO,
+    )  # fmt: skip
+    make_alert(Condition.ABOVE, target=Decimal("100000000"), currency="jpy")
+    alert = make_alert(
+        Condition.PCT_STEP_UP, percent=Decimal("10"), currency="eur",
+        step_reference=Decimal("27000"), step_high=Decimal("29700"),
+    )  # fmt: skip
+
+    assert fired_ids(feed.tick("33000")) == {alert.pk}
+
+    alert.refresh_from_db()
+    assert alert.step_reference == Decimal("29700")
