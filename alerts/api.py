@@ -35,7 +35,7 @@ from common.api_errors import (
     validation_error_from_django,
 )
 from common.delivery_channels import Channel
-from common.display_currencies import base_currency
+from common.display_currencies import base_currency, display_currencies
 from prices.api import CoinIdField
 from prices.currencies import stale_before
 from prices.models import Coin, ExchangeRate, decimal_text
@@ -452,9 +452,17 @@ class AlertViewSet(ConditionalListMixin, viewsets.ModelViewSet):
             f"JOIN {Coin._meta.db_table} c ON c.id = t.coin_id "
             f"LEFT JOIN {ExchangeRate._meta.db_table} r ON r.currency = t.currency "
             "AND r.base = %s WHERE t.user_id = %s",
-            (base_currency(), stale_before(), base_currency(), request.user.pk),
-            extra="c.coingecko_id, "
-            "(t.currency <> %s AND (r.fetched_at IS NULL OR r.fetched_at < %s))",
+            (
+                base_currency(),
+                stale_before(),
+                display_currencies(),
+                base_currency(),
+                request.user.pk,
+            ),
+            # alerts.currency_status.paused_currencies's rule, per row: stale,
+            # never fetched, or no longer offered.
+            extra="c.coingecko_id, (t.currency <> %s AND (r.fetched_at IS NULL "
+            "OR r.fetched_at < %s OR NOT (t.currency = ANY(%s))))",
         )
 
     @extend_schema(

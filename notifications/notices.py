@@ -84,8 +84,10 @@ class Notice:
     @property
     def price_text(self) -> str:
         """The price for people: "30010 USD" in the base, else as pages print it: "€27,612.40"."""
+        if not self.price:
+            return ""  # a test or a summary: no price
         code = self.currency or base_currency()
-        if not self.price or code == base_currency():
+        if code == base_currency():
             return f"{self.price} {code.upper()}".strip()
         return format_price(Decimal(self.price), code)
 

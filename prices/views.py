@@ -17,6 +17,7 @@ from prices.currencies import (
     RateUnavailable,
     UnsupportedCurrency,
     base_rate,
+    current_rates,
     display_for_request,
     usable_rate,
 )
@@ -71,23 +72,26 @@ def alert_price_lines(alerts: list, rate: Rate) -> list[dict[str, str]]:
     third currency); no line while a rate it needs is not usable.
     """
     lines = []
+    rates = current_rates() if any(alert.currency != rate.currency for alert in alerts) else {}
     for alert in alerts:
         if not alert.is_active or alert.target is None:
             continue
-        price = _in_chart_currency(alert.target, alert.currency, rate)
+        price = _in_chart_currency(alert.target, rates.get(alert.currency), alert.currency, rate)
         if price is not None:
             lines.append({"price": decimal_text(price), "title": alert.condition.replace("_", " ")})
     return lines
 
 
-def _in_chart_currency(target: Decimal, currency: str, rate: Rate) -> Decimal | None:
+def _in_chart_currency(
+    target: Decimal, own: Rate | None, currency: str, rate: Rate
+) -> Decimal | None:
+    """`target` (in `currency`, whose rate is `own`) in the chart's currency (`rate`)."""
     if currency == rate.currency:
         return target
     if currency != rate.base:
-        try:
-            target = usable_rate(currency).to_base(target)
-        except (RateUnavailable, UnsupportedCurrency):
+        if own is None or own.stale:
             return None
+        target = own.to_base(target)
     return rate.convert(target)
 
 

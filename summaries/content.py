@@ -48,7 +48,7 @@ def summary_content(schedule: SummarySchedule, scheduled_for: datetime) -> dict:
         .order_by("coin__symbol", "pk")
     )
     found = distances(alerts)
-    waiting = {paused.currency for paused in paused_currencies(user)}
+    waiting = {paused.currency: paused for paused in paused_currencies(user)}
     alert_rows = [_alert_row(alert, found.get(alert.pk), waiting) for alert in alerts]
     title = f"Your summary for {local:%A} {local.day} {local:%B}, {local:%H:%M} ({zone.key})"
     return {
@@ -88,7 +88,7 @@ def _coin_row(coin: Coin, display: Display) -> dict:
     }
 
 
-def _alert_row(alert: Alert, distance: Distance | None, waiting: set[str]) -> dict:
+def _alert_row(alert: Alert, distance: Distance | None, waiting: dict) -> dict:
     return {
         "id": alert.pk,
         "coin": alert.coin.coingecko_id,
@@ -103,11 +103,14 @@ def _alert_row(alert: Alert, distance: Distance | None, waiting: set[str]) -> di
     }
 
 
-def _distance_text(alert: Alert, distance: Distance | None, waiting: set[str]) -> str:
+def _distance_text(alert: Alert, distance: Distance | None, waiting: dict) -> str:
     """As the alert list says it: how far to the target, or how far it moved so far."""
-    if alert.currency in waiting:
+    paused = waiting.get(alert.currency)
+    if paused is not None:
         # Not evaluated until its currency's rate is fresh again (alerts.currency_status).
-        return f"waiting for a fresh {alert.currency.upper()} exchange rate"
+        if not paused.offered:
+            return f"not evaluated: {paused.code} is no longer offered, edit its currency"
+        return f"waiting for a fresh {paused.code} exchange rate"
     if alert.is_movement:
         return f"moved {distance.percent_text} so far" if distance else "no move measured yet"
     if distance is None:

@@ -185,3 +185,17 @@ def test_the_etag_changes_when_the_rate_of_an_alerts_currency_goes_stale(
 
     assert answer.status_code == 200
     assert answer.json()["results"][0]["waiting_for_rate"] is True
+
+
+def test_the_etag_changes_when_an_alerts_currency_is_no_longer_offered(
+    owner_api, make_alert, settings
+):
+    set_rate("eur")
+    make_alert(currency="eur")
+    etag = owner_api.get("/api/v1/alerts/")["ETag"]
+    settings.DISPLAY_CURRENCIES = ["usd", "gbp"]  # the rate row is as fresh as ever
+
+    answer = owner_api.get("/api/v1/alerts/", HTTP_IF_NONE_MATCH=etag)
+
+    assert answer.status_code == 200
+    assert answer.json()["results"][0]["waiting_for_rate"] is True

@@ -134,7 +134,9 @@ def test_a_test_notification_posts_a_signed_test_message(hook, owner):
     [request] = hook.requests
     assert request["signature_valid"]
     assert request["json"]["type"] == "test"
-    assert request["json"]["alert"]["event_id"] is None
+    alert = request["json"]["alert"]
+    assert alert["event_id"] is None
+    assert (alert["price"], alert["price_text"]) == ("", "")
 
 
 def test_it_refuses_to_post_to_a_private_address_by_default(receiver, owner, fire):

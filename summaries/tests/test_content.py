@@ -79,6 +79,19 @@ def test_an_alert_whose_currency_has_no_usable_rate_says_it_waits_for_one(schedu
     assert row["distance_text"] == "waiting for a fresh GBP exchange rate"
 
 
+def test_an_alert_in_a_currency_no_longer_offered_says_it_is_not_evaluated(
+    schedule, owner, bitcoin, settings
+):
+    Alert.objects.create(
+        user=owner, coin=bitcoin, condition="below", target=Decimal("60000"), currency="gbp"
+    )
+    settings.DISPLAY_CURRENCIES = ["usd", "eur"]
+
+    [row] = summary_content(schedule, EIGHT_IN_PARIS)["alerts"]
+
+    assert row["distance_text"] == "not evaluated: GBP is no longer offered, edit its currency"
+
+
 def test_a_coin_without_a_price_yet_says_so(schedule, owner):
     coin = Coin.objects.create(coingecko_id="newcoin", symbol="new", name="Newcoin")
     WatchlistEntry.objects.create(user=owner, coin=coin)
