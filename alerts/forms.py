@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
+from django.utils.html import escape
 
 from alerts.models import (
     METRIC_CONDITIONS,
@@ -146,9 +147,9 @@ class AlertForm(forms.ModelForm):
         self.fields["range_low"].label = f"Range from ({currency})"
         self.fields["range_high"].label = f"Range to ({currency})"
         self.fields["threshold"].help_text = (
-            f"Market cap or 24 h volume in <span data-currency-code>{currency}</span>, e.g. "
-            "1000000000000 for 1T; or the 24 h change in %, which may be negative: -5 means a "
-            "fall of 5 % or more."
+            "Market cap or 24 h volume in "
+            f"<span data-currency-code>{escape(currency)}</span>, e.g. 1000000000000 for 1T; "
+            "or the 24 h change in %, which may be negative: -5 means a fall of 5 % or more."
         )
         self.fields["condition"].choices = grouped_conditions()
         # Typed times are read in the zone the page shows (accounts.middleware).

@@ -587,6 +587,10 @@ class Alert(models.Model):
             return [("coin", f"{coin.name} is not tracked here, so its price never updates.")]
         if self.condition in STEP_CONDITIONS and coin.price is None:
             return [("coin", f"{coin.name} has no price yet, and a step starts from it.")]
+        if coin.symbol.lower() == self.currency and not self.in_base_currency:
+            # Bitcoin in BTC is 1, up to the rate's lag: such an alert fires on noise.
+            return [("currency", f"{coin.name} is always 1 {coin.symbol.upper()}; choose "
+                     "another currency.")]  # fmt: skip
         if self.condition in STEP_CONDITIONS and not self.in_base_currency:
             try:
                 usable_rate(self.currency)

@@ -173,3 +173,17 @@ def test_with_a_third_currency_in_use_a_euro_step_moves_to_the_price_in_euros(
 
     alert.refresh_from_db()
     assert alert.step_reference == Decimal("29700")
+
+
+def test_an_alert_on_bitcoin_cannot_be_set_in_bitcoin(owner, bitcoin):
+    alert = Alert(
+        user=owner, coin=bitcoin, condition=Condition.ABOVE, target=Decimal("1.01"),
+        currency="btc",
+    )  # fmt: skip
+
+    with pytest.raises(ValidationError) as refused:
+        alert.full_clean()
+
+    assert refused.value.message_dict["currency"] == [
+        "Bitcoin is always 1 BTC; choose another currency."
+    ]
