@@ -8,8 +8,11 @@ two trigger prices so matching is an index range scan like a price level:
     step_high = reference × (1 + P/100), rounded up to the price's precision
     step_low  = reference × (1 − P/100), rounded down
 
-Rounding outwards keeps the rule exact: prices have 14 decimals, so a price
-reaches the rounded trigger exactly when it reaches the exact one. step_band
+Rounding outwards keeps the rule exact in the base: its prices have 14
+decimals, so a price reaches the rounded trigger exactly when it reaches the
+exact one. An alert in another currency compares the exact converted price,
+which has more decimals: it may pass the exact trigger by less than 1e-14
+and not yet reach the rounded one (the next price past it fires). step_band
 computes it for a save (and for the preview of history); band_sql() is the
 same arithmetic for the claiming UPDATE, which moves the band to the firing
 price in the statement that fires the alert. Both must agree to the last
