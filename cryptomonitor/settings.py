@@ -7,9 +7,10 @@ defaults apply.
 The full list, with defaults, is in README.md ("Configuration").
 """
 
+import socket
 import sys
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import environ
 from csp.constants import NONE, SELF
@@ -179,17 +180,91 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
 # persistent connection per thread exhausts PostgreSQL's max_connections.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# How long a connection may sit on a dead link (a cut network, a host gone
+# without closing its sockets) before the query on it fails. libpq has no
+# deadline of its own there: a query waits for TCP to give up, about 15
+# minutes, so a partitioned worker's threads were stuck for the whole cut
+# (docs/operations.md "Failure scenarios", scenario 4). libpq's own options,
+# through psycopg (ignored on a Unix socket, where a link cannot be cut):
+# - tcp_user_timeout: data the client sent (a query, a COMMIT) unacknowledged
+#   by the server's kernel for this long closes the connection;
+# - keepalives: a client waiting for a reply probes the silent link after a
+#   third of the bound and gives up once the probes go unanswered;
+# - connect_timeout: a connection attempt, the same bound.
+# A long legitimate query is not cut: the server's kernel acknowledges the
+# query at once and answers the probes while the backend works for minutes,
+# so only a server unreachable (or not reading at all, its receive window
+# full) for the whole bound counts as dead. A slow query needs
+# statement_timeout, not this. Options given in DATABASE_URL's query win.
+DATABASE_DEAD_LINK_SECONDS = env.int("DATABASE_DEAD_LINK_SECONDS", default=30)
+if DATABASE_DEAD_LINK_SECONDS < 2:
+    # libpq's minimum connect_timeout; 0 would mean "no bound", which is the bug.
+    raise ImproperlyConfigured(
+        f"DATABASE_DEAD_LINK_SECONDS must be 2 or more, not {DATABASE_DEAD_LINK_SECONDS}"
+    )
+_keepalives_idle = max(1, DATABASE_DEAD_LINK_SECONDS // 3)
+for _option, _value in {
+    "connect_timeout": DATABASE_DEAD_LINK_SECONDS,
+    "tcp_user_timeout": DATABASE_DEAD_LINK_SECONDS * 1000,  # milliseconds
+    "keepalives": 1,
+    "keepalives_idle": _keepalives_idle,
+    "keepalives_interval": max(1, (DATABASE_DEAD_LINK_SECONDS - _keepalives_idle) // 4),
+    "keepalives_count": 4,
+}.items():
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(_option, _value)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker, channel layer, cache --------------------------------
 # `make run` starts a private Redis and sets REDIS_URL itself when it is unset.
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Every Redis client's bound on a dead link, as DATABASE_DEAD_LINK_SECONDS
+# above: TCP keepalive probes after a third of it, and TCP_USER_TIMEOUT (data
+# sent and unacknowledged, a probe included, for this long closes the
+# socket), so an idle connection (the broker's BRPOP, the channel layer's
+# subscription) learns of a cut and reconnects instead of waiting for TCP's
+# 15 minutes. A command answers in milliseconds: REDIS_COMMAND_TIMEOUT_SECONDS
+# bounds each read of a reply (cache, broker) and a connect. Blocking reads
+# wait longer: the channel layer's socket timeout is the whole bound, which
+# must exceed its longest blocking read (BZPOPMIN, 5 s, below).
+REDIS_DEAD_LINK_SECONDS = env.int("REDIS_DEAD_LINK_SECONDS", default=30)
+REDIS_COMMAND_TIMEOUT_SECONDS = 5
+if REDIS_DEAD_LINK_SECONDS < 10:
+    raise ImproperlyConfigured(
+        "REDIS_DEAD_LINK_SECONDS must be 10 or more (longer than the channel layer's "
+        f"5 s blocking read, with a margin), not {REDIS_DEAD_LINK_SECONDS}"
+    )
+_redis_idle = REDIS_DEAD_LINK_SECONDS // 3
+# redis-py sets each pair with setsockopt(IPPROTO_TCP, ...); a platform
+# without one of them (macOS has no TCP_USER_TIMEOUT) goes without it.
+_redis_tcp_options = {
+    getattr(socket, name): value
+    for name, value in (
+        ("TCP_KEEPIDLE", _redis_idle),
+        ("TCP_KEEPINTVL", max(1, (REDIS_DEAD_LINK_SECONDS - _redis_idle) // 4)),
+        ("TCP_KEEPCNT", 4),
+        ("TCP_USER_TIMEOUT", REDIS_DEAD_LINK_SECONDS * 1000),
+    )
+    if hasattr(socket, name)
+}
+# A Unix socket (unix://) has no link to cut, and redis-py's Unix socket
+# connection takes no keepalive arguments.
+REDIS_CONNECTION_OPTIONS = {
+    "socket_timeout": REDIS_COMMAND_TIMEOUT_SECONDS,
+    "socket_connect_timeout": REDIS_COMMAND_TIMEOUT_SECONDS,
+}
+if urlsplit(REDIS_URL).scheme in ("redis", "rediss"):
+    REDIS_CONNECTION_OPTIONS |= {
+        "socket_keepalive": True,
+        "socket_keepalive_options": _redis_tcp_options,
+    }
 
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "cm",
+        # redis-py's pool arguments: Django passes OPTIONS through.
+        "OPTIONS": dict(REDIS_CONNECTION_OPTIONS),
     },
     # Rendered coin and alert list pages, per process, under their ETag: a
     # digest of the rows read on every request (common/api_cache.py).
@@ -213,8 +288,14 @@ if CHANNEL_LAYER_BACKEND.startswith("cryptomonitor.channel_layers."):
 # redis-py 8 gives every connection a 5 s socket timeout by default: exactly
 # RedisChannelLayer's blocking read (BZPOPMIN, 5 s), so an idle socket's
 # consumer died with "Timeout reading" and its browser reconnected every few
-# seconds. Longer than that read, still short enough to notice a dead Redis.
-CHANNEL_LAYER_HOSTS = [{"address": REDIS_URL, "socket_timeout": 30}]
+# seconds. Longer than that read: the whole dead-link bound (above).
+CHANNEL_LAYER_HOSTS = [
+    {
+        "address": REDIS_URL,
+        **REDIS_CONNECTION_OPTIONS,
+        "socket_timeout": REDIS_DEAD_LINK_SECONDS,
+    }
+]
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": CHANNEL_LAYER_BACKEND,
@@ -234,6 +315,15 @@ WS_MESSAGE_BURST = env.int("WS_MESSAGE_BURST", default=20)
 WS_SEND_BUFFER_BYTES = env.int("WS_SEND_BUFFER_BYTES", default=1024 * 1024)
 
 CELERY_BROKER_URL = REDIS_URL
+# kombu passes no socket timeout and no keepalive to redis-py unless told
+# (None: a publish on a dead link waited forever; beat stalled on one for a
+# whole Redis cut). Its BRPOP (1 s) is read when the socket turns readable,
+# and kombu drops one overdue by brpop_timeout + health_check_interval (its
+# own default, 25 s, written out here).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **REDIS_CONNECTION_OPTIONS,
+    "health_check_interval": 25,
+}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
