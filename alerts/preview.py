@@ -873,12 +873,13 @@ def chart_points(
     range_key = next((key for span, key in _CHART_RANGES if result.covered <= span), "30d")
     rate = rate or base_rate()
     points = [
-        (time, rate.convert(price))
-        for time, price in price_history(coin, range_key, now=result.to_at)
-        if time >= result.from_at
+        point
+        for point in price_history(coin, range_key, now=result.to_at)
+        if point[0] >= result.from_at
     ]
     step = -(-len(points) // MAX_CHART_POINTS) if points else 1
     thinned = points[::step]
     if points and thinned[-1] is not points[-1]:
         thinned.append(points[-1])
-    return thinned
+    # Only the points shown are converted (a month has 720 hourly closes).
+    return [(time, rate.convert(price)) for time, price in thinned]
