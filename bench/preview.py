@@ -276,7 +276,8 @@ def cpu_seconds() -> float:
 # What any replay of a month of ticks through SQL costs, step by step: the
 # (coin, time) index range alone, with the 24 h reference (first_value over
 # the RANGE frame), with the move computed from it (a NUMERIC division), and
-# with the runs found (lag over the rows); the preview's statement adds the
+# with the runs found (lag over the rows, its frame in rows as the
+# preview's, alerts.preview.LAG_FRAME); the preview's statement adds the
 # rules and the alert's row to the last.
 FLOOR_STEPS = {
     "index range scan": "SELECT count(*) FROM prices_pricetick t WHERE {range}",
@@ -291,7 +292,8 @@ FLOOR_STEPS = {
         "WHERE {range}) x WHERE abs(price - ref) / ref * 100 >= 3"
     ),
     "+ runs (lag)": (
-        "SELECT count(*) FROM (SELECT m, lag(m) OVER (ORDER BY time) AS before FROM (SELECT "
+        "SELECT count(*) FROM (SELECT m, lag(m) OVER (ORDER BY time ROWS CURRENT ROW) AS before "
+        "FROM (SELECT "
         "time, abs(price - ref) / ref * 100 >= 3 AS m FROM (SELECT time, price, "
         "first_value(price) OVER (ORDER BY time RANGE BETWEEN INTERVAL '24 hours' PRECEDING "
         "AND CURRENT ROW) AS ref FROM prices_pricetick t WHERE {range}) x ORDER BY time "
