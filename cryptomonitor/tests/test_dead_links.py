@@ -90,8 +90,9 @@ class Link:
     def __init__(self) -> None:
         tag = secrets.token_hex(3)
         self.namespace, self.veth = f"cmdl-{tag}", f"cmdl{tag}"
-        # A /30 of its own, on no other interface: only the pair uses it.
-        octet = secrets.randbelow(200) + 20
+        # A /30 of its own, on no other interface (another test run's pair
+        # included): only this pair uses it.
+        octet = _free_octet()
         self.machine_address, self.namespace_address = f"10.79.{octet}.1", f"10.79.{octet}.2"
         try:
             ip("netns", "add", self.namespace)
@@ -124,6 +125,12 @@ class Link:
         ip("netns", "del", self.namespace, check=False)
 
 
+def _free_octet() -> int:
+    used = ip("-4", "-o", "addr", "show").stdout
+    free = [n for n in range(20, 220) if f" 10.79.{n}." not in used]
+    return free[secrets.randbelow(len(free))]
+
+
 def dead_link_options(seconds: int) -> dict:
     """The connection OPTIONS the real settings derive from DATABASE_DEAD_LINK_SECONDS."""
     previous = os.environ.get("DATABASE_DEAD_LINK_SECONDS")
@@ -150,6 +157,8 @@ def link() -> Iterator[Link]:
 def broker_across(link: Link, settings) -> Iterator[Connection]:
     """A connection to the Celery broker as the app makes it, reached across `link`."""
     broker = urlsplit(settings.CELERY_BROKER_URL)
+    if broker.scheme != "redis":
+        pytest.skip("the broker is not reached over TCP: no link to cut")
     forwarder = Forwarder((link.machine_address, 0), (broker.hostname, broker.port or 6379))
     url = broker._replace(netloc=f"{link.machine_address}:{forwarder.address[1]}").geturl()
     across = link.threads.call(_connect_broker, url)
@@ -183,6 +192,8 @@ def _connect_broker(url: str) -> Connection:
 def database_across(link: Link) -> Iterator[DatabaseWrapper]:
     """The test database as the settings connect to it, reached across `link`."""
     settings_dict = connection.settings_dict
+    if (settings_dict["HOST"] or "").startswith("/"):
+        pytest.skip("the test database is on a Unix socket: no link to cut")
     forwarder = Forwarder(
         (link.machine_address, 0),
         (settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432)),
