@@ -694,7 +694,8 @@ class RowsAfter:
         for found_time, price in rows:
             self.chain[asked] = Firing(found_time, price)
             asked = found_time + self.cooldown
-        self.chain[asked] = None  # nothing from there up to `end`
+        if len(rows) < MAX_REPLAYED_FIRINGS:
+            self.chain[asked] = None  # nothing from there up to `end`
 
     def _fetch(self, low: datetime) -> None:
         following = self.high is not None and low <= self.high + self.span
