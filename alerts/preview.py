@@ -66,7 +66,7 @@ LEAD_IN = timedelta(hours=1)
 # walk keeps asking further: the later firings are then found in memory.
 COOLDOWNS_PER_FETCH = 8
 # From this cooldown on (some 180 ten-second ticks), one index probe a
-# cooldown end instead.
+# cooldown end instead, a run's probes chained in one statement.
 PROBE_COOLDOWN = timedelta(minutes=30)
 MIN_FETCH_SPAN = timedelta(hours=3)
 MAX_FETCH_SPAN = timedelta(days=8)
