@@ -30,6 +30,10 @@ when missing) and BENCH_ALERTS_REDIS_URL. Prints a table and writes
 bench/results/alerts.json. Targets: p50 <= 50 ms per batch at 1M alerts with
 up to 1,000 firing, and p50(1M) / p50(10k) <= 2 with the same firing count.
 
+With a fifth of the alerts in EUR, GBP and BTC (2026-12-07, quiet): p50 159 /
+202 ms at 10k / 1M alerts with 400 firing, ratio 1.27 (met); 75 / 94 ms and
+1.24 in the base only. bench/README.md has what the currencies cost.
+
 With every condition in the mix (2026-12-07, load average 3 to 4.7): p50
 62 / 94 ms at 10k / 1M alerts with 400 firing, ratio 1.25 to 1.85 over four
 runs (met); bench/README.md has the runs and the code before beside them.
