@@ -516,24 +516,6 @@ def test_a_process_is_one_member_of_the_prices_group_however_many_sockets_it_ser
     run(scenario)
 
 
-def test_a_process_leaves_the_prices_group_with_its_last_socket_and_joins_again_with_the_next(
-    coins, channel_layer_backend
-):
-    async def scenario():
-        first = await connected()
-        await first.disconnect()
-        await asyncio.sleep(0.2)  # the fan-out's task leaves as it ends
-        members_after_the_last = await prices_group_members(channel_layer_backend)
-        second = await connected()
-        await get_channel_layer().group_send("prices", batch("t10", ("bitcoin", "27600")))
-        got = await second.receive_json_from(TIMEOUT)
-        await second.disconnect()
-        assert members_after_the_last == 0
-        assert got["coins"][0][:2] == ["bitcoin", "27600"]
-
-    run(scenario)
-
-
 def test_a_batch_published_while_a_socket_reads_its_snapshot_follows_that_snapshot(coins):
     async def scenario():
         first = await connected()  # the process hears the group already
