@@ -24,7 +24,7 @@ from common.delivery_channels import Channel
 from common.display_currencies import base_currency, currency_choices, display_currencies
 from notifications.models import offered_channels
 from prices.currencies import RateUnavailable, UnsupportedCurrency, current_rates, usable_rate
-from prices.models import Coin
+from prices.models import Coin, decimal_text
 
 
 class CoinSelect(forms.Select):
@@ -226,7 +226,7 @@ class AlertForm(forms.ModelForm):
         has its presets disabled.
         """
         return {
-            code: format(rate.factor.normalize(), "f")
+            code: decimal_text(rate.factor)
             for code, rate in current_rates().items()
             if not rate.stale
         }

@@ -23,6 +23,7 @@ from alerts.prefill import prefill
 from alerts.progress import distances, rates_for
 from common.display_currencies import display_currencies
 from notifications.models import Delivery
+from prices.models import decimal_text
 
 EVENTS_PER_PAGE = 25
 
@@ -67,7 +68,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         if alert.in_base_currency:
             alert.live_factor = "1"
         elif rate is not None and not rate.stale:
-            alert.live_factor = format(rate.factor.normalize(), "f")
+            alert.live_factor = decimal_text(rate.factor)
     context = {
         "alerts": alerts,
         "coin_ids": sorted({alert.coin.coingecko_id for alert in alerts}),

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from common.display_currencies import base_currency, currency_name, display_currencies
-from prices.models import AMOUNT_DIGITS, PRICE_DIGITS, ExchangeRate
+from prices.models import AMOUNT_DIGITS, PRICE_DIGITS, ExchangeRate, decimal_text
 
 __all__ = [
     "AMOUNT_PLACES",
@@ -155,7 +155,7 @@ class Rate:
         return {
             "currency": self.currency,
             "base": self.base,
-            "factor": format(self.factor.normalize(), "f"),
+            "factor": decimal_text(self.factor),
             "fetched_at": self.fetched_at.isoformat() if self.fetched_at else None,
         }
 
