@@ -751,17 +751,18 @@ SELECT
 """
 
 
-def history_bounds(alert: Alert, to: datetime) -> dict:
+def history_bounds(alert: Alert, to: datetime, rate: Rate | None = None) -> dict:
     """The replayed range: from the start of PREVIEW_DAYS (or the first row) to `to`.
 
     `scan_from` is earlier by the alert's window (or LEAD_IN), so the first
-    replayed rows have their previous price and movement reference.
+    replayed rows have their previous price and movement reference. Prices
+    convert with `rate` (default: replay_rate's).
     """
     start = to - timedelta(days=PREVIEW_DAYS)
     window = WINDOW_DURATIONS.get(alert.window or "", timedelta(0))
     scan_from = start - max(window, LEAD_IN)
     params = {"coin": alert.coin_id, "scan_from": scan_from, "to": to}
-    rate = replay_rate(alert)
+    rate = rate or replay_rate(alert)
     with connection.cursor() as cursor:
         cursor.execute(_BOUNDS_SQL, {**params, "minute": str(Resolution.MINUTE)})
         first_tick, first_minute = cursor.fetchone()
@@ -802,16 +803,18 @@ def preview(alert: Alert, to: datetime | None = None, priced: int | None = MAX_F
     """
     to = to or timezone.now()
     start = _start_state(alert)
+    # Read once: the replay and its chart convert with the same rate.
+    rate = replay_rate(alert)
     with transaction.atomic():
         previous = apply_plan_settings(PREVIEW_SETTINGS, keep_previous=connection.in_atomic_block)
-        result = _replay(start, to, priced)
+        result = _replay(start, to, priced, rate)
         apply_plan_settings(previous)
-    result.chart = chart_points(alert.coin, result, replay_rate(alert))
+    result.chart = chart_points(alert.coin, result, rate)
     return result
 
 
-def _replay(alert: Alert, to: datetime, priced: int | None) -> Preview:
-    bounds = history_bounds(alert, to)
+def _replay(alert: Alert, to: datetime, priced: int | None, rate: Rate) -> Preview:
+    bounds = history_bounds(alert, to, rate)
     has_history = bounds.pop("has_history")
     ticks_from = bounds["ticks_from"] if bounds["ticks_from"] <= to else None
     result = Preview(
