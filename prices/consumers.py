@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -10,7 +11,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from common.live_groups import token_group, user_group
-from prices import live, metrics
+from prices import fanout, live, metrics
 
 # RFC 6455: "message too big to process".
 CLOSE_TOO_BIG = 1009
@@ -30,8 +31,10 @@ MAX_TOKEN_LENGTH = 200
 class PriceConsumer(AsyncWebsocketConsumer):
     """Pushes price batches to every browser and alert popups to their owner."""
 
-    groups = [live.PRICES_GROUP]
+    # The prices group is heard once per process (prices.fanout), not per socket.
+    groups: list[str] = []
     signed_out = False
+    fanout: fanout.Fanout | None = None
     counted = False  # in cryptomonitor_websocket_connections
     # The API token that authenticated this socket (header or auth message).
     token_id: int | None = None
@@ -48,12 +51,16 @@ class PriceConsumer(AsyncWebsocketConsumer):
                 return
         elif user is not None and user.is_authenticated:
             await self.join(user_group(user.pk))
+        # Batches from here on wait until the snapshot has gone out.
+        self.fanout = fanout.for_this_loop()
+        await self.fanout.add(self)
         await self.accept()
         metrics.WEBSOCKET_CONNECTIONS.inc()
         self.counted = True
         snapshot = await database_sync_to_async(live.process_texts.snapshot_text)()
         await self.send(text_data=snapshot)
         metrics.SENT_SNAPSHOT.inc()
+        await self.fanout.release(self)
 
     async def __call__(self, scope, receive, send) -> None:
         # However the socket's consumer ends (a close, an error in a handler,
@@ -65,6 +72,9 @@ class PriceConsumer(AsyncWebsocketConsumer):
             if self.counted:
                 self.counted = False
                 metrics.WEBSOCKET_CONNECTIONS.dec()
+            if self.fanout is not None:
+                # The loop's last socket waits for the fan-out to leave the group.
+                await asyncio.shield(self.fanout.remove(self))
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections (a hop to a thread)
@@ -152,6 +162,8 @@ class PriceConsumer(AsyncWebsocketConsumer):
         self.groups = [*self.groups, group]
 
     async def subscribe(self, coin_ids: list[str]) -> None:
+        if self.fanout is not None:  # batches wait until the new snapshot has gone out
+            self.fanout.hold(self)
         # From the process's memory: no query per subscribe (ProcessTexts).
         known, snapshot = await database_sync_to_async(live.process_texts.subscription)(coin_ids)
         self.coin_ids = frozenset(coin_ids)
@@ -165,6 +177,15 @@ class PriceConsumer(AsyncWebsocketConsumer):
         )
         await self.send(text_data=snapshot)
         metrics.SENT_SNAPSHOT.inc()
+        if self.fanout is not None:
+            await self.fanout.release(self)
+
+    async def deliver(self, event: dict[str, Any]) -> None:
+        """An event of the prices group, from this process's fanout."""
+        if event["type"] == "prices.update":
+            await self.prices_update(event)
+        elif event["type"] == "prices.feed":
+            await self.prices_feed(event)
 
     async def prices_update(self, event: dict[str, Any]) -> None:
         if self.coin_ids is None:
