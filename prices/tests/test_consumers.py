@@ -15,11 +15,13 @@ from decimal import Decimal
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from common.live_groups import user_group
 from prices import fanout, live
@@ -563,6 +565,27 @@ def test_a_batch_after_the_fan_out_has_stopped_and_started_again_reaches_each_so
         await second.disconnect()
         assert got["coins"][0][:2] == ["bitcoin", "27700"]
         assert nothing_more
+
+    run(scenario)
+
+
+def test_a_socket_is_refused_while_redis_is_away_and_the_next_one_hears_batches_again(coins):
+    async def scenario():
+        working = get_channel_layer()
+        # Nothing listens on port 1: every connection to this "Redis" is refused.
+        away = type(working)(hosts=["redis://127.0.0.1:1"], prefix="cm:test-channels")
+        channel_layers.set(DEFAULT_CHANNEL_LAYER, away)
+        try:
+            refused = WebsocketCommunicator(PriceConsumer.as_asgi(), "/ws/prices/")
+            with pytest.raises(RedisConnectionError):
+                await refused.connect(TIMEOUT)
+        finally:
+            channel_layers.set(DEFAULT_CHANNEL_LAYER, working)
+        second = await connected()
+        await working.group_send("prices", batch("t12", ("bitcoin", "27800")))
+        got = await second.receive_json_from(TIMEOUT)
+        await second.disconnect()
+        assert got["coins"][0][:2] == ["bitcoin", "27800"]
 
     run(scenario)
 
