@@ -201,13 +201,29 @@ def publish(batches: int, interval: float, full: bool) -> None:
 
     from prices.models import Coin
 
-    coins = [coin.snapshot() for coin in Coin.objects.filter(is_tracked=True).order_by("pk")]
-    by_rank = {int(coin["id"].rsplit("-", 1)[1]): coin for coin in coins}
+    # By rank, so the same model applies to the bench's coins and to a real
+    # deployment's (the cluster's, `remote`): the n-th coin by market cap.
+    tracked = Coin.objects.filter(is_tracked=True).order_by("market_cap_rank", "pk")
+    coins = [coin.snapshot() for coin in tracked]
+    by_rank = dict(enumerate(coins, start=1))
+    # A deployment tracking fewer coins (the local cluster's fake feed has 10)
+    # still gets the model's batches: the missing ranks are copies of tracked
+    # coins under names of their own, so a frame has a real page's share.
+    for rank in range(len(coins) + 1, COINS + 1):
+        template = coins[(rank - 1) % len(coins)]
+        by_rank[rank] = {
+            **template,
+            "id": f"bench-coin-{rank:03d}",
+            "symbol": f"b{rank:03d}",
+            "name": f"Bench Coin {rank}",
+        }
+    coins = list(by_rank.values())
     polls = market_batches(batches, len(coins), full)
     layer = get_channel_layer()
 
     async def run() -> list[float]:
         send_ms = []
+        stamps.clear()
         start = time.monotonic()
         for index, moved in enumerate(polls):
             await asyncio.sleep(max(0.0, start + index * interval - time.monotonic()))
@@ -221,6 +237,7 @@ def publish(batches: int, interval: float, full: bool) -> None:
                 coin["updated_at"] = datetime.now(UTC).isoformat()
                 batch.append(coin)
             stamp = datetime.now(UTC).isoformat()
+            stamps.append(stamp)
             before = time.perf_counter()
             await layer.group_send(
                 "prices", {"type": "prices.update", "coins": batch, "polled_at": stamp}
@@ -229,6 +246,7 @@ def publish(batches: int, interval: float, full: bool) -> None:
         return send_ms
 
     sizes = [len(moved) for moved in polls]
+    stamps: list[str] = []
     send_ms = asyncio.run(run())
     print(
         json.dumps(
@@ -238,6 +256,7 @@ def publish(batches: int, interval: float, full: bool) -> None:
                 "coins_per_batch_max": max(sizes),
                 "batches_sent": sum(1 for size in sizes if size),
                 "send_ms": send_ms,
+                "stamps": stamps,
             }
         )
     )
@@ -246,12 +265,14 @@ def publish(batches: int, interval: float, full: bool) -> None:
 # --- Clients (child processes) ----------------------------------------------------------
 
 
-def client_process(urls, count, ready, stop, results) -> None:
+def client_process(urls, count, ready, stop, results, origin, sources) -> None:
     raise_open_files_limit()
-    results.put(asyncio.run(run_clients(urls, count, ready, stop)))
+    results.put(asyncio.run(run_clients(urls, count, ready, stop, origin, sources)))
 
 
-async def run_clients(urls: list[str], count: int, ready, stop) -> dict:
+async def run_clients(
+    urls: list[str], count: int, ready, stop, origin: str, sources: list[str]
+) -> dict:
     import websockets
 
     gate = asyncio.Semaphore(CONNECTS_IN_FLIGHT)
@@ -262,12 +283,15 @@ async def run_clients(urls: list[str], count: int, ready, stop) -> dict:
 
     async def open_one(index: int):
         url = urls[index % len(urls)]
+        # Many clients' own addresses, as behind a load balancer that limits
+        # sockets per address (docker/nginx.conf): one address each in turn.
+        source = {"local_addr": (sources[index % len(sources)], 0)} if sources else {}
         async with gate:
             began = time.perf_counter()
             try:
                 socket = await websockets.connect(
                     url,
-                    origin="http://127.0.0.1",
+                    origin=origin,
                     compression=None,
                     proxy=None,
                     ping_interval=None,
@@ -275,6 +299,7 @@ async def run_clients(urls: list[str], count: int, ready, stop) -> dict:
                     max_queue=None,
                     open_timeout=60,
                     close_timeout=2,
+                    **source,
                 )
                 await socket.recv(decode=False)  # the snapshot
             except Exception as exc:  # noqa: BLE001 - counted and reported
@@ -336,7 +361,9 @@ async def run_clients(urls: list[str], count: int, ready, stop) -> dict:
     )
     return {
         "latencies": latencies,
-        "received": [len(got) for got in received],
+        # Every stamp each socket got: loss counts the publisher's batches
+        # only (on a live deployment its own polls' batches arrive too).
+        "received": [sorted(got) for got, socket in zip(received, sockets, strict=True) if socket],
         "frame_bytes": frame_bytes,
     }
 
@@ -398,71 +425,98 @@ def warm_up(ports: list[int]) -> None:
 def run_scenario(layer: str, servers: int, clients: int, seconds: int, full: bool = False) -> dict:
     env = bench_env(layer)
     clear_channel_keys(env["REDIS_URL"])
-    context = mp.get_context("spawn")
     load_before = os.getloadavg()
     with _servers(env, servers) as live:
         ports = [server.port for server in live]
-        pids = [server.pid for server in live]
         warm_up(ports)
         time.sleep(1.0)
-        idle_before = rss_bytes(pids)
         urls = [f"ws://127.0.0.1:{port}/ws/prices/" for port in ports]
-        ready, results, stop = context.Queue(), context.Queue(), StopSignal(context)
-        shares = [
-            clients // CLIENT_PROCESSES + (i < clients % CLIENT_PROCESSES)
-            for i in range(CLIENT_PROCESSES)
-        ]
-        workers = [
-            context.Process(target=client_process, args=(urls, share, ready, stop, results))
-            for share in shares
-            if share
-        ]
-        began = time.perf_counter()
-        for worker in workers:
-            worker.start()
-        connects = [ready.get(timeout=600) for _ in workers]
-        connect_seconds = time.perf_counter() - began
-        time.sleep(2.0)
-        idle_after = rss_bytes(pids)
-        connected = sum(c["connected"] for c in connects)
-        worker_pids = [worker.pid for worker in workers]
-        server_cpu, client_cpu = cpu_seconds(pids), cpu_seconds(worker_pids)
-        publisher = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "publish",
-                "--batches",
-                str(seconds),
-                *(["--full-batches"] if full else []),
-            ],
-            cwd=BASE_DIR,
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            check=True,
+        row = measure(urls, [server.pid for server in live], clients, seconds, full, env)
+    load = [round(x, 2) for x in load_before]
+    return {"layer": layer, "servers": servers, **row, "load_average_before": load}
+
+
+def measure(
+    urls: list[str],
+    pids: list[int],
+    clients: int,
+    seconds: int,
+    full: bool,
+    env: dict[str, str],
+    origin: str = "http://127.0.0.1",
+    ready_file: str = "",
+    sources: list[str] | None = None,
+) -> dict:
+    """Connect `clients` sockets over `urls`, publish `seconds` batches, and measure.
+
+    `pids` are the servers' processes (memory and CPU); `env` the publisher's
+    settings on top of this process's; `ready_file`, when given, is written
+    once every client is connected, just before the first batch; `sources`,
+    the clients' own addresses (one each in turn), else the system's choice.
+    """
+    context = mp.get_context("spawn")
+    load_before = os.getloadavg()
+    idle_before = rss_bytes(pids)
+    ready, results, stop = context.Queue(), context.Queue(), StopSignal(context)
+    shares = [
+        clients // CLIENT_PROCESSES + (i < clients % CLIENT_PROCESSES)
+        for i in range(CLIENT_PROCESSES)
+    ]
+    workers = [
+        context.Process(
+            target=client_process,
+            args=(urls, share, ready, stop, results, origin, sources or []),
         )
-        published = json.loads(publisher.stdout.strip().splitlines()[-1])
-        busy_rss = rss_bytes(pids)
-        published_at = time.perf_counter()
-        sent = published["batches_sent"]
-        stop.set(sent)
-        # CPU until every client has every batch: a server that falls behind
-        # does the rest of its work after the last batch was published.
-        for _ in workers:
-            ready.get(timeout=DRAIN_SECONDS + 60)
-        drain_seconds = time.perf_counter() - published_at
-        server_cpu = cpu_seconds(pids) - server_cpu
-        client_cpu = cpu_seconds(worker_pids) - client_cpu
-        outcomes = [results.get(timeout=300) for _ in workers]
-        for worker in workers:
-            worker.join(timeout=30)
+        for share in shares
+        if share
+    ]
+    began = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    connects = [ready.get(timeout=600) for _ in workers]
+    connect_seconds = time.perf_counter() - began
+    time.sleep(2.0)
+    idle_after = rss_bytes(pids)
+    connected = sum(c["connected"] for c in connects)
+    worker_pids = [worker.pid for worker in workers]
+    server_cpu, client_cpu = cpu_seconds(pids), cpu_seconds(worker_pids)
+    if ready_file:
+        Path(ready_file).write_text(str(time.time()))
+    publisher = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "publish",
+            "--batches",
+            str(seconds),
+            *(["--full-batches"] if full else []),
+        ],
+        cwd=BASE_DIR,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    published = json.loads(publisher.stdout.strip().splitlines()[-1])
+    busy_rss = rss_bytes(pids)
+    published_at = time.perf_counter()
+    sent = published["batches_sent"]
+    stop.set(sent)
+    # CPU until every client has every batch: a server that falls behind
+    # does the rest of its work after the last batch was published.
+    for _ in workers:
+        ready.get(timeout=DRAIN_SECONDS + 60)
+    drain_seconds = time.perf_counter() - published_at
+    server_cpu = cpu_seconds(pids) - server_cpu
+    client_cpu = cpu_seconds(worker_pids) - client_cpu
+    outcomes = [results.get(timeout=300) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
     latencies = [ms * 1000 for o in outcomes for ms in o["latencies"]]
-    received = sum(sum(o["received"]) for o in outcomes)
+    stamps = set(published["stamps"])
+    received = sum(len(stamps.intersection(got)) for o in outcomes for got in o["received"])
     handshakes = [s for c in connects for s in c["handshake_seconds"]]
     return {
-        "layer": layer,
-        "servers": servers,
         "clients": clients,
         "connected": connected,
         "connect_failures": sum(c["failed"] for c in connects),
@@ -498,6 +552,28 @@ def run_scenario(layer: str, servers: int, clients: int, seconds: int, full: boo
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def remote(args: argparse.Namespace) -> None:
+    """Measure servers started elsewhere (the local cluster's daphne: deploy/cluster/chaos.py).
+
+    The publisher uses this process's settings (DATABASE_URL, REDIS_URL and
+    the channel layer of the deployment measured); one JSON line is printed.
+    """
+    raise_open_files_limit()
+    pids = [int(pid) for pid in args.server_pids.split(",") if pid]
+    row = measure(
+        args.urls.split(","),
+        pids,
+        int(args.clients),
+        args.seconds,
+        args.full_batches,
+        {},
+        origin=args.origin,
+        ready_file=args.ready_file,
+        sources=[address for address in args.source_addresses.split(",") if address],
+    )
+    print(json.dumps({"layer": os.environ.get("CHANNEL_LAYER_BACKEND", "settings"), **row}))
 
 
 class _servers:
@@ -576,7 +652,9 @@ def write_results(rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "seed", "publish"])
+    parser.add_argument(
+        "command", nargs="?", default="run", choices=["run", "seed", "publish", "remote"]
+    )
     parser.add_argument("--quick", action="store_true", help="200 clients for 10 s")
     parser.add_argument("--clients", default="1000,5000")
     parser.add_argument("--servers", default="1,2")
@@ -588,7 +666,16 @@ def main() -> None:
         action="store_true",
         help="every coin in every batch (the worst case) instead of the coins a poll moves",
     )
+    parser.add_argument("--urls", help="remote: the servers' WebSocket URLs, comma-separated")
+    parser.add_argument("--origin", default="http://127.0.0.1", help="remote: the Origin header")
+    parser.add_argument("--server-pids", default="", help="remote: their pids (CPU, memory)")
+    parser.add_argument("--ready-file", default="", help="remote: written when all connected")
+    parser.add_argument(
+        "--source-addresses", default="", help="remote: the clients' own addresses, in turn"
+    )
     args = parser.parse_args()
+    if args.command == "remote":
+        return remote(args)
     if args.command == "seed":
         return seed_coins()
     if args.command == "publish":
