@@ -132,7 +132,8 @@ cluster-down: deps
 
 # Failure scenarios on that cluster (deploy/cluster/chaos.py): a node killed
 # mid-burst, Redis and PostgreSQL restarted, a worker cut off, two beats, the
-# feed down. A table, `chaos: N/M scenarios pass`, non-zero when one fails;
+# feed down, one node's fan-out, one node against two (each node half a core).
+# A table, `chaos: N/M scenarios pass`, non-zero when one fails;
 # about 15 minutes. CHAOS_ARGS="--only 1,3" or "--alerts 2000". Not in `make test`.
 # `python -m deploy.cluster selfcheck` checks the harness itself.
 chaos: deps proxy $(ASSETS_STAMP)

@@ -7,7 +7,9 @@ run's budget), the scenarios run in order against it, and a table of
 `chaos: N/M scenarios pass`, and the exit code is 1 when any failed.
 
 Every check reads what the outside saw: the SMTP sink's record, the
-database, the WebSocket frames a client on the clients host received.
+database, the WebSocket frames a client on the clients host received (for
+the fan-out, scenarios 7 and 8: bench/fanout.py's own clients and
+publisher, run on the clients host against the cluster).
 
     python -m deploy.cluster chaos [--alerts 10000] [--only 1,3]
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -33,11 +36,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry, multiprocess
 from websockets.asyncio.client import connect
 
 from deploy.cluster import netns, services
-from deploy.cluster.cluster import Cluster
-from deploy.cluster.topology import WEB_PORT
+from deploy.cluster.cluster import PYTHON, Cluster
+from deploy.cluster.topology import NODES, WEB_PORT, WS_PORT
 
 # Real settings of the product, shortened for the run (docs/operations.md).
 CHAOS_SETTINGS = {
@@ -724,6 +728,371 @@ def feed_outage(cluster: Cluster, alerts: int = 200, outage: float = 150) -> Out
     return Outcome(name, ok, figure)
 
 
+# --- fan-out: bench/fanout.py's clients and publisher on the clients host ------------------
+
+# The issue's targets for one node (bench/fanout.py's TARGETS): p99 in ms by clients.
+FANOUT_TARGETS_MS = {10_000: 850.0, 5_000: 350.0}
+FANOUT_BATCHES = 20  # one a second, as bench/fanout.py: ten times the real poll rate
+FANOUT_TIMEOUT = 300.0
+
+
+def daphne_pids(cluster: Cluster, hosts: tuple[str, ...]) -> list[int]:
+    """The daphne processes of the hosts (their CPU and memory are the fan-out's cost)."""
+    found = []
+    for host in hosts:
+        for pid in netns.pids_in(cluster.topology.namespace(host)):
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"daphne" in argv:
+                found.append(pid)
+    return found
+
+
+def start_fanout(
+    cluster: Cluster,
+    urls: list[str],
+    clients: int,
+    pids: list[int],
+    label: str,
+    sources: list[str] | None = None,
+) -> tuple[subprocess.Popen[bytes], Path, Path]:
+    """`bench/fanout.py remote` of the build on the clients host; (process, log, ready file).
+
+    The bench's own clients (4 processes) and publisher (one `prices.update`
+    a second through the deployment's channel layer, the bench's batch model
+    of the coins a poll moves), with the cluster's settings: its Redis and
+    PostgreSQL over the bridge, as a node's worker would publish.
+    """
+    ctx = cluster.ctx
+    assert ctx is not None
+    env = services.product_environment(ctx, "clients", f"fanout-{label}")
+    Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+    ready = ctx.data("clients", f"fanout-{label}.ready")
+    ready.unlink(missing_ok=True)
+    argv = [
+        str(PYTHON), str(ctx.app / "bench" / "fanout.py"), "remote",
+        "--urls", ",".join(urls), "--clients", str(clients),
+        "--seconds", str(FANOUT_BATCHES), "--origin", cluster.topology.lb_url,
+        "--server-pids", ",".join(map(str, pids)), "--ready-file", str(ready),
+        "--source-addresses", ",".join(sources or []),
+    ]  # fmt: skip
+    log = cluster.var / "clients" / f"fanout-{label}.log"
+    return cluster.spawn("clients", argv, f"fanout-{label}", env=env), log, ready
+
+
+def finish_fanout(process: subprocess.Popen[bytes], log: Path) -> dict[str, Any]:
+    """The bench's row (its last JSON line), or {"error": ...} when it failed or overran."""
+    try:
+        code = process.wait(timeout=FANOUT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        return {"error": f"still running after {FANOUT_TIMEOUT:.0f} s (see {log})"}
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("{")]
+    if code != 0 or not lines:
+        return {"error": f"bench/fanout.py exited with {code} (see {log})"}
+    return json.loads(lines[-1])
+
+
+def fanout_text(row: dict[str, Any]) -> str:
+    if "error" in row:
+        return row["error"]
+    return (
+        f"{row['connected']}/{row['clients']} connected in {row['connect_seconds_all']:.0f} s, "
+        f"p50/p99 {row['latency_ms_p50']:.0f}/{row['latency_ms_p99']:.0f} ms, "
+        f"{row['messages_lost']} lost of {row['messages_expected']}, "
+        f"daphne {row['daphne_cpu_ms_per_batch']:.0f} ms CPU a batch, "
+        f"{row['frame_bytes_max'] / 1000:.1f} KB frames, load {row['load_average_before'][0]:.1f}"
+    )
+
+
+def fanout_whole(row: dict[str, Any]) -> bool:
+    return (
+        "error" not in row
+        and row["connected"] == row["clients"]
+        and row["connect_failures"] == 0
+        and row["messages_lost"] == 0
+    )
+
+
+# --- 7. one node's fan-out ---------------------------------------------------------------
+
+
+def one_node_fanout(cluster: Cluster, sizes: tuple[int, ...] = (5_000, 10_000)) -> Outcome:
+    """The issue's targets on node-a's daphne, its clients on the clients host.
+
+    Straight to node-a's daphne, not through lb: lb would share the sockets
+    with node-b (that is scenario 8) and add nginx's CPU on the same cores.
+    """
+    name = f"7 one node's fan-out ({' and '.join(f'{n:,}' for n in sizes)} clients)"
+    url = f"ws://{cluster.address('node-a')}:{WS_PORT}/ws/prices/"
+    rows = []
+    for clients in sizes:
+        process, log, _ready = start_fanout(
+            cluster, [url], clients, daphne_pids(cluster, ("node-a",)), f"7-{clients}"
+        )
+        rows.append(finish_fanout(process, log))
+        print(f"chaos: 7 at {clients}: {json.dumps(rows[-1])}", flush=True)
+    ok = all(
+        fanout_whole(row) and row["latency_ms_p99"] <= FANOUT_TARGETS_MS.get(row["clients"], 1e9)
+        for row in rows
+    )
+    figure = "; ".join(
+        f"{n:,}: {fanout_text(row)} (target p99 <= {FANOUT_TARGETS_MS.get(n, 0):.0f})"
+        for n, row in zip(sizes, rows, strict=True)
+    )
+    return Outcome(name, ok, figure)
+
+
+# --- 8. scale-out pays ----------------------------------------------------------------------
+
+# Every alert not in a firing set: `above` at a thousand times its coin's
+# price (never fires), spread over every tracked coin and the firing users,
+# inserted by PostgreSQL itself (a million rows in seconds, no client round trips).
+FILLER_ALERTS = """
+WITH coins AS (
+    SELECT array_agg(id ORDER BY id) AS ids, array_agg(price * 1000 ORDER BY id) AS targets
+    FROM prices_coin WHERE is_tracked AND price IS NOT NULL
+), users AS (
+    SELECT array_agg(id ORDER BY id) AS ids FROM auth_user WHERE username LIKE ANY(%s)
+)
+INSERT INTO alerts_alert (user_id, coin_id, condition, target, "window", note, frequency,
+    cooldown_seconds, channels, status, armed, created_at, updated_at, expired_from, currency)
+SELECT users.ids[1 + g %% cardinality(users.ids)], coins.ids[1 + g %% cardinality(coins.ids)],
+    'above', round(coins.targets[1 + g %% cardinality(coins.ids)], 2), '', '', 'once', 3600,
+    '["email"]'::jsonb, 'active', true, now(), now(), '', 'usd'
+FROM generate_series(0, %s - 1) AS g, coins, users
+"""
+# lb admits 50 sockets and 10 handshakes a second (burst 100) per client
+# address (docker/nginx.conf): thousands of users come from thousands of
+# addresses, so the clients host takes more of its own, 33 clients each.
+LOAD_OCTETS = range(101, 251)
+# The CPU model of scenario 8 (docs/operations.md): both nodes share this
+# machine's 2 cores with every other host, so each node is a host with half a
+# core of its own (a CFS quota), and all the hosts that are not nodes (lb,
+# db, redis, beat, mail, feed, clients) share one core, whether one node
+# serves or two. A second node adds its half core and nothing else.
+CGROUP_CPU = Path("/sys/fs/cgroup/cpu")  # cgroup v1's cpu controller, as on this machine
+CGROUP_PREFIX = "cmc-"
+CFS_PERIOD_US = 100_000
+NODE_CORES = 0.5
+SHARED_CORES = 1.0
+EVALUATION = "cryptomonitor_alert_evaluation_duration_seconds"
+POLL = "cryptomonitor_poll_duration_seconds"
+
+
+def cpu_group(name: str, cores: float) -> Path:
+    """A CPU cgroup (v1) of the harness's own allowed `cores` a period, CFS-throttled beyond."""
+    path = CGROUP_CPU / f"{CGROUP_PREFIX}{name}"
+    path.mkdir(exist_ok=True)
+    (path / "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
+    (path / "cpu.cfs_quota_us").write_text(str(int(cores * CFS_PERIOD_US)))
+    return path
+
+
+def confine(cluster: Cluster, hosts: tuple[str, ...], group: Path) -> None:
+    """Every process of the hosts (and what they start later) into the group."""
+    for host in hosts:
+        for pid in netns.pids_in(cluster.topology.namespace(host)):
+            with contextlib.suppress(OSError):  # gone meanwhile
+                (group / "cgroup.procs").write_text(str(pid))
+
+
+def release_cpu_groups() -> None:
+    """Back to the machine's root group, and the groups removed (also a crashed run's)."""
+    for group in CGROUP_CPU.glob(f"{CGROUP_PREFIX}*"):
+        for pid in (group / "cgroup.procs").read_text().split():
+            with contextlib.suppress(OSError):
+                (CGROUP_CPU / "cgroup.procs").write_text(pid)
+        with contextlib.suppress(OSError):  # a task that could not move: left for down
+            group.rmdir()
+
+
+def host_cpu_seconds(cluster: Cluster) -> dict[str, float]:
+    """CPU seconds used so far by each host's processes (user + system).
+
+    A process's own time and its ended children's (PostgreSQL's backends,
+    Celery's replaced pool processes): what the host has used since its start.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for host in cluster.topology.hosts:
+        total = 0
+        for pid in netns.pids_in(cluster.topology.namespace(host)):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                # After the command's parenthesis: fields 14 to 17 are utime,
+                # stime, and the ended children's cutime and cstime.
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += sum(int(value) for value in fields[11:15])
+        used[host] = total / tick
+    return used
+
+
+def load_addresses(cluster: Cluster) -> list[str]:
+    """The clients host's extra addresses (added once; its namespace's end removes them)."""
+    namespace = cluster.topology.namespace("clients")
+    prefix = cluster.topology.prefix_length
+    addresses = [str(cluster.topology.subnet.network_address + n) for n in LOAD_OCTETS]
+    present = netns.ip("-n", namespace, "-4", "-o", "addr", "show", "dev", "eth0").stdout
+    for address in addresses:
+        if f" {address}/" not in present:
+            netns.ip("-n", namespace, "addr", "add", f"{address}/{prefix}", "dev", "eth0")
+    return addresses
+
+
+def worker_histogram(cluster: Cluster, hosts: tuple[str, ...], metric: str) -> tuple[float, float]:
+    """(sum, count) of a histogram over the hosts' `worker` processes, from their metric files."""
+    total, count = 0.0, 0.0
+    for host in hosts:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(
+            registry, path=str(cluster.run_dir / host / "metrics" / "worker")
+        )
+        for family in registry.collect():
+            for sample in family.samples:
+                if sample.name == f"{metric}_sum":
+                    total += sample.value
+                elif sample.name == f"{metric}_count":
+                    count += sample.value
+    return total, count
+
+
+@dataclass
+class Served:
+    """One configuration's figures under the same load."""
+
+    nodes: tuple[str, ...]
+    fanout: dict[str, Any]
+    burst_seconds: float | None  # the poll that saw the move -> the last email accepted
+    emailed: int
+    duplicates: int
+    by_node: dict[str, int]
+    send_seconds: float  # the first email -> the last
+    evaluation_ms: float  # per batch evaluated in the window (the workers' histogram)
+    poll_ms: float
+    cores: dict[str, float]  # each host's CPU from the poll to the last email, in cores
+
+    def text(self) -> str:
+        burst = f"{self.burst_seconds:.1f} s" if self.burst_seconds is not None else "NOT DONE"
+        sent = ", ".join(f"{node} {n}" for node, n in self.by_node.items())
+        p99 = self.fanout.get("latency_ms_p99", float("nan"))
+        ranked = sorted(self.cores.items(), key=lambda item: -item[1])
+        busiest = ", ".join(f"{host} {cores:.2f}" for host, cores in ranked if cores >= 0.01)
+        return (
+            f"{len(self.nodes)} node(s): p99 {p99:.0f} ms ({fanout_text(self.fanout)}); "
+            f"burst to last email {burst} ({self.emailed} emailed, {self.duplicates} dup, {sent}; "
+            f"{self.emailed / max(self.send_seconds, 0.001):.0f} emails/s), evaluation "
+            f"{self.evaluation_ms:.0f} ms a batch, poll {self.poll_ms:.0f} ms; cores used "
+            f"in the burst: {busiest}"
+        )
+
+
+def serve(
+    cluster: Cluster, nodes: tuple[str, ...], clients: int, prefix: str, coin: str, firing: int,
+    target: Decimal,
+) -> Served:  # fmt: skip
+    """`clients` sockets through lb and one alert burst on `coin`, served by `nodes`."""
+    release_cpu_groups()
+    for node in nodes:
+        confine(cluster, (node,), cpu_group(node, NODE_CORES))
+    shared = tuple(h for h in cluster.topology.hosts if h not in NODES)
+    group = cpu_group("shared", SHARED_CORES)
+    confine(cluster, shared, group)
+    url = f"ws://{cluster.address('lb')}:{WEB_PORT}/ws/prices/"
+    label = f"8-{len(nodes)}"
+    pids, sources = daphne_pids(cluster, nodes), load_addresses(cluster)
+    process, log, ready = start_fanout(cluster, [url], clients, pids, label, sources)
+    # The harness starts it from the machine's group: its client processes
+    # (started once it runs) and it join the clients host's share.
+    confine(cluster, ("clients",), group)
+    wait_until(ready.exists, FANOUT_TIMEOUT - 60, every=0.2)
+    confine(cluster, ("clients",), group)
+    evaluation, poll = (
+        worker_histogram(cluster, nodes, EVALUATION),
+        worker_histogram(cluster, nodes, POLL),
+    )
+    time.sleep(2)  # a few batches before the burst
+    polls = markets_requests(cluster)
+    fire(cluster, coin, target)
+    # The poll that fetches the move: its request at the feed.
+    wait_until(lambda: markets_requests(cluster) > polls, 2 * POLL_SECONDS, every=0.05)
+    polled_at, cpu_before = time.time(), host_cpu_seconds(cluster)
+    done = all_emailed(cluster, prefix, firing, 120)
+    burst_cpu = host_cpu_seconds(cluster)
+    burst_wall = time.time() - polled_at
+    fanout = finish_fanout(process, log)
+    mails = mails_for(cluster, prefix)
+    accepted = sorted(m.accepted_at for m in mails)
+    addresses = {node: cluster.address(node) for node in nodes}
+    after_eval, after_poll = (
+        worker_histogram(cluster, nodes, EVALUATION),
+        worker_histogram(cluster, nodes, POLL),
+    )
+
+    def mean_ms(before: tuple[float, float], after: tuple[float, float]) -> float:
+        batches = after[1] - before[1]
+        return (after[0] - before[0]) * 1000 / batches if batches else float("nan")
+
+    return Served(
+        nodes=nodes,
+        fanout=fanout,
+        burst_seconds=(accepted[-1] - polled_at) if done and accepted else None,
+        emailed=len({m.rcpt_tos[0] for m in mails}),
+        duplicates=len(mails) - len({m.rcpt_tos[0] for m in mails}),
+        by_node={n: sum(1 for m in mails if m.peer == a) for n, a in addresses.items()},
+        send_seconds=(accepted[-1] - accepted[0]) if accepted else 0.0,
+        evaluation_ms=mean_ms(evaluation, after_eval),
+        poll_ms=mean_ms(poll, after_poll),
+        cores={h: (burst_cpu[h] - cpu_before.get(h, 0.0)) / burst_wall for h in burst_cpu},
+    )
+
+
+def scale_out(
+    cluster: Cluster, clients: int = 5_000, alerts: int = 1_000_000, firing: int = 1_000
+) -> Outcome:
+    """The same load on two nodes, then on node-a alone; each node with half a core."""
+    name = f"8 scale-out: {clients:,} clients, {alerts:,} alerts, {firing:,} firing, 2 vs 1 node"
+    began = time.monotonic()
+    # One firing set a run: `once` alerts fire once.
+    sets = [(coin, *make_alerts(cluster, firing, coin)) for coin in ("solana", "cardano")]
+    prefixes = [prefix + "%" for _coin, prefix, _target in sets]
+    cluster.sql(FILLER_ALERTS, [prefixes, alerts - firing * len(sets)])
+    cluster.sql("VACUUM ANALYZE alerts_alert")
+    cluster.sql("CHECKPOINT")  # the load's writes flushed now, not during a run
+    seeded = time.monotonic() - began
+    runs: list[Served] = []
+    try:
+        for (coin, prefix, target), nodes in zip(sets, (NODES, ("node-a",)), strict=True):
+            if nodes == ("node-a",):
+                cluster.stop_host("node-b")
+            runs.append(serve(cluster, nodes, clients, prefix, coin, firing, target))
+            print(f"chaos: 8 {runs[-1].text()}", flush=True)
+    finally:
+        release_cpu_groups()
+        cluster.start_host("node-b")
+    two, one = runs
+    p99 = [run.fanout.get("latency_ms_p99", float("nan")) for run in (one, two)]
+    burst = [run.burst_seconds for run in (one, two)]
+    # One node may fall behind (that is what a second is for): its losses
+    # are a figure; two must lose nothing.
+    ok = (
+        fanout_whole(two.fanout)
+        and all(run.emailed == firing and run.duplicates == 0 for run in runs)
+        and None not in burst
+        and p99[1] < p99[0]
+        and burst[1] < burst[0]  # type: ignore[operator]
+    )
+    ratios = (
+        f"one/two: p99 {p99[0] / p99[1]:.2f}x, burst {burst[0] / burst[1]:.2f}x"  # type: ignore[operator]
+        if None not in burst and p99[1]
+        else "no ratio (a run did not finish)"
+    )
+    figure = f"{ratios}; {two.text()}; {one.text()}; seeded in {seeded:.0f} s"
+    return Outcome(name, ok, figure)
+
+
 # --- the run ----------------------------------------------------------------------------
 
 
@@ -749,6 +1118,8 @@ def main(argv: list[str] | None = None) -> int:
         ("4", worker_partitioned),
         ("5", two_beats),
         ("6", feed_outage),
+        ("7", one_node_fanout),
+        ("8", scale_out),
     ]
     chosen = set(args.only.split(",")) if args.only else None
     outcomes: list[Outcome] = []
