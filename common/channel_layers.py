@@ -8,6 +8,11 @@ Here the last decoded message is kept and reused while the very same bytes
 object comes by again (identity, not equality: a different message can never
 match). Consumers get a shallow copy and must not mutate nested values.
 Measured in bench/fanout.py; the choice is recorded in docs/decisions.md.
+Since prices.fanout made each process one member of the `prices` group, a
+batch reaches a process once and this saves little for prices; it still
+does for a group with several sockets in one process (a user's tabs).
+
+It also gives the layer the `delete_channel` the pub/sub layer lacks.
 """
 
 from __future__ import annotations
@@ -29,3 +34,14 @@ class SharedDecodePubSubChannelLayer(RedisPubSubChannelLayer):
             self._last_message = super().deserialize(message)
             self._last_raw = message
         return dict(self._last_message)
+
+    async def delete_channel(self, channel: str) -> None:
+        """Forget a channel of new_channel() whose receiver ended without being cancelled.
+
+        The layer unsubscribes a channel only when a receive() on it is
+        cancelled (Channels' consumers end so). prices.fanout's listener ends
+        by a message instead, and left one subscription behind each time.
+        """
+        layer = self._get_layer()
+        if layer.channels.pop(channel, None) is not None:
+            await layer._get_shard(channel).unsubscribe(channel)

@@ -79,8 +79,10 @@ class PriceConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections (a hop to a thread)
         # before every handler. Ours reach the database only through
-        # database_sync_to_async, which does that itself; skipping the hop
-        # halves the CPU a price batch costs per socket (bench/fanout.py).
+        # database_sync_to_async, which does that itself. (Skipping the hop
+        # halved a price batch's CPU per socket when batches came this way;
+        # now they come through prices.fanout, and user events and the
+        # client's frames do.)
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")

@@ -16,7 +16,11 @@ The group is heard by a `GroupListener` task while the loop serves sockets.
 It is never cancelled: cancelling it inside the core Redis layer's
 `receive()` left that receive unfinished, holding the layer's receive lock,
 and the event loop could not close. It is told to stop with a message on its
-own channel instead, and the last socket to leave waits for it to end.
+own channel instead, and the last socket to leave waits for it to end (a few
+seconds at most; not at all with Redis away, when the message cannot go).
+
+A socket whose event cannot be sent is closed with 1011, as daphne closes a
+consumer whose handler raised, and the browser reconnects.
 """
 
 from __future__ import annotations
@@ -34,18 +38,25 @@ from prices.live import PRICES_GROUP
 logger = logging.getLogger(__name__)
 
 # The core Redis layer forgets a group member after a day (group_expiry):
-# join again well before.
+# join again well before, woken by a REJOIN message should no batch come.
 REJOIN_SECONDS = 3600.0
 RETRY_SECONDS = 1.0
-# What a listener's own channel is sent to end it.
+# What a listener's own channel is sent: to end it, and to wake it to join again.
 STOP = {"type": "fanout.stop"}
+REJOIN = {"type": "fanout.rejoin"}
+# The group's events a socket is handed; anything else on the channel is ours.
+GROUP_EVENTS = frozenset({"prices.update", "prices.feed"})
 # How long the last socket waits for the listener to leave the group: one
-# round trip to Redis, unless Redis is away (then the group forgets it).
-STOP_WAIT_SECONDS = 10.0
+# round trip to Redis.
+STOP_WAIT_SECONDS = 5.0
+# An internal error (RFC 6455): a socket its event could not be sent to.
+CLOSE_INTERNAL_ERROR = 1011
 
 
 class Recipient(Protocol):
     async def deliver(self, event: dict[str, Any]) -> None: ...
+
+    async def close(self, code: int | None = None) -> None: ...
 
 
 class GroupListener:
@@ -57,6 +68,8 @@ class GroupListener:
         self.channel: str | None = None
         self.stopping = False
         self.joined = asyncio.get_running_loop().create_future()
+        self.rejoin_timer: asyncio.TimerHandle | None = None
+        self._wake: asyncio.Future | None = None  # the REJOIN on its way
         self.task = asyncio.create_task(self._run())
 
     @property
@@ -65,28 +78,46 @@ class GroupListener:
         return self.joined.done() and not self.joined.cancelled() and bool(self.joined.exception())
 
     async def stop(self) -> None:
-        """End the task (at its next receive, which this message wakes) and wait for it."""
+        """End the task (at its next receive, which this message wakes) and wait for it.
+
+        Best effort and bounded: with Redis away the message cannot be sent,
+        and the task ends at its next event or error instead, unwaited.
+        """
         self.stopping = True
-        if self.channel is not None:
-            try:
-                await self.layer.send(self.channel, STOP)
-            except Exception:  # noqa: BLE001 - Redis away: it stops at its next event
-                logger.warning("Could not tell the price fan-out to stop", exc_info=True)
+        if self.channel is not None and not await self._tell(STOP):
+            return
         await asyncio.wait({self.task}, timeout=STOP_WAIT_SECONDS)
+
+    async def _tell(self, message: dict[str, Any]) -> bool:
+        """Send `message` to this listener's own channel; whether it went."""
+        try:
+            await self.layer.send(self.channel, message)
+        except Exception:  # noqa: BLE001 - Redis away: the caller says what then
+            logger.warning("Could not send %s to the price fan-out", message["type"], exc_info=True)
+            return False
+        return True
+
+    def _wake_to_rejoin(self) -> None:
+        self.rejoin_timer = None
+        self._wake = asyncio.ensure_future(self._tell(REJOIN))
 
     async def _run(self) -> None:
         joined_at = None
         try:
             self.channel = await self.layer.new_channel()
             while not self.stopping:
-                if joined_at is None or time.monotonic() - joined_at > REJOIN_SECONDS:
+                if joined_at is None or time.monotonic() - joined_at >= REJOIN_SECONDS:
                     await self.layer.group_add(PRICES_GROUP, self.channel)
                     joined_at = time.monotonic()
+                    self.rejoin_timer = asyncio.get_running_loop().call_later(
+                        REJOIN_SECONDS, self._wake_to_rejoin
+                    )
                     if not self.joined.done():
                         self.joined.set_result(None)
                     continue  # stopped while joining: leave at once
                 event = await self.layer.receive(self.channel)
-                if not self.stopping:  # a stopped listener hands nothing out
+                # A stopped listener hands nothing out; STOP and REJOIN only wake it.
+                if not self.stopping and event.get("type") in GROUP_EVENTS:
                     await self.fanout.hand_out(event)
         except Exception as exc:
             # Redis away: the sockets miss what is published meanwhile, as
@@ -101,13 +132,27 @@ class GroupListener:
             await asyncio.sleep(RETRY_SECONDS)
             self.fanout.restart(self)
         finally:
+            if self.rejoin_timer is not None:
+                self.rejoin_timer.cancel()
             if not self.joined.done():  # stopped before it joined
                 self.joined.cancel()
-            if self.channel is not None and joined_at is not None:
-                try:
-                    await self.layer.group_discard(PRICES_GROUP, self.channel)
-                except Exception:  # noqa: BLE001 - leaving is best effort; the group expires
-                    logger.debug("Could not leave the prices group", exc_info=True)
+            if self.channel is not None:
+                await self._leave(joined=joined_at is not None)
+
+    async def _leave(self, *, joined: bool) -> None:
+        # Best effort: the core layer's group expires a member, and a
+        # subscription ends with the connection.
+        try:
+            if joined:
+                await self.layer.group_discard(PRICES_GROUP, self.channel)
+            # The pub/sub layer drops a channel only when a receive() on it is
+            # cancelled, which this task never is (common.channel_layers); the
+            # core layer keeps nothing for a channel nobody receives on.
+            delete_channel = getattr(self.layer, "delete_channel", None)
+            if delete_channel is not None:
+                await delete_channel(self.channel)
+        except Exception:  # noqa: BLE001
+            logger.debug("Could not leave the prices group", exc_info=True)
 
 
 class Fanout:
@@ -134,11 +179,8 @@ class Fanout:
     async def release(self, socket: Recipient) -> None:
         """Send `socket` what was held for it, in order, then hand it events as they come."""
         held = self.sockets.get(socket)
-        while held:
-            try:
-                await socket.deliver(held.pop(0))
-            except Exception:
-                logger.exception("Could not send a held price event to a socket")
+        while held:  # an error ends the socket's consumer, as any handler's does
+            await socket.deliver(held.pop(0))
         if socket in self.sockets:
             self.sockets[socket] = None
 
@@ -156,14 +198,43 @@ class Fanout:
             self.listener = GroupListener(self) if self.sockets else None
 
     async def hand_out(self, event: dict[str, Any]) -> None:
-        for socket, held in list(self.sockets.items()):
+        failed: dict[Recipient, Exception] = {}
+        for socket in list(self.sockets):
+            # Read at each step, not from a copy: a send that yields could let
+            # a socket start a subscribe (hold) or leave meanwhile.
+            if socket not in self.sockets:
+                continue
+            held = self.sockets[socket]
             if held is not None:
                 held.append(event)
                 continue
             try:
                 await socket.deliver(event)
-            except Exception:
-                logger.exception("Could not send a price event to a socket")
+            except Exception as exc:  # noqa: BLE001 - one socket's error ends that socket only
+                failed[socket] = exc
+        if failed:
+            await self._close_failed(event, failed)
+
+    async def _close_failed(
+        self, event: dict[str, Any], failed: dict[Recipient, Exception]
+    ) -> None:
+        """Close the sockets `event` could not be sent to, as daphne does a crashed consumer.
+
+        Logged once for the batch: a fault common to every socket would
+        otherwise log thousands of tracebacks and leave every page frozen.
+        """
+        logger.error(
+            "Could not send a %s to %d sockets; closing them",
+            event["type"],
+            len(failed),
+            exc_info=next(iter(failed.values())),
+        )
+        for socket in failed:
+            self.sockets.pop(socket, None)
+            try:
+                await socket.close(code=CLOSE_INTERNAL_ERROR)
+            except Exception:  # noqa: BLE001 - already gone
+                logger.debug("Could not close a failed socket", exc_info=True)
 
 
 _fanouts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fanout] = weakref.WeakKeyDictionary()

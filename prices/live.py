@@ -180,11 +180,12 @@ def encode(message: dict[str, Any]) -> str:
 class ProcessTexts:
     """JSON texts every client of a daphne process shares, each made once.
 
-    Each consumer receives its own copy of every batch; encoding it once per
-    process instead of once per client is what keeps thousands of sockets
-    cheap. Likewise the full snapshot sent on connect is built once per batch
-    (a reconnect storm would otherwise run the same query thousands of times),
-    and at most SNAPSHOT_TTL_SECONDS old so the feed's stale flag stays true.
+    Every socket of the process is sent the same batch (prices.fanout hands
+    it to each); encoding it once per process instead of once per client is
+    what keeps thousands of sockets cheap. Likewise the full snapshot sent on
+    connect is built once per batch (a reconnect storm would otherwise run the
+    same query thousands of times), and at most SNAPSHOT_TTL_SECONDS old so the
+    feed's stale flag stays true.
     A batch is identified by its `polled_at` and size.
 
     A `subscribe` is answered from memory too (`subscription`): a socket may

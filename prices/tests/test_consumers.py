@@ -590,6 +590,62 @@ def test_a_socket_is_refused_while_redis_is_away_and_the_next_one_hears_batches_
     run(scenario)
 
 
+def test_connecting_and_leaving_again_and_again_leaves_no_pub_sub_subscription_behind(
+    coins, channel_layer_backend
+):
+    if channel_layer_backend != "pubsub":
+        pytest.skip("the core layer subscribes to nothing")
+
+    async def scenario():
+        loop_layer = get_channel_layer()._get_layer()
+        for _ in range(3):
+            socket = await connected()
+            await socket.disconnect()
+        assert loop_layer.channels == {}
+
+    run(scenario)
+
+
+def test_a_fan_out_dropped_from_the_group_without_an_error_joins_again(coins, monkeypatch):
+    # The core layer forgets a member after group_expiry; no batch comes to
+    # wake the listener then, so a timer does.
+    monkeypatch.setattr(fanout, "REJOIN_SECONDS", 0.3)
+
+    async def scenario():
+        socket = await connected()
+        layer = get_channel_layer()
+        await layer.group_discard("prices", fanout.for_this_loop().listener.channel)
+        await asyncio.sleep(0.8)
+        await layer.group_send("prices", batch("t13", ("bitcoin", "27900")))
+        got = await socket.receive_json_from(TIMEOUT)
+        await socket.disconnect()
+        assert got["coins"][0][:2] == ["bitcoin", "27900"]
+
+    run(scenario)
+
+
+def test_a_socket_a_batch_cannot_be_sent_to_is_closed_with_1011_and_the_others_get_it(coins):
+    async def scenario():
+        broken, narrowed = await connected_full_and_narrowed()
+        texts = live.process_texts
+
+        def fail(event):
+            raise KeyError("coins")
+
+        texts.batch_send = fail  # only full subscribers build the shared frame
+        try:
+            await get_channel_layer().group_send("prices", batch("t14", ("bitcoin", "28000")))
+            closed = await broken.receive_output(TIMEOUT)
+            got = await narrowed.receive_json_from(TIMEOUT)
+        finally:
+            del texts.batch_send
+        await narrowed.disconnect()
+        assert closed == {"type": "websocket.close", "code": 1011}
+        assert got["coins"][0][:2] == ["bitcoin", "28000"]
+
+    run(scenario)
+
+
 def test_a_batch_published_while_a_socket_reads_its_snapshot_follows_that_snapshot(coins):
     async def scenario():
         first = await connected()  # the process hears the group already
