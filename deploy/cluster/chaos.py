@@ -39,7 +39,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, multiprocess
 from websockets.asyncio.client import connect
 
-from deploy.cluster import netns, services
+from deploy.cluster import netns, probes, services
 from deploy.cluster.cluster import PYTHON, Cluster
 from deploy.cluster.topology import NODES, WEB_PORT, WS_PORT
 
@@ -796,6 +796,20 @@ def finish_fanout(process: subprocess.Popen[bytes], log: Path) -> dict[str, Any]
     return json.loads(lines[-1])
 
 
+def ws_problems(cluster: Cluster, hosts: tuple[str, ...]) -> list[str]:
+    """What is wrong with the hosts' daphne before a fan-out run: a dead or deaf one
+    (an earlier scenario's damage) fails the scenario at once, not after minutes of
+    refused handshakes."""
+    problems = []
+    for host in hosts:
+        url = f"http://{cluster.address(host)}:{WS_PORT}/healthz"
+        if problem := cluster.call("clients", probes.django_up, url):
+            service = cluster.service(f"{host}/ws")
+            code = service.process.poll() if service.process else None
+            problems.append(f"{host}/ws {'exited ' + str(code) if code is not None else problem}")
+    return problems
+
+
 def fanout_text(row: dict[str, Any]) -> str:
     if "error" in row:
         return row["error"]
@@ -804,7 +818,8 @@ def fanout_text(row: dict[str, Any]) -> str:
         f"p50/p99 {row['latency_ms_p50']:.0f}/{row['latency_ms_p99']:.0f} ms, "
         f"{row['messages_lost']} lost of {row['messages_expected']}, "
         f"daphne {row['daphne_cpu_ms_per_batch']:.0f} ms CPU a batch, "
-        f"{row['frame_bytes_max'] / 1000:.1f} KB frames, load {row['load_average_before'][0]:.1f}"
+        f"{row['frame_bytes_max'] / 1000:.1f} KB frames, daphne RSS "
+        f"{row['rss_idle_mib_before']:.0f} MiB before, load {row['load_average_before'][0]:.1f}"
     )
 
 
@@ -828,6 +843,8 @@ def one_node_fanout(cluster: Cluster, sizes: tuple[int, ...] = (5_000, 10_000)) 
     """
     name = f"7 one node's fan-out ({' and '.join(f'{n:,}' for n in sizes)} clients)"
     url = f"ws://{cluster.address('node-a')}:{WS_PORT}/ws/prices/"
+    if problems := ws_problems(cluster, ("node-a",)):
+        return Outcome(name, False, f"before the run: {'; '.join(problems)}")
     rows = []
     for clients in sizes:
         process, log, _ready = start_fanout(
@@ -880,6 +897,7 @@ CFS_PERIOD_US = 100_000
 NODE_CORES = 0.5
 SHARED_CORES = 1.0
 EVALUATION = "cryptomonitor_alert_evaluation_duration_seconds"
+EVALUATED = "cryptomonitor_alerts_evaluated"  # active alerts on each batch's changed coins
 POLL = "cryptomonitor_poll_duration_seconds"
 
 
@@ -942,8 +960,9 @@ def load_addresses(cluster: Cluster) -> list[str]:
     return addresses
 
 
-def worker_histogram(cluster: Cluster, hosts: tuple[str, ...], metric: str) -> tuple[float, float]:
-    """(sum, count) of a histogram over the hosts' `worker` processes, from their metric files."""
+def worker_series(cluster: Cluster, hosts: tuple[str, ...], metric: str) -> tuple[float, float]:
+    """(sum, count) of a histogram, or (total, 0) of a counter, over the hosts' `worker`
+    processes, from their metric files."""
     total, count = 0.0, 0.0
     for host in hosts:
         registry = CollectorRegistry()
@@ -952,7 +971,7 @@ def worker_histogram(cluster: Cluster, hosts: tuple[str, ...], metric: str) -> t
         )
         for family in registry.collect():
             for sample in family.samples:
-                if sample.name == f"{metric}_sum":
+                if sample.name in (f"{metric}_sum", f"{metric}_total"):
                     total += sample.value
                 elif sample.name == f"{metric}_count":
                     count += sample.value
@@ -972,6 +991,7 @@ class Served:
     send_seconds: float  # the first email -> the last
     evaluation_ms: float  # per batch evaluated in the window (the workers' histogram)
     poll_ms: float
+    alerts_a_batch: float  # active alerts on the changed coins of a batch evaluated
     cores: dict[str, float]  # each host's CPU from the poll to the last email, in cores
 
     def text(self) -> str:
@@ -984,8 +1004,8 @@ class Served:
             f"{len(self.nodes)} node(s): p99 {p99:.0f} ms ({fanout_text(self.fanout)}); "
             f"burst to last email {burst} ({self.emailed} emailed, {self.duplicates} dup, {sent}; "
             f"{self.emailed / max(self.send_seconds, 0.001):.0f} emails/s), evaluation "
-            f"{self.evaluation_ms:.0f} ms a batch, poll {self.poll_ms:.0f} ms; cores used "
-            f"in the burst: {busiest}"
+            f"{self.evaluation_ms:.0f} ms a batch of {self.alerts_a_batch:,.0f} alerts, "
+            f"poll {self.poll_ms:.0f} ms; cores used in the burst: {busiest}"
         )
 
 
@@ -994,6 +1014,8 @@ def serve(
     target: Decimal,
 ) -> Served:  # fmt: skip
     """`clients` sockets through lb and one alert burst on `coin`, served by `nodes`."""
+    if problems := ws_problems(cluster, nodes):
+        raise RuntimeError(f"before the {len(nodes)}-node run: {'; '.join(problems)}")
     release_cpu_groups()
     for node in nodes:
         confine(cluster, (node,), cpu_group(node, NODE_CORES))
@@ -1009,9 +1031,10 @@ def serve(
     confine(cluster, ("clients",), group)
     wait_until(ready.exists, FANOUT_TIMEOUT - 60, every=0.2)
     confine(cluster, ("clients",), group)
-    evaluation, poll = (
-        worker_histogram(cluster, nodes, EVALUATION),
-        worker_histogram(cluster, nodes, POLL),
+    evaluation, poll, evaluated = (
+        worker_series(cluster, nodes, EVALUATION),
+        worker_series(cluster, nodes, POLL),
+        worker_series(cluster, nodes, EVALUATED),
     )
     time.sleep(2)  # a few batches before the burst
     polls = markets_requests(cluster)
@@ -1026,10 +1049,12 @@ def serve(
     mails = mails_for(cluster, prefix)
     accepted = sorted(m.accepted_at for m in mails)
     addresses = {node: cluster.address(node) for node in nodes}
-    after_eval, after_poll = (
-        worker_histogram(cluster, nodes, EVALUATION),
-        worker_histogram(cluster, nodes, POLL),
+    after_eval, after_poll, after_evaluated = (
+        worker_series(cluster, nodes, EVALUATION),
+        worker_series(cluster, nodes, POLL),
+        worker_series(cluster, nodes, EVALUATED),
     )
+    batches = after_eval[1] - evaluation[1]
 
     def mean_ms(before: tuple[float, float], after: tuple[float, float]) -> float:
         batches = after[1] - before[1]
@@ -1045,6 +1070,7 @@ def serve(
         send_seconds=(accepted[-1] - accepted[0]) if accepted else 0.0,
         evaluation_ms=mean_ms(evaluation, after_eval),
         poll_ms=mean_ms(poll, after_poll),
+        alerts_a_batch=(after_evaluated[0] - evaluated[0]) / batches if batches else 0.0,
         cores={h: (burst_cpu[h] - cpu_before.get(h, 0.0)) / burst_wall for h in burst_cpu},
     )
 
