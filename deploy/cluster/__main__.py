@@ -5,6 +5,7 @@ python -m deploy.cluster [up] [--smoke]   # up, smoke check, table; until Ctrl-C
 python -m deploy.cluster down             # remove all a run left, crashed or not
 python -m deploy.cluster selfcheck        # every harness primitive, then down
 python -m deploy.cluster chaos            # the failure scenarios (deploy/cluster/chaos.py)
+python -m deploy.cluster soak             # Redis restarted again and again (deploy/cluster/soak.py)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 import time
 from types import FrameType
 
-from deploy.cluster import chaos, netns, selfcheck, smoke
+from deploy.cluster import chaos, netns, selfcheck, smoke, soak
 from deploy.cluster.cluster import Cluster, ClusterError, main_down
 
 
@@ -79,7 +80,7 @@ def watch(cluster: Cluster) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.cluster", description=__doc__)
     parser.add_argument(
-        "command", nargs="?", default="up", choices=["up", "down", "selfcheck", "chaos"]
+        "command", nargs="?", default="up", choices=["up", "down", "selfcheck", "chaos", "soak"]
     )
     parser.add_argument("--smoke", action="store_true", help="exit after the smoke check (0/1)")
     args, rest = parser.parse_known_args(argv)
@@ -94,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         return selfcheck.main()
     if args.command == "chaos":
         return chaos.main(rest)
+    if args.command == "soak":
+        return soak.main(rest)
     return up(args.smoke)
 
 
