@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 # join again well before, woken by a REJOIN message should no batch come.
 REJOIN_SECONDS = 3600.0
 RETRY_SECONDS = 1.0
+# A REJOIN that could not be sent (Redis away) is tried again this much later.
+REJOIN_RETRY_SECONDS = 60.0
 # What a listener's own channel is sent: to end it, and to wake it to join again.
 STOP = {"type": "fanout.stop"}
 REJOIN = {"type": "fanout.rejoin"}
@@ -99,7 +101,19 @@ class GroupListener:
 
     def _wake_to_rejoin(self) -> None:
         self.rejoin_timer = None
-        self._wake = asyncio.ensure_future(self._tell(REJOIN))
+        self._wake = asyncio.ensure_future(self._send_rejoin())
+
+    async def _send_rejoin(self) -> None:
+        if not await self._tell(REJOIN) and not (self.stopping or self.task.done()):
+            # Unsent, no wake would ever come again, and a listener the group
+            # forgot would hear nothing.
+            self._schedule_wake(REJOIN_RETRY_SECONDS)
+
+    def _schedule_wake(self, seconds: float) -> None:
+        # One timer at a time: one left behind would outlive the listener.
+        if self.rejoin_timer is not None:
+            self.rejoin_timer.cancel()
+        self.rejoin_timer = asyncio.get_running_loop().call_later(seconds, self._wake_to_rejoin)
 
     async def _run(self) -> None:
         joined_at = None
@@ -109,9 +123,7 @@ class GroupListener:
                 if joined_at is None or time.monotonic() - joined_at >= REJOIN_SECONDS:
                     await self.layer.group_add(PRICES_GROUP, self.channel)
                     joined_at = time.monotonic()
-                    self.rejoin_timer = asyncio.get_running_loop().call_later(
-                        REJOIN_SECONDS, self._wake_to_rejoin
-                    )
+                    self._schedule_wake(REJOIN_SECONDS)
                     if not self.joined.done():
                         self.joined.set_result(None)
                     continue  # stopped while joining: leave at once

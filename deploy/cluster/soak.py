@@ -32,11 +32,17 @@ MIB = 1024 * 1024
 
 
 def daphne_rss_mib(cluster: Cluster) -> dict[str, int]:
-    return {
-        host: sum(psutil.Process(pid).memory_info().rss for pid in daphne_pids(cluster, (host,)))
-        // MIB
-        for host in NODES
-    }
+    """Each node's daphne memory; -1 for a node whose daphne is gone (the crash hunted here)."""
+    found = {}
+    for host in NODES:
+        try:
+            pids = daphne_pids(cluster, (host,))
+            found[host] = sum(psutil.Process(pid).memory_info().rss for pid in pids) // MIB
+        except psutil.NoSuchProcess:
+            pids = []
+        if not pids:
+            found[host] = -1
+    return found
 
 
 def every_socket_heard_a_batch(clients: Clients, since: float) -> bool:
@@ -73,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"soak: only {clients.connected()}/{SOCKETS} sockets had a snapshot")
             return 1
         first = rss = daphne_rss_mib(cluster)
+        first_pids = daphne_pids(cluster, NODES)
         for number in range(args.rounds):
             restart_redis(cluster, clients, number)
             back = time.time()
@@ -81,10 +88,13 @@ def main(argv: list[str] | None = None) -> int:
             cluster.feed.move("solana", "1")
             heard = wait_until(lambda c=clients, t=back: every_socket_heard_a_batch(c, t), 30)
             rss = daphne_rss_mib(cluster)
-            failures += not heard
+            # A daphne that died (and was started again) passes no round.
+            ok = bool(heard) and daphne_pids(cluster, NODES) == first_pids
+            failures += not ok
             print(
-                f"soak: round {number + 1}: {'pass' if heard else 'FAIL'}, every socket heard "
-                f"a batch {time.time() - back:.1f} s after the restart; daphne MiB {rss}",
+                f"soak: round {number + 1}: {'pass' if ok else 'FAIL'}, every socket heard a "
+                f"batch: {bool(heard)} ({time.time() - back:.1f} s after the restart); same "
+                f"daphne processes: {daphne_pids(cluster, NODES) == first_pids}; daphne MiB {rss}",
                 flush=True,
             )
         clients.close()

@@ -624,6 +624,22 @@ def test_a_fan_out_dropped_from_the_group_without_an_error_joins_again(coins, mo
     run(scenario)
 
 
+def test_a_stopped_fan_out_leaves_no_rejoin_timer_behind(coins, monkeypatch):
+    # A timer left scheduled would wake a listener that is gone, an hour later.
+    monkeypatch.setattr(fanout, "REJOIN_SECONDS", 0.2)
+
+    async def scenario():
+        socket = await connected()
+        listener = fanout.for_this_loop().listener
+        await asyncio.sleep(0.7)  # it joined again, each time with a new timer
+        await socket.disconnect()
+        timer = listener.rejoin_timer
+        assert listener.task.done()
+        assert timer is None or timer.cancelled()
+
+    run(scenario)
+
+
 def test_a_socket_a_batch_cannot_be_sent_to_is_closed_with_1011_and_the_others_get_it(coins):
     async def scenario():
         broken, narrowed = await connected_full_and_narrowed()
