@@ -60,11 +60,15 @@ LAYERS = {
 @pytest.fixture(autouse=True, params=list(LAYERS))
 def channel_layer_backend(request, settings) -> str:
     """Run every test on the test layer and on the production default (pub/sub)."""
+    channel_prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
     settings.CHANNEL_LAYERS = {
         "default": {
             **settings.CHANNEL_LAYERS["default"],
             "BACKEND": LAYERS[request.param],
-            "CONFIG": {"hosts": settings.CHANNEL_LAYER_HOSTS, "prefix": "cm:test-channels"},
+            # The run's own prefix (tests_support.settings): Redis pub/sub
+            # channels are shared by every database number, so a fixed one
+            # let another test run's batches reach these sockets.
+            "CONFIG": {"hosts": settings.CHANNEL_LAYER_HOSTS, "prefix": channel_prefix},
         }
     }
     return request.param
@@ -573,7 +577,7 @@ def test_a_socket_is_refused_while_redis_is_away_and_the_next_one_hears_batches_
     async def scenario():
         working = get_channel_layer()
         # Nothing listens on port 1: every connection to this "Redis" is refused.
-        away = type(working)(hosts=["redis://127.0.0.1:1"], prefix="cm:test-channels")
+        away = type(working)(hosts=["redis://127.0.0.1:1"])
         channel_layers.set(DEFAULT_CHANNEL_LAYER, away)
         try:
             refused = WebsocketCommunicator(PriceConsumer.as_asgi(), "/ws/prices/")
