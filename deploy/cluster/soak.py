@@ -89,12 +89,13 @@ def main(argv: list[str] | None = None) -> int:
             heard = wait_until(lambda c=clients, t=back: every_socket_heard_a_batch(c, t), 30)
             rss = daphne_rss_mib(cluster)
             # A daphne that died (and was started again) passes no round.
-            ok = bool(heard) and daphne_pids(cluster, NODES) == first_pids
+            same = daphne_pids(cluster, NODES) == first_pids
+            ok = bool(heard) and same
             failures += not ok
             print(
                 f"soak: round {number + 1}: {'pass' if ok else 'FAIL'}, every socket heard a "
                 f"batch: {bool(heard)} ({time.time() - back:.1f} s after the restart); same "
-                f"daphne processes: {daphne_pids(cluster, NODES) == first_pids}; daphne MiB {rss}",
+                f"daphne processes: {same}; daphne MiB {rss}",
                 flush=True,
             )
         clients.close()
