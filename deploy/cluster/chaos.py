@@ -36,6 +36,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psutil
 from prometheus_client import CollectorRegistry, multiprocess
 from websockets.asyncio.client import connect
 
@@ -934,17 +935,14 @@ def host_cpu_seconds(cluster: Cluster) -> dict[str, float]:
     A process's own time and its ended children's (PostgreSQL's backends,
     Celery's replaced pool processes): what the host has used since its start.
     """
-    tick = os.sysconf("SC_CLK_TCK")
     used = {}
     for host in cluster.topology.hosts:
-        total = 0
+        total = 0.0
         for pid in netns.pids_in(cluster.topology.namespace(host)):
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                # After the command's parenthesis: fields 14 to 17 are utime,
-                # stime, and the ended children's cutime and cstime.
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += sum(int(value) for value in fields[11:15])
-        used[host] = total / tick
+            with contextlib.suppress(psutil.Error):  # gone meanwhile
+                times = psutil.Process(pid).cpu_times()
+                total += times.user + times.system + times.children_user + times.children_system
+        used[host] = total
     return used
 
 
@@ -1055,17 +1053,18 @@ def serve(
         worker_series(cluster, nodes, EVALUATED),
     )
     batches = after_eval[1] - evaluation[1]
+    recipients = {m.rcpt_tos[0] for m in mails}
 
     def mean_ms(before: tuple[float, float], after: tuple[float, float]) -> float:
-        batches = after[1] - before[1]
-        return (after[0] - before[0]) * 1000 / batches if batches else float("nan")
+        count = after[1] - before[1]
+        return (after[0] - before[0]) * 1000 / count if count else float("nan")
 
     return Served(
         nodes=nodes,
         fanout=fanout,
         burst_seconds=(accepted[-1] - polled_at) if done and accepted else None,
-        emailed=len({m.rcpt_tos[0] for m in mails}),
-        duplicates=len(mails) - len({m.rcpt_tos[0] for m in mails}),
+        emailed=len(recipients),
+        duplicates=len(mails) - len(recipients),
         by_node={n: sum(1 for m in mails if m.peer == a) for n, a in addresses.items()},
         send_seconds=(accepted[-1] - accepted[0]) if accepted else 0.0,
         evaluation_ms=mean_ms(evaluation, after_eval),
